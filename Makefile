@@ -1,0 +1,96 @@
+# gobi: build the nginx module, the client and the tests.
+#
+#   make          build/ngx_http_gobi_module.so and build/gobi
+#   make run      the server on 127.0.0.1:8080, state under ./var/
+#   make test     unit tests and every prove suite
+
+SHELL      := /bin/bash
+NGX_SRC    ?= /usr/share/nginx/src
+NGINX      ?= /usr/sbin/nginx
+BUILD      := build
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+PKGS       := sqlite3 libsodium yajl hiredis libmongoc-1.0
+CLIENT_PKGS := sqlite3 libsodium yajl libcurl
+
+CC         ?= cc
+WARN       := -Wall -Wextra -Werror
+CFLAGS     ?= -O2 -g
+CFLAGS     += $(WARN) -std=gnu99 -D_GNU_SOURCE -Ilib -Ingx_gobi_module
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread
+
+LIB_SRCS   := $(sort $(wildcard lib/*.c))
+LIB_HDRS   := $(wildcard lib/*.h)
+DRV_SRCS   := $(sort $(wildcard ngx_gobi_module/gobi_*.c))
+DRV_HDRS   := $(wildcard ngx_gobi_module/gobi_*.h)
+MOD_SRCS   := $(sort $(wildcard ngx_gobi_module/*.c))
+MOD_HDRS   := $(wildcard ngx_gobi_module/*.h)
+CLI_SRCS   := $(sort $(wildcard client/*.c))
+CLI_HDRS   := $(wildcard client/*.h)
+UNIT_SRCS  := $(sort $(wildcard t/unit/test_*.c))
+UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+NGX_CC_OPT := -g -O2 -fPIC -fstack-protector-strong -Wformat \
+              -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2 $(WARN)
+NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
+
+.PHONY: all module client unit test prove run clean ferretdb
+
+all: module client
+
+module: $(BUILD)/ngx_http_gobi_module.so
+
+client: $(BUILD)/gobi
+
+# nginx's configure runs again only when the set of source files changes
+SRCLIST := $(MOD_SRCS) $(LIB_SRCS) $(MOD_HDRS) $(LIB_HDRS)
+$(shell mkdir -p $(BUILD); echo '$(SRCLIST)' | cmp -s - $(BUILD)/.srclist \
+          || echo '$(SRCLIST)' > $(BUILD)/.srclist)
+
+$(BUILD)/nginx/objs/Makefile: config $(BUILD)/.srclist
+	@rm -rf $(BUILD)/nginx && mkdir -p $(BUILD)/nginx
+	@cp -r $(NGX_SRC)/. $(BUILD)/nginx/
+	@echo "configuring nginx $$($(NGINX) -v 2>&1 | sed 's/.*\///') for the dynamic module"
+	@cd $(BUILD)/nginx && source ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt='$(NGX_CC_OPT)' --with-ld-opt='$(NGX_LD_OPT)' \
+	        --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
+	    || { tail -30 configure.log; exit 1; }
+
+$(BUILD)/ngx_http_gobi_module.so: $(BUILD)/nginx/objs/Makefile $(SRCLIST)
+	@$(MAKE) --no-print-directory -s -C $(BUILD)/nginx -f objs/Makefile \
+	    -j$(JOBS) modules
+	@cp $(BUILD)/nginx/objs/ngx_http_gobi_module.so $@
+	@echo "built $@"
+
+$(BUILD)/gobi: $(CLI_SRCS) $(CLI_HDRS) $(LIB_SRCS) $(LIB_HDRS)
+	@if [ -n "$(CLI_SRCS)" ]; then \
+	    $(CC) $(CFLAGS) -Iclient $(shell pkg-config --cflags $(CLIENT_PKGS)) \
+	        -o $@ $(CLI_SRCS) $(LIB_SRCS) \
+	        $(shell pkg-config --libs $(CLIENT_PKGS)) -lpthread \
+	    && echo "built $@"; fi
+
+# unit tests: each t/unit/test_*.c links lib/ and the nginx-free drivers
+$(BUILD)/unit/%: t/unit/%.c t/unit/unit.h $(LIB_SRCS) $(LIB_HDRS) $(DRV_SRCS) $(DRV_HDRS)
+	@mkdir -p $(BUILD)/unit
+	@$(CC) $(CFLAGS) -It/unit $(PKG_CFLAGS) -o $@ $< $(LIB_SRCS) $(DRV_SRCS) \
+	    $(PKG_LIBS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
+
+ferretdb:
+	@scripts/build-ferretdb $(BUILD)/ferretdb
+
+prove: all
+	prove -r -I t/lib t/
+
+test: all unit ferretdb
+	prove -r -I t/lib t/
+
+run: all
+	@scripts/run
+
+clean:
+	rm -rf $(BUILD) t/servroot*

@@ -1,0 +1,193 @@
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The metadata store driver table.  Drivers are nginx-free and synchronous:
+ * the nginx glue calls them only from thread-pool tasks, never from the
+ * event loop.  Every operation may run concurrently on several threads of
+ * one worker; a driver keeps whatever per-thread state it needs (SQLite: one
+ * connection per thread; MongoDB: a client pool per worker).
+ *
+ * Strings passed in are NUL-terminated and owned by the caller.  Strings in
+ * results handed to callbacks are valid only during the callback.
+ */
+
+#ifndef _GOBI_STORE_H_INCLUDED_
+#define _GOBI_STORE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gobi_event.h"
+
+
+typedef enum {
+    GOBI_STORE_OK = 0,
+    GOBI_STORE_NOT_FOUND,      /* no such user/token/vault/file */
+    GOBI_STORE_EXISTS,         /* unique constraint: user, vault, target */
+    GOBI_STORE_CONFLICT,       /* base version does not match the current */
+    GOBI_STORE_UNCHANGED,      /* write of the current content: no event */
+    GOBI_STORE_EXPIRED,        /* cursor older than the retention horizon */
+    GOBI_STORE_UNAVAILABLE,    /* database unreachable: retry later */
+    GOBI_STORE_ERROR           /* anything else; see errmsg */
+} gobi_store_rc_e;
+
+
+#define GOBI_USERNAME_MAX   64
+#define GOBI_VAULTNAME_MAX  128
+#define GOBI_PWHASH_MAX     128            /* crypto_pwhash_STRBYTES */
+
+
+typedef struct {
+    int64_t     id;
+    char        username[GOBI_USERNAME_MAX + 1];
+    char        pwhash[GOBI_PWHASH_MAX];
+} gobi_user_t;
+
+
+typedef struct {
+    int64_t     id;
+    int64_t     owner;
+    char        name[GOBI_VAULTNAME_MAX + 1];
+    int64_t     created_at;                /* unix ms */
+    int64_t     head_seq;                  /* 0 for an empty log */
+    int64_t     oldest_seq;                /* oldest kept event, 0 if none */
+} gobi_vault_t;
+
+
+/*
+ * A write is the one way to change a vault: it checks the precondition
+ * against the current file record, appends the event with the next seq and
+ * updates the file record(s).  Atomic per vault (SQLite: one transaction;
+ * MongoDB: insert-with-next-seq and retry on duplicate key).
+ *
+ * base_version:
+ *   GOBI_BASE_ANY (-1)  no precondition
+ *   0                   the path must not exist (If-None-Match: *)
+ *   > 0                 the current version of `path` (rename: of `from`)
+ *                       must equal it
+ *
+ * type CREATE/MODIFY: the driver decides which from the current state
+ *   (a path that does not exist or is a tombstone becomes CREATE).  The
+ *   same hash as the current live version gives GOBI_STORE_UNCHANGED and
+ *   fills `current`.
+ * type DELETE: path must exist (else NOT_FOUND).
+ * type RENAME: `from` must exist (else NOT_FOUND), `path` must not exist
+ *   (else EXISTS, with `current` describing the target).  The event keeps
+ *   the file's hash/size/mtime; version becomes the new seq.
+ *
+ * On CONFLICT/EXISTS/UNCHANGED, `current` holds the file the precondition
+ * was checked against (deleted=1 if it is a tombstone).
+ */
+
+#define GOBI_BASE_ANY  (-1)
+
+typedef struct {
+    gobi_event_type_e   type;
+    const char         *path;
+    const char         *from;              /* RENAME only */
+    int64_t             base_version;
+    const char         *hash;              /* 64 hex chars, CREATE/MODIFY */
+    int64_t             size;
+    int64_t             mtime;             /* client's unix ms, 0: now */
+    const char         *device;            /* may be NULL */
+    int64_t             now;               /* unix ms, the event's ts */
+} gobi_write_t;
+
+
+typedef int (*gobi_vault_cb)(void *data, const gobi_vault_t *v);
+typedef int (*gobi_file_cb)(void *data, const gobi_file_t *f);
+typedef int (*gobi_event_cb)(void *data, const gobi_event_t *e);
+
+/* callbacks return 0 to go on, non-zero to stop (the driver then returns
+ * GOBI_STORE_OK) */
+
+
+typedef struct gobi_store_s  gobi_store_t;
+
+typedef struct {
+    const char   *scheme;                  /* "sqlite", "mongodb" */
+
+    /*
+     * open: parse the URI (everything after "scheme:"/the whole URI for
+     * mongodb), connect lazily.  Called once per worker after fork, and once
+     * in the master (or `nginx -t`) to validate the URI and create the
+     * schema.  Returns NULL with errbuf filled on failure.
+     */
+    gobi_store_t *(*open)(const char *uri, char *errbuf, size_t errlen);
+    /* create tables/collections and indexes; idempotent */
+    gobi_store_rc_e (*init_schema)(gobi_store_t *st);
+    void          (*close)(gobi_store_t *st);
+    /* last error message of the calling thread, for the log */
+    const char   *(*errmsg)(gobi_store_t *st);
+
+    gobi_store_rc_e (*user_create)(gobi_store_t *st, const char *username,
+        const char *pwhash, int64_t now, gobi_user_t *out);
+    gobi_store_rc_e (*user_get)(gobi_store_t *st, const char *username,
+        gobi_user_t *out);
+    gobi_store_rc_e (*user_get_by_id)(gobi_store_t *st, int64_t id,
+        gobi_user_t *out);
+
+    /* tokens are stored by their BLAKE2b-256 hash (64 hex chars) */
+    gobi_store_rc_e (*token_create)(gobi_store_t *st, const char *token_hash,
+        int64_t user_id, int64_t now, int64_t expires_at);
+    /* NOT_FOUND when missing or expired (expires_at <= now) */
+    gobi_store_rc_e (*token_get)(gobi_store_t *st, const char *token_hash,
+        int64_t now, gobi_user_t *out, int64_t *expires_at);
+    gobi_store_rc_e (*token_delete)(gobi_store_t *st, const char *token_hash);
+
+    gobi_store_rc_e (*vault_create)(gobi_store_t *st, int64_t owner,
+        const char *name, int64_t now, gobi_vault_t *out);
+    gobi_store_rc_e (*vault_get)(gobi_store_t *st, int64_t owner,
+        const char *name, gobi_vault_t *out);
+    gobi_store_rc_e (*vault_get_by_id)(gobi_store_t *st, int64_t id,
+        gobi_vault_t *out);
+    /* ordered by name */
+    gobi_store_rc_e (*vault_list)(gobi_store_t *st, int64_t owner,
+        gobi_vault_cb cb, void *data);
+    /* removes the vault, its files and its events; blobs are the storage
+     * driver's business */
+    gobi_store_rc_e (*vault_delete)(gobi_store_t *st, int64_t vault_id);
+
+    /* the file record, tombstones included (deleted=1) */
+    gobi_store_rc_e (*file_get)(gobi_store_t *st, int64_t vault,
+        const char *path, gobi_file_t *out);
+    /*
+     * The manifest ordered by path, consistent as of *seq (set to the
+     * vault's head seq the listing reflects).  prefix may be NULL; it is
+     * a plain string prefix of the path.
+     */
+    gobi_store_rc_e (*file_list)(gobi_store_t *st, int64_t vault,
+        const char *prefix, int include_deleted, int64_t *seq,
+        gobi_file_cb cb, void *data);
+
+    /* see gobi_write_t; on OK `ev` is the appended event */
+    gobi_store_rc_e (*write)(gobi_store_t *st, int64_t vault,
+        const gobi_write_t *w, gobi_event_t *ev, gobi_file_t *current);
+
+    /*
+     * Events with seq > since, ascending, at most limit.  *head is the
+     * vault's head seq, *more is 1 when events beyond the limit exist.
+     * EXPIRED when since < oldest kept seq - 1 (events the client needs
+     * were pruned).
+     */
+    gobi_store_rc_e (*events_since)(gobi_store_t *st, int64_t vault,
+        int64_t since, int64_t limit, gobi_event_cb cb, void *data,
+        int64_t *head, int *more);
+
+    /* drop events with ts < before (unix ms) but always keep each vault's
+     * latest event so head_seq survives; *removed counts them */
+    gobi_store_rc_e (*events_prune)(gobi_store_t *st, int64_t before,
+        int64_t *removed);
+
+    /* is the blob still referenced by a live file record of the vault? */
+    gobi_store_rc_e (*blob_referenced)(gobi_store_t *st, int64_t vault,
+        const char *hash, int *referenced);
+} gobi_store_driver_t;
+
+
+extern const gobi_store_driver_t  gobi_store_sqlite;
+extern const gobi_store_driver_t  gobi_store_mongodb;
+
+
+#endif /* _GOBI_STORE_H_INCLUDED_ */
