@@ -1,0 +1,54 @@
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The blob storage driver table.  Like the store drivers, storage drivers
+ * are nginx-free and synchronous; the glue calls the blocking ones (put,
+ * remove) from thread-pool tasks.  Blobs are content-addressed per vault:
+ * (vault id, BLAKE2b-256 hex of the plaintext).
+ */
+
+#ifndef _GOBI_STORAGE_H_INCLUDED_
+#define _GOBI_STORAGE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+typedef struct gobi_storage_s  gobi_storage_t;
+
+typedef struct {
+    const char       *scheme;              /* "local" */
+
+    /* arg is what follows "scheme:"; NULL with errbuf filled on failure */
+    gobi_storage_t *(*open)(const char *arg, char *errbuf, size_t errlen);
+    void            (*close)(gobi_storage_t *s);
+
+    /* the directory for upload temp files: same filesystem as the blobs */
+    const char     *(*tmp_dir)(gobi_storage_t *s);
+
+    /*
+     * Makes the complete temp file `tmp_path` (open as fd) the blob
+     * (vault, hash): fsync, then rename into place, so no reader sees a
+     * partial blob.  An existing blob of that hash is kept and the temp file
+     * left to its owner.  0 or -1 with errbuf filled.
+     */
+    int             (*put)(gobi_storage_t *s, int64_t vault, const char *hash,
+                           const char *tmp_path, int fd,
+                           char *errbuf, size_t errlen);
+
+    /* the local path of a blob, for open() + sendfile; 0 or -1 */
+    int             (*path)(gobi_storage_t *s, int64_t vault, const char *hash,
+                            char *buf, size_t len);
+
+    int             (*remove)(gobi_storage_t *s, int64_t vault,
+                              const char *hash);
+    /* every blob of a vault */
+    int             (*remove_vault)(gobi_storage_t *s, int64_t vault);
+} gobi_storage_driver_t;
+
+
+extern const gobi_storage_driver_t  gobi_storage_local;
+
+
+#endif /* _GOBI_STORAGE_H_INCLUDED_ */
