@@ -1,0 +1,2069 @@
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The SQLite metadata store: one database file in WAL mode, shared by the
+ * thread-pool threads of every worker.
+ *
+ * Each call borrows a connection from a per-store pool and gives it back
+ * when done, so a connection is only ever used by one thread at a time and
+ * there are as many connections as there were concurrent calls (the pool
+ * threads).  A pool, not a connection keyed by pthread_self(), because a
+ * callback may call the store again while its caller still holds a
+ * statement open, and because threads that come and go must not leave
+ * connections behind.
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "gobi_hash.h"
+#include "gobi_store.h"
+
+
+#define GOBI_STORE_SQLITE_SCHEMA   1
+#define GOBI_STORE_SQLITE_BUSY_MS  10000
+#define GOBI_STORE_SQLITE_ERRLEN   512
+
+
+typedef enum {
+    GOBI_SQLITE_BEGIN = 0,
+    GOBI_SQLITE_BEGIN_IMMEDIATE,
+    GOBI_SQLITE_COMMIT,
+    GOBI_SQLITE_ROLLBACK,
+    GOBI_SQLITE_USER_INSERT,
+    GOBI_SQLITE_USER_BY_NAME,
+    GOBI_SQLITE_USER_BY_ID,
+    GOBI_SQLITE_TOKEN_INSERT,
+    GOBI_SQLITE_TOKEN_EXPIRE,
+    GOBI_SQLITE_TOKEN_GET,
+    GOBI_SQLITE_TOKEN_DELETE,
+    GOBI_SQLITE_VAULT_INSERT,
+    GOBI_SQLITE_VAULT_BY_NAME,
+    GOBI_SQLITE_VAULT_BY_ID,
+    GOBI_SQLITE_VAULT_LIST,
+    GOBI_SQLITE_VAULT_HEAD,
+    GOBI_SQLITE_VAULT_SET_HEAD,
+    GOBI_SQLITE_VAULT_DELETE,
+    GOBI_SQLITE_VAULT_DELETE_FILES,
+    GOBI_SQLITE_VAULT_DELETE_EVENTS,
+    GOBI_SQLITE_FILE_GET,
+    GOBI_SQLITE_FILE_LIST,
+    GOBI_SQLITE_FILE_PUT,
+    GOBI_SQLITE_EVENT_INSERT,
+    GOBI_SQLITE_EVENTS_SINCE,
+    GOBI_SQLITE_PRUNE_SCAN,
+    GOBI_SQLITE_PRUNE_DELETE,
+    GOBI_SQLITE_BLOB_REF,
+    GOBI_SQLITE_NSTMT
+} gobi_store_sqlite_stmt_e;
+
+
+typedef struct {
+    const char  *name;                     /* for error messages */
+    const char  *sql;
+} gobi_store_sqlite_sql_t;
+
+
+typedef struct gobi_store_sqlite_conn_s  gobi_store_sqlite_conn_t;
+
+struct gobi_store_sqlite_conn_s {
+    sqlite3                    *db;
+    sqlite3_stmt               *stmt[GOBI_SQLITE_NSTMT];
+    gobi_store_sqlite_conn_t   *next;
+};
+
+
+struct gobi_store_s {
+    char                       *path;
+    pid_t                       pid;       /* the process owning `idle` */
+    pthread_mutex_t             lock;      /* guards idle */
+    /*
+     * Queues this process' writers in front of BEGIN IMMEDIATE: a mutex
+     * hands the lock over at once, SQLite's busy handler polls with sleeps.
+     * Other processes still wait through busy_timeout.
+     */
+    pthread_mutex_t             wlock;
+    gobi_store_sqlite_conn_t   *idle;
+};
+
+
+#define GOBI_SQLITE_VAULT_COLUMNS                                            \
+    "SELECT v.id, v.owner, v.name, v.created_at, v.head_seq,"                \
+    " COALESCE((SELECT e.seq FROM events e WHERE e.vault = v.id"             \
+    " ORDER BY e.seq LIMIT 1), 0) FROM vaults v "
+
+#define GOBI_SQLITE_USER_COLUMNS                                             \
+    "SELECT id, username, pwhash FROM users "
+
+
+static const gobi_store_sqlite_sql_t  gobi_store_sqlite_sql[] = {
+
+    [GOBI_SQLITE_BEGIN] = { "begin", "BEGIN" },
+    [GOBI_SQLITE_BEGIN_IMMEDIATE] = { "begin", "BEGIN IMMEDIATE" },
+    [GOBI_SQLITE_COMMIT] = { "commit", "COMMIT" },
+    [GOBI_SQLITE_ROLLBACK] = { "rollback", "ROLLBACK" },
+
+    [GOBI_SQLITE_USER_INSERT] = { "user_create",
+      "INSERT INTO users (username, pwhash, created_at) VALUES (?1, ?2, ?3)" },
+    [GOBI_SQLITE_USER_BY_NAME] = { "user_get",
+      GOBI_SQLITE_USER_COLUMNS "WHERE username = ?1" },
+    [GOBI_SQLITE_USER_BY_ID] = { "user_get_by_id",
+      GOBI_SQLITE_USER_COLUMNS "WHERE id = ?1" },
+
+    [GOBI_SQLITE_TOKEN_INSERT] = { "token_create",
+      "INSERT INTO tokens (hash, user_id, created_at, expires_at)"
+      " VALUES (?1, ?2, ?3, ?4)" },
+    [GOBI_SQLITE_TOKEN_EXPIRE] = { "token_create",
+      "DELETE FROM tokens WHERE user_id = ?1 AND expires_at <= ?2" },
+    [GOBI_SQLITE_TOKEN_GET] = { "token_get",
+      "SELECT u.id, u.username, u.pwhash, t.expires_at"
+      " FROM tokens t JOIN users u ON u.id = t.user_id"
+      " WHERE t.hash = ?1 AND t.expires_at > ?2" },
+    [GOBI_SQLITE_TOKEN_DELETE] = { "token_delete",
+      "DELETE FROM tokens WHERE hash = ?1" },
+
+    [GOBI_SQLITE_VAULT_INSERT] = { "vault_create",
+      "INSERT INTO vaults (owner, name, created_at, head_seq)"
+      " VALUES (?1, ?2, ?3, 0)" },
+    [GOBI_SQLITE_VAULT_BY_NAME] = { "vault_get",
+      GOBI_SQLITE_VAULT_COLUMNS "WHERE v.owner = ?1 AND v.name = ?2" },
+    [GOBI_SQLITE_VAULT_BY_ID] = { "vault_get_by_id",
+      GOBI_SQLITE_VAULT_COLUMNS "WHERE v.id = ?1" },
+    [GOBI_SQLITE_VAULT_LIST] = { "vault_list",
+      GOBI_SQLITE_VAULT_COLUMNS "WHERE v.owner = ?1 ORDER BY v.name" },
+    [GOBI_SQLITE_VAULT_HEAD] = { "vault_head",
+      "SELECT head_seq, COALESCE((SELECT seq FROM events WHERE vault = ?1"
+      " ORDER BY seq LIMIT 1), 0) FROM vaults WHERE id = ?1" },
+    [GOBI_SQLITE_VAULT_SET_HEAD] = { "write",
+      "UPDATE vaults SET head_seq = ?2 WHERE id = ?1" },
+    [GOBI_SQLITE_VAULT_DELETE] = { "vault_delete",
+      "DELETE FROM vaults WHERE id = ?1" },
+    [GOBI_SQLITE_VAULT_DELETE_FILES] = { "vault_delete",
+      "DELETE FROM files WHERE vault = ?1" },
+    [GOBI_SQLITE_VAULT_DELETE_EVENTS] = { "vault_delete",
+      "DELETE FROM events WHERE vault = ?1" },
+
+    [GOBI_SQLITE_FILE_GET] = { "file_get",
+      "SELECT path, version, hash, size, mtime, deleted FROM files"
+      " WHERE vault = ?1 AND path = ?2" },
+    /* the prefix is checked in C: rows sort bytewise, so the matches are
+     * the run that starts at the prefix itself */
+    [GOBI_SQLITE_FILE_LIST] = { "file_list",
+      "SELECT path, version, hash, size, mtime, deleted FROM files"
+      " WHERE vault = ?1 AND path >= ?2 AND (?3 OR deleted = 0)"
+      " ORDER BY path" },
+    [GOBI_SQLITE_FILE_PUT] = { "write",
+      "INSERT INTO files (vault, path, version, hash, size, mtime, deleted)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+      " ON CONFLICT (vault, path) DO UPDATE SET version = excluded.version,"
+      " hash = excluded.hash, size = excluded.size, mtime = excluded.mtime,"
+      " deleted = excluded.deleted" },
+
+    [GOBI_SQLITE_EVENT_INSERT] = { "write",
+      "INSERT INTO events (vault, seq, type, path, from_path, version, hash,"
+      " size, mtime, device, ts)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?2, ?6, ?7, ?8, ?9, ?10)" },
+    [GOBI_SQLITE_EVENTS_SINCE] = { "events_since",
+      "SELECT seq, type, path, from_path, version, hash, size, mtime,"
+      " device, ts FROM events WHERE vault = ?1 AND seq > ?2"
+      " ORDER BY seq LIMIT ?3" },
+    [GOBI_SQLITE_PRUNE_SCAN] = { "events_prune",
+      "SELECT vault, max(seq) FROM events WHERE ts < ?1 GROUP BY vault" },
+    [GOBI_SQLITE_PRUNE_DELETE] = { "events_prune",
+      "DELETE FROM events WHERE vault = ?1 AND seq <= ?2"
+      " AND seq < (SELECT head_seq FROM vaults WHERE id = ?1)" },
+
+    [GOBI_SQLITE_BLOB_REF] = { "blob_referenced",
+      "SELECT 1 FROM files WHERE vault = ?1 AND hash = ?2 AND deleted = 0"
+      " LIMIT 1" },
+};
+
+
+/* Version 1.  Later versions add steps keyed on PRAGMA user_version. */
+static const char  gobi_store_sqlite_schema[] =
+    "CREATE TABLE IF NOT EXISTS users ("
+    " id INTEGER PRIMARY KEY,"
+    " username TEXT NOT NULL UNIQUE,"
+    " pwhash TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+
+    "CREATE TABLE IF NOT EXISTS tokens ("
+    " hash TEXT PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user_id, expires_at);"
+
+    "CREATE TABLE IF NOT EXISTS vaults ("
+    " id INTEGER PRIMARY KEY,"
+    " owner INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " head_seq INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE (owner, name));"
+
+    "CREATE TABLE IF NOT EXISTS files ("
+    " vault INTEGER NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,"
+    " path TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " mtime INTEGER NOT NULL,"
+    " deleted INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (vault, path)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS files_hash ON files (vault, hash)"
+    " WHERE deleted = 0;"
+
+    "CREATE TABLE IF NOT EXISTS events ("
+    " vault INTEGER NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL,"
+    " type TEXT NOT NULL,"
+    " path TEXT NOT NULL,"
+    " from_path TEXT,"
+    " version INTEGER NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " mtime INTEGER NOT NULL,"
+    " device TEXT,"
+    " ts INTEGER NOT NULL,"
+    " PRIMARY KEY (vault, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS events_ts ON events (ts);";
+
+
+static __thread char  gobi_store_sqlite_errbuf[GOBI_STORE_SQLITE_ERRLEN];
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_fail(sqlite3 *db, int rc, const char *what)
+{
+    int  err;
+
+    err = db ? sqlite3_system_errno(db) : 0;
+
+    if (err && (rc & 0xff) == SQLITE_IOERR) {
+        snprintf(gobi_store_sqlite_errbuf, GOBI_STORE_SQLITE_ERRLEN,
+                 "sqlite: %s: %s (%d: %s)", what,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc,
+                 strerror(err));
+
+    } else {
+        snprintf(gobi_store_sqlite_errbuf, GOBI_STORE_SQLITE_ERRLEN,
+                 "sqlite: %s: %s (%d)", what,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+    }
+
+    switch (rc & 0xff) {
+
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return GOBI_STORE_UNAVAILABLE;
+
+    default:
+        return GOBI_STORE_ERROR;
+    }
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_invalid(const char *what, const char *why)
+{
+    snprintf(gobi_store_sqlite_errbuf, GOBI_STORE_SQLITE_ERRLEN,
+             "sqlite: %s: %s", what, why);
+
+    return GOBI_STORE_ERROR;
+}
+
+
+static void
+gobi_store_sqlite_copy(char *dst, size_t size, const unsigned char *src)
+{
+    size_t  n;
+
+    if (src == NULL) {
+        dst[0] = '\0';
+        return;
+    }
+
+    n = strlen((const char *) src);
+    if (n >= size) {
+        n = size - 1;
+    }
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+
+static void
+gobi_store_sqlite_conn_free(gobi_store_sqlite_conn_t *c)
+{
+    int  i;
+
+    for (i = 0; i < GOBI_SQLITE_NSTMT; i++) {
+        sqlite3_finalize(c->stmt[i]);
+    }
+
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_connect(gobi_store_t *st, gobi_store_sqlite_conn_t **out)
+{
+    int                        rc, err;
+    const char                *mode;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    c = calloc(1, sizeof(gobi_store_sqlite_conn_t));
+    if (c == NULL) {
+        return gobi_store_sqlite_invalid("open", "out of memory");
+    }
+
+    rc = sqlite3_open_v2(st->path, &c->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                         | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc != SQLITE_OK) {
+        err = c->db ? sqlite3_system_errno(c->db) : 0;
+        snprintf(gobi_store_sqlite_errbuf, GOBI_STORE_SQLITE_ERRLEN,
+                 "sqlite: cannot open database \"%s\": %s%s%s%s",
+                 st->path,
+                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc),
+                 err ? " (" : "", err ? strerror(err) : "", err ? ")" : "");
+        grc = GOBI_STORE_ERROR;
+        goto failed;
+    }
+
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, GOBI_STORE_SQLITE_BUSY_MS);
+
+    /* WAL lets readers go on while one writer commits */
+
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &stmt,
+                            NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+            mode = (const char *) sqlite3_column_text(stmt, 0);
+
+            if (mode == NULL || strcmp(mode, "wal") != 0) {
+                snprintf(gobi_store_sqlite_errbuf, GOBI_STORE_SQLITE_ERRLEN,
+                         "sqlite: database \"%s\" cannot use WAL mode "
+                         "(journal_mode is \"%s\")",
+                         st->path, mode ? mode : "");
+                sqlite3_finalize(stmt);
+                grc = GOBI_STORE_ERROR;
+                goto failed;
+            }
+
+            rc = SQLITE_OK;
+        }
+    }
+
+    if (rc != SQLITE_OK) {
+        grc = gobi_store_sqlite_fail(c->db, rc, st->path);
+        sqlite3_finalize(stmt);
+        goto failed;
+    }
+
+    sqlite3_finalize(stmt);
+
+    /* synchronous=FULL: a committed write survives a power loss */
+
+    rc = sqlite3_exec(c->db, "PRAGMA synchronous = FULL;"
+                             "PRAGMA foreign_keys = ON;", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        grc = gobi_store_sqlite_fail(c->db, rc, st->path);
+        goto failed;
+    }
+
+    *out = c;
+
+    return GOBI_STORE_OK;
+
+failed:
+
+    gobi_store_sqlite_conn_free(c);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_get(gobi_store_t *st, gobi_store_sqlite_conn_t **out)
+{
+    gobi_store_sqlite_conn_t  *c;
+
+    pthread_mutex_lock(&st->lock);
+
+    /*
+     * Connections must not cross a fork (SQLite's rule); a child drops
+     * what it inherited, without closing, as the parent still owns it.
+     */
+
+    if (st->pid != getpid()) {
+        st->pid = getpid();
+        st->idle = NULL;
+    }
+
+    c = st->idle;
+    if (c) {
+        st->idle = c->next;
+    }
+
+    pthread_mutex_unlock(&st->lock);
+
+    if (c) {
+        *out = c;
+        return GOBI_STORE_OK;
+    }
+
+    return gobi_store_sqlite_connect(st, out);
+}
+
+
+static void
+gobi_store_sqlite_put(gobi_store_t *st, gobi_store_sqlite_conn_t *c)
+{
+    /* an error path that left a transaction open must not leak it */
+
+    if (!sqlite3_get_autocommit(c->db)) {
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+
+        if (!sqlite3_get_autocommit(c->db)) {
+            gobi_store_sqlite_conn_free(c);
+            return;
+        }
+    }
+
+    pthread_mutex_lock(&st->lock);
+
+    if (st->pid == getpid()) {
+        c->next = st->idle;
+        st->idle = c;
+        c = NULL;
+    }
+
+    pthread_mutex_unlock(&st->lock);
+
+    if (c) {
+        gobi_store_sqlite_conn_free(c);
+    }
+}
+
+
+/* prepared on first use, kept for the connection's life */
+
+static gobi_store_rc_e
+gobi_store_sqlite_stmt(gobi_store_sqlite_conn_t *c,
+    gobi_store_sqlite_stmt_e id, sqlite3_stmt **stmt)
+{
+    int  rc;
+
+    if (c->stmt[id] == NULL) {
+        rc = sqlite3_prepare_v3(c->db, gobi_store_sqlite_sql[id].sql, -1,
+                                SQLITE_PREPARE_PERSISTENT, &c->stmt[id],
+                                NULL);
+        if (rc != SQLITE_OK) {
+            *stmt = NULL;
+            return gobi_store_sqlite_fail(c->db, rc,
+                                          gobi_store_sqlite_sql[id].name);
+        }
+    }
+
+    *stmt = c->stmt[id];
+
+    return GOBI_STORE_OK;
+}
+
+
+/* a statement left unreset would hold its read snapshot open */
+
+static void
+gobi_store_sqlite_reset(sqlite3_stmt *stmt)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
+
+/* steps a bound statement once: SQLITE_ROW or SQLITE_DONE, else fails */
+
+static gobi_store_rc_e
+gobi_store_sqlite_step(gobi_store_sqlite_conn_t *c, sqlite3_stmt *stmt,
+    gobi_store_sqlite_stmt_e id, int *row)
+{
+    int  rc;
+
+    if (row) {
+        *row = 0;
+    }
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        if (row) {
+            *row = (rc == SQLITE_ROW);
+        }
+        return GOBI_STORE_OK;
+    }
+
+    return gobi_store_sqlite_fail(c->db, rc, gobi_store_sqlite_sql[id].name);
+}
+
+
+/* runs an unbound statement (BEGIN, COMMIT, ROLLBACK) */
+
+static gobi_store_rc_e
+gobi_store_sqlite_run(gobi_store_sqlite_conn_t *c,
+    gobi_store_sqlite_stmt_e id)
+{
+    sqlite3_stmt     *stmt;
+    gobi_store_rc_e   rc;
+
+    rc = gobi_store_sqlite_stmt(c, id, &stmt);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    rc = gobi_store_sqlite_step(c, stmt, id, NULL);
+    gobi_store_sqlite_reset(stmt);
+
+    return rc;
+}
+
+
+static void
+gobi_store_sqlite_rollback(gobi_store_sqlite_conn_t *c)
+{
+    if (!sqlite3_get_autocommit(c->db)) {
+        (void) gobi_store_sqlite_run(c, GOBI_SQLITE_ROLLBACK);
+    }
+}
+
+
+static gobi_store_t *
+gobi_store_sqlite_open(const char *uri, char *errbuf, size_t errlen)
+{
+    gobi_store_t              *st;
+    gobi_store_rc_e            rc;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (!sqlite3_threadsafe()) {
+        snprintf(errbuf, errlen, "sqlite: libsqlite3 is built without "
+                 "thread support");
+        return NULL;
+    }
+
+    if (uri == NULL || uri[0] == '\0') {
+        snprintf(errbuf, errlen, "sqlite: no database path");
+        return NULL;
+    }
+
+    /* every connection would get a database of its own */
+
+    if (strcmp(uri, ":memory:") == 0) {
+        snprintf(errbuf, errlen, "sqlite: \":memory:\" cannot be shared, "
+                 "give a file path");
+        return NULL;
+    }
+
+    st = calloc(1, sizeof(gobi_store_t));
+    if (st == NULL) {
+        snprintf(errbuf, errlen, "sqlite: out of memory");
+        return NULL;
+    }
+
+    st->path = strdup(uri);
+    if (st->path == NULL) {
+        snprintf(errbuf, errlen, "sqlite: out of memory");
+        free(st);
+        return NULL;
+    }
+
+    st->pid = getpid();
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->wlock, NULL);
+
+    /* open one connection now: creates the file, or says why it cannot */
+
+    rc = gobi_store_sqlite_connect(st, &c);
+    if (rc != GOBI_STORE_OK) {
+        snprintf(errbuf, errlen, "%s", gobi_store_sqlite_errbuf);
+        pthread_mutex_destroy(&st->lock);
+        pthread_mutex_destroy(&st->wlock);
+        free(st->path);
+        free(st);
+        return NULL;
+    }
+
+    st->idle = c;
+
+    return st;
+}
+
+
+static void
+gobi_store_sqlite_close(gobi_store_t *st)
+{
+    gobi_store_sqlite_conn_t  *c, *next;
+
+    if (st == NULL) {
+        return;
+    }
+
+    /* connections inherited over fork() are the parent's to close */
+
+    if (st->pid == getpid()) {
+        for (c = st->idle; c; c = next) {
+            next = c->next;
+            gobi_store_sqlite_conn_free(c);
+        }
+    }
+
+    pthread_mutex_destroy(&st->lock);
+    pthread_mutex_destroy(&st->wlock);
+    free(st->path);
+    free(st);
+}
+
+
+static const char *
+gobi_store_sqlite_errmsg(gobi_store_t *st)
+{
+    (void) st;
+
+    return gobi_store_sqlite_errbuf;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_init_schema(gobi_store_t *st)
+{
+    int                        rc, version;
+    char                      *msg;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    pthread_mutex_lock(&st->wlock);
+
+    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_BEGIN_IMMEDIATE);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        grc = gobi_store_sqlite_fail(c->db, rc, "init_schema");
+        goto done;
+    }
+
+    rc = sqlite3_step(stmt);
+    version = (rc == SQLITE_ROW) ? sqlite3_column_int(stmt, 0) : 0;
+    sqlite3_finalize(stmt);
+
+    if (rc != SQLITE_ROW) {
+        grc = gobi_store_sqlite_fail(c->db, rc, "init_schema");
+        goto done;
+    }
+
+    if (version > GOBI_STORE_SQLITE_SCHEMA) {
+        snprintf(gobi_store_sqlite_errbuf, GOBI_STORE_SQLITE_ERRLEN,
+                 "sqlite: database \"%s\" has schema version %d, this gobi "
+                 "knows up to %d", st->path, version,
+                 GOBI_STORE_SQLITE_SCHEMA);
+        grc = GOBI_STORE_ERROR;
+        goto done;
+    }
+
+    msg = NULL;
+
+    rc = sqlite3_exec(c->db, gobi_store_sqlite_schema, NULL, NULL, &msg);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(c->db, "PRAGMA user_version = 1", NULL, NULL,
+                          &msg);
+    }
+
+    sqlite3_free(msg);
+
+    if (rc != SQLITE_OK) {
+        grc = gobi_store_sqlite_fail(c->db, rc, "init_schema");
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+
+done:
+
+    gobi_store_sqlite_rollback(c);
+    pthread_mutex_unlock(&st->wlock);
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+/* users */
+
+
+static void
+gobi_store_sqlite_user_row(sqlite3_stmt *stmt, gobi_user_t *u)
+{
+    u->id = sqlite3_column_int64(stmt, 0);
+    gobi_store_sqlite_copy(u->username, sizeof(u->username),
+                           sqlite3_column_text(stmt, 1));
+    gobi_store_sqlite_copy(u->pwhash, sizeof(u->pwhash),
+                           sqlite3_column_text(stmt, 2));
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_user_create(gobi_store_t *st, const char *username,
+    const char *pwhash, int64_t now, gobi_user_t *out)
+{
+    int                        rc;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (strlen(username) > GOBI_USERNAME_MAX
+        || strlen(pwhash) >= GOBI_PWHASH_MAX)
+    {
+        return gobi_store_sqlite_invalid("user_create",
+                                         "username or hash too long");
+    }
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_USER_INSERT, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_text(stmt, 1, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, pwhash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, now);
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_DONE) {
+        if (out) {
+            out->id = sqlite3_last_insert_rowid(c->db);
+            gobi_store_sqlite_copy(out->username, sizeof(out->username),
+                                   (const unsigned char *) username);
+            gobi_store_sqlite_copy(out->pwhash, sizeof(out->pwhash),
+                                   (const unsigned char *) pwhash);
+        }
+
+    } else if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        grc = GOBI_STORE_EXISTS;
+
+    } else {
+        grc = gobi_store_sqlite_fail(c->db, rc, "user_create");
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+done:
+
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_user_find(gobi_store_t *st, gobi_store_sqlite_stmt_e id,
+    const char *username, int64_t uid, gobi_user_t *out)
+{
+    int                        row;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, id, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    if (username) {
+        sqlite3_bind_text(stmt, 1, username, -1, SQLITE_STATIC);
+
+    } else {
+        sqlite3_bind_int64(stmt, 1, uid);
+    }
+
+    grc = gobi_store_sqlite_step(c, stmt, id, &row);
+
+    if (grc == GOBI_STORE_OK) {
+        if (!row) {
+            grc = GOBI_STORE_NOT_FOUND;
+
+        } else if (out) {
+            gobi_store_sqlite_user_row(stmt, out);
+        }
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+done:
+
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_user_get(gobi_store_t *st, const char *username,
+    gobi_user_t *out)
+{
+    return gobi_store_sqlite_user_find(st, GOBI_SQLITE_USER_BY_NAME,
+                                       username, 0, out);
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_user_get_by_id(gobi_store_t *st, int64_t id,
+    gobi_user_t *out)
+{
+    return gobi_store_sqlite_user_find(st, GOBI_SQLITE_USER_BY_ID, NULL, id,
+                                       out);
+}
+
+
+/* tokens */
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_token_create(gobi_store_t *st, const char *token_hash,
+    int64_t user_id, int64_t now, int64_t expires_at)
+{
+    int                        rc;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    /* the contract has no token sweep: drop the user's dead ones here */
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_TOKEN_EXPIRE, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_int64(stmt, 1, user_id);
+    sqlite3_bind_int64(stmt, 2, now);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_TOKEN_EXPIRE, NULL);
+    gobi_store_sqlite_reset(stmt);
+
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_TOKEN_INSERT, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, user_id);
+    sqlite3_bind_int64(stmt, 3, now);
+    sqlite3_bind_int64(stmt, 4, expires_at);
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_DONE) {
+        grc = GOBI_STORE_OK;
+
+    } else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY
+               || rc == SQLITE_CONSTRAINT_UNIQUE)
+    {
+        grc = GOBI_STORE_EXISTS;
+
+    } else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        grc = GOBI_STORE_NOT_FOUND;
+
+    } else {
+        grc = gobi_store_sqlite_fail(c->db, rc, "token_create");
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+done:
+
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_token_get(gobi_store_t *st, const char *token_hash,
+    int64_t now, gobi_user_t *out, int64_t *expires_at)
+{
+    int                        row;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_TOKEN_GET, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, now);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_TOKEN_GET, &row);
+
+    if (grc == GOBI_STORE_OK) {
+        if (!row) {
+            grc = GOBI_STORE_NOT_FOUND;
+
+        } else {
+            if (out) {
+                gobi_store_sqlite_user_row(stmt, out);
+            }
+
+            if (expires_at) {
+                *expires_at = sqlite3_column_int64(stmt, 3);
+            }
+        }
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+done:
+
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_token_delete(gobi_store_t *st, const char *token_hash)
+{
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_TOKEN_DELETE, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_TOKEN_DELETE, NULL);
+
+    if (grc == GOBI_STORE_OK && sqlite3_changes(c->db) == 0) {
+        grc = GOBI_STORE_NOT_FOUND;
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+done:
+
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+/* vaults */
+
+
+static void
+gobi_store_sqlite_vault_row(sqlite3_stmt *stmt, gobi_vault_t *v)
+{
+    v->id = sqlite3_column_int64(stmt, 0);
+    v->owner = sqlite3_column_int64(stmt, 1);
+    gobi_store_sqlite_copy(v->name, sizeof(v->name),
+                           sqlite3_column_text(stmt, 2));
+    v->created_at = sqlite3_column_int64(stmt, 3);
+    v->head_seq = sqlite3_column_int64(stmt, 4);
+    v->oldest_seq = sqlite3_column_int64(stmt, 5);
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_create(gobi_store_t *st, int64_t owner,
+    const char *name, int64_t now, gobi_vault_t *out)
+{
+    int                        rc;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (strlen(name) > GOBI_VAULTNAME_MAX) {
+        return gobi_store_sqlite_invalid("vault_create", "name too long");
+    }
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_VAULT_INSERT, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_int64(stmt, 1, owner);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, now);
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_DONE) {
+        if (out) {
+            out->id = sqlite3_last_insert_rowid(c->db);
+            out->owner = owner;
+            gobi_store_sqlite_copy(out->name, sizeof(out->name),
+                                   (const unsigned char *) name);
+            out->created_at = now;
+            out->head_seq = 0;
+            out->oldest_seq = 0;
+        }
+
+    } else if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+        grc = GOBI_STORE_EXISTS;
+
+    } else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        grc = GOBI_STORE_NOT_FOUND;
+
+    } else {
+        grc = gobi_store_sqlite_fail(c->db, rc, "vault_create");
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+done:
+
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_find(gobi_store_t *st, gobi_store_sqlite_stmt_e id,
+    int64_t key, const char *name, gobi_vault_t *out)
+{
+    int                        row;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, id, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_int64(stmt, 1, key);
+
+    if (name) {
+        sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    }
+
+    grc = gobi_store_sqlite_step(c, stmt, id, &row);
+
+    if (grc == GOBI_STORE_OK) {
+        if (!row) {
+            grc = GOBI_STORE_NOT_FOUND;
+
+        } else if (out) {
+            gobi_store_sqlite_vault_row(stmt, out);
+        }
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+done:
+
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_get(gobi_store_t *st, int64_t owner,
+    const char *name, gobi_vault_t *out)
+{
+    return gobi_store_sqlite_vault_find(st, GOBI_SQLITE_VAULT_BY_NAME, owner,
+                                        name, out);
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_get_by_id(gobi_store_t *st, int64_t id,
+    gobi_vault_t *out)
+{
+    return gobi_store_sqlite_vault_find(st, GOBI_SQLITE_VAULT_BY_ID, id,
+                                        NULL, out);
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_list(gobi_store_t *st, int64_t owner,
+    gobi_vault_cb cb, void *data)
+{
+    int                        row;
+    sqlite3_stmt              *stmt;
+    gobi_vault_t               v;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_VAULT_LIST, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_int64(stmt, 1, owner);
+
+    for ( ;; ) {
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VAULT_LIST, &row);
+        if (grc != GOBI_STORE_OK || !row) {
+            break;
+        }
+
+        gobi_store_sqlite_vault_row(stmt, &v);
+
+        if (cb(data, &v) != 0) {
+            break;
+        }
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+done:
+
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_delete(gobi_store_t *st, int64_t vault_id)
+{
+    int                        i;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    static const gobi_store_sqlite_stmt_e  steps[] = {
+        GOBI_SQLITE_VAULT_DELETE_EVENTS,
+        GOBI_SQLITE_VAULT_DELETE_FILES,
+        GOBI_SQLITE_VAULT_DELETE
+    };
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    pthread_mutex_lock(&st->wlock);
+
+    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_BEGIN_IMMEDIATE);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    for (i = 0; i < 3; i++) {
+        grc = gobi_store_sqlite_stmt(c, steps[i], &stmt);
+        if (grc != GOBI_STORE_OK) {
+            goto done;
+        }
+
+        sqlite3_bind_int64(stmt, 1, vault_id);
+        grc = gobi_store_sqlite_step(c, stmt, steps[i], NULL);
+        gobi_store_sqlite_reset(stmt);
+
+        if (grc != GOBI_STORE_OK) {
+            goto done;
+        }
+    }
+
+    /* the last step deleted the vault row itself */
+
+    if (sqlite3_changes(c->db) == 0) {
+        grc = GOBI_STORE_NOT_FOUND;
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+
+done:
+
+    gobi_store_sqlite_rollback(c);
+    pthread_mutex_unlock(&st->wlock);
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+/* files */
+
+
+static void
+gobi_store_sqlite_file_row(sqlite3_stmt *stmt, gobi_file_t *f)
+{
+    f->path = (const char *) sqlite3_column_text(stmt, 0);
+    f->version = sqlite3_column_int64(stmt, 1);
+    gobi_store_sqlite_copy(f->hash, sizeof(f->hash),
+                           sqlite3_column_text(stmt, 2));
+    f->size = sqlite3_column_int64(stmt, 3);
+    f->mtime = sqlite3_column_int64(stmt, 4);
+    f->deleted = sqlite3_column_int(stmt, 5) != 0;
+}
+
+
+/*
+ * Reads the record of `path` into f, f->path pointing at `path`.  A path
+ * without a record reads as version 0, deleted: "absent".
+ */
+
+static gobi_store_rc_e
+gobi_store_sqlite_file_read(gobi_store_sqlite_conn_t *c, int64_t vault,
+    const char *path, gobi_file_t *f, int *found)
+{
+    int               row;
+    sqlite3_stmt     *stmt;
+    gobi_store_rc_e   grc;
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_FILE_GET, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_FILE_GET, &row);
+
+    if (grc == GOBI_STORE_OK) {
+        if (row) {
+            gobi_store_sqlite_file_row(stmt, f);
+
+        } else {
+            memset(f, 0, sizeof(gobi_file_t));
+            f->deleted = 1;
+        }
+
+        f->path = path;
+        *found = row;
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_file_get(gobi_store_t *st, int64_t vault,
+    const char *path, gobi_file_t *out)
+{
+    int                        found;
+    gobi_file_t                f;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_file_read(c, vault, path, &f, &found);
+
+    if (grc == GOBI_STORE_OK) {
+        if (!found) {
+            grc = GOBI_STORE_NOT_FOUND;
+
+        } else if (out) {
+            *out = f;
+        }
+    }
+
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+/* the vault's head and oldest kept seq; NOT_FOUND without the vault */
+
+static gobi_store_rc_e
+gobi_store_sqlite_head(gobi_store_sqlite_conn_t *c, int64_t vault,
+    int64_t *head, int64_t *oldest)
+{
+    int               row;
+    sqlite3_stmt     *stmt;
+    gobi_store_rc_e   grc;
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_VAULT_HEAD, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VAULT_HEAD, &row);
+
+    if (grc == GOBI_STORE_OK) {
+        if (row) {
+            *head = sqlite3_column_int64(stmt, 0);
+
+            if (oldest) {
+                *oldest = sqlite3_column_int64(stmt, 1);
+            }
+
+        } else {
+            grc = GOBI_STORE_NOT_FOUND;
+        }
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_file_list(gobi_store_t *st, int64_t vault,
+    const char *prefix, int include_deleted, int64_t *seq,
+    gobi_file_cb cb, void *data)
+{
+    int                        row;
+    size_t                     plen;
+    int64_t                    head;
+    gobi_file_t                f;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (prefix == NULL) {
+        prefix = "";
+    }
+
+    plen = strlen(prefix);
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    /* one read transaction: head and rows from the same snapshot */
+
+    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_BEGIN);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_head(c, vault, &head, NULL);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    if (seq) {
+        *seq = head;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_FILE_LIST, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_text(stmt, 2, prefix, (int) plen, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 3, include_deleted ? 1 : 0);
+
+    for ( ;; ) {
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_FILE_LIST, &row);
+        if (grc != GOBI_STORE_OK || !row) {
+            break;
+        }
+
+        gobi_store_sqlite_file_row(stmt, &f);
+
+        if (f.path == NULL || strncmp(f.path, prefix, plen) != 0) {
+            break;
+        }
+
+        if (cb(data, &f) != 0) {
+            break;
+        }
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+    if (grc == GOBI_STORE_OK) {
+        grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+    }
+
+done:
+
+    gobi_store_sqlite_rollback(c);
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+/* writes */
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_file_put(gobi_store_sqlite_conn_t *c, int64_t vault,
+    const char *path, int64_t version, const char *hash, int64_t size,
+    int64_t mtime, int deleted)
+{
+    sqlite3_stmt     *stmt;
+    gobi_store_rc_e   grc;
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_FILE_PUT, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, version);
+    sqlite3_bind_text(stmt, 4, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 5, size);
+    sqlite3_bind_int64(stmt, 6, mtime);
+    sqlite3_bind_int(stmt, 7, deleted);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_FILE_PUT, NULL);
+    gobi_store_sqlite_reset(stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_event_put(gobi_store_sqlite_conn_t *c, int64_t vault,
+    const gobi_event_t *ev)
+{
+    sqlite3_stmt     *stmt;
+    gobi_store_rc_e   grc;
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_EVENT_INSERT, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_int64(stmt, 2, ev->seq);
+    sqlite3_bind_text(stmt, 3, gobi_event_type_name(ev->type), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, ev->path, -1, SQLITE_STATIC);
+
+    if (ev->from) {
+        sqlite3_bind_text(stmt, 5, ev->from, -1, SQLITE_STATIC);
+    }
+
+    sqlite3_bind_text(stmt, 6, ev->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 7, ev->size);
+    sqlite3_bind_int64(stmt, 8, ev->mtime);
+
+    if (ev->device) {
+        sqlite3_bind_text(stmt, 9, ev->device, -1, SQLITE_STATIC);
+    }
+
+    sqlite3_bind_int64(stmt, 10, ev->ts);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_EVENT_INSERT, NULL);
+    gobi_store_sqlite_reset(stmt);
+
+    return grc;
+}
+
+
+/* does the record satisfy base_version (see gobi_write_t)? */
+
+static int
+gobi_store_sqlite_base_ok(int64_t base, const gobi_file_t *f)
+{
+    if (base == GOBI_BASE_ANY) {
+        return 1;
+    }
+
+    if (base == 0) {
+        return f->deleted;
+    }
+
+    /* a tombstone's version counts: the client saw the delete */
+
+    return f->version == base;
+}
+
+
+/*
+ * Checks the precondition and fills the event and the file records;
+ * runs inside the write transaction.
+ */
+
+static gobi_store_rc_e
+gobi_store_sqlite_apply(gobi_store_sqlite_conn_t *c, int64_t vault,
+    const gobi_write_t *w, gobi_event_t *ev, gobi_file_t *current)
+{
+    int               found;
+    gobi_file_t       src;
+    gobi_store_rc_e   grc;
+
+    switch (w->type) {
+
+    case GOBI_EV_CREATE:
+    case GOBI_EV_MODIFY:
+
+        grc = gobi_store_sqlite_file_read(c, vault, w->path, current,
+                                          &found);
+        if (grc != GOBI_STORE_OK) {
+            return grc;
+        }
+
+        /* the precondition first: a stale base is a conflict even when
+         * the content happens to match */
+
+        if (!gobi_store_sqlite_base_ok(w->base_version, current)) {
+            return GOBI_STORE_CONFLICT;
+        }
+
+        if (!current->deleted && strcmp(current->hash, w->hash) == 0) {
+            return GOBI_STORE_UNCHANGED;
+        }
+
+        ev->type = current->deleted ? GOBI_EV_CREATE : GOBI_EV_MODIFY;
+        memcpy(ev->hash, w->hash, GOBI_HASH_HEX_LEN + 1);
+        ev->size = w->size;
+        ev->mtime = w->mtime ? w->mtime : w->now;
+
+        return gobi_store_sqlite_file_put(c, vault, w->path, ev->seq,
+                                          ev->hash, ev->size, ev->mtime, 0);
+
+    case GOBI_EV_DELETE:
+
+        grc = gobi_store_sqlite_file_read(c, vault, w->path, current,
+                                          &found);
+        if (grc != GOBI_STORE_OK) {
+            return grc;
+        }
+
+        if (current->deleted) {
+            return GOBI_STORE_NOT_FOUND;
+        }
+
+        if (!gobi_store_sqlite_base_ok(w->base_version, current)) {
+            return GOBI_STORE_CONFLICT;
+        }
+
+        /* a tombstone tells nothing about content */
+
+        ev->type = GOBI_EV_DELETE;
+        ev->hash[0] = '\0';
+        ev->size = 0;
+        ev->mtime = w->mtime ? w->mtime : w->now;
+
+        return gobi_store_sqlite_file_put(c, vault, w->path, ev->seq, "", 0,
+                                          ev->mtime, 1);
+
+    case GOBI_EV_RENAME:
+
+        grc = gobi_store_sqlite_file_read(c, vault, w->from, &src, &found);
+        if (grc != GOBI_STORE_OK) {
+            return grc;
+        }
+
+        if (src.deleted) {
+            *current = src;
+            return GOBI_STORE_NOT_FOUND;
+        }
+
+        if (!gobi_store_sqlite_base_ok(w->base_version, &src)) {
+            *current = src;
+            return GOBI_STORE_CONFLICT;
+        }
+
+        grc = gobi_store_sqlite_file_read(c, vault, w->path, current,
+                                          &found);
+        if (grc != GOBI_STORE_OK) {
+            return grc;
+        }
+
+        if (!current->deleted) {
+            return GOBI_STORE_EXISTS;
+        }
+
+        ev->type = GOBI_EV_RENAME;
+        ev->from = w->from;
+        memcpy(ev->hash, src.hash, GOBI_HASH_HEX_LEN + 1);
+        ev->size = src.size;
+        ev->mtime = src.mtime;
+
+        grc = gobi_store_sqlite_file_put(c, vault, w->from, ev->seq, "", 0,
+                                         w->now, 1);
+        if (grc != GOBI_STORE_OK) {
+            return grc;
+        }
+
+        return gobi_store_sqlite_file_put(c, vault, w->path, ev->seq,
+                                          ev->hash, ev->size, ev->mtime, 0);
+
+    default:
+        return gobi_store_sqlite_invalid("write", "bad event type");
+    }
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_write(gobi_store_t *st, int64_t vault,
+    const gobi_write_t *w, gobi_event_t *ev, gobi_file_t *current)
+{
+    int64_t                    head;
+    gobi_event_t               ev0;
+    gobi_file_t                cur0;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (w->path == NULL || (w->type == GOBI_EV_RENAME && w->from == NULL)) {
+        return gobi_store_sqlite_invalid("write", "no path");
+    }
+
+    if ((w->type == GOBI_EV_CREATE || w->type == GOBI_EV_MODIFY)
+        && (w->hash == NULL || strlen(w->hash) != GOBI_HASH_HEX_LEN
+            || !gobi_hash_valid_hex(w->hash, GOBI_HASH_HEX_LEN)))
+    {
+        return gobi_store_sqlite_invalid("write", "bad hash");
+    }
+
+    if (w->base_version < GOBI_BASE_ANY) {
+        return gobi_store_sqlite_invalid("write", "bad base version");
+    }
+
+    if (ev == NULL) {
+        ev = &ev0;
+    }
+
+    if (current == NULL) {
+        current = &cur0;
+    }
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    pthread_mutex_lock(&st->wlock);
+
+    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_BEGIN_IMMEDIATE);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_head(c, vault, &head, NULL);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    memset(ev, 0, sizeof(gobi_event_t));
+    ev->seq = head + 1;
+    ev->version = ev->seq;
+    ev->path = w->path;
+    ev->device = w->device;
+    ev->ts = w->now;
+
+    grc = gobi_store_sqlite_apply(c, vault, w, ev, current);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_event_put(c, vault, ev);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_VAULT_SET_HEAD, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_int64(stmt, 2, ev->seq);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VAULT_SET_HEAD, NULL);
+    gobi_store_sqlite_reset(stmt);
+
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+
+done:
+
+    gobi_store_sqlite_rollback(c);
+    pthread_mutex_unlock(&st->wlock);
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+/* events */
+
+
+static void
+gobi_store_sqlite_event_row(sqlite3_stmt *stmt, gobi_event_t *ev)
+{
+    ev->seq = sqlite3_column_int64(stmt, 0);
+    ev->type = gobi_event_type_parse(
+                              (const char *) sqlite3_column_text(stmt, 1));
+    ev->path = (const char *) sqlite3_column_text(stmt, 2);
+    ev->from = (const char *) sqlite3_column_text(stmt, 3);
+    ev->version = sqlite3_column_int64(stmt, 4);
+    gobi_store_sqlite_copy(ev->hash, sizeof(ev->hash),
+                           sqlite3_column_text(stmt, 5));
+    ev->size = sqlite3_column_int64(stmt, 6);
+    ev->mtime = sqlite3_column_int64(stmt, 7);
+    ev->device = (const char *) sqlite3_column_text(stmt, 8);
+    ev->ts = sqlite3_column_int64(stmt, 9);
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_events_since(gobi_store_t *st, int64_t vault,
+    int64_t since, int64_t limit, gobi_event_cb cb, void *data,
+    int64_t *head, int *more)
+{
+    int                        row;
+    int64_t                    h, oldest, last;
+    gobi_event_t               ev;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (head) {
+        *head = 0;
+    }
+
+    if (more) {
+        *more = 0;
+    }
+
+    if (since < 0) {
+        since = 0;
+    }
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    /* head, horizon and events from one snapshot */
+
+    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_BEGIN);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_head(c, vault, &h, &oldest);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    if (head) {
+        *head = h;
+    }
+
+    /* pruning keeps the log gapless, so seqs oldest..h are all there */
+
+    if (since < h && (oldest == 0 || since < oldest - 1)) {
+        grc = GOBI_STORE_EXPIRED;
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_EVENTS_SINCE, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_int64(stmt, 2, since);
+    sqlite3_bind_int64(stmt, 3, limit > 0 ? limit : -1);
+
+    last = since;
+
+    for ( ;; ) {
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_EVENTS_SINCE,
+                                     &row);
+        if (grc != GOBI_STORE_OK || !row) {
+            break;
+        }
+
+        gobi_store_sqlite_event_row(stmt, &ev);
+        last = ev.seq;
+
+        if (cb(data, &ev) != 0) {
+            break;
+        }
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    if (more) {
+        *more = (last < h);
+    }
+
+    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+
+done:
+
+    gobi_store_sqlite_rollback(c);
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+typedef struct {
+    int64_t  vault;
+    int64_t  seq;
+} gobi_store_sqlite_cut_t;
+
+
+/*
+ * Prunes a prefix of each vault's log: everything up to the newest event
+ * older than `before`.  An event a skewed clock stamped later than a newer
+ * one goes with it, so the log never gets a hole a cursor could skip.
+ */
+
+static gobi_store_rc_e
+gobi_store_sqlite_events_prune(gobi_store_t *st, int64_t before,
+    int64_t *removed)
+{
+    int                        row;
+    size_t                     n, size, i;
+    int64_t                    count;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_cut_t   *cuts, *p;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (removed) {
+        *removed = 0;
+    }
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    cuts = NULL;
+    n = 0;
+    size = 0;
+    count = 0;
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_PRUNE_SCAN, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_int64(stmt, 1, before);
+
+    for ( ;; ) {
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_PRUNE_SCAN, &row);
+        if (grc != GOBI_STORE_OK || !row) {
+            break;
+        }
+
+        if (n == size) {
+            size = size ? size * 2 : 16;
+            p = realloc(cuts, size * sizeof(gobi_store_sqlite_cut_t));
+            if (p == NULL) {
+                grc = gobi_store_sqlite_invalid("events_prune",
+                                                "out of memory");
+                break;
+            }
+
+            cuts = p;
+        }
+
+        cuts[n].vault = sqlite3_column_int64(stmt, 0);
+        cuts[n].seq = sqlite3_column_int64(stmt, 1);
+        n++;
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    /* a statement per vault: writers wait for one vault's delete at most */
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_PRUNE_DELETE, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        sqlite3_bind_int64(stmt, 1, cuts[i].vault);
+        sqlite3_bind_int64(stmt, 2, cuts[i].seq);
+
+        pthread_mutex_lock(&st->wlock);
+
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_PRUNE_DELETE,
+                                     NULL);
+        if (grc == GOBI_STORE_OK) {
+            count += sqlite3_changes(c->db);
+        }
+
+        pthread_mutex_unlock(&st->wlock);
+
+        gobi_store_sqlite_reset(stmt);
+
+        if (grc != GOBI_STORE_OK) {
+            break;
+        }
+    }
+
+done:
+
+    if (removed) {
+        *removed = count;
+    }
+
+    free(cuts);
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_blob_referenced(gobi_store_t *st, int64_t vault,
+    const char *hash, int *referenced)
+{
+    int                        row;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    *referenced = 0;
+
+    grc = gobi_store_sqlite_get(st, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_BLOB_REF, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_text(stmt, 2, hash, -1, SQLITE_STATIC);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_BLOB_REF, &row);
+
+    if (grc == GOBI_STORE_OK) {
+        *referenced = row;
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+done:
+
+    gobi_store_sqlite_put(st, c);
+
+    return grc;
+}
+
+
+const gobi_store_driver_t  gobi_store_sqlite = {
+    "sqlite",
+    gobi_store_sqlite_open,
+    gobi_store_sqlite_init_schema,
+    gobi_store_sqlite_close,
+    gobi_store_sqlite_errmsg,
+    gobi_store_sqlite_user_create,
+    gobi_store_sqlite_user_get,
+    gobi_store_sqlite_user_get_by_id,
+    gobi_store_sqlite_token_create,
+    gobi_store_sqlite_token_get,
+    gobi_store_sqlite_token_delete,
+    gobi_store_sqlite_vault_create,
+    gobi_store_sqlite_vault_get,
+    gobi_store_sqlite_vault_get_by_id,
+    gobi_store_sqlite_vault_list,
+    gobi_store_sqlite_vault_delete,
+    gobi_store_sqlite_file_get,
+    gobi_store_sqlite_file_list,
+    gobi_store_sqlite_write,
+    gobi_store_sqlite_events_since,
+    gobi_store_sqlite_events_prune,
+    gobi_store_sqlite_blob_referenced
+};
