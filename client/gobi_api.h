@@ -1,0 +1,49 @@
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The server's REST API (issue 2) as C calls.  Synchronous ones here;
+ * file transfers are built by the sync engine from gobi_api_file_url().
+ */
+
+#ifndef _GOBI_API_H_INCLUDED_
+#define _GOBI_API_H_INCLUDED_
+
+
+#include <stdint.h>
+
+#include "gobi_http.h"
+#include "gobi_json.h"
+#include "gobi_event.h"
+
+
+char *gobi_api_url(const char *server, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+char *gobi_api_vault_url(const char *server, const char *vault,
+    const char *what);
+char *gobi_api_file_url(const char *server, const char *vault,
+    const char *path);
+
+int gobi_api_login(gobi_http_t *h, const char *server, const char *user,
+    const char *pass, char **token, int64_t *expires_at);
+int gobi_api_logout(gobi_http_t *h, const char *server);
+
+/* *root: the parsed answer, free with yajl_tree_free */
+int gobi_api_vault_list(gobi_http_t *h, const char *server, yajl_val *root);
+int gobi_api_vault_create(gobi_http_t *h, const char *server,
+    const char *name);
+/* NOT_FOUND when the vault does not exist */
+int gobi_api_vault_head(gobi_http_t *h, const char *server,
+    const char *vault, int64_t *head_seq);
+
+int gobi_api_manifest(gobi_http_t *h, const char *server, const char *vault,
+    yajl_val *root);
+/* *expired = 1 on 410 history_expired (then returns 0) */
+int gobi_api_events(gobi_http_t *h, const char *server, const char *vault,
+    int64_t since, int limit, yajl_val *root, int *expired);
+
+/* an event/file object into the lib structs (strings point into v) */
+int gobi_api_event(yajl_val v, gobi_event_t *ev);
+int gobi_api_file(yajl_val v, gobi_file_t *f);
+
+
+#endif /* _GOBI_API_H_INCLUDED_ */
