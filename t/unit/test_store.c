@@ -1,0 +1,1618 @@
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The store driver contract (gobi_store.h), for any driver:
+ *
+ *   GOBI_TEST_STORE=sqlite:/path/gobi.db      the SQLite driver on a file
+ *   GOBI_TEST_STORE=mongodb://host/db         the MongoDB driver
+ *   (unset)                                   SQLite on a fresh temp file
+ *
+ * Names are made unique per run and the vaults are deleted at the end, so
+ * a shared database can be reused.
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "unit.h"
+
+#include "gobi_store.h"
+
+
+/* the MongoDB driver is optional in this binary */
+extern const gobi_store_driver_t  gobi_store_mongodb __attribute__((weak));
+
+
+#define NTHREADS   8
+#define NWRITES    25
+#define NROUNDS    10
+#define MAXVAULTS  32
+
+
+static const gobi_store_driver_t  *drv;
+static gobi_store_t               *st;
+static char                        uri[4096];
+static char                        tmpdir[1024];
+static char                        run[32];
+static int64_t                     T0;
+static int64_t                     vaults[MAXVAULTS];
+static int                         nvaults;
+static int64_t                     alice, bob;
+
+
+static int64_t
+now_ms(void)
+{
+    struct timeval  tv;
+
+    gettimeofday(&tv, NULL);
+
+    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+/* a valid content hash per number: 64 lowercase hex digits */
+
+static const char *
+hash_r(char *buf, unsigned n)
+{
+    snprintf(buf, GOBI_HASH_HEX_LEN + 1, "%064x", n);
+
+    return buf;
+}
+
+
+/* main thread only */
+
+static const char *
+hash(unsigned n)
+{
+    static char  bufs[8][GOBI_HASH_HEX_LEN + 1];
+    static int   i;
+
+    return hash_r(bufs[i++ % 8], n);
+}
+
+
+static const char *
+token(unsigned n)
+{
+    static char  buf[GOBI_HASH_HEX_LEN + 1];
+
+    snprintf(buf, sizeof(buf), "%-16.16s%048x", run, n);
+
+    return buf;
+}
+
+
+static int64_t
+new_vault(int64_t owner, const char *name)
+{
+    gobi_vault_t     v;
+    gobi_store_rc_e  rc;
+
+    rc = drv->vault_create(st, owner, name, T0, &v);
+    if (rc != GOBI_STORE_OK) {
+        printf("Bail out! vault_create %s: %d %s\n", name, rc,
+               drv->errmsg(st));
+        exit(1);
+    }
+
+    if (nvaults < MAXVAULTS) {
+        vaults[nvaults++] = v.id;
+    }
+
+    return v.id;
+}
+
+
+static gobi_store_rc_e
+put(int64_t vault, const char *path, int64_t base, const char *h,
+    int64_t now, gobi_event_t *ev, gobi_file_t *cur)
+{
+    gobi_write_t  w;
+
+    memset(&w, 0, sizeof(w));
+    w.type = GOBI_EV_MODIFY;
+    w.path = path;
+    w.base_version = base;
+    w.hash = h;
+    w.size = (int64_t) strlen(path);
+    w.mtime = 1000;
+    w.now = now;
+
+    return drv->write(st, vault, &w, ev, cur);
+}
+
+
+static gobi_store_rc_e
+del(int64_t vault, const char *path, int64_t base, gobi_event_t *ev,
+    gobi_file_t *cur)
+{
+    gobi_write_t  w;
+
+    memset(&w, 0, sizeof(w));
+    w.type = GOBI_EV_DELETE;
+    w.path = path;
+    w.base_version = base;
+    w.now = T0;
+
+    return drv->write(st, vault, &w, ev, cur);
+}
+
+
+static gobi_store_rc_e
+ren(int64_t vault, const char *from, const char *to, int64_t base,
+    gobi_event_t *ev, gobi_file_t *cur)
+{
+    gobi_write_t  w;
+
+    memset(&w, 0, sizeof(w));
+    w.type = GOBI_EV_RENAME;
+    w.path = to;
+    w.from = from;
+    w.base_version = base;
+    w.now = T0;
+
+    return drv->write(st, vault, &w, ev, cur);
+}
+
+
+/* callbacks: collect what a listing returns */
+
+typedef struct {
+    int      n;
+    int      stop;                         /* stop after this many, 0: no */
+    char     names[64][256];
+    int64_t  seqs[64];
+    int      deleted[64];
+    char     hashes[64][GOBI_HASH_HEX_LEN + 1];
+} list_t;
+
+
+static void
+list_add(list_t *l, const char *name, int64_t seq, int deleted,
+    const char *h)
+{
+    if (l->n < 64) {
+        snprintf(l->names[l->n], 256, "%s", name ? name : "(null)");
+        l->seqs[l->n] = seq;
+        l->deleted[l->n] = deleted;
+        snprintf(l->hashes[l->n], GOBI_HASH_HEX_LEN + 1, "%s", h);
+    }
+
+    l->n++;
+}
+
+
+static int
+vault_cb(void *data, const gobi_vault_t *v)
+{
+    list_t  *l = data;
+
+    list_add(l, v->name, v->head_seq, 0, "");
+
+    return l->stop && l->n >= l->stop;
+}
+
+
+static int
+file_cb(void *data, const gobi_file_t *f)
+{
+    list_t  *l = data;
+
+    list_add(l, f->path, f->version, f->deleted, f->hash);
+
+    return l->stop && l->n >= l->stop;
+}
+
+
+static int
+event_cb(void *data, const gobi_event_t *e)
+{
+    list_t  *l = data;
+
+    list_add(l, e->path, e->seq, e->type, e->hash);
+
+    return l->stop && l->n >= l->stop;
+}
+
+
+static char *
+joined(list_t *l)
+{
+    static char  buf[4096];
+    int          i;
+    size_t       len;
+
+    buf[0] = '\0';
+    len = 0;
+
+    for (i = 0; i < l->n && i < 64; i++) {
+        len += snprintf(buf + len, sizeof(buf) - len, "%s%s",
+                        i ? "," : "", l->names[i]);
+        if (len >= sizeof(buf)) {
+            break;
+        }
+    }
+
+    return buf;
+}
+
+
+static void
+test_open(void)
+{
+    FILE          *f;
+    char           errbuf[512], path[2048];
+    gobi_store_t  *s;
+
+    if (drv != &gobi_store_sqlite) {
+        printf("# skip sqlite open errors: not the sqlite driver\n");
+        return;
+    }
+
+    errbuf[0] = '\0';
+    s = drv->open("/nonexistent-gobi-dir/sub/gobi.db", errbuf,
+                  sizeof(errbuf));
+    ok(s == NULL, "open in a missing folder fails");
+    ok(strstr(errbuf, "/nonexistent-gobi-dir/sub/gobi.db") != NULL,
+       "the message names the path: %s", errbuf);
+
+    errbuf[0] = '\0';
+    s = drv->open("", errbuf, sizeof(errbuf));
+    ok(s == NULL && errbuf[0], "open of \"\" fails: %s", errbuf);
+
+    errbuf[0] = '\0';
+    s = drv->open(":memory:", errbuf, sizeof(errbuf));
+    ok(s == NULL && errbuf[0], "open of :memory: fails: %s", errbuf);
+
+    if (tmpdir[0]) {
+        snprintf(path, sizeof(path), "%s/junk.db", tmpdir);
+        f = fopen(path, "w");
+        if (f) {
+            fprintf(f, "%0*d", 8192, 0);
+            fclose(f);
+        }
+
+        errbuf[0] = '\0';
+        s = drv->open(path, errbuf, sizeof(errbuf));
+        ok(s == NULL && errbuf[0], "open of a non-database fails: %s",
+           errbuf);
+        if (s) {
+            drv->close(s);
+        }
+
+        unlink(path);
+    }
+}
+
+
+static void
+test_schema(void)
+{
+    is_int(drv->init_schema(st), GOBI_STORE_OK, "init_schema again");
+    is_int(drv->init_schema(st), GOBI_STORE_OK, "and again: idempotent");
+}
+
+
+static void
+test_users(void)
+{
+    char          name[80], name2[80], longname[80];
+    gobi_user_t   u, u2;
+
+    snprintf(name, sizeof(name), "alice-%s", run);
+    snprintf(name2, sizeof(name2), "bob-%s", run);
+
+    memset(&u, 0, sizeof(u));
+    is_int(drv->user_create(st, name, "$argon2id$alice", T0, &u),
+           GOBI_STORE_OK, "user_create");
+    ok(u.id > 0, "user id %lld", (long long) u.id);
+    is_str(u.username, name, "username echoed");
+    is_str(u.pwhash, "$argon2id$alice", "pwhash echoed");
+    alice = u.id;
+
+    is_int(drv->user_create(st, name, "$argon2id$other", T0, &u2),
+           GOBI_STORE_EXISTS, "same username again: EXISTS");
+
+    is_int(drv->user_create(st, name2, "$argon2id$bob", T0, &u2),
+           GOBI_STORE_OK, "second user");
+    ok(u2.id > 0 && u2.id != u.id, "distinct id");
+    bob = u2.id;
+
+    memset(&u2, 0, sizeof(u2));
+    is_int(drv->user_get(st, name, &u2), GOBI_STORE_OK, "user_get");
+    is_int(u2.id, alice, "user_get id");
+    is_str(u2.username, name, "user_get username");
+    is_str(u2.pwhash, "$argon2id$alice", "user_get pwhash");
+
+    is_int(drv->user_get(st, "nobody-at-all-here", &u2),
+           GOBI_STORE_NOT_FOUND, "user_get unknown: NOT_FOUND");
+
+    memset(&u2, 0, sizeof(u2));
+    is_int(drv->user_get_by_id(st, bob, &u2), GOBI_STORE_OK,
+           "user_get_by_id");
+    is_str(u2.username, name2, "user_get_by_id username");
+    is_str(u2.pwhash, "$argon2id$bob", "user_get_by_id pwhash");
+
+    is_int(drv->user_get_by_id(st, INT64_C(999999999999), &u2),
+           GOBI_STORE_NOT_FOUND, "user_get_by_id unknown: NOT_FOUND");
+
+    /* a name of exactly GOBI_USERNAME_MAX bytes round-trips */
+    snprintf(longname, sizeof(longname), "%s-%0*d", run,
+             (int) (GOBI_USERNAME_MAX - strlen(run) - 1), 7);
+    is_int(strlen(longname), GOBI_USERNAME_MAX, "a 64-byte name");
+    is_int(drv->user_create(st, longname, "$x", T0, &u2), GOBI_STORE_OK,
+           "user_create with the longest name");
+    memset(&u2, 0, sizeof(u2));
+    is_int(drv->user_get(st, longname, &u2), GOBI_STORE_OK,
+           "user_get with the longest name");
+    is_str(u2.username, longname, "longest name intact");
+}
+
+
+static void
+test_tokens(void)
+{
+    int64_t      exp;
+    gobi_user_t  u;
+    char         t1[GOBI_HASH_HEX_LEN + 1], t2[GOBI_HASH_HEX_LEN + 1];
+
+    snprintf(t1, sizeof(t1), "%s", token(1));
+    snprintf(t2, sizeof(t2), "%s", token(2));
+
+    is_int(drv->token_create(st, t1, alice, T0, T0 + 1000), GOBI_STORE_OK,
+           "token_create");
+    is_int(drv->token_create(st, t2, bob, T0, T0 + 5000), GOBI_STORE_OK,
+           "token_create for another user");
+    is_int(drv->token_create(st, t1, bob, T0, T0 + 5000), GOBI_STORE_EXISTS,
+           "same token hash again: EXISTS");
+
+    memset(&u, 0, sizeof(u));
+    exp = 0;
+    is_int(drv->token_get(st, t1, T0 + 999, &u, &exp), GOBI_STORE_OK,
+           "token_get before expiry");
+    is_int(u.id, alice, "token's user");
+    ok(strncmp(u.username, "alice-", 6) == 0, "token's username %s",
+       u.username);
+    is_str(u.pwhash, "$argon2id$alice", "token's user pwhash");
+    is_int(exp, T0 + 1000, "expires_at");
+
+    is_int(drv->token_get(st, t1, T0 + 1000, &u, &exp),
+           GOBI_STORE_NOT_FOUND, "token_get at expires_at: NOT_FOUND");
+    is_int(drv->token_get(st, token(99), T0, &u, &exp),
+           GOBI_STORE_NOT_FOUND, "unknown token: NOT_FOUND");
+
+    is_int(drv->token_get(st, t2, T0, &u, &exp), GOBI_STORE_OK,
+           "second token");
+    is_int(u.id, bob, "second token's user");
+
+    is_int(drv->token_delete(st, t2), GOBI_STORE_OK, "token_delete");
+    is_int(drv->token_get(st, t2, T0, &u, &exp), GOBI_STORE_NOT_FOUND,
+           "deleted token: NOT_FOUND");
+    is_int(drv->token_delete(st, t2), GOBI_STORE_NOT_FOUND,
+           "token_delete again: NOT_FOUND");
+}
+
+
+static void
+test_vaults(void)
+{
+    list_t        l;
+    int64_t       a, b, c;
+    gobi_vault_t  v;
+
+    a = new_vault(alice, "notes");
+    memset(&v, 0, sizeof(v));
+    is_int(drv->vault_get(st, alice, "notes", &v), GOBI_STORE_OK,
+           "vault_get");
+    is_int(v.id, a, "vault id");
+    is_int(v.owner, alice, "vault owner");
+    is_str(v.name, "notes", "vault name");
+    is_int(v.created_at, T0, "vault created_at");
+    is_int(v.head_seq, 0, "empty vault: head_seq 0");
+    is_int(v.oldest_seq, 0, "empty vault: oldest_seq 0");
+
+    is_int(drv->vault_create(st, alice, "notes", T0, &v), GOBI_STORE_EXISTS,
+           "same owner and name: EXISTS");
+
+    b = new_vault(bob, "notes");
+    ok(b != a, "another owner may use the same name");
+
+    is_int(drv->vault_get(st, bob, "notes", &v), GOBI_STORE_OK,
+           "bob's notes");
+    is_int(v.id, b, "bob's notes is bob's");
+    is_int(drv->vault_get(st, alice, "nothing", &v), GOBI_STORE_NOT_FOUND,
+           "vault_get unknown name: NOT_FOUND");
+
+    memset(&v, 0, sizeof(v));
+    is_int(drv->vault_get_by_id(st, a, &v), GOBI_STORE_OK,
+           "vault_get_by_id");
+    is_str(v.name, "notes", "vault_get_by_id name");
+    is_int(v.owner, alice, "vault_get_by_id owner");
+    is_int(drv->vault_get_by_id(st, INT64_C(999999999999), &v),
+           GOBI_STORE_NOT_FOUND, "vault_get_by_id unknown: NOT_FOUND");
+
+    new_vault(alice, "zeta");
+    new_vault(alice, "alpha");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->vault_list(st, alice, vault_cb, &l), GOBI_STORE_OK,
+           "vault_list");
+    is_str(joined(&l), "alpha,notes,zeta", "ordered by name");
+
+    memset(&l, 0, sizeof(l));
+    l.stop = 2;
+    is_int(drv->vault_list(st, alice, vault_cb, &l), GOBI_STORE_OK,
+           "vault_list stopped by the callback: OK");
+    is_int(l.n, 2, "stopped after 2");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->vault_list(st, INT64_C(999999999999), vault_cb, &l),
+           GOBI_STORE_OK, "vault_list of an owner without vaults");
+    is_int(l.n, 0, "no vaults");
+
+    c = new_vault(alice, "doomed");
+    is_int(drv->vault_delete(st, c), GOBI_STORE_OK, "vault_delete");
+    is_int(drv->vault_get_by_id(st, c, &v), GOBI_STORE_NOT_FOUND,
+           "deleted vault: NOT_FOUND");
+    is_int(drv->vault_delete(st, c), GOBI_STORE_NOT_FOUND,
+           "vault_delete again: NOT_FOUND");
+
+    if (drv == &gobi_store_sqlite) {
+        is_int(drv->vault_create(st, INT64_C(999999999999), "orphan", T0,
+                                 &v),
+               GOBI_STORE_NOT_FOUND, "sqlite: vault of an unknown owner");
+    }
+}
+
+
+static int
+nested_cb(void *data, const gobi_vault_t *v)
+{
+    gobi_vault_t  v2;
+    int          *okay = data;
+
+    /* a callback may call the store again */
+    if (drv->vault_get_by_id(st, v->id, &v2) != GOBI_STORE_OK
+        || v2.id != v->id)
+    {
+        *okay = 0;
+    }
+
+    return 0;
+}
+
+
+static void
+test_nested(void)
+{
+    int  okay = 1;
+
+    is_int(drv->vault_list(st, alice, nested_cb, &okay), GOBI_STORE_OK,
+           "vault_list with store calls in the callback");
+    ok(okay, "nested calls answered");
+}
+
+
+/* the state test_write leaves, checked by the manifest and events tests */
+static int64_t  wv;
+
+
+static void
+test_write(void)
+{
+    gobi_write_t  w;
+    gobi_event_t  ev;
+    gobi_file_t   cur, f;
+    gobi_vault_t  v;
+
+    wv = new_vault(alice, "write");
+
+    /* 1: create */
+    memset(&w, 0, sizeof(w));
+    w.type = GOBI_EV_CREATE;
+    w.path = "a.txt";
+    w.base_version = GOBI_BASE_ANY;
+    w.hash = hash(0xa);
+    w.size = 3;
+    w.mtime = 1000;
+    w.device = "dev1";
+    w.now = T0 + 1;
+
+    memset(&ev, 0, sizeof(ev));
+    is_int(drv->write(st, wv, &w, &ev, &cur), GOBI_STORE_OK, "create");
+    is_int(ev.seq, 1, "first seq is 1");
+    is_int(ev.type, GOBI_EV_CREATE, "type create");
+    is_str(ev.path, "a.txt", "event path");
+    ok(ev.from == NULL, "no from");
+    is_int(ev.version, 1, "version == seq");
+    is_str(ev.hash, hash(0xa), "event hash");
+    is_int(ev.size, 3, "event size");
+    is_int(ev.mtime, 1000, "event mtime: the client's");
+    is_str(ev.device, "dev1", "event device");
+    is_int(ev.ts, T0 + 1, "event ts: now");
+
+    memset(&f, 0, sizeof(f));
+    is_int(drv->file_get(st, wv, "a.txt", &f), GOBI_STORE_OK, "file_get");
+    is_str(f.path, "a.txt", "file path");
+    is_int(f.version, 1, "file version");
+    is_str(f.hash, hash(0xa), "file hash");
+    is_int(f.size, 3, "file size");
+    is_int(f.mtime, 1000, "file mtime");
+    is_int(f.deleted, 0, "file live");
+
+    is_int(drv->file_get(st, wv, "nope.txt", &f), GOBI_STORE_NOT_FOUND,
+           "file_get of a missing path: NOT_FOUND");
+
+    /* same content: no event */
+    memset(&cur, 0, sizeof(cur));
+    is_int(put(wv, "a.txt", GOBI_BASE_ANY, hash(0xa), T0, &ev, &cur),
+           GOBI_STORE_UNCHANGED, "same hash: UNCHANGED");
+    is_int(cur.version, 1, "UNCHANGED: current version");
+    is_str(cur.hash, hash(0xa), "UNCHANGED: current hash");
+    is_int(cur.deleted, 0, "UNCHANGED: current is live");
+    is_int(put(wv, "a.txt", 1, hash(0xa), T0, &ev, &cur),
+           GOBI_STORE_UNCHANGED, "same hash on the right base: UNCHANGED");
+    drv->vault_get_by_id(st, wv, &v);
+    is_int(v.head_seq, 1, "no event for UNCHANGED");
+
+    /* 2: modify on the right base; type CREATE is turned into MODIFY */
+    w.base_version = 1;
+    w.hash = hash(0xb);
+    w.size = 4;
+    w.mtime = 0;
+    w.device = NULL;
+    w.now = T0 + 2;
+    is_int(drv->write(st, wv, &w, &ev, &cur), GOBI_STORE_OK, "modify");
+    is_int(ev.seq, 2, "seq 2");
+    is_int(ev.type, GOBI_EV_MODIFY, "driver says MODIFY");
+    is_int(ev.mtime, T0 + 2, "mtime 0: now");
+    ok(ev.device == NULL, "no device");
+
+    memset(&cur, 0, sizeof(cur));
+    is_int(put(wv, "a.txt", 1, hash(0xc), T0, &ev, &cur),
+           GOBI_STORE_CONFLICT, "stale base: CONFLICT");
+    is_str(cur.path, "a.txt", "CONFLICT: current path");
+    is_int(cur.version, 2, "CONFLICT: current version");
+    is_str(cur.hash, hash(0xb), "CONFLICT: current hash");
+    is_int(cur.size, 4, "CONFLICT: current size");
+    is_int(cur.mtime, T0 + 2, "CONFLICT: current mtime");
+    is_int(cur.deleted, 0, "CONFLICT: current live");
+
+    is_int(put(wv, "a.txt", 1, hash(0xb), T0, &ev, &cur),
+           GOBI_STORE_CONFLICT, "stale base with the current hash: CONFLICT");
+    is_int(put(wv, "a.txt", 0, hash(0xc), T0, &ev, &cur),
+           GOBI_STORE_CONFLICT, "base 0 on an existing path: CONFLICT");
+    is_int(cur.version, 2, "base 0 CONFLICT: current version");
+
+    memset(&cur, 0, sizeof(cur));
+    is_int(put(wv, "c.txt", 5, hash(0xa), T0, &ev, &cur),
+           GOBI_STORE_CONFLICT, "base > 0 on a missing path: CONFLICT");
+    is_int(cur.version, 0, "missing: current version 0");
+    is_int(cur.deleted, 1, "missing: current reads as deleted");
+
+    drv->vault_get_by_id(st, wv, &v);
+    is_int(v.head_seq, 2, "nothing written by the conflicts");
+    is_int(drv->file_get(st, wv, "c.txt", &f), GOBI_STORE_NOT_FOUND,
+           "no record for the conflicting path");
+
+    /* 3: create only */
+    is_int(put(wv, "b.txt", 0, hash(0xc), T0, &ev, &cur), GOBI_STORE_OK,
+           "base 0 on a new path");
+    is_int(ev.seq, 3, "seq 3");
+    is_int(ev.type, GOBI_EV_CREATE, "create");
+
+    /* 4: delete */
+    is_int(del(wv, "missing.txt", GOBI_BASE_ANY, &ev, &cur),
+           GOBI_STORE_NOT_FOUND, "delete of a missing path: NOT_FOUND");
+    memset(&cur, 0, sizeof(cur));
+    is_int(del(wv, "a.txt", 1, &ev, &cur), GOBI_STORE_CONFLICT,
+           "delete on a stale base: CONFLICT");
+    is_int(cur.version, 2, "delete CONFLICT: current version");
+
+    memset(&w, 0, sizeof(w));
+    w.type = GOBI_EV_DELETE;
+    w.path = "a.txt";
+    w.base_version = 2;
+    w.device = "dev2";
+    w.now = T0 + 4;
+    is_int(drv->write(st, wv, &w, &ev, &cur), GOBI_STORE_OK, "delete");
+    is_int(ev.seq, 4, "seq 4");
+    is_int(ev.type, GOBI_EV_DELETE, "type delete");
+    is_int(ev.version, 4, "delete version == seq");
+    is_str(ev.hash, "", "delete: no hash");
+    is_str(ev.device, "dev2", "delete device");
+
+    memset(&f, 0, sizeof(f));
+    is_int(drv->file_get(st, wv, "a.txt", &f), GOBI_STORE_OK,
+           "file_get of a tombstone");
+    is_int(f.deleted, 1, "tombstone");
+    is_int(f.version, 4, "tombstone version == seq");
+
+    is_int(del(wv, "a.txt", GOBI_BASE_ANY, &ev, &cur), GOBI_STORE_NOT_FOUND,
+           "delete of a tombstone: NOT_FOUND");
+    is_int(put(wv, "a.txt", 2, hash(0xa), T0, &ev, &cur),
+           GOBI_STORE_CONFLICT, "write on the pre-delete base: CONFLICT");
+    is_int(cur.deleted, 1, "CONFLICT with a tombstone: deleted");
+    is_int(cur.version, 4, "CONFLICT with a tombstone: its version");
+
+    /* 5: recreate over the tombstone */
+    is_int(put(wv, "a.txt", 0, hash(0xa), T0 + 5, &ev, &cur), GOBI_STORE_OK,
+           "base 0 over a tombstone");
+    is_int(ev.seq, 5, "seq 5");
+    is_int(ev.type, GOBI_EV_CREATE, "over a tombstone: CREATE");
+
+    /* 6: rename */
+    is_int(ren(wv, "nope", "x", GOBI_BASE_ANY, &ev, &cur),
+           GOBI_STORE_NOT_FOUND, "rename of a missing path: NOT_FOUND");
+    is_int(ren(wv, "missing.txt", "x", GOBI_BASE_ANY, &ev, &cur),
+           GOBI_STORE_NOT_FOUND, "rename of a never-written path");
+
+    memset(&cur, 0, sizeof(cur));
+    is_int(ren(wv, "b.txt", "a.txt", GOBI_BASE_ANY, &ev, &cur),
+           GOBI_STORE_EXISTS, "rename onto a live file: EXISTS");
+    is_str(cur.path, "a.txt", "EXISTS: current is the target");
+    is_int(cur.version, 5, "EXISTS: target version");
+    is_str(cur.hash, hash(0xa), "EXISTS: target hash");
+
+    memset(&cur, 0, sizeof(cur));
+    is_int(ren(wv, "b.txt", "dir/d.txt", 1, &ev, &cur), GOBI_STORE_CONFLICT,
+           "rename on a stale base: CONFLICT");
+    is_int(cur.version, 3, "rename CONFLICT: the source's version");
+
+    is_int(ren(wv, "b.txt", "dir/d.txt", 3, &ev, &cur), GOBI_STORE_OK,
+           "rename");
+    is_int(ev.seq, 6, "seq 6");
+    is_int(ev.type, GOBI_EV_RENAME, "type rename");
+    is_str(ev.path, "dir/d.txt", "rename path: the target");
+    is_str(ev.from, "b.txt", "rename from");
+    is_int(ev.version, 6, "rename version == seq");
+    is_str(ev.hash, hash(0xc), "rename keeps the hash");
+    is_int(ev.size, 5, "rename keeps the size");
+    is_int(ev.mtime, 1000, "rename keeps the mtime");
+
+    memset(&f, 0, sizeof(f));
+    is_int(drv->file_get(st, wv, "b.txt", &f), GOBI_STORE_OK,
+           "old path kept");
+    is_int(f.deleted, 1, "old path: tombstone");
+    is_int(f.version, 6, "old path: version == seq");
+
+    memset(&f, 0, sizeof(f));
+    is_int(drv->file_get(st, wv, "dir/d.txt", &f), GOBI_STORE_OK,
+           "new path");
+    is_int(f.deleted, 0, "new path live");
+    is_int(f.version, 6, "new path version == seq");
+    is_str(f.hash, hash(0xc), "new path hash");
+    is_int(f.size, 5, "new path size");
+    is_int(f.mtime, 1000, "new path mtime");
+
+    is_int(ren(wv, "b.txt", "q.txt", GOBI_BASE_ANY, &ev, &cur),
+           GOBI_STORE_NOT_FOUND, "rename of a tombstone: NOT_FOUND");
+
+    /* 7..10: more files, then a rename onto a tombstone */
+    is_int(put(wv, "dir/e.txt", GOBI_BASE_ANY, hash(0xa), T0, &ev, &cur),
+           GOBI_STORE_OK, "dir/e.txt");
+    is_int(put(wv, "dir/f.txt", GOBI_BASE_ANY, hash(0xb), T0, &ev, &cur),
+           GOBI_STORE_OK, "dir/f.txt");
+    is_int(put(wv, "dirx.txt", GOBI_BASE_ANY, hash(0xc), T0, &ev, &cur),
+           GOBI_STORE_OK, "dirx.txt");
+    is_int(ev.seq, 9, "seq 9");
+    is_int(ren(wv, "dir/f.txt", "b.txt", 8, &ev, &cur), GOBI_STORE_OK,
+           "rename onto a tombstone");
+    is_int(ev.seq, 10, "seq 10");
+
+    memset(&f, 0, sizeof(f));
+    drv->file_get(st, wv, "b.txt", &f);
+    is_int(f.deleted, 0, "b.txt live again");
+    is_str(f.hash, hash(0xb), "with dir/f.txt's hash");
+
+    memset(&v, 0, sizeof(v));
+    is_int(drv->vault_get(st, alice, "write", &v), GOBI_STORE_OK,
+           "vault_get after writes");
+    is_int(v.head_seq, 10, "head_seq 10");
+    is_int(v.oldest_seq, 1, "oldest_seq 1");
+
+    /* the missing vault and bad input */
+    is_int(put(INT64_C(999999999999), "a.txt", GOBI_BASE_ANY, hash(1), T0,
+               &ev, &cur), GOBI_STORE_NOT_FOUND, "write to a missing vault");
+
+    is_int(put(wv, "z.txt", GOBI_BASE_ANY, "xyz", T0, &ev, &cur),
+           GOBI_STORE_ERROR, "bad hash: ERROR");
+    ok(drv->errmsg(st) && drv->errmsg(st)[0], "errmsg: %s",
+       drv->errmsg(st));
+
+    memset(&w, 0, sizeof(w));
+    w.type = GOBI_EV_NONE;
+    w.path = "z.txt";
+    w.base_version = GOBI_BASE_ANY;
+    w.hash = hash(1);
+    w.now = T0;
+    is_int(drv->write(st, wv, &w, &ev, &cur), GOBI_STORE_ERROR,
+           "bad type: ERROR");
+
+    drv->vault_get_by_id(st, wv, &v);
+    is_int(v.head_seq, 10, "nothing written by the errors");
+}
+
+
+static void
+test_manifest(void)
+{
+    list_t   l;
+    int64_t  seq;
+
+    memset(&l, 0, sizeof(l));
+    seq = -1;
+    is_int(drv->file_list(st, wv, NULL, 0, &seq, file_cb, &l),
+           GOBI_STORE_OK, "file_list");
+    is_int(seq, 10, "manifest seq");
+    is_str(joined(&l), "a.txt,b.txt,dir/d.txt,dir/e.txt,dirx.txt",
+           "live files by path");
+    is_int(l.seqs[2], 6, "dir/d.txt version");
+    is_str(l.hashes[2], hash(0xc), "dir/d.txt hash");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->file_list(st, wv, "", 1, &seq, file_cb, &l), GOBI_STORE_OK,
+           "file_list with tombstones");
+    is_str(joined(&l), "a.txt,b.txt,dir/d.txt,dir/e.txt,dir/f.txt,dirx.txt",
+           "tombstones included");
+    is_int(l.deleted[4], 1, "dir/f.txt is a tombstone");
+    is_int(l.seqs[4], 10, "its version");
+    is_int(l.deleted[0], 0, "a.txt is live");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->file_list(st, wv, "dir/", 0, &seq, file_cb, &l),
+           GOBI_STORE_OK, "prefix dir/");
+    is_str(joined(&l), "dir/d.txt,dir/e.txt", "prefix dir/");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, wv, "dir/", 1, &seq, file_cb, &l);
+    is_str(joined(&l), "dir/d.txt,dir/e.txt,dir/f.txt",
+           "prefix dir/ with tombstones");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, wv, "dir", 0, &seq, file_cb, &l);
+    is_str(joined(&l), "dir/d.txt,dir/e.txt,dirx.txt",
+           "prefix dir: a plain string prefix");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, wv, "b.txt", 1, &seq, file_cb, &l);
+    is_str(joined(&l), "b.txt", "prefix: a whole path");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->file_list(st, wv, "zzz", 1, &seq, file_cb, &l),
+           GOBI_STORE_OK, "prefix matching nothing");
+    is_int(l.n, 0, "empty");
+    is_int(seq, 10, "still the head seq");
+
+    memset(&l, 0, sizeof(l));
+    l.stop = 2;
+    is_int(drv->file_list(st, wv, NULL, 1, &seq, file_cb, &l),
+           GOBI_STORE_OK, "file_list stopped by the callback: OK");
+    is_int(l.n, 2, "stopped after 2");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->file_list(st, INT64_C(999999999999), NULL, 0, &seq, file_cb,
+                          &l),
+           GOBI_STORE_NOT_FOUND, "file_list of a missing vault");
+}
+
+
+static int
+check_event_cb(void *data, const gobi_event_t *e)
+{
+    gobi_event_t  *out = data;
+
+    if (e->seq == 1 || e->seq == 4 || e->seq == 6) {
+        out[e->seq] = *e;
+        out[e->seq].path = strdup(e->path);
+        out[e->seq].from = e->from ? strdup(e->from) : NULL;
+        out[e->seq].device = e->device ? strdup(e->device) : NULL;
+    }
+
+    return 0;
+}
+
+
+static void
+test_events(void)
+{
+    int           more, i;
+    list_t        l;
+    int64_t       head;
+    gobi_event_t  evs[11];
+
+    memset(&l, 0, sizeof(l));
+    head = -1;
+    more = -1;
+    is_int(drv->events_since(st, wv, 0, 100, event_cb, &l, &head, &more),
+           GOBI_STORE_OK, "events_since 0");
+    is_int(l.n, 10, "10 events");
+    is_int(head, 10, "head 10");
+    is_int(more, 0, "no more");
+
+    for (i = 0; i < 10; i++) {
+        if (l.seqs[i] != i + 1) {
+            break;
+        }
+    }
+    is_int(i, 10, "seqs 1..10 ascending");
+    is_str(joined(&l), "a.txt,a.txt,b.txt,a.txt,a.txt,dir/d.txt,dir/e.txt,"
+           "dir/f.txt,dirx.txt,b.txt", "event paths");
+    ok(l.deleted[0] == GOBI_EV_CREATE && l.deleted[1] == GOBI_EV_MODIFY
+       && l.deleted[2] == GOBI_EV_CREATE && l.deleted[3] == GOBI_EV_DELETE
+       && l.deleted[4] == GOBI_EV_CREATE && l.deleted[5] == GOBI_EV_RENAME
+       && l.deleted[9] == GOBI_EV_RENAME, "event types");
+
+    memset(evs, 0, sizeof(evs));
+    drv->events_since(st, wv, 0, 0, check_event_cb, evs, &head, &more);
+    is_str(evs[1].device, "dev1", "event 1 device");
+    is_int(evs[1].mtime, 1000, "event 1 mtime");
+    is_int(evs[1].ts, T0 + 1, "event 1 ts");
+    is_int(evs[1].size, 3, "event 1 size");
+    is_str(evs[1].hash, hash(0xa), "event 1 hash");
+    ok(evs[1].from == NULL, "event 1 has no from");
+    is_int(evs[4].type, GOBI_EV_DELETE, "event 4 delete");
+    is_str(evs[4].hash, "", "event 4 no hash");
+    is_str(evs[4].device, "dev2", "event 4 device");
+    is_int(evs[4].ts, T0 + 4, "event 4 ts");
+    is_str(evs[6].from, "b.txt", "event 6 from");
+    is_str(evs[6].path, "dir/d.txt", "event 6 path");
+    is_int(evs[6].version, 6, "event 6 version");
+    is_str(evs[6].hash, hash(0xc), "event 6 hash");
+    ok(evs[6].device == NULL, "event 6 no device");
+
+    for (i = 0; i < 11; i++) {
+        free((char *) evs[i].path);
+        free((char *) evs[i].from);
+        free((char *) evs[i].device);
+    }
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->events_since(st, wv, 0, 3, event_cb, &l, &head, &more),
+           GOBI_STORE_OK, "limit 3");
+    is_int(l.n, 3, "3 events");
+    is_int(l.seqs[2], 3, "up to seq 3");
+    is_int(more, 1, "more");
+
+    memset(&l, 0, sizeof(l));
+    drv->events_since(st, wv, 3, 3, event_cb, &l, &head, &more);
+    ok(l.n == 3 && l.seqs[0] == 4 && l.seqs[2] == 6, "since 3 limit 3");
+    is_int(more, 1, "more");
+
+    memset(&l, 0, sizeof(l));
+    drv->events_since(st, wv, 7, 3, event_cb, &l, &head, &more);
+    ok(l.n == 3 && l.seqs[0] == 8 && l.seqs[2] == 10, "since 7 limit 3");
+    is_int(more, 0, "exactly the rest: no more");
+
+    memset(&l, 0, sizeof(l));
+    drv->events_since(st, wv, 9, 3, event_cb, &l, &head, &more);
+    ok(l.n == 1 && l.seqs[0] == 10, "since 9: the last one");
+    is_int(more, 0, "no more");
+
+    memset(&l, 0, sizeof(l));
+    more = -1;
+    is_int(drv->events_since(st, wv, 10, 3, event_cb, &l, &head, &more),
+           GOBI_STORE_OK, "since == head");
+    is_int(l.n, 0, "nothing");
+    is_int(more, 0, "no more");
+    is_int(head, 10, "head");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->events_since(st, wv, 50, 3, event_cb, &l, &head, &more),
+           GOBI_STORE_OK, "since beyond head");
+    is_int(l.n, 0, "nothing");
+
+    memset(&l, 0, sizeof(l));
+    l.stop = 1;
+    is_int(drv->events_since(st, wv, 0, 0, event_cb, &l, &head, &more),
+           GOBI_STORE_OK, "stopped by the callback: OK");
+    is_int(l.n, 1, "one event");
+    is_int(more, 1, "more");
+
+    is_int(drv->events_since(st, INT64_C(999999999999), 0, 10, event_cb, &l,
+                             &head, &more),
+           GOBI_STORE_NOT_FOUND, "events_since of a missing vault");
+}
+
+
+/* events oldest..head are all there: no hole a cursor could skip */
+
+typedef struct {
+    int64_t  next;
+    int64_t  n;
+    int      holes;
+} run_t;
+
+
+static int
+run_cb(void *data, const gobi_event_t *e)
+{
+    run_t  *r = data;
+
+    if (e->seq != r->next) {
+        r->holes++;
+    }
+
+    r->next = e->seq + 1;
+    r->n++;
+
+    return 0;
+}
+
+
+static int
+gapless(int64_t vault, int64_t *oldest, int64_t *head)
+{
+    int           more;
+    run_t         r;
+    gobi_vault_t  v;
+
+    if (drv->vault_get_by_id(st, vault, &v) != GOBI_STORE_OK) {
+        return 0;
+    }
+
+    *oldest = v.oldest_seq;
+    *head = v.head_seq;
+
+    r.next = v.oldest_seq;
+    r.n = 0;
+    r.holes = 0;
+
+    if (drv->events_since(st, vault, v.oldest_seq - 1, 0, run_cb, &r,
+                          head, &more) != GOBI_STORE_OK)
+    {
+        return 0;
+    }
+
+    return r.holes == 0 && r.n == v.head_seq - v.oldest_seq + 1;
+}
+
+
+static void
+test_prune(void)
+{
+    int           i, more;
+    list_t        l;
+    int64_t       pv, sv, pt, removed, head, oldest;
+    gobi_event_t  ev;
+    gobi_file_t   cur;
+    gobi_vault_t  v;
+    char          path[32];
+    static const int64_t  skew[] = { 1000, 5000, 2000, 9000 };
+
+    /* a vault whose history is ~11 days old */
+    pt = T0 - INT64_C(1000000000);
+    pv = new_vault(alice, "prune");
+
+    for (i = 1; i <= 5; i++) {
+        snprintf(path, sizeof(path), "p%d", i);
+        put(pv, path, GOBI_BASE_ANY, hash(i), pt + i * 1000, &ev, &cur);
+    }
+
+    removed = -1;
+    is_int(drv->events_prune(st, pt + 3500, &removed), GOBI_STORE_OK,
+           "events_prune");
+    is_int(removed, 3, "3 events removed");
+
+    drv->vault_get_by_id(st, pv, &v);
+    is_int(v.oldest_seq, 4, "oldest_seq 4");
+    is_int(v.head_seq, 5, "head_seq unchanged");
+
+    is_int(drv->events_since(st, pv, 0, 10, event_cb, &l, &head, &more),
+           GOBI_STORE_EXPIRED, "since 0 after the prune: EXPIRED");
+    is_int(head, 5, "EXPIRED still tells the head");
+    is_int(drv->events_since(st, pv, 2, 10, event_cb, &l, &head, &more),
+           GOBI_STORE_EXPIRED, "since 2: EXPIRED");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->events_since(st, pv, 3, 10, event_cb, &l, &head, &more),
+           GOBI_STORE_OK, "since oldest - 1: OK");
+    ok(l.n == 2 && l.seqs[0] == 4 && l.seqs[1] == 5, "events 4 and 5");
+
+    removed = -1;
+    is_int(drv->events_prune(st, pt + 3500, &removed), GOBI_STORE_OK,
+           "prune again");
+    is_int(removed, 0, "nothing more");
+
+    /* everything old: the latest event stays, so head_seq survives */
+    is_int(drv->events_prune(st, pt + 100000, &removed), GOBI_STORE_OK,
+           "prune all");
+    is_int(removed, 1, "only event 4 removed");
+
+    drv->vault_get_by_id(st, pv, &v);
+    is_int(v.oldest_seq, 5, "the latest event kept");
+    is_int(v.head_seq, 5, "head_seq 5");
+
+    is_int(drv->events_since(st, pv, 3, 10, event_cb, &l, &head, &more),
+           GOBI_STORE_EXPIRED, "since 3: EXPIRED");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->events_since(st, pv, 4, 10, event_cb, &l, &head, &more),
+           GOBI_STORE_OK, "since 4: OK");
+    ok(l.n == 1 && l.seqs[0] == 5, "event 5");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->events_since(st, pv, 5, 10, event_cb, &l, &head, &more),
+           GOBI_STORE_OK, "since == head is never expired");
+    is_int(l.n, 0, "nothing");
+
+    is_int(put(pv, "p6", GOBI_BASE_ANY, hash(6), T0, &ev, &cur),
+           GOBI_STORE_OK, "write after the prune");
+    is_int(ev.seq, 6, "seq goes on at 6");
+
+    memset(&l, 0, sizeof(l));
+    drv->events_since(st, pv, 4, 10, event_cb, &l, &head, &more);
+    ok(l.n == 2 && l.seqs[0] == 5 && l.seqs[1] == 6, "events 5 and 6");
+
+    /* the files survive the prune */
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, pv, NULL, 0, &head, file_cb, &l);
+    is_str(joined(&l), "p1,p2,p3,p4,p5,p6", "files untouched by the prune");
+
+    /* a clock that went back and forth must not leave holes */
+    sv = new_vault(alice, "skew");
+
+    for (i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "s%d", i);
+        put(sv, path, GOBI_BASE_ANY, hash(i + 1), pt + skew[i], &ev, &cur);
+    }
+
+    is_int(drv->events_prune(st, pt + 3000, &removed), GOBI_STORE_OK,
+           "prune with skewed timestamps");
+    ok(removed >= 1, "something removed (%lld)", (long long) removed);
+    ok(gapless(sv, &oldest, &head), "kept events %lld..%lld without a hole",
+       (long long) oldest, (long long) head);
+    is_int(head, 4, "head 4");
+}
+
+
+static void
+test_blob(void)
+{
+    int           ref;
+    int64_t       bv, other;
+    gobi_event_t  ev;
+    gobi_file_t   cur;
+
+    bv = new_vault(alice, "blobs");
+    other = new_vault(bob, "blobs");
+
+    put(bv, "g", GOBI_BASE_ANY, hash(0xe0), T0, &ev, &cur);
+    put(bv, "h", GOBI_BASE_ANY, hash(0xe2), T0, &ev, &cur);
+    put(other, "g", GOBI_BASE_ANY, hash(0xe3), T0, &ev, &cur);
+
+    ref = -1;
+    is_int(drv->blob_referenced(st, bv, hash(0xe0), &ref), GOBI_STORE_OK,
+           "blob_referenced");
+    is_int(ref, 1, "live file's blob: referenced");
+
+    put(bv, "g", GOBI_BASE_ANY, hash(0xe1), T0, &ev, &cur);
+    drv->blob_referenced(st, bv, hash(0xe0), &ref);
+    is_int(ref, 0, "old version's blob: not referenced");
+    drv->blob_referenced(st, bv, hash(0xe1), &ref);
+    is_int(ref, 1, "new version's blob: referenced");
+
+    del(bv, "g", GOBI_BASE_ANY, &ev, &cur);
+    drv->blob_referenced(st, bv, hash(0xe1), &ref);
+    is_int(ref, 0, "deleted file's blob: not referenced");
+
+    ren(bv, "h", "h2", GOBI_BASE_ANY, &ev, &cur);
+    drv->blob_referenced(st, bv, hash(0xe2), &ref);
+    is_int(ref, 1, "renamed file's blob: referenced");
+
+    drv->blob_referenced(st, bv, hash(0xe3), &ref);
+    is_int(ref, 0, "another vault's blob: not referenced here");
+    drv->blob_referenced(st, other, hash(0xe3), &ref);
+    is_int(ref, 1, "but there");
+    drv->blob_referenced(st, bv, hash(0xeeee), &ref);
+    is_int(ref, 0, "unknown blob");
+}
+
+
+static void
+test_vault_delete(void)
+{
+    int           more;
+    list_t        l;
+    int64_t       dv, head;
+    gobi_event_t  ev;
+    gobi_file_t   cur, f;
+    gobi_vault_t  v;
+
+    dv = new_vault(alice, "gone");
+    put(dv, "a", GOBI_BASE_ANY, hash(1), T0, &ev, &cur);
+    put(dv, "b", GOBI_BASE_ANY, hash(2), T0, &ev, &cur);
+
+    is_int(drv->vault_delete(st, dv), GOBI_STORE_OK, "delete a full vault");
+    is_int(drv->file_get(st, dv, "a", &f), GOBI_STORE_NOT_FOUND,
+           "its files are gone");
+    is_int(drv->events_since(st, dv, 0, 10, event_cb, &l, &head, &more),
+           GOBI_STORE_NOT_FOUND, "its events are gone");
+
+    dv = new_vault(alice, "gone");
+    memset(&v, 0, sizeof(v));
+    drv->vault_get_by_id(st, dv, &v);
+    ok(v.head_seq == 0 && v.oldest_seq == 0, "a new vault of that name "
+       "starts empty");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, dv, NULL, 1, &head, file_cb, &l);
+    is_int(l.n, 0, "no files inherited");
+    is_int(drv->file_get(st, dv, "a", &f), GOBI_STORE_NOT_FOUND,
+           "no file a");
+    is_int(put(dv, "a", 0, hash(1), T0, &ev, &cur), GOBI_STORE_OK,
+           "write to the new vault");
+    is_int(ev.seq, 1, "seq starts at 1");
+}
+
+
+/* concurrency: threads of one process, and a second store (a worker) */
+
+typedef struct {
+    gobi_store_t     *store;
+    int64_t           vault;
+    int               id;
+    int64_t           base;
+    gobi_store_rc_e   rc[NWRITES];
+    int64_t           seq[NWRITES];
+    int64_t           cur_version;
+    char              errmsg[256];
+} worker_t;
+
+
+static void *
+writer(void *arg)
+{
+    int            j;
+    char           path[64], h[GOBI_HASH_HEX_LEN + 1];
+    worker_t      *wk = arg;
+    gobi_write_t   w;
+    gobi_event_t   ev;
+    gobi_file_t    cur;
+
+    for (j = 0; j < NWRITES; j++) {
+        if (j % 2) {
+            snprintf(path, sizeof(path), "shared.txt");
+
+        } else {
+            snprintf(path, sizeof(path), "t%d/f%d", wk->id, j);
+        }
+
+        memset(&w, 0, sizeof(w));
+        w.type = GOBI_EV_CREATE;
+        w.path = path;
+        w.base_version = GOBI_BASE_ANY;
+        w.hash = hash_r(h, 0x10000 + wk->id * 1000 + j);
+        w.size = j;
+        w.now = T0;
+
+        wk->seq[j] = 0;
+        wk->rc[j] = drv->write(wk->store, wk->vault, &w, &ev, &cur);
+
+        if (wk->rc[j] == GOBI_STORE_OK) {
+            wk->seq[j] = ev.seq;
+
+        } else {
+            snprintf(wk->errmsg, sizeof(wk->errmsg), "%s",
+                     drv->errmsg(wk->store));
+        }
+    }
+
+    return NULL;
+}
+
+
+static void *
+racer(void *arg)
+{
+    char           h[GOBI_HASH_HEX_LEN + 1];
+    worker_t      *wk = arg;
+    gobi_event_t   ev;
+    gobi_file_t    cur;
+    gobi_write_t   w;
+
+    memset(&w, 0, sizeof(w));
+    w.type = GOBI_EV_MODIFY;
+    w.path = "race.txt";
+    w.base_version = wk->base;
+    w.hash = hash_r(h, 0x20000 + wk->id * 1000 + (unsigned) wk->base);
+    w.now = T0;
+
+    memset(&cur, 0, sizeof(cur));
+    wk->rc[0] = drv->write(wk->store, wk->vault, &w, &ev, &cur);
+    wk->seq[0] = (wk->rc[0] == GOBI_STORE_OK) ? ev.seq : 0;
+    wk->cur_version = cur.version;
+
+    return NULL;
+}
+
+
+static void *
+deleter(void *arg)
+{
+    worker_t      *wk = arg;
+    gobi_event_t   ev;
+    gobi_file_t    cur;
+    gobi_write_t   w;
+
+    memset(&w, 0, sizeof(w));
+    w.type = GOBI_EV_DELETE;
+    w.path = "race.txt";
+    w.base_version = GOBI_BASE_ANY;
+    w.now = T0;
+
+    wk->rc[0] = drv->write(wk->store, wk->vault, &w, &ev, &cur);
+    wk->seq[0] = (wk->rc[0] == GOBI_STORE_OK) ? ev.seq : 0;
+
+    return NULL;
+}
+
+
+static void
+run_threads(void *(*fn)(void *), worker_t *wk)
+{
+    int        i;
+    pthread_t  t[NTHREADS];
+
+    for (i = 0; i < NTHREADS; i++) {
+        pthread_create(&t[i], NULL, fn, &wk[i]);
+    }
+
+    for (i = 0; i < NTHREADS; i++) {
+        pthread_join(t[i], NULL);
+    }
+}
+
+
+static void
+test_concurrency(void)
+{
+    int            i, j, errors, dups, wins, conflicts, bad, others;
+    char           errbuf[512];
+    int64_t        cv, head, base, oldest;
+    worker_t       wk[NTHREADS];
+    gobi_store_t  *st2;
+    gobi_vault_t   v;
+    gobi_event_t   ev;
+    gobi_file_t    cur;
+    static int     seen[NTHREADS * NWRITES + 1];
+
+    st2 = drv->open(uri, errbuf, sizeof(errbuf));
+    ok(st2 != NULL, "a second store on the same database");
+    if (st2 == NULL) {
+        printf("# %s\n", errbuf);
+        st2 = st;
+    }
+
+    cv = new_vault(alice, "busy");
+
+    memset(wk, 0, sizeof(wk));
+    for (i = 0; i < NTHREADS; i++) {
+        wk[i].store = (i % 2) ? st2 : st;
+        wk[i].vault = cv;
+        wk[i].id = i;
+    }
+
+    run_threads(writer, wk);
+
+    errors = 0;
+    dups = 0;
+    memset(seen, 0, sizeof(seen));
+
+    for (i = 0; i < NTHREADS; i++) {
+        for (j = 0; j < NWRITES; j++) {
+            if (wk[i].rc[j] != GOBI_STORE_OK) {
+                if (errors++ == 0) {
+                    printf("# write: %d %s\n", wk[i].rc[j], wk[i].errmsg);
+                }
+                continue;
+            }
+
+            if (wk[i].seq[j] < 1 || wk[i].seq[j] > NTHREADS * NWRITES
+                || seen[wk[i].seq[j]]++)
+            {
+                dups++;
+            }
+        }
+    }
+
+    is_int(errors, 0, "%d concurrent writes all OK", NTHREADS * NWRITES);
+    is_int(dups, 0, "no duplicate or out-of-range seq");
+
+    for (i = 1; i <= NTHREADS * NWRITES; i++) {
+        if (seen[i] != 1) {
+            break;
+        }
+    }
+    is_int(i, NTHREADS * NWRITES + 1, "seqs 1..%d without a gap",
+           NTHREADS * NWRITES);
+
+    memset(&v, 0, sizeof(v));
+    drv->vault_get_by_id(st, cv, &v);
+    is_int(v.head_seq, NTHREADS * NWRITES, "head_seq");
+    ok(gapless(cv, &oldest, &head) && oldest == 1,
+       "the log holds every event in order");
+
+    memset(&cur, 0, sizeof(cur));
+    drv->file_get(st, cv, "shared.txt", &cur);
+    is_int(cur.deleted, 0, "shared.txt live");
+
+    /* conditional writes: one winner per base version */
+    put(cv, "race.txt", 0, hash(0x1ace), T0, &ev, &cur);
+    base = ev.seq;
+    bad = 0;
+
+    for (j = 0; j < NROUNDS; j++) {
+        memset(wk, 0, sizeof(wk));
+        for (i = 0; i < NTHREADS; i++) {
+            wk[i].store = (i % 2) ? st2 : st;
+            wk[i].vault = cv;
+            wk[i].id = i;
+            wk[i].base = base;
+        }
+
+        run_threads(racer, wk);
+
+        wins = 0;
+        conflicts = 0;
+        others = 0;
+
+        for (i = 0; i < NTHREADS; i++) {
+            if (wk[i].rc[0] == GOBI_STORE_OK) {
+                wins++;
+                base = wk[i].seq[0];
+
+            } else if (wk[i].rc[0] == GOBI_STORE_CONFLICT) {
+                conflicts++;
+
+            } else {
+                others++;
+            }
+        }
+
+        for (i = 0; i < NTHREADS; i++) {
+            if (wk[i].rc[0] == GOBI_STORE_CONFLICT
+                && wk[i].cur_version != base)
+            {
+                others++;
+            }
+        }
+
+        if (wins != 1 || conflicts != NTHREADS - 1 || others) {
+            printf("# round %d: %d wins, %d conflicts, %d others\n", j, wins,
+                   conflicts, others);
+            bad++;
+        }
+    }
+
+    is_int(bad, 0, "%d rounds of %d racing conditional writes: one winner "
+           "each, the rest CONFLICT with the winner's version", NROUNDS,
+           NTHREADS);
+
+    memset(&cur, 0, sizeof(cur));
+    drv->file_get(st, cv, "race.txt", &cur);
+    is_int(cur.version, base, "race.txt is at the last winner's version");
+
+    /* racing deletes: one OK, the rest NOT_FOUND */
+    memset(wk, 0, sizeof(wk));
+    for (i = 0; i < NTHREADS; i++) {
+        wk[i].store = (i % 2) ? st2 : st;
+        wk[i].vault = cv;
+        wk[i].id = i;
+    }
+
+    run_threads(deleter, wk);
+
+    wins = 0;
+    others = 0;
+    for (i = 0; i < NTHREADS; i++) {
+        if (wk[i].rc[0] == GOBI_STORE_OK) {
+            wins++;
+
+        } else if (wk[i].rc[0] != GOBI_STORE_NOT_FOUND) {
+            others++;
+        }
+    }
+    ok(wins == 1 && others == 0, "racing deletes: one OK, %d NOT_FOUND",
+       NTHREADS - 1);
+
+    drv->vault_get_by_id(st, cv, &v);
+    is_int(v.head_seq, NTHREADS * NWRITES + 1 + NROUNDS + 1,
+           "head_seq counts exactly the successful writes");
+
+    if (st2 != st) {
+        drv->close(st2);
+    }
+}
+
+
+/* SQLite only: a writer in another connection holds the database */
+
+typedef struct {
+    sqlite3  *db;
+    int       ms;
+} holder_t;
+
+
+static void *
+release_later(void *arg)
+{
+    holder_t  *h = arg;
+
+    usleep(h->ms * 1000);
+    sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+
+    return NULL;
+}
+
+
+static void
+test_busy(void)
+{
+    int64_t       bv, t;
+    sqlite3      *db;
+    holder_t      h;
+    pthread_t     th;
+    gobi_event_t  ev;
+    gobi_file_t   cur, f;
+
+    if (drv != &gobi_store_sqlite) {
+        printf("# skip busy database: not the sqlite driver\n");
+        return;
+    }
+
+    bv = new_vault(alice, "locked");
+    put(bv, "a", GOBI_BASE_ANY, hash(1), T0, &ev, &cur);
+
+    if (sqlite3_open(uri, &db) != SQLITE_OK) {
+        ok(0, "raw sqlite connection: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return;
+    }
+
+    /* a short lock: the busy timeout waits it out */
+    is_int(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK,
+           "another connection takes the write lock");
+    h.db = db;
+    h.ms = 300;
+    pthread_create(&th, NULL, release_later, &h);
+
+    t = now_ms();
+    is_int(put(bv, "b", GOBI_BASE_ANY, hash(2), T0, &ev, &cur),
+           GOBI_STORE_OK, "a write waits for a short lock");
+    ok(now_ms() - t >= 200, "and waited (%lld ms)",
+       (long long) (now_ms() - t));
+    pthread_join(th, NULL);
+
+    /* a lock beyond the busy timeout: UNAVAILABLE, reads go on (WAL) */
+    printf("# holding the lock past the busy timeout (~10 s)\n");
+    sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL);
+
+    is_int(drv->file_get(st, bv, "a", &f), GOBI_STORE_OK,
+           "reads go on while a writer holds the lock");
+    is_int(put(bv, "c", GOBI_BASE_ANY, hash(3), T0, &ev, &cur),
+           GOBI_STORE_UNAVAILABLE, "a write past the busy timeout: "
+           "UNAVAILABLE");
+    ok(drv->errmsg(st) && drv->errmsg(st)[0], "errmsg: %s",
+       drv->errmsg(st));
+
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+
+    is_int(put(bv, "c", GOBI_BASE_ANY, hash(3), T0, &ev, &cur),
+           GOBI_STORE_OK, "the write works once the lock is gone");
+    is_int(ev.seq, 3, "and takes the next seq");
+}
+
+
+static void
+cleanup(void)
+{
+    int   i;
+    char  path[2048];
+    static const char  *files[] = { "gobi.db", "gobi.db-wal", "gobi.db-shm",
+                                    "junk.db", "junk.db-wal", "junk.db-shm" };
+
+    for (i = 0; i < nvaults; i++) {
+        drv->vault_delete(st, vaults[i]);
+    }
+
+    drv->close(st);
+
+    if (tmpdir[0]) {
+        for (i = 0; i < 6; i++) {
+            snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
+            unlink(path);
+        }
+
+        rmdir(tmpdir);
+    }
+}
+
+
+int
+main(void)
+{
+    char        errbuf[512];
+    const char *env, *tmp;
+
+    setvbuf(stdout, NULL, _IONBF, 0);
+
+    T0 = now_ms();
+    snprintf(run, sizeof(run), "%llx%x", (long long) T0,
+             (unsigned) getpid());
+
+    env = getenv("GOBI_TEST_STORE");
+
+    if (env && strncmp(env, "sqlite:", 7) == 0) {
+        drv = &gobi_store_sqlite;
+        snprintf(uri, sizeof(uri), "%s", env + 7);
+
+    } else if (env && strncmp(env, "mongodb", 7) == 0) {
+        if (&gobi_store_mongodb == NULL) {
+            printf("1..0 # SKIP the mongodb driver is not linked in\n");
+            return 0;
+        }
+
+        drv = &gobi_store_mongodb;
+        snprintf(uri, sizeof(uri), "%s", env);
+
+    } else if (env && env[0]) {
+        printf("Bail out! GOBI_TEST_STORE=%s: want sqlite:/path or "
+               "mongodb://...\n", env);
+        return 1;
+
+    } else {
+        tmp = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof(tmpdir), "%s/gobi-store-XXXXXX",
+                 tmp && tmp[0] ? tmp : "/tmp");
+        if (mkdtemp(tmpdir) == NULL) {
+            printf("Bail out! mkdtemp %s: %s\n", tmpdir, strerror(errno));
+            return 1;
+        }
+
+        drv = &gobi_store_sqlite;
+        snprintf(uri, sizeof(uri), "%s/gobi.db", tmpdir);
+    }
+
+    printf("# driver %s, store %s\n", drv->scheme, uri);
+
+    test_open();
+
+    st = drv->open(uri, errbuf, sizeof(errbuf));
+    if (st == NULL) {
+        printf("Bail out! open %s: %s\n", uri, errbuf);
+        return 1;
+    }
+
+    if (drv->init_schema(st) != GOBI_STORE_OK) {
+        printf("Bail out! init_schema: %s\n", drv->errmsg(st));
+        return 1;
+    }
+
+    test_schema();
+    test_users();
+    test_tokens();
+    test_vaults();
+    test_nested();
+    test_write();
+    test_manifest();
+    test_events();
+    test_prune();
+    test_blob();
+    test_vault_delete();
+    test_concurrency();
+    test_busy();
+
+    cleanup();
+
+    done_testing();
+}
