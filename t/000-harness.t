@@ -36,6 +36,14 @@ EOC
     ok(!$ok, 'array element type checked');
     ($ok) = json_subset($r->json, { s => qr/^x$/, a => [ 1, qr/2/ ] });
     ok($ok, 'regexes');
+    ($ok, $why) = json_subset($r->json, { n => '<integer>', s => '<string>',
+        t => '<bool>', z => '<any>', q => '<absent>', a => [ '<number>',
+        '<string>' ] });
+    ok($ok, 'placeholders') or diag $why;
+    ($ok) = json_subset($r->json, { n => '<string>' });
+    ok(!$ok, 'placeholder type checked');
+    ($ok) = json_subset($r->json, { z => '<absent>' });
+    ok(!$ok, '<absent> checked');
     $r = $c->request(GET => '/err');
     error_code_is($r, 'not_found');
     my @p = map { $c->start(GET => '/ping') } 1 .. 5;

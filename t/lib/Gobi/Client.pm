@@ -536,12 +536,12 @@ sub error       { $_[0]{error} }
 sub raw         { $_[0]{raw} }
 sub header      { $_[0]{headers}{ lc $_[1] } }
 
-# the decoded JSON body, or undef when it is not JSON
+# the decoded JSON body, or undef when it is not JSON.  Decoded afresh on
+# every call: comparing a number with `eq` makes Perl keep its string
+# form, and then it would look like a JSON string to json_subset.
 sub json {
     my ($self) = @_;
-    return $self->{json} if exists $self->{json};
-    $self->{json} = eval { $RJSON->decode($self->{body}) };
-    return $self->{json};
+    return eval { $RJSON->decode($self->{body}) };
 }
 
 # the `code` of a {"error":{"code","message"}} body

@@ -56,6 +56,7 @@ our @EXPORT = qw(
 our $SERVROOT_BASE = "$Gobi::Server::TDIR/servroot";
 
 my $REPEAT = 1;
+our %TYPES;
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 my $FAILED = 0;
 my $RUN_NAME;           # <test file>-<pid>
@@ -129,14 +130,27 @@ sub _clean_stale {
 sub json_subset {
     my ($got, $want, $where) = @_;
     $where //= '$';
+    # number or string: look before anything stringifies a copy
+    my $got_num = _is_num($got);
+    my $got_str = _is_str($got);
+    my $want_num = _is_num($want);
     if (ref $want eq 'Regexp') {
         return (0, "$where: undefined, want $want") unless defined $got;
         return ref $got ? (0, "$where: not a scalar")
              : $got =~ $want ? (1) : (0, "$where: '$got' !~ $want");
     }
+    if (defined(my $type = _placeholder($want))) {
+        return $TYPES{$type}->($got) ? (1)
+            : (0, "$where: want $want, got " . (defined $got
+                ? (ref $got ? $JSON->encode($got) : "'$got'") : 'null'));
+    }
     if (ref $want eq 'HASH') {
         return (0, "$where: not an object") unless ref $got eq 'HASH';
         for my $k (sort keys %$want) {
+            if ((_placeholder($want->{$k}) // '') eq 'absent') {
+                return (0, "$where.$k: present") if exists $got->{$k};
+                next;
+            }
             return (0, "$where.$k: missing") unless exists $got->{$k};
             my @r = json_subset($got->{$k}, $want->{$k}, "$where.$k");
             return @r unless $r[0];
@@ -164,24 +178,45 @@ sub json_subset {
     }
     return (0, "$where: missing (null)") unless defined $got;
     return (0, "$where: not a scalar") if ref $got && !JSON::PP::is_bool($got);
-    if (_is_num($want)) {
+    if ($want_num) {
         return (0, "$where: '$got' is a string, want the number $want")
-            unless _is_num($got);
+            unless $got_num;
         return $got == $want ? (1) : (0, "$where: $got != $want");
     }
     return (0, "$where: the number $got, want the string '$want'")
-        if _is_num($got) && !_is_str($got);
+        if $got_num && !$got_str;
     return "$got" eq $want ? (1) : (0, "$where: '$got' ne '$want'");
+}
+
+# placeholders in wanted JSON: "<number>", "<integer>", "<string>",
+# "<hex64>" (a BLAKE2b-256 hex string), "<bool>", "<any>" (present, even
+# null), "<absent>" (the key must not be there)
+%TYPES = (
+    number  => sub { defined $_[0] && !ref $_[0] && _is_num($_[0]) },
+    integer => sub { defined $_[0] && !ref $_[0] && _is_num($_[0])
+                     && $_[0] =~ /^-?\d+$/ },
+    string  => sub { defined $_[0] && !ref $_[0] && !_is_num($_[0]) },
+    hex64   => sub { defined $_[0] && !ref $_[0] && $_[0] =~ /^[0-9a-f]{64}$/ },
+    bool    => sub { JSON::PP::is_bool($_[0]) },
+    any     => sub { 1 },
+    absent  => sub { 0 },       # (handled where keys are looked at)
+);
+
+# the name of a "<type>" placeholder (without stringifying numbers)
+sub _placeholder {
+    return undef if ref $_[0] || !defined $_[0] || !_is_str($_[0]);
+    return $_[0] =~ /^<(\w+)>$/ && (exists $TYPES{$1} || $1 eq 'absent')
+        ? $1 : undef;
 }
 
 sub _is_num {
     my $f = B::svref_2object(\$_[0])->FLAGS;
-    return ($f & (B::SVp_IOK | B::SVp_NOK)) && !($f & B::SVp_POK);
+    return ($f & (B::SVp_IOK | B::SVp_NOK)) && !($f & B::SVp_POK) ? 1 : 0;
 }
 
 sub _is_str {
     my $f = B::svref_2object(\$_[0])->FLAGS;
-    return $f & B::SVp_POK;
+    return $f & B::SVp_POK ? 1 : 0;
 }
 
 sub json_subset_ok {
@@ -285,7 +320,7 @@ sub _run_block {
         PASSWORD => $Gobi::Client::DEFAULT_PASSWORD,
     );
     my $c = $s->client;
-    my @expected = map { _to_re($_) } _lines(_sec($block, 'error_log'));
+    my $exp = sub { map { _to_re($_, \%V) } _lines(_sec($block, $_[0])) };
 
     if (defined(my $code = _sec($block, 'init'))) {
         _hook($block, 'init', $code)->($s, \%V, undef, $c);
@@ -300,10 +335,10 @@ sub _run_block {
             or Test::More::diag($s->error_log);
         $s->stop if $started;
         my $all = $out . $s->start_output . $s->error_log;
-        for my $re (@expected) {
+        for my $re ($exp->('error_log')) {
             Test::More::like($all, $re, "output has $re");
         }
-        for my $re (map { _to_re($_) } _lines(_sec($block, 'no_error_log'))) {
+        for my $re ($exp->('no_error_log')) {
             Test::More::unlike($all, $re, "output has no $re");
         }
         return;
@@ -332,10 +367,11 @@ sub _run_block {
         unless defined _sec($block, 'no_shutdown_check');
 
     my $log = $s->error_log;
+    my @expected = $exp->('error_log');
     for my $re (@expected) {
         Test::More::like($log, $re, "error log has $re");
     }
-    for my $re (map { _to_re($_) } _lines(_sec($block, 'no_error_log'))) {
+    for my $re ($exp->('no_error_log')) {
         my @hit = grep { $_ =~ $re } split /\n/, $log;
         Test::More::ok(!@hit, "error log has no $re")
             or Test::More::diag(join "\n", @hit[0 .. ($#hit > 9 ? 9 : $#hit)]);
@@ -347,8 +383,9 @@ sub _run_block {
 }
 
 sub _to_re {
-    my ($x) = @_;
+    my ($x, $V) = @_;
     return $x if ref $x eq 'Regexp';
+    $x = _subst($x, $V) if $V;
     return qr/\Q$x\E/;
 }
 
@@ -471,6 +508,10 @@ sub _check_response {
 
     if (defined(my $code = _for_req(_sec($block, 'error_code'), $i, $n))) {
         Test::More::is($res->status, $code, "status$tag")
+            or Test::More::diag($res->describe);
+    }
+    if (defined(my $l = _for_req(_sec($block, 'error_code_like'), $i, $n))) {
+        Test::More::like($res->status, ref $l ? $l : qr/$l/, "status$tag")
             or Test::More::diag($res->describe);
     }
     if (defined(my $b = _for_req(_sec($block, 'response_body'), $i, $n))) {
