@@ -89,7 +89,7 @@ prove: all
 test: all unit ferretdb
 	prove -r -I t/lib t/
 
-run: all
+run: module
 	@scripts/run
 
 clean:

@@ -1,0 +1,872 @@
+
+/*
+ * Copyright (C) the gobi authors
+ *
+ * File bytes: PUT streams the body into a temp file beside the blobs,
+ * a pool thread hashes, fsyncs and renames it into place and appends the
+ * event; GET sends the blob with sendfile (ranges by nginx's range filter).
+ */
+
+
+#include "ngx_http_gobi_module.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gobi_hash.h"
+
+
+static ngx_int_t ngx_http_gobi_put_headers(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_run_put_check(ngx_http_gobi_job_t *job);
+static ngx_int_t ngx_http_gobi_put_read(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_put_body_handler(ngx_http_request_t *r);
+static void ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job);
+static ngx_int_t ngx_http_gobi_put_done(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_run_get(ngx_http_gobi_job_t *job);
+static ngx_int_t ngx_http_gobi_get_done(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_run_delete(ngx_http_gobi_job_t *job);
+
+
+static ngx_table_elt_t *
+ngx_http_gobi_header(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+/* If-Match: "N", N or W/"N" -> N > 0; NGX_DECLINED when malformed */
+
+static ngx_int_t
+ngx_http_gobi_parse_version(ngx_str_t *v, int64_t *out)
+{
+    u_char   *p, *end;
+    int64_t   n;
+
+    p = v->data;
+    end = p + v->len;
+
+    if (end - p >= 2 && p[0] == 'W' && p[1] == '/') {
+        p += 2;
+    }
+
+    if (end - p >= 2 && *p == '"' && end[-1] == '"') {
+        p++;
+        end--;
+    }
+
+    if (p == end || end - p > 18) {
+        return NGX_DECLINED;
+    }
+
+    n = 0;
+
+    for ( /* void */ ; p < end; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_DECLINED;
+        }
+
+        n = n * 10 + (*p - '0');
+    }
+
+    if (n <= 0) {
+        return NGX_DECLINED;
+    }
+
+    *out = n;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gobi_if_match(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.if_match;
+
+    if (h == NULL || (h->value.len == 1 && h->value.data[0] == '*')) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_gobi_parse_version(&h->value, &job->base_version)
+        != NGX_OK)
+    {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "bad_request",
+                                        "If-Match must be a version: \"N\"");
+    }
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_gobi_header_str(ngx_http_request_t *r, ngx_table_elt_t *h)
+{
+    char  *s;
+
+    s = ngx_pnalloc(r->pool, h->value.len + 1);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(s, h->value.data, h->value.len);
+    s[h->value.len] = '\0';
+
+    return s;
+}
+
+
+static ngx_int_t
+ngx_http_gobi_device(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_gobi_header(r, "X-Gobi-Device");
+
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    if (h->value.len == 0 || h->value.len > NGX_HTTP_GOBI_DEVICE_MAX) {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "bad_request",
+                                        "X-Gobi-Device must be 1-128 bytes");
+    }
+
+    job->device = ngx_http_gobi_header_str(r, h);
+    if (job->device == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gobi_put_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    size_t            i;
+    u_char            c;
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_gobi_if_match(r, job);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    h = r->headers_in.if_none_match;
+
+    if (h) {
+        if (h->value.len != 1 || h->value.data[0] != '*') {
+            return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_request",
+                                            "only \"If-None-Match: *\" is "
+                                            "supported on uploads");
+        }
+
+        if (r->headers_in.if_match) {
+            return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_request",
+                                            "If-Match and If-None-Match "
+                                            "exclude each other");
+        }
+
+        job->base_version = 0;
+    }
+
+    h = ngx_http_gobi_header(r, "X-Gobi-Mtime");
+
+    if (h) {
+        job->mtime = 0;
+
+        if (h->value.len == 0 || h->value.len > 15) {
+            goto bad_mtime;
+        }
+
+        for (i = 0; i < h->value.len; i++) {
+            c = h->value.data[i];
+
+            if (c < '0' || c > '9') {
+                goto bad_mtime;
+            }
+
+            job->mtime = job->mtime * 10 + (c - '0');
+        }
+    }
+
+    h = ngx_http_gobi_header(r, "X-Gobi-Hash");
+
+    if (h) {
+        for (i = 0; i < h->value.len; i++) {
+            h->value.data[i] = ngx_tolower(h->value.data[i]);
+        }
+
+        if (!gobi_hash_valid_hex((char *) h->value.data, h->value.len)) {
+            return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_request",
+                                            "X-Gobi-Hash must be 64 hex "
+                                            "digits (BLAKE2b-256)");
+        }
+
+        job->hash = ngx_http_gobi_header_str(r, h);
+        if (job->hash == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_gobi_device(r, job);
+
+bad_mtime:
+
+    return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                    "X-Gobi-Mtime must be unix milliseconds");
+}
+
+
+/*
+ * PUT: headers are checked first, then credentials and the vault in a
+ * thread; only then is the body read (and "100 Continue" sent), so an
+ * unauthorized client never gets to upload.
+ */
+
+ngx_int_t
+ngx_http_gobi_file_put(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_gobi_put_headers(r, job);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (r->headers_in.content_length_n > job->gmcf->max_file_size) {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        "payload_too_large",
+                                        "the file is larger than "
+                                        "gobi_max_file_size");
+    }
+
+    if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_run_put_check,
+                                ngx_http_gobi_put_read)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_gobi_run_put_check(ngx_http_gobi_job_t *job)
+{
+    (void) ngx_http_gobi_job_vault(job);
+}
+
+
+static ngx_int_t
+ngx_http_gobi_put_read(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    ngx_int_t  rc;
+
+    if (job->code) {
+        return ngx_http_gobi_send_job(r, job);
+    }
+
+    /* persistent: a named file that can be renamed into place; clean: nginx
+     * removes it if the request ends before that */
+    r->request_body_in_file_only = 1;
+    r->request_body_in_persistent_file = 1;
+    r->request_body_in_clean_file = 1;
+    r->request_body_file_log_level = 0;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_gobi_put_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            return ngx_http_gobi_send_error(r, rc, "payload_too_large",
+                                            "the file is larger than "
+                                            "gobi_max_file_size");
+        }
+
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_gobi_put_body_handler(ngx_http_request_t *r)
+{
+    ngx_temp_file_t      *tf;
+    ngx_http_gobi_ctx_t  *ctx;
+    ngx_http_gobi_job_t  *job;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gobi_module);
+    job = &ctx->job;
+
+    tf = r->request_body ? r->request_body->temp_file : NULL;
+
+    if (tf) {
+        job->fd = tf->file.fd;
+        job->tmp_path = (char *) tf->file.name.data;   /* NUL-terminated */
+    }
+
+    if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_run_put_commit,
+                                ngx_http_gobi_put_done)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+}
+
+
+/* an empty body has no temp file: make one, so the blob exists */
+
+static int
+ngx_http_gobi_empty_temp(ngx_http_gobi_job_t *job, char *path, size_t len)
+{
+    int  fd;
+
+    if ((size_t) snprintf(path, len, "%s/empty.XXXXXX",
+                          job->gmcf->storage_driver->tmp_dir(job->storage))
+        >= len)
+    {
+        return -1;
+    }
+
+    fd = mkstemp(path);
+    if (fd < 0) {
+        return -1;
+    }
+
+    job->fd = fd;
+    job->tmp_path = path;
+
+    return 0;
+}
+
+
+/*
+ * After storage put() the temp file is either the blob now (renamed) or a
+ * duplicate of it (still there: remove it while the name is surely ours).
+ */
+
+static void
+ngx_http_gobi_drop_temp(ngx_http_gobi_job_t *job)
+{
+    struct stat  name, open;
+
+    if (stat(job->tmp_path, &name) == 0 && fstat(job->fd, &open) == 0
+        && name.st_ino == open.st_ino && name.st_dev == open.st_dev)
+    {
+        (void) unlink(job->tmp_path);
+    }
+
+    job->temp_consumed = 1;
+}
+
+
+static void
+ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job)
+{
+    int                         own;
+    char                        empty[1024], err[256];
+    gobi_write_t                w;
+    gobi_store_rc_e             rc;
+    const gobi_store_driver_t  *drv;
+
+    drv = job->gmcf->store_driver;
+    own = 0;
+
+    if (job->fd == NGX_INVALID_FILE) {
+        if (ngx_http_gobi_empty_temp(job, empty, sizeof(empty)) != 0) {
+            ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "internal_error", "cannot store file");
+            snprintf(job->log, sizeof(job->log),
+                     "creating an empty temp file failed: %s",
+                     strerror(errno));
+            return;
+        }
+
+        own = 1;
+    }
+
+    if (gobi_hash_fd(job->fd, job->body_hash, &job->size) != 0) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "internal_error", "cannot read upload");
+        snprintf(job->log, sizeof(job->log), "reading \"%s\" failed: %s",
+                 job->tmp_path, strerror(errno));
+        goto done;
+    }
+
+    if (job->hash && ngx_strcmp(job->hash, job->body_hash) != 0) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "hash_mismatch",
+                                "the body's BLAKE2b-256 is %s, "
+                                "not X-Gobi-Hash", job->body_hash);
+        goto done;
+    }
+
+    if (job->size > job->gmcf->max_file_size) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                "payload_too_large",
+                                "the file is larger than gobi_max_file_size");
+        goto done;
+    }
+
+    /* the blob first: an event never points at bytes that are not there */
+
+    if (job->gmcf->storage_driver->put(job->storage, job->vault.id,
+                                       job->body_hash, job->tmp_path,
+                                       job->fd, err, sizeof(err))
+        != 0)
+    {
+        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "internal_error", "cannot store file");
+        snprintf(job->log, sizeof(job->log), "storage: %s", err);
+        goto done;
+    }
+
+    ngx_http_gobi_drop_temp(job);
+
+    ngx_memzero(&w, sizeof(gobi_write_t));
+    w.type = GOBI_EV_MODIFY;
+    w.path = job->path;
+    w.base_version = job->base_version;
+    w.hash = job->body_hash;
+    w.size = job->size;
+    w.mtime = job->mtime ? job->mtime : job->now;
+    w.device = job->device;
+    w.now = job->now;
+
+    ngx_memzero(&job->file, sizeof(gobi_file_t));
+    job->file.path = job->path;
+
+    rc = drv->write(job->store, job->vault.id, &w, &job->event, &job->file);
+
+    switch (rc) {
+
+    case GOBI_STORE_OK:
+        job->status = (job->event.type == GOBI_EV_CREATE) ? NGX_HTTP_CREATED
+                                                          : NGX_HTTP_OK;
+        job->file.path = job->path;
+        job->file.version = job->event.version;
+        ngx_memcpy(job->file.hash, job->body_hash, sizeof(job->file.hash));
+        job->file.size = job->size;
+        job->file.mtime = job->event.mtime;
+        break;
+
+    case GOBI_STORE_UNCHANGED:
+        /* the same bytes again: no new version, no event */
+        job->status = NGX_HTTP_OK;
+        job->event.seq = job->file.version;
+        break;
+
+    case GOBI_STORE_CONFLICT:
+    case GOBI_STORE_EXISTS:
+        job->file.path = job->path;
+        ngx_http_gobi_job_error(job, NGX_HTTP_PRECONDITION_FAILED,
+                                "version_conflict",
+                                "the file changed since the version this "
+                                "write is based on");
+        goto done;
+
+    default:
+        ngx_http_gobi_job_store_error(job, rc);
+        goto done;
+    }
+
+    job->gen = ngx_http_gobi_gen_new();
+    if (job->gen == NULL) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "internal_error", "out of memory");
+        goto done;
+    }
+
+    yajl_gen_map_open(job->gen);
+    ngx_http_gobi_gen_str(job->gen, "path");
+    ngx_http_gobi_gen_str(job->gen, job->path);
+    ngx_http_gobi_gen_str(job->gen, "version");
+    ngx_http_gobi_gen_int(job->gen, job->file.version);
+    ngx_http_gobi_gen_str(job->gen, "hash");
+    ngx_http_gobi_gen_str(job->gen, job->file.hash);
+    ngx_http_gobi_gen_str(job->gen, "size");
+    ngx_http_gobi_gen_int(job->gen, job->file.size);
+    ngx_http_gobi_gen_str(job->gen, "mtime");
+    ngx_http_gobi_gen_int(job->gen, job->file.mtime);
+    ngx_http_gobi_gen_str(job->gen, "seq");
+    ngx_http_gobi_gen_int(job->gen, job->event.seq);
+    yajl_gen_map_close(job->gen);
+
+done:
+
+    if (own) {
+        if (!job->temp_consumed) {
+            (void) unlink(job->tmp_path);
+        }
+
+        (void) close(job->fd);
+        job->temp_consumed = 0;
+        job->fd = NGX_INVALID_FILE;
+        job->tmp_path = NULL;
+    }
+}
+
+
+/*
+ * The temp file is gone (it became the blob, or was a duplicate): nginx's
+ * cleanup must not unlink its name any more, a new temp file may have it.
+ */
+
+static void
+ngx_http_gobi_keep_temp(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    ngx_pool_cleanup_t       *c;
+    ngx_pool_cleanup_file_t  *cf;
+
+    if (job->fd == NGX_INVALID_FILE || !job->temp_consumed) {
+        return;
+    }
+
+    for (c = r->pool->cleanup; c; c = c->next) {
+        if (c->handler == ngx_pool_delete_file) {
+            cf = c->data;
+
+            if (cf->fd == job->fd) {
+                c->handler = ngx_pool_cleanup_file;
+            }
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_gobi_put_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    ngx_http_gobi_keep_temp(r, job);
+
+    return ngx_http_gobi_send_job(r, job);
+}
+
+
+ngx_int_t
+ngx_http_gobi_file_get(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_run_get,
+                                ngx_http_gobi_get_done)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_gobi_run_get(ngx_http_gobi_job_t *job)
+{
+    gobi_store_rc_e  rc;
+
+    if (ngx_http_gobi_job_vault(job) != NGX_OK) {
+        return;
+    }
+
+    rc = job->gmcf->store_driver->file_get(job->store, job->vault.id,
+                                           job->path, &job->file);
+
+    if (rc == GOBI_STORE_NOT_FOUND || (rc == GOBI_STORE_OK
+                                       && job->file.deleted))
+    {
+        ngx_http_gobi_job_error(job, NGX_HTTP_NOT_FOUND, "file_not_found",
+                                "no such file");
+        return;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        ngx_http_gobi_job_store_error(job, rc);
+        return;
+    }
+
+    if (job->gmcf->storage_driver->path(job->storage, job->vault.id,
+                                        job->file.hash, job->blob_path,
+                                        sizeof(job->blob_path))
+        != 0)
+    {
+        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "internal_error", "blob path too long");
+    }
+}
+
+
+static ngx_int_t
+ngx_http_gobi_get_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    u_char                    *etag, *hash;
+    ngx_fd_t                   fd;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_chain_t                out;
+    ngx_file_info_t            fi;
+    ngx_table_elt_t           *h;
+    ngx_pool_cleanup_t        *cln;
+    ngx_pool_cleanup_file_t   *clnf;
+
+    if (job->code) {
+        return ngx_http_gobi_send_job(r, job);
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    fd = ngx_open_file(job->blob_path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                      "gobi: blob \"%s\" of \"%s\" is missing",
+                      job->blob_path, job->path);
+        return ngx_http_gobi_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                        "internal_error",
+                                        "the file's bytes are missing");
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_pool_cleanup_file_t));
+    if (cln == NULL) {
+        ngx_close_file(fd);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_pool_cleanup_file;
+    clnf = cln->data;
+    clnf->fd = fd;
+    clnf->name = (u_char *) job->blob_path;
+    clnf->log = r->pool->log;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = ngx_file_size(&fi);
+    r->headers_out.last_modified_time = job->file.mtime / 1000;
+    ngx_str_set(&r->headers_out.content_type, "application/octet-stream");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    etag = ngx_pnalloc(r->pool, NGX_INT64_LEN + 2);
+    hash = ngx_pnalloc(r->pool, GOBI_HASH_HEX_LEN);
+    if (etag == NULL || hash == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "ETag");
+    h->value.data = etag;
+    h->value.len = ngx_sprintf(etag, "\"%L\"", job->file.version) - etag;
+    r->headers_out.etag = h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Gobi-Hash");
+    h->value.data = ngx_cpymem(hash, job->file.hash, GOBI_HASH_HEX_LEN)
+                    - GOBI_HASH_HEX_LEN;
+    h->value.len = GOBI_HASH_HEX_LEN;
+
+    r->allow_ranges = 1;
+
+    if (r->method == NGX_HTTP_HEAD || ngx_file_size(&fi) == 0) {
+        r->header_only = (r->method == NGX_HTTP_HEAD);
+        rc = ngx_http_send_header(r);
+
+        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+            return rc;
+        }
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->last_buf = 1;
+        b->last_in_chain = 1;
+
+        out.buf = b;
+        out.next = NULL;
+
+        return ngx_http_output_filter(r, &out);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
+    if (b->file == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b->file_pos = 0;
+    b->file_last = ngx_file_size(&fi);
+    b->in_file = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    b->file->fd = fd;
+    b->file->name.data = (u_char *) job->blob_path;
+    b->file->name.len = ngx_strlen(job->blob_path);
+    b->file->log = r->connection->log;
+    b->file->directio = 0;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_gobi_file_delete(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_gobi_if_match(r, job);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_gobi_device(r, job);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_run_delete,
+                                ngx_http_gobi_send_job)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_gobi_run_delete(ngx_http_gobi_job_t *job)
+{
+    gobi_write_t     w;
+    gobi_store_rc_e  rc;
+
+    if (ngx_http_gobi_job_vault(job) != NGX_OK) {
+        return;
+    }
+
+    ngx_memzero(&w, sizeof(gobi_write_t));
+    w.type = GOBI_EV_DELETE;
+    w.path = job->path;
+    w.base_version = job->base_version;
+    w.hash = "";
+    w.device = job->device;
+    w.now = job->now;
+
+    ngx_memzero(&job->file, sizeof(gobi_file_t));
+    job->file.path = job->path;
+
+    rc = job->gmcf->store_driver->write(job->store, job->vault.id, &w,
+                                        &job->event, &job->file);
+
+    switch (rc) {
+
+    case GOBI_STORE_OK:
+        break;
+
+    case GOBI_STORE_NOT_FOUND:
+        ngx_http_gobi_job_error(job, NGX_HTTP_NOT_FOUND, "file_not_found",
+                                "no such file");
+        return;
+
+    case GOBI_STORE_CONFLICT:
+        job->file.path = job->path;
+        ngx_http_gobi_job_error(job, NGX_HTTP_PRECONDITION_FAILED,
+                                "version_conflict",
+                                "the file changed since the version this "
+                                "delete is based on");
+        return;
+
+    default:
+        ngx_http_gobi_job_store_error(job, rc);
+        return;
+    }
+
+    job->gen = ngx_http_gobi_gen_new();
+    if (job->gen == NULL) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "internal_error", "out of memory");
+        return;
+    }
+
+    yajl_gen_map_open(job->gen);
+    ngx_http_gobi_gen_str(job->gen, "path");
+    ngx_http_gobi_gen_str(job->gen, job->path);
+    ngx_http_gobi_gen_str(job->gen, "version");
+    ngx_http_gobi_gen_int(job->gen, job->event.version);
+    ngx_http_gobi_gen_str(job->gen, "seq");
+    ngx_http_gobi_gen_int(job->gen, job->event.seq);
+    yajl_gen_map_close(job->gen);
+}

@@ -1,0 +1,663 @@
+
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The module: directives, configuration, per-worker start and stop.
+ */
+
+
+#include "ngx_http_gobi_module.h"
+
+#include <sodium.h>
+
+
+static void *ngx_http_gobi_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_gobi_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_gobi_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_gobi_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_gobi_postconfiguration(ngx_conf_t *cf);
+static char *ngx_http_gobi_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gobi_storage(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gobi_bus(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gobi_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_gobi_add_path(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_path_t **out);
+static ngx_int_t ngx_http_gobi_init_process(ngx_cycle_t *cycle);
+static void ngx_http_gobi_exit_process(ngx_cycle_t *cycle);
+
+
+ngx_http_gobi_worker_t  ngx_http_gobi_worker;
+
+/* optional: absent when the module is built without the MongoDB driver */
+extern const gobi_store_driver_t  gobi_store_mongodb __attribute__((weak));
+
+
+static ngx_command_t  ngx_http_gobi_commands[] = {
+
+    { ngx_string("gobi_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gobi_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gobi_storage"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gobi_storage,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gobi_bus"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gobi_bus,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gobi_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("gobi_registration"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, registration),
+      NULL },
+
+    { ngx_string("gobi_max_file_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, max_file_size),
+      NULL },
+
+    { ngx_string("gobi_event_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, event_retention),
+      NULL },
+
+    { ngx_string("gobi_token_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, token_ttl),
+      NULL },
+
+    { ngx_string("gobi_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_gobi_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_gobi_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_gobi_postconfiguration,       /* postconfiguration */
+
+    ngx_http_gobi_create_main_conf,        /* create main configuration */
+    ngx_http_gobi_init_main_conf,          /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_gobi_create_loc_conf,         /* create location configuration */
+    ngx_http_gobi_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_gobi_module = {
+    NGX_MODULE_V1,
+    &ngx_http_gobi_module_ctx,             /* module context */
+    ngx_http_gobi_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_gobi_init_process,            /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_gobi_exit_process,            /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_gobi_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    gmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gobi_main_conf_t));
+    if (gmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     gmcf->store_uri = { 0, NULL };
+     *     gmcf->store_driver = NULL;
+     *     gmcf->storage_uri = { 0, NULL };
+     *     gmcf->storage_driver = NULL;
+     *     gmcf->bus_uri = { 0, NULL };
+     *     gmcf->thread_pool_name = { 0, NULL };
+     *     gmcf->thread_pool = NULL;
+     *     gmcf->tmp_path = NULL;
+     *     gmcf->enabled = 0;
+     */
+
+    gmcf->registration = NGX_CONF_UNSET;
+    gmcf->max_file_size = NGX_CONF_UNSET;
+    gmcf->event_retention = NGX_CONF_UNSET;
+    gmcf->token_ttl = NGX_CONF_UNSET;
+
+    if (ngx_array_init(&gmcf->api_locations, cf->pool, 4,
+                       sizeof(ngx_http_core_loc_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return gmcf;
+}
+
+
+static char *
+ngx_http_gobi_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_gobi_main_conf_t *gmcf = conf;
+
+    if (!gmcf->enabled && gmcf->store_uri.data == NULL) {
+        /* loaded but unused: create no folders */
+        return NGX_CONF_OK;
+    }
+
+    if (gmcf->store_uri.data == NULL) {
+        if (ngx_http_gobi_store(cf, NULL, gmcf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (gmcf->storage_uri.data == NULL) {
+        if (ngx_http_gobi_storage(cf, NULL, gmcf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (gmcf->bus_uri.data == NULL) {
+        ngx_str_set(&gmcf->bus_uri, "local");
+    }
+
+    if (gmcf->thread_pool_name.data == NULL) {
+        ngx_str_set(&gmcf->thread_pool_name, "gobi");
+    }
+
+    ngx_conf_init_value(gmcf->registration, 1);
+    if (gmcf->max_file_size == NGX_CONF_UNSET) {
+        gmcf->max_file_size = 1024 * 1024 * 1024;
+    }
+    ngx_conf_init_value(gmcf->event_retention, 365 * 86400);
+    ngx_conf_init_value(gmcf->token_ttl, 30 * 86400);
+
+    if (gmcf->max_file_size <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_max_file_size\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    if (gmcf->event_retention <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_event_retention\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    if (gmcf->token_ttl <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_token_ttl\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_gobi_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_gobi_loc_conf_t  *glcf;
+
+    glcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gobi_loc_conf_t));
+    if (glcf == NULL) {
+        return NULL;
+    }
+
+    glcf->api = NGX_CONF_UNSET;
+
+    return glcf;
+}
+
+
+static char *
+ngx_http_gobi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_gobi_loc_conf_t *conf = child;
+
+    /* handlers are not inherited by nested locations, as in nginx */
+    ngx_conf_init_value(conf->api, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "scheme:rest" -> driver by scheme.  A relative sqlite path is taken from
+ * the prefix, like nginx's own paths.
+ */
+
+static char *
+ngx_http_gobi_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gobi_main_conf_t *gmcf = conf;
+
+    ngx_str_t  *value, uri, arg, dir;
+    u_char     *p, *slash;
+
+    if (gmcf->store_driver) {
+        return "is duplicate";
+    }
+
+    if (cmd) {
+        value = cf->args->elts;
+        uri = value[1];
+
+    } else {
+        ngx_str_set(&uri, "sqlite:var/gobi.db");
+    }
+
+    if (uri.len > 7 && ngx_strncmp(uri.data, "sqlite:", 7) == 0) {
+        gmcf->store_driver = &gobi_store_sqlite;
+
+        arg.data = uri.data + 7;
+        arg.len = uri.len - 7;
+
+        if (arg.len == 0 || arg.data[arg.len - 1] == '/') {
+            goto invalid;
+        }
+
+        if (ngx_conf_full_name(cf->cycle, &arg, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* the database's folder is created like nginx's temp paths */
+
+        slash = NULL;
+        for (p = arg.data; p < arg.data + arg.len; p++) {
+            if (*p == '/') {
+                slash = p;
+            }
+        }
+
+        if (slash && slash != arg.data) {
+            dir.data = arg.data;
+            dir.len = slash - arg.data;
+
+            if (ngx_http_gobi_add_path(cf, &dir, NULL) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+    } else if (uri.len > 10
+               && (ngx_strncmp(uri.data, "mongodb://", 10) == 0
+                   || (uri.len > 14
+                       && ngx_strncmp(uri.data, "mongodb+srv://", 14) == 0)))
+    {
+        if (&gobi_store_mongodb == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"gobi_store\": the MongoDB driver is not "
+                               "built into this module");
+            return NGX_CONF_ERROR;
+        }
+
+        gmcf->store_driver = &gobi_store_mongodb;
+        arg = uri;
+
+    } else {
+        goto invalid;
+    }
+
+    gmcf->store_uri = uri;
+
+    gmcf->store_arg.data = ngx_pnalloc(cf->pool, arg.len + 1);
+    if (gmcf->store_arg.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(gmcf->store_arg.data, arg.data, arg.len);
+    gmcf->store_arg.data[arg.len] = '\0';
+    gmcf->store_arg.len = arg.len;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"gobi_store\" value \"%V\": expected "
+                       "\"sqlite:/path/to/file.db\" or \"mongodb://...\"",
+                       &uri);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_gobi_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gobi_main_conf_t *gmcf = conf;
+
+    ngx_str_t  *value, uri, root, tmp;
+
+    if (gmcf->storage_driver) {
+        return "is duplicate";
+    }
+
+    if (cmd) {
+        value = cf->args->elts;
+        uri = value[1];
+
+    } else {
+        ngx_str_set(&uri, "local:var/vaults");
+    }
+
+    if (uri.len <= 6 || ngx_strncmp(uri.data, "local:", 6) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"gobi_storage\" value \"%V\": expected "
+                           "\"local:/path/to/folder\"", &uri);
+        return NGX_CONF_ERROR;
+    }
+
+    root.data = uri.data + 6;
+    root.len = uri.len - 6;
+
+    while (root.len > 1 && root.data[root.len - 1] == '/') {
+        root.len--;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &root, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    gmcf->storage_uri = uri;
+    gmcf->storage_driver = &gobi_storage_local;
+
+    gmcf->storage_root.data = ngx_pnalloc(cf->pool, root.len + 1);
+    if (gmcf->storage_root.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(gmcf->storage_root.data, root.data, root.len);
+    gmcf->storage_root.data[root.len] = '\0';
+    gmcf->storage_root.len = root.len;
+
+    if (ngx_http_gobi_add_path(cf, &gmcf->storage_root, NULL) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* upload temp files live under the root: same filesystem, so a
+     * finished upload becomes a blob by rename() */
+
+    tmp.len = root.len + sizeof("/.tmp") - 1;
+    tmp.data = ngx_pnalloc(cf->pool, tmp.len);
+    if (tmp.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(tmp.data, "%V/.tmp", &root);
+
+    if (ngx_http_gobi_add_path(cf, &tmp, &gmcf->tmp_path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_gobi_bus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gobi_main_conf_t *gmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (gmcf->bus_uri.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 5 && ngx_strncmp(value[1].data, "local", 5) == 0) {
+        gmcf->bus_uri = value[1];
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len > 8 && ngx_strncmp(value[1].data, "redis://", 8) == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_bus\": the Redis bus is not built into "
+                           "this module yet");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"gobi_bus\" value \"%V\": expected "
+                       "\"local\" or \"redis://host:port/db\"", &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_gobi_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gobi_loc_conf_t *glcf = conf;
+
+    ngx_http_core_loc_conf_t   *clcf, **clcfp;
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    if (glcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    glcf->api = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_gobi_api_handler;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gobi_module);
+    gmcf->enabled = 1;
+
+    clcfp = ngx_array_push(&gmcf->api_locations);
+    if (clcfp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *clcfp = clcf;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Registers a folder with nginx's path list: nginx then creates it at
+ * start-up, owned by the worker user, and refuses to start if it cannot.
+ */
+
+static ngx_int_t
+ngx_http_gobi_add_path(ngx_conf_t *cf, ngx_str_t *name, ngx_path_t **out)
+{
+    ngx_path_t  *path;
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* nginx's mkdir() takes the name as a C string */
+    path->name.len = name->len;
+    path->name.data = ngx_pnalloc(cf->pool, name->len + 1);
+    if (path->name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(path->name.data, name->data, name->len);
+    path->name.data[name->len] = '\0';
+
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
+
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (out) {
+        *out = path;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gobi_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                  i;
+    ngx_http_core_loc_conf_t  **clcfp;
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gobi_module);
+
+    if (!gmcf->enabled) {
+        return NGX_OK;
+    }
+
+    gmcf->thread_pool = ngx_thread_pool_add(cf, &gmcf->thread_pool_name);
+    if (gmcf->thread_pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * Request bodies of gobi locations go to the storage's temp folder,
+     * and nginx's own body size limit follows gobi_max_file_size (our
+     * handler answers 413 in JSON when Content-Length is known).
+     */
+
+    clcfp = gmcf->api_locations.elts;
+
+    for (i = 0; i < gmcf->api_locations.nelts; i++) {
+        clcfp[i]->client_body_temp_path = gmcf->tmp_path;
+        clcfp[i]->client_max_body_size = gmcf->max_file_size;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gobi_init_process(ngx_cycle_t *cycle)
+{
+    char                        err[256];
+    ngx_uint_t                  level;
+    gobi_store_rc_e             rc;
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_gobi_module);
+    if (gmcf == NULL || !gmcf->enabled) {
+        return NGX_OK;
+    }
+
+    if (sodium_init() < 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "gobi: sodium_init() failed");
+        return NGX_ERROR;
+    }
+
+    err[0] = '\0';
+
+    ngx_http_gobi_worker.storage = gmcf->storage_driver->open(
+                              (char *) gmcf->storage_root.data,
+                              err, sizeof(err));
+    if (ngx_http_gobi_worker.storage == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "gobi: storage \"%V\": %s", &gmcf->storage_uri, err);
+        return NGX_ERROR;
+    }
+
+    ngx_http_gobi_worker.store = gmcf->store_driver->open(
+                              (char *) gmcf->store_arg.data,
+                              err, sizeof(err));
+    if (ngx_http_gobi_worker.store == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "gobi: store \"%V\": %s", &gmcf->store_uri, err);
+        return NGX_ERROR;
+    }
+
+    /*
+     * Idempotent; run by the workers (not the master) so that the files
+     * it creates belong to the worker user.  A database that is down is
+     * not fatal: requests answer 503 until it is back.
+     */
+
+    rc = gmcf->store_driver->init_schema(ngx_http_gobi_worker.store);
+    if (rc != GOBI_STORE_OK) {
+        level = (rc == GOBI_STORE_UNAVAILABLE) ? NGX_LOG_WARN : NGX_LOG_EMERG;
+
+        ngx_log_error(level, cycle->log, 0, "gobi: store \"%V\": %s",
+                      &gmcf->store_uri,
+                      gmcf->store_driver->errmsg(ngx_http_gobi_worker.store));
+
+        if (rc != GOBI_STORE_UNAVAILABLE) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gobi_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_gobi_module);
+    if (gmcf == NULL || !gmcf->enabled) {
+        return;
+    }
+
+    if (ngx_http_gobi_worker.store) {
+        gmcf->store_driver->close(ngx_http_gobi_worker.store);
+        ngx_http_gobi_worker.store = NULL;
+    }
+
+    if (ngx_http_gobi_worker.storage) {
+        gmcf->storage_driver->close(ngx_http_gobi_worker.storage);
+        ngx_http_gobi_worker.storage = NULL;
+    }
+}

@@ -1,0 +1,201 @@
+
+/*
+ * Copyright (C) the gobi authors
+ */
+
+
+#ifndef _NGX_HTTP_GOBI_MODULE_H_INCLUDED_
+#define _NGX_HTTP_GOBI_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <yajl_gen.h>
+#include <yajl_tree.h>
+
+#include "gobi_event.h"
+#include "gobi_store.h"
+#include "gobi_storage.h"
+
+
+#define NGX_HTTP_GOBI_JSON_MAX      65536  /* request JSON bodies */
+#define NGX_HTTP_GOBI_GONE          410
+#define NGX_HTTP_GOBI_DEVICE_MAX    128
+#define NGX_HTTP_GOBI_EVENTS_LIMIT  1000   /* default ?limit= */
+#define NGX_HTTP_GOBI_EVENTS_MAX    10000
+
+
+typedef struct {
+    ngx_str_t                      store_uri;
+    const gobi_store_driver_t     *store_driver;
+    ngx_str_t                      store_arg;    /* what the driver opens */
+
+    ngx_str_t                      storage_uri;
+    const gobi_storage_driver_t   *storage_driver;
+    ngx_str_t                      storage_root;
+
+    ngx_str_t                      bus_uri;
+
+    ngx_str_t                      thread_pool_name;
+    ngx_thread_pool_t             *thread_pool;
+
+    ngx_flag_t                     registration;
+    off_t                          max_file_size;
+    time_t                         event_retention;
+    time_t                         token_ttl;
+
+    ngx_path_t                    *tmp_path;     /* upload temp files */
+    ngx_array_t                    api_locations; /* ngx_http_core_loc_conf_t * */
+    ngx_flag_t                     enabled;      /* some gobi_* location */
+} ngx_http_gobi_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                     api;
+} ngx_http_gobi_loc_conf_t;
+
+
+/* the per-worker handles, opened in init_process */
+typedef struct {
+    gobi_store_t                  *store;
+    gobi_storage_t                *storage;
+} ngx_http_gobi_worker_t;
+
+
+typedef enum {
+    NGX_HTTP_GOBI_AUTH_NONE = 0,
+    NGX_HTTP_GOBI_AUTH_BEARER,
+    NGX_HTTP_GOBI_AUTH_BASIC
+} ngx_http_gobi_auth_e;
+
+
+typedef struct ngx_http_gobi_job_s  ngx_http_gobi_job_t;
+
+/* runs in a pool thread: no nginx allocation, no logging */
+typedef void (*ngx_http_gobi_run_pt)(ngx_http_gobi_job_t *job);
+/* runs in the event loop when the thread is done; returns what
+ * ngx_http_finalize_request() gets */
+typedef ngx_int_t (*ngx_http_gobi_done_pt)(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+
+
+/*
+ * One request's work.  It lives in the request pool: the request is held
+ * (r->main->count, r->main->blocked) while a thread uses it.  Strings are
+ * NUL-terminated copies made in the event loop before the task is posted.
+ */
+struct ngx_http_gobi_job_s {
+    ngx_http_request_t            *request;
+    ngx_http_gobi_main_conf_t     *gmcf;
+    gobi_store_t                  *store;
+    gobi_storage_t                *storage;
+
+    ngx_http_gobi_run_pt           run;
+    ngx_http_gobi_done_pt          done;
+
+    int64_t                        now;          /* unix ms */
+
+    /* credentials */
+    ngx_http_gobi_auth_e           auth;
+    char                          *token;
+    char                          *username;
+    char                          *password;
+    gobi_user_t                    user;
+    char                           token_hash[GOBI_HASH_HEX_LEN + 1];
+
+    /* target */
+    char                          *vault_name;
+    gobi_vault_t                   vault;
+    char                          *path;
+    char                          *from;
+
+    /* inputs */
+    char                          *prefix;
+    ngx_flag_t                     include_deleted;
+    int64_t                        since;
+    int64_t                        limit;
+    int64_t                        base_version;  /* GOBI_BASE_ANY */
+    int64_t                        mtime;
+    char                          *device;
+    char                          *hash;         /* X-Gobi-Hash */
+
+    /* upload */
+    ngx_fd_t                       fd;
+    char                          *tmp_path;
+    int64_t                        size;
+    ngx_flag_t                     temp_consumed;
+    char                           body_hash[GOBI_HASH_HEX_LEN + 1];
+
+    /* outputs */
+    ngx_uint_t                     status;
+    const char                    *code;         /* error code or NULL */
+    char                           message[256];
+    yajl_gen                       gen;          /* success body */
+    gobi_file_t                    file;
+    gobi_event_t                   event;
+    char                           blob_path[1024];
+    char                           log[512];     /* logged in the loop */
+    ngx_uint_t                     log_level;
+};
+
+
+/* the module's request context */
+typedef struct {
+    ngx_http_gobi_job_t            job;
+    ngx_uint_t                     op;
+} ngx_http_gobi_ctx_t;
+
+
+extern ngx_module_t                ngx_http_gobi_module;
+extern ngx_http_gobi_worker_t      ngx_http_gobi_worker;
+
+
+/* ngx_http_gobi_task.c */
+ngx_int_t ngx_http_gobi_task_post(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
+    ngx_http_gobi_done_pt done);
+int64_t ngx_http_gobi_now_ms(void);
+
+/* ngx_http_gobi_reply.c */
+ngx_int_t ngx_http_gobi_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message);
+ngx_int_t ngx_http_gobi_send_gen(ngx_http_request_t *r, ngx_uint_t status,
+    yajl_gen gen);
+ngx_int_t ngx_http_gobi_send_job(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+void ngx_http_gobi_job_error(ngx_http_gobi_job_t *job, ngx_uint_t status,
+    const char *code, const char *fmt, ...);
+void ngx_http_gobi_job_store_error(ngx_http_gobi_job_t *job,
+    gobi_store_rc_e rc);
+yajl_gen ngx_http_gobi_gen_new(void);
+void ngx_http_gobi_gen_str(yajl_gen g, const char *s);
+void ngx_http_gobi_gen_int(yajl_gen g, int64_t n);
+void ngx_http_gobi_gen_file(yajl_gen g, const gobi_file_t *f, int full);
+void ngx_http_gobi_gen_event(yajl_gen g, const gobi_event_t *e);
+
+/* ngx_http_gobi_auth.c */
+ngx_int_t ngx_http_gobi_auth_parse(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_auth_check(ngx_http_gobi_job_t *job);
+int ngx_http_gobi_password_hash(const char *password, char *out);
+int ngx_http_gobi_password_verify(const char *hash, const char *password);
+ngx_int_t ngx_http_gobi_token_new(ngx_http_gobi_job_t *job, char *token,
+    size_t len);
+void ngx_http_gobi_token_hash(const char *token, char *hex);
+
+/* ngx_http_gobi_api.c */
+ngx_int_t ngx_http_gobi_api_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_gobi_job_vault(ngx_http_gobi_job_t *job);
+
+/* ngx_http_gobi_files.c */
+ngx_int_t ngx_http_gobi_file_put(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_file_get(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_file_delete(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+
+
+#endif /* _NGX_HTTP_GOBI_MODULE_H_INCLUDED_ */

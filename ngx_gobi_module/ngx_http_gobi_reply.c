@@ -1,0 +1,326 @@
+
+/*
+ * Copyright (C) the gobi authors
+ *
+ * JSON responses: every answer is a JSON object, every error is
+ * {"error":{"code":"...","message":"..."}} with a stable code.
+ */
+
+
+#include "ngx_http_gobi_module.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+
+static ngx_int_t ngx_http_gobi_send_body(ngx_http_request_t *r,
+    ngx_uint_t status, const u_char *body, size_t len);
+
+
+yajl_gen
+ngx_http_gobi_gen_new(void)
+{
+    yajl_gen  g;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    yajl_gen_config(g, yajl_gen_validate_utf8, 0);
+
+    return g;
+}
+
+
+void
+ngx_http_gobi_gen_str(yajl_gen g, const char *s)
+{
+    yajl_gen_string(g, (const unsigned char *) s, strlen(s));
+}
+
+
+void
+ngx_http_gobi_gen_int(yajl_gen g, int64_t n)
+{
+    yajl_gen_integer(g, (long long) n);
+}
+
+
+/* "key": value pairs */
+#define gen_kv_str(g, k, v)                                                   \
+    ngx_http_gobi_gen_str(g, k); ngx_http_gobi_gen_str(g, v)
+#define gen_kv_int(g, k, v)                                                   \
+    ngx_http_gobi_gen_str(g, k); ngx_http_gobi_gen_int(g, v)
+
+
+void
+ngx_http_gobi_gen_file(yajl_gen g, const gobi_file_t *f, int full)
+{
+    yajl_gen_map_open(g);
+
+    if (full) {
+        gen_kv_str(g, "path", f->path);
+    }
+
+    gen_kv_int(g, "version", f->version);
+    gen_kv_str(g, "hash", f->hash);
+    gen_kv_int(g, "size", f->size);
+    gen_kv_int(g, "mtime", f->mtime);
+
+    if (full) {
+        ngx_http_gobi_gen_str(g, "deleted");
+        yajl_gen_bool(g, f->deleted);
+    }
+
+    yajl_gen_map_close(g);
+}
+
+
+void
+ngx_http_gobi_gen_event(yajl_gen g, const gobi_event_t *e)
+{
+    yajl_gen_map_open(g);
+
+    gen_kv_int(g, "seq", e->seq);
+    gen_kv_str(g, "type", gobi_event_type_name(e->type));
+    gen_kv_str(g, "path", e->path);
+
+    ngx_http_gobi_gen_str(g, "from");
+    if (e->type == GOBI_EV_RENAME && e->from) {
+        ngx_http_gobi_gen_str(g, e->from);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    gen_kv_int(g, "version", e->version);
+    gen_kv_str(g, "hash", e->hash);
+    gen_kv_int(g, "size", e->size);
+    gen_kv_int(g, "mtime", e->mtime);
+
+    ngx_http_gobi_gen_str(g, "device");
+    if (e->device && e->device[0]) {
+        ngx_http_gobi_gen_str(g, e->device);
+    } else {
+        yajl_gen_null(g);
+    }
+
+    gen_kv_int(g, "ts", e->ts);
+
+    yajl_gen_map_close(g);
+}
+
+
+void
+ngx_http_gobi_job_error(ngx_http_gobi_job_t *job, ngx_uint_t status,
+    const char *code, const char *fmt, ...)
+{
+    va_list  args;
+
+    job->status = status;
+    job->code = code;
+
+    va_start(args, fmt);
+    vsnprintf(job->message, sizeof(job->message), fmt, args);
+    va_end(args);
+}
+
+
+void
+ngx_http_gobi_job_store_error(ngx_http_gobi_job_t *job, gobi_store_rc_e rc)
+{
+    const char  *msg;
+
+    msg = job->gmcf->store_driver->errmsg(job->store);
+
+    switch (rc) {
+
+    case GOBI_STORE_UNAVAILABLE:
+        ngx_http_gobi_job_error(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                "store_unavailable",
+                                "the metadata store is unavailable, "
+                                "retry later");
+        snprintf(job->log, sizeof(job->log), "store unavailable: %s", msg);
+        job->log_level = NGX_LOG_WARN;
+        break;
+
+    default:
+        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "internal_error", "internal server error");
+        snprintf(job->log, sizeof(job->log), "store error %d: %s",
+                 (int) rc, msg);
+        job->log_level = NGX_LOG_ERR;
+        break;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_gobi_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    const u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (r->request_body == NULL
+        && ngx_http_discard_request_body(r) != NGX_OK)
+    {
+        r->keepalive = 0;
+    }
+
+    /* our preconditions are ours: nginx must not apply If-Match again */
+    r->disable_not_modified = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (r->method == NGX_HTTP_HEAD || len == 0) {
+        r->header_only = 1;
+        return ngx_http_send_header(r);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, body, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_gobi_send_gen(ngx_http_request_t *r, ngx_uint_t status, yajl_gen g)
+{
+    size_t                len;
+    const unsigned char  *buf;
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_gobi_send_body(r, status, buf, len);
+}
+
+
+static ngx_int_t
+ngx_http_gobi_add_header(ngx_http_request_t *r, const char *key,
+    const char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The error body; on a version conflict it also says what the server has
+ * ("current"), so the client can catch up without another request.
+ */
+
+static ngx_int_t
+ngx_http_gobi_send_error_file(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const gobi_file_t *current)
+{
+    ngx_int_t  rc;
+    yajl_gen   g;
+
+    g = ngx_http_gobi_gen_new();
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_gobi_gen_str(g, "error");
+    yajl_gen_map_open(g);
+    gen_kv_str(g, "code", code);
+    gen_kv_str(g, "message", message);
+
+    if (current) {
+        ngx_http_gobi_gen_str(g, "current");
+        ngx_http_gobi_gen_file(g, current, 1);
+    }
+
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+
+    if (status == NGX_HTTP_UNAUTHORIZED) {
+        if (ngx_http_gobi_add_header(r, "WWW-Authenticate",
+                                     "Bearer realm=\"gobi\"") != NGX_OK
+            || ngx_http_gobi_add_header(r, "WWW-Authenticate",
+                                        "Basic realm=\"gobi\", "
+                                        "charset=\"UTF-8\"") != NGX_OK)
+        {
+            yajl_gen_free(g);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        if (ngx_http_gobi_add_header(r, "Retry-After", "5") != NGX_OK) {
+            yajl_gen_free(g);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    rc = ngx_http_gobi_send_gen(r, status, g);
+    yajl_gen_free(g);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_gobi_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    return ngx_http_gobi_send_error_file(r, status, code, message, NULL);
+}
+
+
+/* the job's outcome: its error, or its body */
+
+ngx_int_t
+ngx_http_gobi_send_job(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    if (job->code) {
+        return ngx_http_gobi_send_error_file(r, job->status, job->code,
+                   job->message,
+                   job->status == NGX_HTTP_PRECONDITION_FAILED
+                   ? &job->file : NULL);
+    }
+
+    if (job->gen == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_gobi_send_gen(r, job->status ? job->status : NGX_HTTP_OK,
+                                  job->gen);
+}

@@ -1,0 +1,123 @@
+
+/*
+ * Copyright (C) the gobi authors
+ *
+ * Blocking work (the store, argon2id, hashing and fsync of bodies) runs in
+ * nginx's thread pool.  The request is held while a thread works for it:
+ * r->main->count keeps it alive, r->main->blocked keeps nginx from
+ * finalizing it, and the completion event resumes it in the event loop.
+ */
+
+
+#include "ngx_http_gobi_module.h"
+
+
+static void ngx_http_gobi_task_handler(void *data, ngx_log_t *log);
+static void ngx_http_gobi_task_event_handler(ngx_event_t *ev);
+static void ngx_http_gobi_gen_cleanup(void *data);
+
+
+int64_t
+ngx_http_gobi_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+ngx_int_t
+ngx_http_gobi_task_post(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
+    ngx_http_gobi_run_pt run, ngx_http_gobi_done_pt done)
+{
+    ngx_thread_task_t  *task;
+
+    task = ngx_thread_task_alloc(r->pool, 0);
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->run = run;
+    job->done = done;
+    job->now = ngx_http_gobi_now_ms();
+
+    task->ctx = job;
+    task->handler = ngx_http_gobi_task_handler;
+    task->event.data = job;
+    task->event.handler = ngx_http_gobi_task_event_handler;
+
+    if (ngx_thread_task_post(job->gmcf->thread_pool, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->main->blocked++;
+    r->main->count++;
+    r->aio = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gobi_task_handler(void *data, ngx_log_t *log)
+{
+    ngx_http_gobi_job_t  *job = data;
+
+    job->run(job);
+}
+
+
+static void
+ngx_http_gobi_task_event_handler(ngx_event_t *ev)
+{
+    ngx_int_t             rc;
+    ngx_uint_t            level;
+    ngx_connection_t     *c;
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_request_t   *r;
+    ngx_http_gobi_job_t  *job;
+
+    job = ev->data;
+    r = job->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    if (job->log[0]) {
+        level = job->log_level ? job->log_level : NGX_LOG_ERR;
+        ngx_log_error(level, c->log, 0, "gobi: %s", job->log);
+        job->log[0] = '\0';
+    }
+
+    if (job->gen) {
+        /* the response body generator goes with the request */
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            yajl_gen_free(job->gen);
+            job->gen = NULL;
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            ngx_http_run_posted_requests(c);
+            return;
+        }
+
+        cln->handler = ngx_http_gobi_gen_cleanup;
+        cln->data = job->gen;
+    }
+
+    rc = job->done(r, job);
+    ngx_http_finalize_request(r, rc);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_gobi_gen_cleanup(void *data)
+{
+    yajl_gen_free((yajl_gen) data);
+}
