@@ -1789,6 +1789,8 @@ gobi_store_sqlite_event_row(sqlite3_stmt *stmt, gobi_event_t *ev)
 }
 
 
+/* limit <= 0: no limit; a negative since reads as 0 */
+
 static gobi_store_rc_e
 gobi_store_sqlite_events_since(gobi_store_t *st, int64_t vault,
     int64_t since, int64_t limit, gobi_event_cb cb, void *data,
