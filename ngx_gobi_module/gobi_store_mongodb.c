@@ -1,0 +1,2983 @@
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The MongoDB store driver (libmongoc 1.23+).
+ *
+ * Threads and connections.  A store handle owns one mongoc_client_pool_t
+ * (open() runs in each worker after fork, and in the master to validate the
+ * URI and create the schema; close() destroys the pool before the master
+ * forks).  Every operation pops a client, runs synchronously on the calling
+ * thread-pool thread and pushes the client back.  The URI gets bounded
+ * serverSelectionTimeoutMS, connectTimeoutMS and socketTimeoutMS when it
+ * does not name them, and writes carry a wtimeout, so no call waits
+ * forever; an unreachable server, a stepped-down primary or a write concern
+ * timeout give GOBI_STORE_UNAVAILABLE (503), and the pool's monitor finds
+ * the server again when it returns.
+ *
+ * Write and read concerns.  Writes use w:"majority", j:true (unless the URI
+ * sets "w"): an acknowledged write survives a failover, so a seq handed to a
+ * client is never rolled back and given to another event.  Client-facing
+ * reads (files, manifests, events, vaults) use readConcern "majority"
+ * (unless the URI sets readConcernLevel) for the same reason: a client must
+ * never see an event that a failover could roll back, or its cursor would
+ * skip the event that later takes that seq.  A write is acknowledged only
+ * when it is majority-committed, and the bus rings only after that, so
+ * majority reads on the primary see it.  The write path itself reads the
+ * latest state with the default ("local") read concern on the primary: it
+ * wants the newest head and file state, and the unique (vault, seq) index
+ * catches whatever it could not see.
+ *
+ * Collections (see init_schema for the indexes):
+ *   users     {_id: id, username, pwhash, created_at}
+ *   tokens    {_id: token hash, user, created_at, expires_at}
+ *   vaults    {_id: id, owner, name, created_at, head_seq}
+ *   files     {vault, path, version, hash, size, mtime, deleted}
+ *   events    {_id: ObjectId, vault, seq, type, path, from, hash, size,
+ *              mtime, device, ts}
+ *   counters  {kind: "users"|"vaults", n}
+ *
+ * Integer ids without an atomic findAndModify: an id is claimed by
+ * inserting {kind, n: max(n) + 1} into counters under a unique (kind, n)
+ * index, retrying on a duplicate key.  Claims are never reused, so the id
+ * of a deleted vault never comes back (blobs and bus channels are keyed by
+ * it); events_prune drops all but the highest claim of each kind.
+ *
+ * Seqs and the event log.  The event log is the truth; files and the vault's
+ * head_seq are derived from it.  vaults.head_seq is the "applied head":
+ * every event with seq <= head_seq has been applied to the file records.
+ * Events above it (the "backlog") are inserted but maybe not yet applied.
+ * A write:
+ *   1. reads the applied head h and the log head m (the highest seq);
+ *   2. computes the current state of the path(s) as of m: the file record,
+ *      overlaid with the newest backlog event (h, m] that touches the path;
+ *   3. checks the precondition against that state;
+ *   4. inserts the event with seq m + 1; a duplicate key means another
+ *      writer took m + 1 first: back to 1 (bounded retries with jitter);
+ *   5. applies the event to the file record(s) and raises head_seq.
+ * Step 5 waits (briefly) until head_seq has reached seq - 1, so the events
+ * of a vault are applied in order by one writer at a time; file records are
+ * then never updated concurrently, which keeps them right even on servers
+ * whose single-document updates are not atomic (FerretDB v1 reads, then
+ * writes back).  If the predecessor does not get there within
+ * GOBI_MONGODB_APPLY_WAIT_MS (it crashed between its insert and its update,
+ * or its connection broke), or the oldest backlog event is older than that
+ * already, the writer takes over: it replays the backlog (h, seq] in order
+ * and raises head_seq.  Every record update is guarded by
+ * "version < seq", so replaying an event twice is harmless (on MongoDB,
+ * where single-document updates are atomic, even when two writers replay
+ * at once).
+ * Readers never write: file_get, file_list, events_since and blob_referenced
+ * overlay the backlog on the records, so a crash between steps 4 and 5 is
+ * invisible to them, and the next write to the vault repairs the records.
+ * If step 5 fails after the insert succeeded, the write still returns OK:
+ * the event is committed, the next write applies it.
+ *
+ * Retention: events_prune drops, per vault, the prefix of the log whose
+ * events are older than the horizon, keeping the latest event and every
+ * event not yet applied, so the log never has holes (a hole would let a
+ * cursor skip an event without getting EXPIRED).
+ *
+ * Known limits: with FerretDB v1 (no transactions, no change streams,
+ * findAndModify not atomic) the takeover path can race with a writer that
+ * stalled for longer than GOBI_MONGODB_APPLY_WAIT_MS; vault_delete removes
+ * the vault document first and then its files and events (a crash in
+ * between leaves orphans that events_prune removes once they are old).
+ */
+
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <mongoc/mongoc.h>
+
+#include "gobi_hash.h"
+#include "gobi_store.h"
+
+
+#define GOBI_MONGODB_DEFAULT_DB           "gobi"
+#define GOBI_MONGODB_SERVER_SELECTION_MS  5000
+#define GOBI_MONGODB_CONNECT_MS           3000
+#define GOBI_MONGODB_SOCKET_MS            15000
+#define GOBI_MONGODB_WTIMEOUT_MS          10000
+#define GOBI_MONGODB_RETRIES              100
+#define GOBI_MONGODB_APPLY_WAIT_MS        2000
+#define GOBI_MONGODB_DBNAME_MAX           64
+
+
+struct gobi_store_s {
+    mongoc_uri_t             *uri;
+    mongoc_client_pool_t     *pool;
+    mongoc_write_concern_t   *wc;
+    mongoc_read_concern_t    *rc;          /* client-facing reads */
+    char                      db[GOBI_MONGODB_DBNAME_MAX + 1];
+};
+
+
+/* a file's state as of some seq: a record, maybe overlaid by an event */
+typedef struct {
+    int                       exists;
+    int64_t                   version;
+    char                      hash[GOBI_HASH_HEX_LEN + 1];
+    int64_t                   size;
+    int64_t                   mtime;
+    int                       deleted;
+} gobi_store_mongodb_state_t;
+
+
+/* one manifest entry, owned (file_list buffers the listing) */
+typedef struct {
+    char                     *path;
+    size_t                    order;
+    gobi_store_mongodb_state_t  s;
+} gobi_store_mongodb_entry_t;
+
+
+typedef struct {
+    gobi_store_mongodb_entry_t  *elts;
+    size_t                       nelts;
+    size_t                       nalloc;
+} gobi_store_mongodb_list_t;
+
+
+static void gobi_store_mongodb_init_once(void);
+static gobi_store_rc_e gobi_store_mongodb_fail(const char *what,
+    const bson_error_t *err, const bson_t *reply);
+static void gobi_store_mongodb_set_err(const char *fmt, ...);
+static mongoc_client_t *gobi_store_mongodb_pop(gobi_store_t *st);
+static int64_t gobi_store_mongodb_now(void);
+static void gobi_store_mongodb_backoff(int attempt);
+static int64_t gobi_store_mongodb_get_int(const bson_t *doc,
+    const char *key);
+static const char *gobi_store_mongodb_get_str(const bson_t *doc,
+    const char *key);
+static void gobi_store_mongodb_copy(char *dst, size_t size,
+    const char *src);
+static void gobi_store_mongodb_read_opts(gobi_store_t *st, bson_t *opts,
+    int majority);
+static gobi_store_rc_e gobi_store_mongodb_find_one(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, const bson_t *filter,
+    const bson_t *sort, int majority, bson_t *out);
+static gobi_store_rc_e gobi_store_mongodb_insert(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, const bson_t *doc);
+static gobi_store_rc_e gobi_store_mongodb_update(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, const bson_t *filter,
+    const bson_t *update, int upsert, int64_t *matched);
+static gobi_store_rc_e gobi_store_mongodb_delete(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, const bson_t *filter,
+    int64_t *deleted);
+static gobi_store_rc_e gobi_store_mongodb_claim_id(gobi_store_t *st,
+    mongoc_client_t *cl, const char *kind, int64_t *id);
+static void gobi_store_mongodb_user_from(const bson_t *doc,
+    gobi_user_t *u);
+static gobi_store_rc_e gobi_store_mongodb_user_find(gobi_store_t *st,
+    mongoc_client_t *cl, const bson_t *filter, gobi_user_t *out);
+static gobi_store_rc_e gobi_store_mongodb_seq_edge(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, int dir, int majority,
+    int64_t *seq, int64_t *ts);
+static gobi_store_rc_e gobi_store_mongodb_vault_fill(gobi_store_t *st,
+    mongoc_client_t *cl, const bson_t *doc, gobi_vault_t *v);
+static gobi_store_rc_e gobi_store_mongodb_vault_find(gobi_store_t *st,
+    mongoc_client_t *cl, const bson_t *filter, gobi_vault_t *out);
+static gobi_store_rc_e gobi_store_mongodb_applied_head(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, int majority, int64_t *head);
+static int gobi_store_mongodb_event_from(const bson_t *doc,
+    gobi_event_t *ev);
+static void gobi_store_mongodb_event_state(const gobi_event_t *ev,
+    const char *path, gobi_store_mongodb_state_t *s);
+static void gobi_store_mongodb_record_state(const bson_t *doc,
+    gobi_store_mongodb_state_t *s);
+static void gobi_store_mongodb_to_file(const gobi_store_mongodb_state_t *s,
+    const char *path, gobi_file_t *f);
+static gobi_store_rc_e gobi_store_mongodb_path_state(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, int64_t applied, int overlay,
+    const char *path, int majority, gobi_store_mongodb_state_t *s);
+static gobi_store_rc_e gobi_store_mongodb_apply_path(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, const char *path,
+    const gobi_store_mongodb_state_t *s);
+static gobi_store_rc_e gobi_store_mongodb_apply_event(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, const gobi_event_t *ev);
+static gobi_store_rc_e gobi_store_mongodb_raise_head(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, int64_t seq);
+static gobi_store_rc_e gobi_store_mongodb_replay(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, int64_t from, int64_t to);
+static gobi_store_rc_e gobi_store_mongodb_settle(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, const gobi_event_t *own,
+    int64_t now);
+static gobi_store_rc_e gobi_store_mongodb_write_locked(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, const gobi_write_t *w,
+    gobi_event_t *ev, gobi_file_t *current);
+static int gobi_store_mongodb_list_push(gobi_store_mongodb_list_t *l,
+    const char *path, const gobi_store_mongodb_state_t *s);
+static void gobi_store_mongodb_list_free(gobi_store_mongodb_list_t *l);
+static int gobi_store_mongodb_entry_cmp(const void *a, const void *b);
+static gobi_store_rc_e gobi_store_mongodb_file_list_locked(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, const char *prefix,
+    int include_deleted, int64_t *seq, gobi_file_cb cb, void *data);
+
+
+static pthread_once_t  gobi_store_mongodb_once = PTHREAD_ONCE_INIT;
+static __thread char   gobi_store_mongodb_errbuf[512];
+static __thread unsigned int  gobi_store_mongodb_seed;
+
+
+static void
+gobi_store_mongodb_init_once(void)
+{
+    /* once per process; mongoc_cleanup() is never called: the library
+     * stays usable until exit, in the master as in the workers */
+    mongoc_init();
+}
+
+
+static void
+gobi_store_mongodb_set_err(const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(gobi_store_mongodb_errbuf, sizeof(gobi_store_mongodb_errbuf),
+              fmt, args);
+    va_end(args);
+}
+
+
+/*
+ * Map a libmongoc error to a store code and remember its message.
+ * UNAVAILABLE is for what goes away by itself: no server to select, a
+ * broken or timed-out connection, a primary stepping down or shutting
+ * down, a write concern that timed out.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_fail(const char *what, const bson_error_t *err,
+    const bson_t *reply)
+{
+    int  transient;
+
+    switch (err->domain) {
+
+    case MONGOC_ERROR_SERVER_SELECTION:
+    case MONGOC_ERROR_STREAM:
+    case MONGOC_ERROR_WRITE_CONCERN:
+        transient = 1;
+        break;
+
+    case MONGOC_ERROR_CLIENT:
+        transient = (err->code == MONGOC_ERROR_CLIENT_NOT_READY);
+        break;
+
+    default:
+        switch (err->code) {
+        case 6:        /* HostUnreachable */
+        case 7:        /* HostNotFound */
+        case 50:       /* MaxTimeMSExpired */
+        case 64:       /* WriteConcernFailed */
+        case 89:       /* NetworkTimeout */
+        case 91:       /* ShutdownInProgress */
+        case 189:      /* PrimarySteppedDown */
+        case 262:      /* ExceededTimeLimit */
+        case 9001:     /* SocketException */
+        case 10107:    /* NotWritablePrimary */
+        case 11600:    /* InterruptedAtShutdown */
+        case 11602:    /* InterruptedDueToReplStateChange */
+        case 13435:    /* NotPrimaryNoSecondaryOk */
+        case 13436:    /* NotPrimaryOrSecondary */
+            transient = 1;
+            break;
+        default:
+            transient = 0;
+        }
+    }
+
+    if (!transient && reply != NULL
+        && (mongoc_error_has_label(reply, "RetryableWriteError")
+            || mongoc_error_has_label(reply, "NetworkError")))
+    {
+        transient = 1;
+    }
+
+    gobi_store_mongodb_set_err("mongodb: %s: %s (%u.%u)", what,
+                               err->message, err->domain, err->code);
+
+    return transient ? GOBI_STORE_UNAVAILABLE : GOBI_STORE_ERROR;
+}
+
+
+static int
+gobi_store_mongodb_is_dup(const bson_error_t *err)
+{
+    return err->code == MONGOC_ERROR_DUPLICATE_KEY
+           || err->code == 11001 || err->code == 12582;
+}
+
+
+static mongoc_client_t *
+gobi_store_mongodb_pop(gobi_store_t *st)
+{
+    mongoc_client_t  *cl;
+
+    /* blocks only when more threads than maxPoolSize (100) use the store
+     * at once; clients come back within the timeouts */
+    cl = mongoc_client_pool_pop(st->pool);
+    if (cl == NULL) {
+        gobi_store_mongodb_set_err("mongodb: no client from the pool");
+    }
+
+    return cl;
+}
+
+
+static int64_t
+gobi_store_mongodb_now(void)
+{
+    struct timeval  tv;
+
+    gettimeofday(&tv, NULL);
+
+    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+static void
+gobi_store_mongodb_sleep_ms(int ms)
+{
+    struct timespec  ts;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long) (ms % 1000) * 1000000;
+    nanosleep(&ts, NULL);
+}
+
+
+/* jittered exponential backoff, 0..min(50, 2^attempt) ms */
+
+static void
+gobi_store_mongodb_backoff(int attempt)
+{
+    int  cap;
+
+    if (gobi_store_mongodb_seed == 0) {
+        gobi_store_mongodb_seed = (unsigned int) gobi_store_mongodb_now()
+                                  ^ (unsigned int) (uintptr_t) pthread_self();
+    }
+
+    cap = attempt < 6 ? 1 << attempt : 50;
+    if (cap > 50) {
+        cap = 50;
+    }
+
+    gobi_store_mongodb_sleep_ms(rand_r(&gobi_store_mongodb_seed)
+                                % (cap + 1));
+}
+
+
+static int64_t
+gobi_store_mongodb_get_int(const bson_t *doc, const char *key)
+{
+    bson_iter_t  it;
+
+    if (bson_iter_init_find(&it, doc, key)) {
+        return bson_iter_as_int64(&it);
+    }
+
+    return 0;
+}
+
+
+static const char *
+gobi_store_mongodb_get_str(const bson_t *doc, const char *key)
+{
+    bson_iter_t  it;
+
+    if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)) {
+        return bson_iter_utf8(&it, NULL);
+    }
+
+    return NULL;
+}
+
+
+static void
+gobi_store_mongodb_copy(char *dst, size_t size, const char *src)
+{
+    size_t  n;
+
+    if (src == NULL) {
+        dst[0] = '\0';
+        return;
+    }
+
+    n = strlen(src);
+    if (n >= size) {
+        n = size - 1;
+    }
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+
+static void
+gobi_store_mongodb_read_opts(gobi_store_t *st, bson_t *opts, int majority)
+{
+    if (majority && st->rc != NULL) {
+        mongoc_read_concern_append(st->rc, opts);
+    }
+}
+
+
+/* OK with *out initialized (the caller destroys it), or NOT_FOUND */
+
+static gobi_store_rc_e
+gobi_store_mongodb_find_one(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const bson_t *filter, const bson_t *sort, int majority,
+    bson_t *out)
+{
+    bson_t                opts;
+    bson_error_t          err;
+    const bson_t         *doc;
+    gobi_store_rc_e       rc;
+    mongoc_cursor_t      *cur;
+    mongoc_collection_t  *c;
+
+    bson_init(&opts);
+    BSON_APPEND_INT64(&opts, "limit", 1);
+    BSON_APPEND_BOOL(&opts, "singleBatch", true);
+    if (sort != NULL) {
+        BSON_APPEND_DOCUMENT(&opts, "sort", sort);
+    }
+    gobi_store_mongodb_read_opts(st, &opts, majority);
+
+    c = mongoc_client_get_collection(cl, st->db, coll);
+    cur = mongoc_collection_find_with_opts(c, filter, &opts, NULL);
+
+    if (mongoc_cursor_next(cur, &doc)) {
+        bson_copy_to(doc, out);
+        rc = GOBI_STORE_OK;
+
+    } else if (mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail(coll, &err, NULL);
+
+    } else {
+        rc = GOBI_STORE_NOT_FOUND;
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+
+    return rc;
+}
+
+
+/* OK, EXISTS on a duplicate key, or the error */
+
+static gobi_store_rc_e
+gobi_store_mongodb_insert(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const bson_t *doc)
+{
+    bson_t                opts, reply;
+    bson_error_t          err;
+    gobi_store_rc_e       rc;
+    mongoc_collection_t  *c;
+
+    bson_init(&opts);
+    mongoc_write_concern_append(st->wc, &opts);
+
+    c = mongoc_client_get_collection(cl, st->db, coll);
+
+    if (mongoc_collection_insert_one(c, doc, &opts, &reply, &err)) {
+        rc = GOBI_STORE_OK;
+
+    } else if (gobi_store_mongodb_is_dup(&err)) {
+        gobi_store_mongodb_set_err("mongodb: %s: %s", coll, err.message);
+        rc = GOBI_STORE_EXISTS;
+
+    } else {
+        rc = gobi_store_mongodb_fail(coll, &err, &reply);
+    }
+
+    bson_destroy(&reply);
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_update(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const bson_t *filter, const bson_t *update, int upsert,
+    int64_t *matched)
+{
+    bson_t                opts, reply;
+    bson_error_t          err;
+    gobi_store_rc_e       rc;
+    mongoc_collection_t  *c;
+
+    bson_init(&opts);
+    mongoc_write_concern_append(st->wc, &opts);
+    if (upsert) {
+        BSON_APPEND_BOOL(&opts, "upsert", true);
+    }
+
+    c = mongoc_client_get_collection(cl, st->db, coll);
+
+    if (mongoc_collection_update_one(c, filter, update, &opts, &reply,
+                                     &err))
+    {
+        if (matched != NULL) {
+            *matched = gobi_store_mongodb_get_int(&reply, "matchedCount")
+                       + gobi_store_mongodb_get_int(&reply, "upsertedCount");
+        }
+
+        rc = GOBI_STORE_OK;
+
+    } else if (gobi_store_mongodb_is_dup(&err)) {
+        gobi_store_mongodb_set_err("mongodb: %s: %s", coll, err.message);
+        rc = GOBI_STORE_EXISTS;
+
+    } else {
+        rc = gobi_store_mongodb_fail(coll, &err, &reply);
+    }
+
+    bson_destroy(&reply);
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_delete(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const bson_t *filter, int64_t *deleted)
+{
+    bson_t                opts, reply;
+    bson_error_t          err;
+    gobi_store_rc_e       rc;
+    mongoc_collection_t  *c;
+
+    bson_init(&opts);
+    mongoc_write_concern_append(st->wc, &opts);
+
+    c = mongoc_client_get_collection(cl, st->db, coll);
+
+    if (mongoc_collection_delete_many(c, filter, &opts, &reply, &err)) {
+        if (deleted != NULL) {
+            *deleted = gobi_store_mongodb_get_int(&reply, "deletedCount");
+        }
+
+        rc = GOBI_STORE_OK;
+
+    } else {
+        rc = gobi_store_mongodb_fail(coll, &err, &reply);
+    }
+
+    bson_destroy(&reply);
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+
+    return rc;
+}
+
+
+/* claim the next integer id of a kind: insert max + 1, retry on a dup */
+
+static gobi_store_rc_e
+gobi_store_mongodb_claim_id(gobi_store_t *st, mongoc_client_t *cl,
+    const char *kind, int64_t *id)
+{
+    int              attempt;
+    bson_t           filter, sort, doc, found;
+    int64_t          n;
+    gobi_store_rc_e  rc;
+
+    for (attempt = 0; attempt < GOBI_MONGODB_RETRIES; attempt++) {
+
+        if (attempt > 0) {
+            gobi_store_mongodb_backoff(attempt);
+        }
+
+        bson_init(&filter);
+        BSON_APPEND_UTF8(&filter, "kind", kind);
+        bson_init(&sort);
+        BSON_APPEND_INT32(&sort, "n", -1);
+
+        rc = gobi_store_mongodb_find_one(st, cl, "counters", &filter, &sort,
+                                         0, &found);
+        bson_destroy(&sort);
+        bson_destroy(&filter);
+
+        if (rc == GOBI_STORE_OK) {
+            n = gobi_store_mongodb_get_int(&found, "n");
+            bson_destroy(&found);
+
+        } else if (rc == GOBI_STORE_NOT_FOUND) {
+            n = 0;
+
+        } else {
+            return rc;
+        }
+
+        bson_init(&doc);
+        BSON_APPEND_UTF8(&doc, "kind", kind);
+        BSON_APPEND_INT64(&doc, "n", n + 1);
+        rc = gobi_store_mongodb_insert(st, cl, "counters", &doc);
+        bson_destroy(&doc);
+
+        if (rc == GOBI_STORE_OK) {
+            *id = n + 1;
+            return GOBI_STORE_OK;
+        }
+
+        if (rc != GOBI_STORE_EXISTS) {
+            return rc;
+        }
+    }
+
+    gobi_store_mongodb_set_err("mongodb: too much contention for a new "
+                               "%s id", kind);
+
+    return GOBI_STORE_UNAVAILABLE;
+}
+
+
+static gobi_store_t *
+gobi_store_mongodb_open(const char *uri_str, char *errbuf, size_t errlen)
+{
+    const char          *db;
+    bson_error_t         err;
+    gobi_store_t        *st;
+    const mongoc_read_concern_t   *urc;
+    const mongoc_write_concern_t  *uwc;
+
+    pthread_once(&gobi_store_mongodb_once, gobi_store_mongodb_init_once);
+
+    st = calloc(1, sizeof(gobi_store_t));
+    if (st == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+
+    st->uri = mongoc_uri_new_with_error(uri_str, &err);
+    if (st->uri == NULL) {
+        snprintf(errbuf, errlen, "invalid MongoDB URI: %s", err.message);
+        goto failed;
+    }
+
+    db = mongoc_uri_get_database(st->uri);
+    if (db == NULL || db[0] == '\0') {
+        db = GOBI_MONGODB_DEFAULT_DB;
+    }
+
+    if (strlen(db) > GOBI_MONGODB_DBNAME_MAX) {
+        snprintf(errbuf, errlen, "MongoDB database name too long");
+        goto failed;
+    }
+
+    memcpy(st->db, db, strlen(db) + 1);
+
+    /* no call may wait forever: bound what the URI leaves open */
+
+    if (!mongoc_uri_has_option(st->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+    {
+        mongoc_uri_set_option_as_int32(st->uri,
+                                       MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
+                                       GOBI_MONGODB_SERVER_SELECTION_MS);
+    }
+
+    if (!mongoc_uri_has_option(st->uri, MONGOC_URI_CONNECTTIMEOUTMS)) {
+        mongoc_uri_set_option_as_int32(st->uri, MONGOC_URI_CONNECTTIMEOUTMS,
+                                       GOBI_MONGODB_CONNECT_MS);
+    }
+
+    if (!mongoc_uri_has_option(st->uri, MONGOC_URI_SOCKETTIMEOUTMS)) {
+        mongoc_uri_set_option_as_int32(st->uri, MONGOC_URI_SOCKETTIMEOUTMS,
+                                       GOBI_MONGODB_SOCKET_MS);
+    }
+
+    uwc = mongoc_uri_get_write_concern(st->uri);
+    if (uwc != NULL && !mongoc_write_concern_is_default(uwc)) {
+        st->wc = mongoc_write_concern_copy(uwc);
+
+    } else {
+        st->wc = mongoc_write_concern_new();
+        mongoc_write_concern_set_wmajority(st->wc, GOBI_MONGODB_WTIMEOUT_MS);
+        mongoc_write_concern_set_journal(st->wc, true);
+    }
+
+    urc = mongoc_uri_get_read_concern(st->uri);
+    if (urc != NULL && mongoc_read_concern_get_level(urc) != NULL) {
+        st->rc = mongoc_read_concern_copy(urc);
+
+    } else {
+        st->rc = mongoc_read_concern_new();
+        mongoc_read_concern_set_level(st->rc,
+                                      MONGOC_READ_CONCERN_LEVEL_MAJORITY);
+    }
+
+    /* connects lazily: the pool's monitor starts with the first client */
+    st->pool = mongoc_client_pool_new(st->uri);
+    if (st->pool == NULL) {
+        snprintf(errbuf, errlen, "cannot create a MongoDB client pool for "
+                 "the URI (TLS options?)");
+        goto failed;
+    }
+
+    mongoc_client_pool_set_error_api(st->pool, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_pool_set_appname(st->pool, "gobi");
+
+    return st;
+
+failed:
+
+    if (st->uri != NULL) {
+        mongoc_uri_destroy(st->uri);
+    }
+
+    if (st->wc != NULL) {
+        mongoc_write_concern_destroy(st->wc);
+    }
+
+    if (st->rc != NULL) {
+        mongoc_read_concern_destroy(st->rc);
+    }
+
+    free(st);
+
+    return NULL;
+}
+
+
+static void
+gobi_store_mongodb_close(gobi_store_t *st)
+{
+    if (st == NULL) {
+        return;
+    }
+
+    mongoc_client_pool_destroy(st->pool);
+    mongoc_uri_destroy(st->uri);
+    mongoc_write_concern_destroy(st->wc);
+    mongoc_read_concern_destroy(st->rc);
+    free(st);
+}
+
+
+static const char *
+gobi_store_mongodb_errmsg(gobi_store_t *st)
+{
+    (void) st;
+
+    return gobi_store_mongodb_errbuf;
+}
+
+
+/*
+ * createIndexes creates the collection too and is a no-op for an index
+ * that exists with the same options, so init_schema is idempotent.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_index(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const char *name, int unique, const char *key1,
+    const char *key2)
+{
+    bson_t              cmd, indexes, index, key, opts, reply;
+    bson_error_t        err;
+    gobi_store_rc_e     rc;
+    mongoc_database_t  *db;
+
+    bson_init(&cmd);
+    BSON_APPEND_UTF8(&cmd, "createIndexes", coll);
+    BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
+    BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
+    BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &key);
+    BSON_APPEND_INT32(&key, key1, 1);
+    if (key2 != NULL) {
+        BSON_APPEND_INT32(&key, key2, 1);
+    }
+    bson_append_document_end(&index, &key);
+    BSON_APPEND_UTF8(&index, "name", name);
+    if (unique) {
+        BSON_APPEND_BOOL(&index, "unique", true);
+    }
+    bson_append_document_end(&indexes, &index);
+    bson_append_array_end(&cmd, &indexes);
+
+    bson_init(&opts);
+    mongoc_write_concern_append(st->wc, &opts);
+
+    db = mongoc_client_get_database(cl, st->db);
+
+    if (mongoc_database_write_command_with_opts(db, &cmd, &opts, &reply,
+                                                &err))
+    {
+        rc = GOBI_STORE_OK;
+
+    } else {
+        rc = gobi_store_mongodb_fail(coll, &err, &reply);
+    }
+
+    bson_destroy(&reply);
+    mongoc_database_destroy(db);
+    bson_destroy(&opts);
+    bson_destroy(&cmd);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_init_schema(gobi_store_t *st)
+{
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_index(st, cl, "users", "username_1", 1,
+                                  "username", NULL);
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_index(st, cl, "tokens", "expires_at_1", 0,
+                                      "expires_at", NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_index(st, cl, "vaults", "owner_1_name_1", 1,
+                                      "owner", "name");
+    }
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_index(st, cl, "files", "vault_1_path_1", 1,
+                                      "vault", "path");
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* blob_referenced */
+        rc = gobi_store_mongodb_index(st, cl, "files", "vault_1_hash_1", 0,
+                                      "vault", "hash");
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* seq allocation, replay, events_since */
+        rc = gobi_store_mongodb_index(st, cl, "events", "vault_1_seq_1", 1,
+                                      "vault", "seq");
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* retention */
+        rc = gobi_store_mongodb_index(st, cl, "events", "ts_1", 0,
+                                      "ts", NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_index(st, cl, "counters", "kind_1_n_1", 1,
+                                      "kind", "n");
+    }
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/* users */
+
+
+static void
+gobi_store_mongodb_user_from(const bson_t *doc, gobi_user_t *u)
+{
+    u->id = gobi_store_mongodb_get_int(doc, "_id");
+    gobi_store_mongodb_copy(u->username, sizeof(u->username),
+                            gobi_store_mongodb_get_str(doc, "username"));
+    gobi_store_mongodb_copy(u->pwhash, sizeof(u->pwhash),
+                            gobi_store_mongodb_get_str(doc, "pwhash"));
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_user_find(gobi_store_t *st, mongoc_client_t *cl,
+    const bson_t *filter, gobi_user_t *out)
+{
+    bson_t           doc;
+    gobi_store_rc_e  rc;
+
+    rc = gobi_store_mongodb_find_one(st, cl, "users", filter, NULL, 1, &doc);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    if (out != NULL) {
+        gobi_store_mongodb_user_from(&doc, out);
+    }
+
+    bson_destroy(&doc);
+
+    return GOBI_STORE_OK;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_user_create(gobi_store_t *st, const char *username,
+    const char *pwhash, int64_t now, gobi_user_t *out)
+{
+    int               attempt;
+    bson_t            filter, doc;
+    int64_t           id;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "username", username);
+
+    for (attempt = 0; attempt < GOBI_MONGODB_RETRIES; attempt++) {
+
+        /* a taken name does not use up an id */
+        rc = gobi_store_mongodb_user_find(st, cl, &filter, NULL);
+        if (rc == GOBI_STORE_OK) {
+            rc = GOBI_STORE_EXISTS;
+            break;
+        }
+
+        if (rc != GOBI_STORE_NOT_FOUND) {
+            break;
+        }
+
+        rc = gobi_store_mongodb_claim_id(st, cl, "users", &id);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        bson_init(&doc);
+        BSON_APPEND_INT64(&doc, "_id", id);
+        BSON_APPEND_UTF8(&doc, "username", username);
+        BSON_APPEND_UTF8(&doc, "pwhash", pwhash);
+        BSON_APPEND_INT64(&doc, "created_at", now);
+        rc = gobi_store_mongodb_insert(st, cl, "users", &doc);
+        bson_destroy(&doc);
+
+        if (rc == GOBI_STORE_OK) {
+            if (out != NULL) {
+                out->id = id;
+                gobi_store_mongodb_copy(out->username, sizeof(out->username),
+                                        username);
+                gobi_store_mongodb_copy(out->pwhash, sizeof(out->pwhash),
+                                        pwhash);
+            }
+            break;
+        }
+
+        if (rc != GOBI_STORE_EXISTS) {
+            break;
+        }
+
+        /* a duplicate: the name was taken meanwhile (checked above) */
+    }
+
+    bson_destroy(&filter);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_user_get(gobi_store_t *st, const char *username,
+    gobi_user_t *out)
+{
+    bson_t            filter;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "username", username);
+    rc = gobi_store_mongodb_user_find(st, cl, &filter, out);
+    bson_destroy(&filter);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_user_get_by_id(gobi_store_t *st, int64_t id,
+    gobi_user_t *out)
+{
+    bson_t            filter;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", id);
+    rc = gobi_store_mongodb_user_find(st, cl, &filter, out);
+    bson_destroy(&filter);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/* tokens */
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_token_create(gobi_store_t *st, const char *token_hash,
+    int64_t user_id, int64_t now, int64_t expires_at)
+{
+    bson_t            doc;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&doc);
+    BSON_APPEND_UTF8(&doc, "_id", token_hash);
+    BSON_APPEND_INT64(&doc, "user", user_id);
+    BSON_APPEND_INT64(&doc, "created_at", now);
+    BSON_APPEND_INT64(&doc, "expires_at", expires_at);
+    rc = gobi_store_mongodb_insert(st, cl, "tokens", &doc);
+    bson_destroy(&doc);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_token_get(gobi_store_t *st, const char *token_hash,
+    int64_t now, gobi_user_t *out, int64_t *expires_at)
+{
+    bson_t            filter, doc;
+    int64_t           exp, user;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "_id", token_hash);
+    rc = gobi_store_mongodb_find_one(st, cl, "tokens", &filter, NULL, 1,
+                                     &doc);
+    bson_destroy(&filter);
+
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    exp = gobi_store_mongodb_get_int(&doc, "expires_at");
+    user = gobi_store_mongodb_get_int(&doc, "user");
+    bson_destroy(&doc);
+
+    if (exp <= now) {
+        rc = GOBI_STORE_NOT_FOUND;
+        goto done;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", user);
+    rc = gobi_store_mongodb_user_find(st, cl, &filter, out);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK && expires_at != NULL) {
+        *expires_at = exp;
+    }
+
+done:
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_token_delete(gobi_store_t *st, const char *token_hash)
+{
+    bson_t            filter;
+    int64_t           n;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "_id", token_hash);
+    n = 0;
+    rc = gobi_store_mongodb_delete(st, cl, "tokens", &filter, &n);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK && n == 0) {
+        rc = GOBI_STORE_NOT_FOUND;
+    }
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/* vaults */
+
+
+/* the highest (dir -1) or lowest (dir 1) seq of a vault's log, 0 if empty */
+
+static gobi_store_rc_e
+gobi_store_mongodb_seq_edge(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, int dir, int majority, int64_t *seq, int64_t *ts)
+{
+    bson_t           filter, sort, doc;
+    gobi_store_rc_e  rc;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    bson_init(&sort);
+    BSON_APPEND_INT32(&sort, "seq", dir);
+
+    rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, &sort,
+                                     majority, &doc);
+    bson_destroy(&sort);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK) {
+        *seq = gobi_store_mongodb_get_int(&doc, "seq");
+        if (ts != NULL) {
+            *ts = gobi_store_mongodb_get_int(&doc, "ts");
+        }
+        bson_destroy(&doc);
+        return GOBI_STORE_OK;
+    }
+
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        *seq = 0;
+        if (ts != NULL) {
+            *ts = 0;
+        }
+        return GOBI_STORE_OK;
+    }
+
+    return rc;
+}
+
+
+/* head_seq: the log's head (which may be ahead of the applied head) */
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_fill(gobi_store_t *st, mongoc_client_t *cl,
+    const bson_t *doc, gobi_vault_t *v)
+{
+    int64_t          applied, head, oldest;
+    gobi_store_rc_e  rc;
+
+    v->id = gobi_store_mongodb_get_int(doc, "_id");
+    v->owner = gobi_store_mongodb_get_int(doc, "owner");
+    gobi_store_mongodb_copy(v->name, sizeof(v->name),
+                            gobi_store_mongodb_get_str(doc, "name"));
+    v->created_at = gobi_store_mongodb_get_int(doc, "created_at");
+    applied = gobi_store_mongodb_get_int(doc, "head_seq");
+
+    rc = gobi_store_mongodb_seq_edge(st, cl, v->id, -1, 1, &head, NULL);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    rc = gobi_store_mongodb_seq_edge(st, cl, v->id, 1, 1, &oldest, NULL);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    v->head_seq = head > applied ? head : applied;
+    v->oldest_seq = oldest;
+
+    return GOBI_STORE_OK;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_find(gobi_store_t *st, mongoc_client_t *cl,
+    const bson_t *filter, gobi_vault_t *out)
+{
+    bson_t           doc;
+    gobi_store_rc_e  rc;
+
+    rc = gobi_store_mongodb_find_one(st, cl, "vaults", filter, NULL, 1,
+                                     &doc);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    rc = gobi_store_mongodb_vault_fill(st, cl, &doc, out);
+    bson_destroy(&doc);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
+    const char *name, int64_t now, gobi_vault_t *out)
+{
+    int               attempt;
+    bson_t            filter, doc, found;
+    int64_t           id;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "owner", owner);
+    BSON_APPEND_UTF8(&filter, "name", name);
+
+    for (attempt = 0; attempt < GOBI_MONGODB_RETRIES; attempt++) {
+
+        rc = gobi_store_mongodb_find_one(st, cl, "vaults", &filter, NULL, 0,
+                                         &found);
+        if (rc == GOBI_STORE_OK) {
+            bson_destroy(&found);
+            rc = GOBI_STORE_EXISTS;
+            break;
+        }
+
+        if (rc != GOBI_STORE_NOT_FOUND) {
+            break;
+        }
+
+        rc = gobi_store_mongodb_claim_id(st, cl, "vaults", &id);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        bson_init(&doc);
+        BSON_APPEND_INT64(&doc, "_id", id);
+        BSON_APPEND_INT64(&doc, "owner", owner);
+        BSON_APPEND_UTF8(&doc, "name", name);
+        BSON_APPEND_INT64(&doc, "created_at", now);
+        BSON_APPEND_INT64(&doc, "head_seq", 0);
+        rc = gobi_store_mongodb_insert(st, cl, "vaults", &doc);
+        bson_destroy(&doc);
+
+        if (rc == GOBI_STORE_OK) {
+            if (out != NULL) {
+                out->id = id;
+                out->owner = owner;
+                gobi_store_mongodb_copy(out->name, sizeof(out->name), name);
+                out->created_at = now;
+                out->head_seq = 0;
+                out->oldest_seq = 0;
+            }
+            break;
+        }
+
+        if (rc != GOBI_STORE_EXISTS) {
+            break;
+        }
+    }
+
+    bson_destroy(&filter);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_get(gobi_store_t *st, int64_t owner,
+    const char *name, gobi_vault_t *out)
+{
+    bson_t            filter;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "owner", owner);
+    BSON_APPEND_UTF8(&filter, "name", name);
+    rc = gobi_store_mongodb_vault_find(st, cl, &filter, out);
+    bson_destroy(&filter);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_get_by_id(gobi_store_t *st, int64_t id,
+    gobi_vault_t *out)
+{
+    bson_t            filter;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", id);
+    rc = gobi_store_mongodb_vault_find(st, cl, &filter, out);
+    bson_destroy(&filter);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_list(gobi_store_t *st, int64_t owner,
+    gobi_vault_cb cb, void *data)
+{
+    bson_t                filter, opts, sort;
+    bson_error_t          err;
+    gobi_vault_t          v;
+    const bson_t         *doc;
+    gobi_store_rc_e       rc;
+    mongoc_cursor_t      *cur;
+    mongoc_client_t      *cl;
+    mongoc_collection_t  *c;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "owner", owner);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "name", 1);
+    bson_append_document_end(&opts, &sort);
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    c = mongoc_client_get_collection(cl, st->db, "vaults");
+    cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+
+    rc = GOBI_STORE_OK;
+
+    while (mongoc_cursor_next(cur, &doc)) {
+        rc = gobi_store_mongodb_vault_fill(st, cl, doc, &v);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        if (cb(data, &v) != 0) {
+            break;
+        }
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("vaults", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/*
+ * The vault document goes first, so the vault is gone for every reader at
+ * once; its files and events follow.  Ids are never reused, so leftovers
+ * of a crash in between are harmless, and events_prune removes them.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_delete(gobi_store_t *st, int64_t vault_id)
+{
+    bson_t            filter;
+    int64_t           n;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", vault_id);
+    n = 0;
+    rc = gobi_store_mongodb_delete(st, cl, "vaults", &filter, &n);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK && n == 0) {
+        rc = GOBI_STORE_NOT_FOUND;
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "vault", vault_id);
+        rc = gobi_store_mongodb_delete(st, cl, "files", &filter, NULL);
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_delete(st, cl, "events", &filter, NULL);
+        }
+        bson_destroy(&filter);
+    }
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/* files and events */
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_applied_head(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, int majority, int64_t *head)
+{
+    bson_t           filter, doc;
+    gobi_store_rc_e  rc;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", vault);
+    rc = gobi_store_mongodb_find_one(st, cl, "vaults", &filter, NULL,
+                                     majority, &doc);
+    bson_destroy(&filter);
+
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    *head = gobi_store_mongodb_get_int(&doc, "head_seq");
+    bson_destroy(&doc);
+
+    return GOBI_STORE_OK;
+}
+
+
+/* strings of ev point into doc; returns 0 on a malformed event */
+
+static int
+gobi_store_mongodb_event_from(const bson_t *doc, gobi_event_t *ev)
+{
+    const char  *s;
+
+    ev->seq = gobi_store_mongodb_get_int(doc, "seq");
+    ev->version = ev->seq;
+    s = gobi_store_mongodb_get_str(doc, "type");
+    ev->type = s != NULL ? gobi_event_type_parse(s) : GOBI_EV_NONE;
+    ev->path = gobi_store_mongodb_get_str(doc, "path");
+    ev->from = gobi_store_mongodb_get_str(doc, "from");
+    gobi_store_mongodb_copy(ev->hash, sizeof(ev->hash),
+                            gobi_store_mongodb_get_str(doc, "hash"));
+    ev->size = gobi_store_mongodb_get_int(doc, "size");
+    ev->mtime = gobi_store_mongodb_get_int(doc, "mtime");
+    ev->device = gobi_store_mongodb_get_str(doc, "device");
+    ev->ts = gobi_store_mongodb_get_int(doc, "ts");
+
+    return ev->type != GOBI_EV_NONE && ev->path != NULL
+           && (ev->type != GOBI_EV_RENAME || ev->from != NULL);
+}
+
+
+/*
+ * The state of `path` right after event ev.  A tombstone tells nothing
+ * about content: no hash, size 0; its mtime is the delete's mtime, or the
+ * time of the rename that moved the file away.  A rename's target gets the
+ * file (same hash, size and mtime).
+ */
+
+static void
+gobi_store_mongodb_event_state(const gobi_event_t *ev, const char *path,
+    gobi_store_mongodb_state_t *s)
+{
+    s->exists = 1;
+    s->version = ev->seq;
+    s->size = ev->size;
+    s->mtime = ev->mtime;
+
+    if (ev->type == GOBI_EV_DELETE
+        || (ev->type == GOBI_EV_RENAME && strcmp(ev->path, path) != 0))
+    {
+        s->deleted = 1;
+        s->hash[0] = '\0';
+        if (ev->type == GOBI_EV_RENAME) {
+            s->size = 0;
+            s->mtime = ev->ts;
+        }
+        return;
+    }
+
+    s->deleted = 0;
+    gobi_store_mongodb_copy(s->hash, sizeof(s->hash), ev->hash);
+}
+
+
+static void
+gobi_store_mongodb_record_state(const bson_t *doc,
+    gobi_store_mongodb_state_t *s)
+{
+    bson_iter_t  it;
+
+    s->exists = 1;
+    s->version = gobi_store_mongodb_get_int(doc, "version");
+    gobi_store_mongodb_copy(s->hash, sizeof(s->hash),
+                            gobi_store_mongodb_get_str(doc, "hash"));
+    s->size = gobi_store_mongodb_get_int(doc, "size");
+    s->mtime = gobi_store_mongodb_get_int(doc, "mtime");
+    s->deleted = bson_iter_init_find(&it, doc, "deleted")
+                 && bson_iter_as_bool(&it);
+}
+
+
+static void
+gobi_store_mongodb_to_file(const gobi_store_mongodb_state_t *s,
+    const char *path, gobi_file_t *f)
+{
+    f->path = path;
+    f->version = s->version;
+    memcpy(f->hash, s->hash, sizeof(f->hash));
+    f->size = s->size;
+    f->mtime = s->mtime;
+    f->deleted = s->deleted;
+}
+
+
+/*
+ * The state of a path as of the log's head: the file record, overlaid by
+ * the newest event above the applied head that touches the path (when
+ * `overlay` says that such events may exist).
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_path_state(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, int64_t applied, int overlay, const char *path,
+    int majority, gobi_store_mongodb_state_t *s)
+{
+    bson_t           filter, sort, doc, range, or, alt;
+    gobi_event_t     ev;
+    gobi_store_rc_e  rc;
+
+    memset(s, 0, sizeof(gobi_store_mongodb_state_t));
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_UTF8(&filter, "path", path);
+    rc = gobi_store_mongodb_find_one(st, cl, "files", &filter, NULL,
+                                     majority, &doc);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK) {
+        gobi_store_mongodb_record_state(&doc, s);
+        bson_destroy(&doc);
+
+    } else if (rc != GOBI_STORE_NOT_FOUND) {
+        return rc;
+    }
+
+    if (!overlay) {
+        return GOBI_STORE_OK;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
+    BSON_APPEND_INT64(&range, "$gt", applied);
+    bson_append_document_end(&filter, &range);
+    BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &or);
+    BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
+    BSON_APPEND_UTF8(&alt, "path", path);
+    bson_append_document_end(&or, &alt);
+    BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
+    BSON_APPEND_UTF8(&alt, "from", path);
+    bson_append_document_end(&or, &alt);
+    bson_append_array_end(&filter, &or);
+    bson_init(&sort);
+    BSON_APPEND_INT32(&sort, "seq", -1);
+
+    rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, &sort,
+                                     majority, &doc);
+    bson_destroy(&sort);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        return GOBI_STORE_OK;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    if (gobi_store_mongodb_event_from(&doc, &ev)
+        && ev.seq > s->version)
+    {
+        gobi_store_mongodb_event_state(&ev, path, s);
+    }
+
+    bson_destroy(&doc);
+
+    return GOBI_STORE_OK;
+}
+
+
+/*
+ * Set a file record to a state, unless it is at that version or newer.
+ * The upsert inserts a missing record; if another writer inserted it
+ * first (duplicate key), the plain guarded update decides.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_apply_path(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, const char *path, const gobi_store_mongodb_state_t *s)
+{
+    bson_t           filter, range, update, set;
+    gobi_store_rc_e  rc;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_UTF8(&filter, "path", path);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &range);
+    BSON_APPEND_INT64(&range, "$lt", s->version);
+    bson_append_document_end(&filter, &range);
+
+    bson_init(&update);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    BSON_APPEND_INT64(&set, "version", s->version);
+    BSON_APPEND_UTF8(&set, "hash", s->hash);
+    BSON_APPEND_INT64(&set, "size", s->size);
+    BSON_APPEND_INT64(&set, "mtime", s->mtime);
+    BSON_APPEND_BOOL(&set, "deleted", s->deleted ? true : false);
+    bson_append_document_end(&update, &set);
+
+    rc = gobi_store_mongodb_update(st, cl, "files", &filter, &update, 1,
+                                   NULL);
+    if (rc == GOBI_STORE_EXISTS) {
+        rc = gobi_store_mongodb_update(st, cl, "files", &filter, &update, 0,
+                                       NULL);
+    }
+
+    bson_destroy(&update);
+    bson_destroy(&filter);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_apply_event(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, const gobi_event_t *ev)
+{
+    gobi_store_rc_e             rc;
+    gobi_store_mongodb_state_t  s;
+
+    if (ev->type == GOBI_EV_RENAME) {
+        gobi_store_mongodb_event_state(ev, ev->from, &s);
+        rc = gobi_store_mongodb_apply_path(st, cl, vault, ev->from, &s);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+    }
+
+    gobi_store_mongodb_event_state(ev, ev->path, &s);
+
+    return gobi_store_mongodb_apply_path(st, cl, vault, ev->path, &s);
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_raise_head(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, int64_t seq)
+{
+    bson_t           filter, range, update, set;
+    gobi_store_rc_e  rc;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", vault);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "head_seq", &range);
+    BSON_APPEND_INT64(&range, "$lt", seq);
+    bson_append_document_end(&filter, &range);
+
+    bson_init(&update);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    BSON_APPEND_INT64(&set, "head_seq", seq);
+    bson_append_document_end(&update, &set);
+
+    rc = gobi_store_mongodb_update(st, cl, "vaults", &filter, &update, 0,
+                                   NULL);
+
+    bson_destroy(&update);
+    bson_destroy(&filter);
+
+    return rc;
+}
+
+
+/* apply the events (from, to] in order, then raise the applied head */
+
+static gobi_store_rc_e
+gobi_store_mongodb_replay(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, int64_t from, int64_t to)
+{
+    bson_t                filter, range, opts, sort;
+    bson_error_t          err;
+    int64_t               last;
+    gobi_event_t          ev;
+    const bson_t         *doc;
+    gobi_store_rc_e       rc;
+    mongoc_cursor_t      *cur;
+    mongoc_collection_t  *c;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
+    BSON_APPEND_INT64(&range, "$gt", from);
+    BSON_APPEND_INT64(&range, "$lte", to);
+    bson_append_document_end(&filter, &range);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "seq", 1);
+    bson_append_document_end(&opts, &sort);
+
+    c = mongoc_client_get_collection(cl, st->db, "events");
+    cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+
+    rc = GOBI_STORE_OK;
+    last = from;
+
+    while (mongoc_cursor_next(cur, &doc)) {
+        if (!gobi_store_mongodb_event_from(doc, &ev)) {
+            continue;
+        }
+
+        rc = gobi_store_mongodb_apply_event(st, cl, vault, &ev);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        last = ev.seq;
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("events", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK && last > from) {
+        rc = gobi_store_mongodb_raise_head(st, cl, vault, last);
+    }
+
+    return rc;
+}
+
+
+/*
+ * Step 5 of a write (see the top of the file): wait until the events
+ * before ours are applied, apply ours and raise the applied head; take
+ * over the backlog when its writer does not get there in time.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_settle(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, const gobi_event_t *own, int64_t now)
+{
+    int              delay, waited;
+    int64_t          head, seq, ts;
+    bson_t           filter, doc;
+    gobi_store_rc_e  rc;
+
+    seq = own->seq;
+    waited = 0;
+    delay = 1;
+
+    for ( ;; ) {
+        rc = gobi_store_mongodb_applied_head(st, cl, vault, 0, &head);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
+        if (head >= seq) {
+            /* somebody took over and applied ours too */
+            return GOBI_STORE_OK;
+        }
+
+        if (head == seq - 1) {
+            rc = gobi_store_mongodb_apply_event(st, cl, vault, own);
+            if (rc != GOBI_STORE_OK) {
+                return rc;
+            }
+
+            return gobi_store_mongodb_raise_head(st, cl, vault, seq);
+        }
+
+        if (waited == 0) {
+            /* an old backlog is a crash's leftover: no use waiting */
+            bson_init(&filter);
+            BSON_APPEND_INT64(&filter, "vault", vault);
+            BSON_APPEND_INT64(&filter, "seq", head + 1);
+            rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL,
+                                             0, &doc);
+            bson_destroy(&filter);
+
+            if (rc == GOBI_STORE_OK) {
+                ts = gobi_store_mongodb_get_int(&doc, "ts");
+                bson_destroy(&doc);
+
+                if (ts + GOBI_MONGODB_APPLY_WAIT_MS < now) {
+                    break;
+                }
+
+            } else if (rc != GOBI_STORE_NOT_FOUND) {
+                return rc;
+            }
+        }
+
+        if (waited >= GOBI_MONGODB_APPLY_WAIT_MS) {
+            break;
+        }
+
+        gobi_store_mongodb_sleep_ms(delay);
+        waited += delay;
+        delay = delay * 2 > 50 ? 50 : delay * 2;
+    }
+
+    return gobi_store_mongodb_replay(st, cl, vault, head, seq);
+}
+
+
+/* check the precondition of w against the path states; 0: go on */
+
+static gobi_store_rc_e
+gobi_store_mongodb_check(const gobi_write_t *w,
+    const gobi_store_mongodb_state_t *target,
+    const gobi_store_mongodb_state_t *source, gobi_file_t *current,
+    gobi_event_type_e *type)
+{
+    int  live;
+
+    switch (w->type) {
+
+    case GOBI_EV_CREATE:
+    case GOBI_EV_MODIFY:
+        live = target->exists && !target->deleted;
+
+        if ((w->base_version == 0 && live)
+            || (w->base_version > 0
+                && (!target->exists || target->version != w->base_version)))
+        {
+            gobi_store_mongodb_to_file(target, w->path, current);
+            if (!target->exists) {
+                current->deleted = 1;
+            }
+            return GOBI_STORE_CONFLICT;
+        }
+
+        if (live && w->hash != NULL && strcmp(target->hash, w->hash) == 0) {
+            gobi_store_mongodb_to_file(target, w->path, current);
+            return GOBI_STORE_UNCHANGED;
+        }
+
+        *type = live ? GOBI_EV_MODIFY : GOBI_EV_CREATE;
+        return GOBI_STORE_OK;
+
+    case GOBI_EV_DELETE:
+        if (!target->exists || target->deleted) {
+            if (target->exists) {
+                gobi_store_mongodb_to_file(target, w->path, current);
+            }
+            return GOBI_STORE_NOT_FOUND;
+        }
+
+        if (w->base_version != GOBI_BASE_ANY
+            && target->version != w->base_version)
+        {
+            gobi_store_mongodb_to_file(target, w->path, current);
+            return GOBI_STORE_CONFLICT;
+        }
+
+        *type = GOBI_EV_DELETE;
+        return GOBI_STORE_OK;
+
+    case GOBI_EV_RENAME:
+        if (!source->exists || source->deleted) {
+            if (source->exists) {
+                gobi_store_mongodb_to_file(source, w->from, current);
+            }
+            return GOBI_STORE_NOT_FOUND;
+        }
+
+        if (w->base_version != GOBI_BASE_ANY
+            && source->version != w->base_version)
+        {
+            gobi_store_mongodb_to_file(source, w->from, current);
+            return GOBI_STORE_CONFLICT;
+        }
+
+        if ((target->exists && !target->deleted)
+            || strcmp(w->path, w->from) == 0)
+        {
+            gobi_store_mongodb_to_file(target, w->path, current);
+            return GOBI_STORE_EXISTS;
+        }
+
+        *type = GOBI_EV_RENAME;
+        return GOBI_STORE_OK;
+
+    default:
+        gobi_store_mongodb_set_err("mongodb: bad write type %d",
+                                   (int) w->type);
+        return GOBI_STORE_ERROR;
+    }
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_write_locked(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, const gobi_write_t *w, gobi_event_t *ev,
+    gobi_file_t *current)
+{
+    int                          attempt;
+    bson_t                       doc, filter, found;
+    int64_t                      applied, head, now, mtime;
+    bson_oid_t                   oid, *other;
+    bson_iter_t                  it;
+    gobi_file_t                  dummy;
+    gobi_store_rc_e              rc;
+    gobi_event_type_e            type;
+    gobi_store_mongodb_state_t   target, source;
+
+    if (w->path == NULL || (w->type == GOBI_EV_RENAME && w->from == NULL)) {
+        gobi_store_mongodb_set_err("mongodb: write: no path");
+        return GOBI_STORE_ERROR;
+    }
+
+    if ((w->type == GOBI_EV_CREATE || w->type == GOBI_EV_MODIFY)
+        && (w->hash == NULL || strlen(w->hash) != GOBI_HASH_HEX_LEN
+            || !gobi_hash_valid_hex(w->hash, GOBI_HASH_HEX_LEN)))
+    {
+        gobi_store_mongodb_set_err("mongodb: write: bad hash");
+        return GOBI_STORE_ERROR;
+    }
+
+    if (w->base_version < GOBI_BASE_ANY
+        || w->type < GOBI_EV_CREATE || w->type > GOBI_EV_RENAME)
+    {
+        gobi_store_mongodb_set_err("mongodb: write: bad base version or "
+                                   "type");
+        return GOBI_STORE_ERROR;
+    }
+
+    if (current == NULL) {
+        current = &dummy;
+    }
+
+    now = w->now != 0 ? w->now : gobi_store_mongodb_now();
+    mtime = w->mtime != 0 ? w->mtime : now;
+
+    for (attempt = 0; attempt < GOBI_MONGODB_RETRIES; attempt++) {
+
+        if (attempt > 0) {
+            gobi_store_mongodb_backoff(attempt);
+        }
+
+        /* 1. the applied head and the log's head */
+
+        rc = gobi_store_mongodb_applied_head(st, cl, vault, 0, &applied);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
+        rc = gobi_store_mongodb_seq_edge(st, cl, vault, -1, 0, &head, NULL);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
+        if (head < applied) {
+            head = applied;
+        }
+
+        /* 2. the state of the path(s) as of head */
+
+        rc = gobi_store_mongodb_path_state(st, cl, vault, applied,
+                                           head > applied, w->path, 0,
+                                           &target);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
+        memset(&source, 0, sizeof(gobi_store_mongodb_state_t));
+
+        if (w->type == GOBI_EV_RENAME) {
+            rc = gobi_store_mongodb_path_state(st, cl, vault, applied,
+                                               head > applied, w->from, 0,
+                                               &source);
+            if (rc != GOBI_STORE_OK) {
+                return rc;
+            }
+        }
+
+        if (target.version > head || source.version > head) {
+            /* a writer got ahead between our reads */
+            continue;
+        }
+
+        /* 3. the precondition */
+
+        rc = gobi_store_mongodb_check(w, &target, &source, current, &type);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
+        /* 4. the event with the next seq */
+
+        memset(ev, 0, sizeof(gobi_event_t));
+        ev->seq = head + 1;
+        ev->version = ev->seq;
+        ev->type = type;
+        ev->path = w->path;
+        ev->from = type == GOBI_EV_RENAME ? w->from : NULL;
+        ev->device = w->device;
+        ev->ts = now;
+
+        switch (type) {
+        case GOBI_EV_DELETE:
+            ev->hash[0] = '\0';
+            ev->size = 0;
+            ev->mtime = mtime;
+            break;
+        case GOBI_EV_RENAME:
+            memcpy(ev->hash, source.hash, sizeof(ev->hash));
+            ev->size = source.size;
+            ev->mtime = source.mtime;
+            break;
+        default:
+            gobi_store_mongodb_copy(ev->hash, sizeof(ev->hash), w->hash);
+            ev->size = w->size;
+            ev->mtime = mtime;
+        }
+
+        bson_oid_init(&oid, NULL);
+
+        bson_init(&doc);
+        BSON_APPEND_OID(&doc, "_id", &oid);
+        BSON_APPEND_INT64(&doc, "vault", vault);
+        BSON_APPEND_INT64(&doc, "seq", ev->seq);
+        BSON_APPEND_UTF8(&doc, "type", gobi_event_type_name(ev->type));
+        BSON_APPEND_UTF8(&doc, "path", ev->path);
+        if (ev->from != NULL) {
+            BSON_APPEND_UTF8(&doc, "from", ev->from);
+        }
+        BSON_APPEND_UTF8(&doc, "hash", ev->hash);
+        BSON_APPEND_INT64(&doc, "size", ev->size);
+        BSON_APPEND_INT64(&doc, "mtime", ev->mtime);
+        if (ev->device != NULL) {
+            BSON_APPEND_UTF8(&doc, "device", ev->device);
+        }
+        BSON_APPEND_INT64(&doc, "ts", ev->ts);
+
+        rc = gobi_store_mongodb_insert(st, cl, "events", &doc);
+        bson_destroy(&doc);
+
+        if (rc == GOBI_STORE_OK) {
+            break;
+        }
+
+        if (rc != GOBI_STORE_EXISTS) {
+            return rc;
+        }
+
+        /* the seq is taken: by us, if a retried insert did land? */
+
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "vault", vault);
+        BSON_APPEND_INT64(&filter, "seq", ev->seq);
+        rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL, 0,
+                                         &found);
+        bson_destroy(&filter);
+
+        if (rc == GOBI_STORE_OK) {
+            other = NULL;
+            if (bson_iter_init_find(&it, &found, "_id")
+                && BSON_ITER_HOLDS_OID(&it))
+            {
+                other = (bson_oid_t *) bson_iter_oid(&it);
+            }
+
+            if (other != NULL && bson_oid_equal(other, &oid)) {
+                bson_destroy(&found);
+                break;
+            }
+
+            bson_destroy(&found);
+
+        } else if (rc != GOBI_STORE_NOT_FOUND) {
+            return rc;
+        }
+    }
+
+    if (attempt == GOBI_MONGODB_RETRIES) {
+        gobi_store_mongodb_set_err("mongodb: too much contention for the "
+                                   "next seq of vault %lld",
+                                   (long long) vault);
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    /*
+     * 5. the event is committed: the write has happened whatever follows.
+     * A failure here leaves the event in the backlog, which readers
+     * overlay and the next write applies.
+     */
+
+    (void) gobi_store_mongodb_settle(st, cl, vault, ev, now);
+
+    return GOBI_STORE_OK;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_write(gobi_store_t *st, int64_t vault,
+    const gobi_write_t *w, gobi_event_t *ev, gobi_file_t *current)
+{
+    gobi_store_rc_e   rc;
+    gobi_event_t      dummy;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_write_locked(st, cl, vault, w,
+                                         ev != NULL ? ev : &dummy, current);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_file_get(gobi_store_t *st, int64_t vault,
+    const char *path, gobi_file_t *out)
+{
+    int64_t                      applied;
+    gobi_store_rc_e              rc;
+    mongoc_client_t             *cl;
+    gobi_store_mongodb_state_t   s;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_applied_head(st, cl, vault, 1, &applied);
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_path_state(st, cl, vault, applied, 1, path,
+                                           1, &s);
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        if (s.exists) {
+            if (out != NULL) {
+                gobi_store_mongodb_to_file(&s, path, out);
+            }
+
+        } else {
+            rc = GOBI_STORE_NOT_FOUND;
+        }
+    }
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static int
+gobi_store_mongodb_list_push(gobi_store_mongodb_list_t *l, const char *path,
+    const gobi_store_mongodb_state_t *s)
+{
+    size_t                       n;
+    gobi_store_mongodb_entry_t  *e;
+
+    if (l->nelts == l->nalloc) {
+        n = l->nalloc ? l->nalloc * 2 : 64;
+        e = realloc(l->elts, n * sizeof(gobi_store_mongodb_entry_t));
+        if (e == NULL) {
+            return -1;
+        }
+        l->elts = e;
+        l->nalloc = n;
+    }
+
+    e = &l->elts[l->nelts];
+    e->path = strdup(path);
+    if (e->path == NULL) {
+        return -1;
+    }
+
+    e->order = l->nelts;
+    e->s = *s;
+    l->nelts++;
+
+    return 0;
+}
+
+
+static void
+gobi_store_mongodb_list_free(gobi_store_mongodb_list_t *l)
+{
+    size_t  i;
+
+    for (i = 0; i < l->nelts; i++) {
+        free(l->elts[i].path);
+    }
+
+    free(l->elts);
+}
+
+
+/* by path, then by the order of the events (the newest last) */
+
+static int
+gobi_store_mongodb_entry_cmp(const void *a, const void *b)
+{
+    int                                c;
+    const gobi_store_mongodb_entry_t  *x, *y;
+
+    x = a;
+    y = b;
+
+    c = strcmp(x->path, y->path);
+    if (c != 0) {
+        return c;
+    }
+
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+
+/*
+ * The manifest as of the log's head m, without a snapshot across the
+ * cursor: the records are listed (and buffered) after reading the applied
+ * head h, the log's head m is read after the listing.  Every record then
+ * reflects its last event <= h and maybe events in (h, m] (an event is
+ * inserted before it is applied), never one above m.  Overlaying the
+ * newest event in (h, m] of every path those events touch gives exactly
+ * the state as of m.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_file_list_locked(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, const char *prefix, int include_deleted, int64_t *seq,
+    gobi_file_cb cb, void *data)
+{
+    int                          c, keep;
+    size_t                       i, j, k, plen;
+    bson_t                       filter, range, opts, sort;
+    int64_t                      applied, head;
+    gobi_file_t                  f;
+    bson_error_t                 err;
+    gobi_event_t                 ev;
+    const char                  *path;
+    const bson_t                *doc;
+    gobi_store_rc_e              rc;
+    mongoc_cursor_t             *cur;
+    mongoc_collection_t         *coll;
+    gobi_store_mongodb_list_t    list, over;
+    gobi_store_mongodb_state_t   s;
+    gobi_store_mongodb_entry_t  *le, *oe;
+
+    memset(&list, 0, sizeof(gobi_store_mongodb_list_t));
+    memset(&over, 0, sizeof(gobi_store_mongodb_list_t));
+
+    if (prefix == NULL) {
+        prefix = "";
+    }
+    plen = strlen(prefix);
+
+    rc = gobi_store_mongodb_applied_head(st, cl, vault, 1, &applied);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    /* the listing: paths >= prefix in order, until one lacks the prefix */
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    if (plen > 0) {
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "path", &range);
+        BSON_APPEND_UTF8(&range, "$gte", prefix);
+        bson_append_document_end(&filter, &range);
+    }
+    if (!include_deleted) {
+        BSON_APPEND_BOOL(&filter, "deleted", false);
+    }
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "path", 1);
+    bson_append_document_end(&opts, &sort);
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    coll = mongoc_client_get_collection(cl, st->db, "files");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    while (mongoc_cursor_next(cur, &doc)) {
+        path = gobi_store_mongodb_get_str(doc, "path");
+        if (path == NULL) {
+            continue;
+        }
+
+        if (strncmp(path, prefix, plen) != 0) {
+            break;
+        }
+
+        gobi_store_mongodb_record_state(doc, &s);
+
+        if (gobi_store_mongodb_list_push(&list, path, &s) != 0) {
+            rc = GOBI_STORE_ERROR;
+            gobi_store_mongodb_set_err("mongodb: out of memory");
+            break;
+        }
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("files", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    /* the log's head after the listing, and the overlay (applied, head] */
+
+    rc = gobi_store_mongodb_seq_edge(st, cl, vault, -1, 1, &head, NULL);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    if (head < applied) {
+        head = applied;
+    }
+
+    if (head > applied) {
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "vault", vault);
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
+        BSON_APPEND_INT64(&range, "$gt", applied);
+        BSON_APPEND_INT64(&range, "$lte", head);
+        bson_append_document_end(&filter, &range);
+        bson_init(&opts);
+        BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+        BSON_APPEND_INT32(&sort, "seq", 1);
+        bson_append_document_end(&opts, &sort);
+        gobi_store_mongodb_read_opts(st, &opts, 1);
+
+        coll = mongoc_client_get_collection(cl, st->db, "events");
+        cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+        while (mongoc_cursor_next(cur, &doc)) {
+            if (!gobi_store_mongodb_event_from(doc, &ev)) {
+                continue;
+            }
+
+            for (k = 0; k < 2; k++) {
+                path = k == 0 ? ev.path : ev.from;
+                if (path == NULL) {
+                    continue;
+                }
+
+                gobi_store_mongodb_event_state(&ev, path, &s);
+
+                if (gobi_store_mongodb_list_push(&over, path, &s) != 0) {
+                    rc = GOBI_STORE_ERROR;
+                    gobi_store_mongodb_set_err("mongodb: out of memory");
+                    break;
+                }
+            }
+
+            if (rc != GOBI_STORE_OK) {
+                break;
+            }
+        }
+
+        if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+            rc = gobi_store_mongodb_fail("events", &err, NULL);
+        }
+
+        mongoc_cursor_destroy(cur);
+        mongoc_collection_destroy(coll);
+        bson_destroy(&opts);
+        bson_destroy(&filter);
+
+        if (rc != GOBI_STORE_OK) {
+            goto done;
+        }
+
+        /* keep the newest state of each path */
+
+        qsort(over.elts, over.nelts, sizeof(gobi_store_mongodb_entry_t),
+              gobi_store_mongodb_entry_cmp);
+
+        for (i = 0, j = 0; i < over.nelts; i++) {
+            if (i + 1 < over.nelts
+                && strcmp(over.elts[i].path, over.elts[i + 1].path) == 0)
+            {
+                free(over.elts[i].path);
+                continue;
+            }
+
+            over.elts[j++] = over.elts[i];
+        }
+
+        over.nelts = j;
+    }
+
+    if (seq != NULL) {
+        *seq = head;
+    }
+
+    /* merge the listing and the overlay, both ordered by path */
+
+    i = 0;
+    j = 0;
+
+    while (i < list.nelts || j < over.nelts) {
+        le = i < list.nelts ? &list.elts[i] : NULL;
+        oe = j < over.nelts ? &over.elts[j] : NULL;
+
+        if (le != NULL && oe != NULL) {
+            c = strcmp(le->path, oe->path);
+
+        } else {
+            c = le != NULL ? -1 : 1;
+        }
+
+        if (c < 0) {
+            i++;
+            gobi_store_mongodb_to_file(&le->s, le->path, &f);
+
+        } else {
+            if (c == 0) {
+                i++;
+            }
+
+            j++;
+
+            keep = strncmp(oe->path, prefix, plen) == 0
+                   && (include_deleted || !oe->s.deleted);
+            if (!keep) {
+                continue;
+            }
+
+            gobi_store_mongodb_to_file(&oe->s, oe->path, &f);
+        }
+
+        if (cb(data, &f) != 0) {
+            break;
+        }
+    }
+
+done:
+
+    gobi_store_mongodb_list_free(&list);
+    gobi_store_mongodb_list_free(&over);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_file_list(gobi_store_t *st, int64_t vault,
+    const char *prefix, int include_deleted, int64_t *seq, gobi_file_cb cb,
+    void *data)
+{
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_file_list_locked(st, cl, vault, prefix,
+                                             include_deleted, seq, cb, data);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/*
+ * The events (since, head] as of the head read first, so head, horizon
+ * and events agree although they are not read from one snapshot: events
+ * are never inserted below the head, and pruning keeps the log gapless.
+ * limit <= 0: no limit; a negative since reads as 0.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_events_since(gobi_store_t *st, int64_t vault,
+    int64_t since, int64_t limit, gobi_event_cb cb, void *data,
+    int64_t *head, int *more)
+{
+    bson_t                filter, range, opts, sort;
+    int64_t               applied, top, oldest, last;
+    bson_error_t          err;
+    gobi_event_t          ev;
+    const bson_t         *doc;
+    gobi_store_rc_e       rc;
+    mongoc_cursor_t      *cur;
+    mongoc_client_t      *cl;
+    mongoc_collection_t  *c;
+
+    if (head != NULL) {
+        *head = 0;
+    }
+
+    if (more != NULL) {
+        *more = 0;
+    }
+
+    if (since < 0) {
+        since = 0;
+    }
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_applied_head(st, cl, vault, 1, &applied);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    rc = gobi_store_mongodb_seq_edge(st, cl, vault, -1, 1, &top, NULL);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    rc = gobi_store_mongodb_seq_edge(st, cl, vault, 1, 1, &oldest, NULL);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    if (top < applied) {
+        top = applied;
+    }
+
+    if (head != NULL) {
+        *head = top;
+    }
+
+    if (since < top && (oldest == 0 || since < oldest - 1)) {
+        rc = GOBI_STORE_EXPIRED;
+        goto done;
+    }
+
+    if (since >= top) {
+        goto done;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
+    BSON_APPEND_INT64(&range, "$gt", since);
+    BSON_APPEND_INT64(&range, "$lte", top);
+    bson_append_document_end(&filter, &range);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "seq", 1);
+    bson_append_document_end(&opts, &sort);
+    if (limit > 0) {
+        BSON_APPEND_INT64(&opts, "limit", limit);
+    }
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    c = mongoc_client_get_collection(cl, st->db, "events");
+    cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+
+    last = since;
+
+    while (mongoc_cursor_next(cur, &doc)) {
+        if (!gobi_store_mongodb_event_from(doc, &ev)) {
+            continue;
+        }
+
+        last = ev.seq;
+
+        if (cb(data, &ev) != 0) {
+            break;
+        }
+    }
+
+    if (mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("events", &err, NULL);
+
+    } else if (more != NULL) {
+        *more = (last < top);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+done:
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/* drop, per kind, every id claim but the highest */
+
+static gobi_store_rc_e
+gobi_store_mongodb_prune_claims(gobi_store_t *st, mongoc_client_t *cl,
+    const char *kind)
+{
+    bson_t           filter, sort, doc, range;
+    int64_t          n;
+    gobi_store_rc_e  rc;
+
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "kind", kind);
+    bson_init(&sort);
+    BSON_APPEND_INT32(&sort, "n", -1);
+    rc = gobi_store_mongodb_find_one(st, cl, "counters", &filter, &sort, 0,
+                                     &doc);
+    bson_destroy(&sort);
+
+    if (rc == GOBI_STORE_OK) {
+        n = gobi_store_mongodb_get_int(&doc, "n");
+        bson_destroy(&doc);
+
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "n", &range);
+        BSON_APPEND_INT64(&range, "$lt", n);
+        bson_append_document_end(&filter, &range);
+        rc = gobi_store_mongodb_delete(st, cl, "counters", &filter, NULL);
+
+    } else if (rc == GOBI_STORE_NOT_FOUND) {
+        rc = GOBI_STORE_OK;
+    }
+
+    bson_destroy(&filter);
+
+    return rc;
+}
+
+
+/*
+ * Prune one vault's log: the prefix up to the newest event older than the
+ * horizon, but never the latest event nor an event not yet applied.  A
+ * prefix, not "every old event": workers' clocks differ a little, and a
+ * hole in the log would let a cursor skip an event without EXPIRED.
+ * A vault that no longer exists loses its leftover events and files.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_prune_vault(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, int64_t before, int64_t *removed)
+{
+    bson_t           filter, range, sort, doc;
+    int64_t          applied, head, cut, n;
+    gobi_store_rc_e  rc;
+
+    rc = gobi_store_mongodb_applied_head(st, cl, vault, 0, &applied);
+
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "vault", vault);
+        n = 0;
+        rc = gobi_store_mongodb_delete(st, cl, "events", &filter, &n);
+        if (rc == GOBI_STORE_OK) {
+            *removed += n;
+            rc = gobi_store_mongodb_delete(st, cl, "files", &filter, NULL);
+        }
+        bson_destroy(&filter);
+
+        return rc;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    rc = gobi_store_mongodb_seq_edge(st, cl, vault, -1, 0, &head, NULL);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "ts", &range);
+    BSON_APPEND_INT64(&range, "$lt", before);
+    bson_append_document_end(&filter, &range);
+    bson_init(&sort);
+    BSON_APPEND_INT32(&sort, "seq", -1);
+    rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, &sort, 0,
+                                     &doc);
+    bson_destroy(&sort);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        return GOBI_STORE_OK;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    cut = gobi_store_mongodb_get_int(&doc, "seq");
+    bson_destroy(&doc);
+
+    if (cut > head - 1) {
+        cut = head - 1;
+    }
+
+    if (cut > applied) {
+        cut = applied;
+    }
+
+    if (cut <= 0) {
+        return GOBI_STORE_OK;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
+    BSON_APPEND_INT64(&range, "$lte", cut);
+    bson_append_document_end(&filter, &range);
+    n = 0;
+    rc = gobi_store_mongodb_delete(st, cl, "events", &filter, &n);
+    bson_destroy(&filter);
+
+    *removed += n;
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_events_prune(gobi_store_t *st, int64_t before,
+    int64_t *removed)
+{
+    bson_t                cmd, query, range, reply;
+    int64_t               count;
+    bson_iter_t           it, values;
+    bson_error_t          err;
+    gobi_store_rc_e       rc;
+    mongoc_client_t      *cl;
+    mongoc_collection_t  *c;
+
+    count = 0;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    /* the vaults that have events older than the horizon */
+
+    bson_init(&cmd);
+    BSON_APPEND_UTF8(&cmd, "distinct", "events");
+    BSON_APPEND_UTF8(&cmd, "key", "vault");
+    BSON_APPEND_DOCUMENT_BEGIN(&cmd, "query", &query);
+    BSON_APPEND_DOCUMENT_BEGIN(&query, "ts", &range);
+    BSON_APPEND_INT64(&range, "$lt", before);
+    bson_append_document_end(&query, &range);
+    bson_append_document_end(&cmd, &query);
+
+    c = mongoc_client_get_collection(cl, st->db, "events");
+
+    if (!mongoc_collection_read_command_with_opts(c, &cmd, NULL, NULL,
+                                                  &reply, &err))
+    {
+        rc = gobi_store_mongodb_fail("events", &err, &reply);
+        goto done;
+    }
+
+    rc = GOBI_STORE_OK;
+
+    if (bson_iter_init_find(&it, &reply, "values")
+        && BSON_ITER_HOLDS_ARRAY(&it)
+        && bson_iter_recurse(&it, &values))
+    {
+        while (bson_iter_next(&values)) {
+            rc = gobi_store_mongodb_prune_vault(st, cl,
+                                                bson_iter_as_int64(&values),
+                                                before, &count);
+            if (rc != GOBI_STORE_OK) {
+                break;
+            }
+        }
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_prune_claims(st, cl, "users");
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_prune_claims(st, cl, "vaults");
+    }
+
+done:
+
+    bson_destroy(&reply);
+    mongoc_collection_destroy(c);
+    bson_destroy(&cmd);
+    mongoc_client_pool_push(st->pool, cl);
+
+    if (removed != NULL) {
+        *removed = count;
+    }
+
+    return rc;
+}
+
+
+/*
+ * A live record with the hash, or an event not yet applied that names it
+ * (conservative: the collector must never drop a blob in use).
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_blob_referenced(gobi_store_t *st, int64_t vault,
+    const char *hash, int *referenced)
+{
+    bson_t            filter, range, doc;
+    int64_t           applied;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    *referenced = 0;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_applied_head(st, cl, vault, 0, &applied);
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        applied = 0;
+        rc = GOBI_STORE_OK;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_UTF8(&filter, "hash", hash);
+    BSON_APPEND_BOOL(&filter, "deleted", false);
+    rc = gobi_store_mongodb_find_one(st, cl, "files", &filter, NULL, 0,
+                                     &doc);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK) {
+        bson_destroy(&doc);
+        *referenced = 1;
+        goto done;
+    }
+
+    if (rc != GOBI_STORE_NOT_FOUND) {
+        goto done;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
+    BSON_APPEND_INT64(&range, "$gt", applied);
+    bson_append_document_end(&filter, &range);
+    BSON_APPEND_UTF8(&filter, "hash", hash);
+    rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL, 0,
+                                     &doc);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK) {
+        bson_destroy(&doc);
+        *referenced = 1;
+
+    } else if (rc == GOBI_STORE_NOT_FOUND) {
+        rc = GOBI_STORE_OK;
+    }
+
+done:
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+const gobi_store_driver_t  gobi_store_mongodb = {
+    "mongodb",
+    gobi_store_mongodb_open,
+    gobi_store_mongodb_init_schema,
+    gobi_store_mongodb_close,
+    gobi_store_mongodb_errmsg,
+    gobi_store_mongodb_user_create,
+    gobi_store_mongodb_user_get,
+    gobi_store_mongodb_user_get_by_id,
+    gobi_store_mongodb_token_create,
+    gobi_store_mongodb_token_get,
+    gobi_store_mongodb_token_delete,
+    gobi_store_mongodb_vault_create,
+    gobi_store_mongodb_vault_get,
+    gobi_store_mongodb_vault_get_by_id,
+    gobi_store_mongodb_vault_list,
+    gobi_store_mongodb_vault_delete,
+    gobi_store_mongodb_file_get,
+    gobi_store_mongodb_file_list,
+    gobi_store_mongodb_write,
+    gobi_store_mongodb_events_since,
+    gobi_store_mongodb_events_prune,
+    gobi_store_mongodb_blob_referenced
+};
