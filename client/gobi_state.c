@@ -48,7 +48,7 @@ static const char  *gobi_state_sql[GOBI_ST_N] = {
     "SELECT count(*) FROM base",
     "SELECT path FROM base WHERE hash = ?1 AND path != ?2 LIMIT 1",
     "INSERT INTO queue (op, path, src, ts) VALUES (?1, ?2, ?3, ?4)",
-    "SELECT op, path, src FROM queue ORDER BY id DESC LIMIT 1",
+    "SELECT 1 FROM queue WHERE op = ?1 AND path = ?2 AND src IS ?3 LIMIT 1",
     "SELECT id, op, path, src FROM queue ORDER BY id",
     "DELETE FROM queue WHERE id = ?1",
     "SELECT count(*) FROM queue",
@@ -72,6 +72,7 @@ static const char  gobi_state_schema[] =
     "CREATE TABLE IF NOT EXISTS queue ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, op INTEGER NOT NULL,"
     "  path TEXT NOT NULL, src TEXT, ts INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS queue_path ON queue (path);"
     "CREATE TABLE IF NOT EXISTS conflicts ("
     "  copy TEXT PRIMARY KEY, path TEXT NOT NULL, version INTEGER NOT NULL,"
     "  ts INTEGER NOT NULL);";
@@ -565,26 +566,26 @@ gobi_state_queue_add(gobi_state_t *st, gobi_qop_e op, const char *path,
     const char *src)
 {
     sqlite3_stmt  *s;
-    const char    *lp, *ls;
 
-    /* the same operation as the last one queued adds nothing */
+    /* the same operation already waiting adds nothing */
     s = gobi_state_stmt(st, GOBI_ST_Q_LAST);
     if (s == NULL) {
         return gobi_error_code();
     }
 
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        lp = (const char *) sqlite3_column_text(s, 1);
-        ls = (const char *) sqlite3_column_text(s, 2);
+    sqlite3_bind_int(s, 1, (int) op);
+    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
 
-        if (sqlite3_column_int(s, 0) == (int) op && lp
-            && strcmp(lp, path) == 0
-            && ((ls == NULL && src == NULL)
-                || (ls && src && strcmp(ls, src) == 0)))
-        {
-            sqlite3_reset(s);
-            return 0;
-        }
+    if (src) {
+        sqlite3_bind_text(s, 3, src, -1, SQLITE_STATIC);
+
+    } else {
+        sqlite3_bind_null(s, 3);
+    }
+
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        sqlite3_reset(s);
+        return 0;
     }
 
     sqlite3_reset(s);

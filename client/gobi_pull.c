@@ -1,0 +1,863 @@
+/*
+ * Copyright (C) the gobi authors
+ *
+ * Pull: the server's changes since our cursor, applied to the disk.
+ *
+ * The events (raw or squashed, in pages) are reduced per path to the
+ * remote target state: exists with (version, hash, size, mtime), or gone.
+ * Targets are independent of each other, so they are applied in an order
+ * that keeps paths free: local renames first (a rename event whose source
+ * we have unchanged), then deletions, then downloads, several in flight.
+ * The cursor moves to the head only when every target was applied.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "gobi_sync.h"
+#include "gobi_api.h"
+#include "gobi_out.h"
+#include "gobi_path.h"
+
+
+#define GOBI_EVENTS_PAGE  1000
+
+
+typedef struct {
+    char           *path;
+    char           *from;                  /* renamed from (a hint) */
+    int             exists;
+    int             done;
+    int64_t         version;
+    int64_t         size;
+    int64_t         mtime;
+    char            hash[GOBI_HASH_HEX_LEN + 1];
+} gobi_rchange_t;
+
+
+typedef struct {
+    gobi_map_t        map;
+    gobi_rchange_t  **list;
+    size_t            n;
+    size_t            cap;
+    int64_t           target;              /* the cursor once applied */
+    int64_t           bytes;               /* to download */
+} gobi_remote_t;
+
+
+typedef struct {
+    gobi_sync_t      *s;
+    gobi_rchange_t   *ch;
+    gobi_local_t      l0;                  /* the local file we saw */
+    char             *tmp;
+    int               fd;
+} gobi_dl_t;
+
+
+static mode_t  gobi_file_mode = 0644;
+
+
+static gobi_rchange_t *
+gobi_remote_set(gobi_remote_t *r, const char *path)
+{
+    gobi_rchange_t  *ch;
+
+    ch = gobi_map_get(&r->map, path);
+
+    if (ch == NULL) {
+        ch = gobi_calloc(sizeof(gobi_rchange_t));
+        ch->path = gobi_strdup(path);
+        gobi_map_put(&r->map, ch->path, ch);
+
+        if (r->n == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 256;
+            r->list = gobi_realloc(r->list,
+                                   r->cap * sizeof(gobi_rchange_t *));
+        }
+
+        r->list[r->n++] = ch;
+    }
+
+    free(ch->from);
+    ch->from = NULL;
+
+    return ch;
+}
+
+
+static void
+gobi_remote_free(gobi_remote_t *r)
+{
+    size_t  i;
+
+    for (i = 0; i < r->n; i++) {
+        free(r->list[i]->path);
+        free(r->list[i]->from);
+        free(r->list[i]);
+    }
+
+    free(r->list);
+    gobi_map_free(&r->map);
+}
+
+
+static int
+gobi_remote_cmp(const void *a, const void *b)
+{
+    return strcmp((*(gobi_rchange_t * const *) a)->path,
+                  (*(gobi_rchange_t * const *) b)->path);
+}
+
+
+static void
+gobi_remote_event(gobi_remote_t *r, const gobi_event_t *ev)
+{
+    gobi_rchange_t  *ch;
+
+    if (gobi_path_check(ev->path, strlen(ev->path)) != NULL
+        || (ev->from && gobi_path_check(ev->from, strlen(ev->from)) != NULL))
+    {
+        gobi_warn("ignoring an event with a bad path from the server");
+        return;
+    }
+
+    if (ev->type == GOBI_EV_RENAME) {
+        ch = gobi_remote_set(r, ev->from);
+        ch->exists = 0;
+        ch->version = ev->seq;
+    }
+
+    ch = gobi_remote_set(r, ev->path);
+
+    if (ev->type == GOBI_EV_DELETE) {
+        ch->exists = 0;
+        ch->version = ev->version > 0 ? ev->version : ev->seq;
+        return;
+    }
+
+    ch->exists = 1;
+    ch->version = ev->version > 0 ? ev->version : ev->seq;
+    ch->size = ev->size;
+    ch->mtime = ev->mtime;
+    memcpy(ch->hash, ev->hash, sizeof(ch->hash));
+
+    if (ev->type == GOBI_EV_RENAME) {
+        ch->from = gobi_strdup(ev->from);
+    }
+}
+
+
+/* the whole remote tree from the manifest: clone, or history expired */
+static int
+gobi_pull_manifest(gobi_sync_t *s, gobi_remote_t *r)
+{
+    yajl_val         root, *items;
+    gobi_file_t      f;
+    gobi_base_t     *base;
+    gobi_rchange_t  *ch;
+    size_t           i, n, nbase;
+    int              rc;
+
+    rc = gobi_api_manifest(s->http, s->server, s->vault, &root);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (gobi_json_int(root, "seq", &r->target) != 0) {
+        yajl_tree_free(root);
+        return gobi_error(GOBI_EXIT_SERVER, "the server's file list has no "
+                          "seq");
+    }
+
+    n = gobi_json_array(root, "files", &items);
+
+    for (i = 0; i < n; i++) {
+        if (gobi_api_file(items[i], &f) != 0) {
+            yajl_tree_free(root);
+            return gobi_error(GOBI_EXIT_SERVER, "bad file entry in the "
+                              "server's file list");
+        }
+
+        if (f.deleted || gobi_path_check(f.path, strlen(f.path)) != NULL) {
+            continue;
+        }
+
+        ch = gobi_remote_set(r, f.path);
+        ch->exists = 1;
+        ch->version = f.version;
+        ch->size = f.size;
+        ch->mtime = f.mtime;
+        memcpy(ch->hash, f.hash, sizeof(ch->hash));
+    }
+
+    yajl_tree_free(root);
+
+    /* what we have and the server no longer has: deleted */
+    rc = gobi_state_base_all(s->st, &base, &nbase);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (i = 0; i < nbase; i++) {
+        if (gobi_map_get(&r->map, base[i].path) == NULL) {
+            ch = gobi_remote_set(r, base[i].path);
+            ch->exists = 0;
+            ch->version = r->target > base[i].version ? r->target
+                                                       : base[i].version + 1;
+        }
+    }
+
+    gobi_state_base_free(base, nbase);
+
+    return 0;
+}
+
+
+static int
+gobi_pull_events(gobi_sync_t *s, gobi_remote_t *r, int *expired)
+{
+    yajl_val       root, *items;
+    gobi_event_t   ev;
+    int64_t        since, head, last;
+    size_t         i, n;
+    int            rc, more;
+
+    since = s->cursor;
+    r->target = since;
+
+    for ( ;; ) {
+        rc = gobi_api_events(s->http, s->server, s->vault, since,
+                             GOBI_EVENTS_PAGE, &root, expired);
+        if (rc != 0 || *expired) {
+            return rc;
+        }
+
+        n = gobi_json_array(root, "events", &items);
+        last = since;
+
+        for (i = 0; i < n; i++) {
+            if (gobi_api_event(items[i], &ev) != 0) {
+                yajl_tree_free(root);
+                return gobi_error(GOBI_EXIT_SERVER, "bad event from the "
+                                  "server");
+            }
+
+            if (ev.seq <= s->cursor) {
+                continue;
+            }
+
+            gobi_remote_event(r, &ev);
+
+            if (ev.seq > last) {
+                last = ev.seq;
+            }
+        }
+
+        head = 0;
+        gobi_json_int(root, "head_seq", &head);
+        more = gobi_json_bool(root, "more");
+
+        yajl_tree_free(root);
+
+        if (last > r->target) {
+            r->target = last;
+        }
+
+        if (!more) {
+            if (head > r->target) {
+                r->target = head;
+            }
+
+            return 0;
+        }
+
+        if (last <= since) {
+            return gobi_error(GOBI_EXIT_SERVER, "the server says there are "
+                              "more events but sent none after %lld",
+                              (long long) since);
+        }
+
+        since = last;
+    }
+}
+
+
+/* a rename event whose source we have unchanged: move it locally */
+static int
+gobi_pull_rename(gobi_sync_t *s, gobi_remote_t *r, gobi_rchange_t *ch)
+{
+    gobi_local_t     lf, lp;
+    gobi_rchange_t  *src;
+    gobi_base_t      b;
+    int              rc;
+
+    if (gobi_ignore_path(s->ign, ch->path)
+        || gobi_ignore_path(s->ign, ch->from))
+    {
+        return 0;
+    }
+
+    rc = gobi_local_get(s, ch->from, &lf);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (lf.state != GOBI_L_UNCHANGED || strcmp(lf.hash, ch->hash) != 0) {
+        return 0;
+    }
+
+    rc = gobi_local_get(s, ch->path, &lp);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (lp.state != GOBI_L_ABSENT) {
+        return 0;
+    }
+
+    rc = gobi_mkparents(s->rootfd, ch->path);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (renameat2(s->rootfd, ch->from, s->rootfd, ch->path, RENAME_NOREPLACE)
+        != 0)
+    {
+        /* a race with the user: leave it to the download */
+        return 0;
+    }
+
+    b = lf.base;
+    b.path = ch->path;
+    b.version = ch->version;
+    b.mtime = ch->mtime;
+
+    rc = gobi_sync_base_del(s, ch->from);
+    if (rc == 0) {
+        rc = gobi_sync_base_put(s, &b);
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    s->dirty_files++;
+    gobi_local_prune_dirs(s, ch->from);
+
+    ch->done = 1;
+
+    src = gobi_map_get(&r->map, ch->from);
+    if (src && !src->exists) {
+        src->done = 1;
+    }
+
+    s->stats.renamed_local++;
+    gobi_out_v("renamed %s -> %s", ch->from, ch->path);
+
+    return 0;
+}
+
+
+static int
+gobi_pull_delete(gobi_sync_t *s, gobi_rchange_t *ch)
+{
+    gobi_local_t        l;
+    gobi_scan_entry_t   e;
+    int                 rc;
+
+    if (gobi_ignore_path(s->ign, ch->path)) {
+        return 0;
+    }
+
+    rc = gobi_local_get(s, ch->path, &l);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (!l.has_base || l.base.version >= ch->version) {
+        return 0;
+    }
+
+    switch (l.state) {
+
+    case GOBI_L_UNCHANGED:
+        /* unlink only what we compared: a file changed since is kept */
+        if (gobi_scan_stat(s->rootfd, ch->path, &e) == 1
+            && gobi_local_same(&e, &l.stat))
+        {
+            if (unlinkat(s->rootfd, ch->path, 0) != 0 && errno != ENOENT) {
+                return gobi_error(gobi_errno_exit(errno), "cannot delete "
+                                  "\"%s\": %s", ch->path, strerror(errno));
+            }
+
+            gobi_local_prune_dirs(s, ch->path);
+            s->stats.deleted_local++;
+            gobi_out_v("deleted %s", ch->path);
+
+        } else {
+            gobi_warn("\"%s\" was deleted on the server but changed here: "
+                      "keeping it", ch->path);
+        }
+
+        break;
+
+    case GOBI_L_CHANGED:
+        gobi_warn("\"%s\" was deleted on the server but changed here: "
+                  "keeping it", ch->path);
+        break;
+
+    default:
+        break;
+    }
+
+    return gobi_sync_base_del(s, ch->path);
+}
+
+
+static void
+gobi_dl_free(gobi_dl_t *dl)
+{
+    if (dl->fd >= 0) {
+        close(dl->fd);
+    }
+
+    if (dl->tmp) {
+        unlink(dl->tmp);
+        free(dl->tmp);
+    }
+
+    free(dl);
+}
+
+
+static int
+gobi_dl_place(gobi_dl_t *dl, int64_t version, const char *hash,
+    int64_t size)
+{
+    gobi_sync_t        *s;
+    gobi_rchange_t     *ch;
+    gobi_scan_entry_t   now;
+    gobi_base_t         b;
+    struct timespec     ts[2];
+    struct stat         st;
+    char               *rel, cur[GOBI_HASH_HEX_LEN + 1];
+    int                 rc, n, exists;
+
+    s = dl->s;
+    ch = dl->ch;
+
+    if (ch->mtime > 0) {
+        ts[0].tv_sec = 0;
+        ts[0].tv_nsec = UTIME_OMIT;
+        ts[1].tv_sec = ch->mtime / 1000;
+        ts[1].tv_nsec = (ch->mtime % 1000) * 1000000;
+
+        if (futimens(dl->fd, ts) != 0) {
+            return gobi_error(gobi_errno_exit(errno), "cannot set the time "
+                              "of \"%s\": %s", ch->path, strerror(errno));
+        }
+    }
+
+    if (fchmod(dl->fd, gobi_file_mode) != 0 || fstat(dl->fd, &st) != 0) {
+        return gobi_error(gobi_errno_exit(errno), "cannot write \"%s\": %s",
+                          ch->path, strerror(errno));
+    }
+
+    rc = gobi_mkparents(s->rootfd, ch->path);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rel = dl->tmp + strlen(s->root) + 1;
+
+    for (n = 0; n < 5; n++) {
+        exists = gobi_scan_stat(s->rootfd, ch->path, &now);
+        if (exists < 0) {
+            return gobi_error_code();
+        }
+
+        if (!exists) {
+            if (dl->l0.state == GOBI_L_OTHER) {
+                return 0;
+            }
+
+            if (renameat2(s->rootfd, rel, s->rootfd, ch->path,
+                          RENAME_NOREPLACE) == 0)
+            {
+                break;
+            }
+
+            if (errno == EEXIST) {
+                continue;
+            }
+
+            return gobi_error(gobi_errno_exit(errno), "cannot write \"%s\": "
+                              "%s", ch->path, strerror(errno));
+        }
+
+        if (dl->l0.state == GOBI_L_UNCHANGED
+            && gobi_local_same(&now, &dl->l0.stat))
+        {
+            /* still the version the base knows: replace it */
+            if (renameat(s->rootfd, rel, s->rootfd, ch->path) != 0) {
+                return gobi_error(gobi_errno_exit(errno), "cannot write "
+                                  "\"%s\": %s", ch->path, strerror(errno));
+            }
+
+            break;
+        }
+
+        /* changed here since the base: same content, or a conflict */
+        rc = gobi_local_hash(s, ch->path, &now, cur);
+
+        if (rc != 0 && rc != GOBI_LOCAL_CHANGING) {
+            return rc;
+        }
+
+        if (rc == 0 && strcmp(cur, hash) == 0) {
+            b.path = ch->path;
+            b.version = version;
+            memcpy(b.hash, hash, sizeof(b.hash));
+            b.size = size;
+            b.mtime = ch->mtime;
+            b.lmtime = gobi_local_lmtime(&now);
+            b.ino = now.ino;
+
+            return gobi_sync_base_put(s, &b);
+        }
+
+        rc = gobi_local_conflict_copy(s, ch->path, version, NULL);
+        if (rc != 0) {
+            return rc;
+        }
+
+        dl->l0.state = GOBI_L_ABSENT;
+    }
+
+    if (n == 5) {
+        return gobi_error(GOBI_EXIT_ERROR, "\"%s\" keeps changing: not "
+                          "replaced", ch->path);
+    }
+
+    free(dl->tmp);
+    dl->tmp = NULL;
+    s->dirty_files++;
+
+    gobi_scan_from_stat(&st, &now);
+
+    b.path = ch->path;
+    b.version = version;
+    memcpy(b.hash, hash, sizeof(b.hash));
+    b.size = size;
+    b.mtime = ch->mtime;
+    b.lmtime = gobi_local_lmtime(&now);
+    b.ino = now.ino;
+
+    return gobi_sync_base_put(s, &b);
+}
+
+
+static void
+gobi_dl_done(gobi_req_t *r)
+{
+    gobi_dl_t       *dl;
+    gobi_sync_t     *s;
+    gobi_rchange_t  *ch;
+    char             got[GOBI_HASH_HEX_LEN + 1], *what;
+    int64_t          version;
+    const char      *hash;
+    int              rc;
+
+    dl = r->data;
+    s = dl->s;
+    ch = dl->ch;
+
+    if (r->cc != CURLE_OK || r->status != 200) {
+        if (r->cc == CURLE_OK && r->status == 404) {
+            /* deleted since: a later event says so */
+            ch->done = 1;
+
+        } else if (s->rc == 0) {
+            what = gobi_sprintf("cannot download \"%s\"", ch->path);
+            s->rc = gobi_req_error(r, what);
+            free(what);
+        }
+
+        goto done;
+    }
+
+    gobi_hash_final(&r->hash, got);
+
+    version = ch->version;
+    hash = ch->hash;
+
+    if (r->etag > 0 && r->xhash[0] && r->etag != ch->version) {
+        /* the server has a newer version than the event said: take it */
+        version = r->etag;
+        hash = r->xhash;
+    }
+
+    if (strcmp(got, hash) != 0) {
+        if (s->rc == 0) {
+            s->rc = gobi_error(GOBI_EXIT_SERVER, "download of \"%s\": hash "
+                               "mismatch", ch->path);
+        }
+
+        goto done;
+    }
+
+    rc = gobi_dl_place(dl, version, hash, r->received);
+
+    if (rc != 0) {
+        if (s->rc == 0) {
+            s->rc = rc;
+        }
+
+        goto done;
+    }
+
+    ch->done = 1;
+    s->stats.downloaded++;
+    s->stats.bytes_down += r->received;
+    gobi_out_v("downloaded %s", ch->path);
+
+done:
+
+    gobi_progress(1, ch->size);
+    gobi_dl_free(dl);
+    gobi_req_free(r);
+}
+
+
+static int
+gobi_pull_download(gobi_sync_t *s, gobi_rchange_t *ch)
+{
+    gobi_local_t   l;
+    gobi_base_t    b;
+    gobi_dl_t     *dl;
+    gobi_req_t    *r;
+    int            rc;
+
+    if (gobi_ignore_path(s->ign, ch->path)) {
+        ch->done = 1;
+        return 0;
+    }
+
+    rc = gobi_local_get(s, ch->path, &l);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (l.has_base && l.base.version >= ch->version) {
+        ch->done = 1;
+        return 0;
+    }
+
+    if (l.has_base && strcmp(l.base.hash, ch->hash) == 0) {
+        /* same content, a newer version (a rename back, a touch) */
+        b = l.base;
+        b.path = ch->path;
+        b.version = ch->version;
+        b.mtime = ch->mtime;
+        ch->done = 1;
+        return gobi_sync_base_put(s, &b);
+    }
+
+    if (l.state == GOBI_L_CHANGED && strcmp(l.hash, ch->hash) == 0) {
+        /* both sides made the same change */
+        b.path = ch->path;
+        b.version = ch->version;
+        memcpy(b.hash, ch->hash, sizeof(b.hash));
+        b.size = ch->size;
+        b.mtime = ch->mtime;
+        b.lmtime = gobi_local_lmtime(&l.stat);
+        b.ino = l.stat.ino;
+        ch->done = 1;
+        return gobi_sync_base_put(s, &b);
+    }
+
+    if (l.state == GOBI_L_OTHER) {
+        gobi_warn("\"%s\" is a file on the server but not here: skipped",
+                  ch->path);
+        ch->done = 1;
+        return 0;
+    }
+
+    dl = gobi_calloc(sizeof(gobi_dl_t));
+    dl->s = s;
+    dl->ch = ch;
+    dl->l0 = l;
+    dl->fd = gobi_local_tmpfile(s, &dl->tmp);
+
+    if (dl->fd < 0) {
+        free(dl);
+        return gobi_error_code();
+    }
+
+    r = gobi_req_new("GET", gobi_api_file_url(s->server, s->vault,
+                                              ch->path));
+    r->out_fd = dl->fd;
+    r->handler = gobi_dl_done;
+    r->data = dl;
+
+    gobi_http_start(s->http, r);
+
+    return 0;
+}
+
+
+int
+gobi_sync_pull(gobi_sync_t *s)
+{
+    gobi_remote_t     r;
+    gobi_rchange_t   *ch;
+    size_t            i, ndl;
+    mode_t            mask;
+    int               rc, expired, inflight;
+
+    memset(&r, 0, sizeof(gobi_remote_t));
+    gobi_map_init(&r.map);
+
+    mask = umask(0);
+    umask(mask);
+    gobi_file_mode = 0666 & ~mask;
+
+    expired = 0;
+
+    if (s->cursor > 0) {
+        rc = gobi_pull_events(s, &r, &expired);
+        if (rc != 0) {
+            goto done;
+        }
+
+        if (expired) {
+            gobi_warn("the server no longer has the history since our last "
+                      "sync: comparing every file");
+            gobi_remote_free(&r);
+            memset(&r, 0, sizeof(gobi_remote_t));
+            gobi_map_init(&r.map);
+        }
+    }
+
+    if (s->cursor == 0 || expired) {
+        rc = gobi_pull_manifest(s, &r);
+        if (rc != 0) {
+            goto done;
+        }
+    }
+
+    if (r.n > 1) {
+        qsort(r.list, r.n, sizeof(gobi_rchange_t *), gobi_remote_cmp);
+    }
+
+    s->rc = 0;
+
+    /* renames first, while their sources are there */
+    for (i = 0; i < r.n; i++) {
+        ch = r.list[i];
+
+        if (ch->exists && ch->from) {
+            rc = gobi_pull_rename(s, &r, ch);
+            if (rc != 0) {
+                goto done;
+            }
+        }
+    }
+
+    /* then deletions, so that paths are free for what comes */
+    for (i = 0; i < r.n; i++) {
+        ch = r.list[i];
+
+        if (!ch->exists && !ch->done) {
+            rc = gobi_pull_delete(s, ch);
+            if (rc != 0) {
+                goto done;
+            }
+
+            ch->done = 1;
+        }
+    }
+
+    ndl = 0;
+
+    for (i = 0; i < r.n; i++) {
+        if (r.list[i]->exists && !r.list[i]->done) {
+            ndl++;
+            r.bytes += r.list[i]->size;
+        }
+    }
+
+    if (ndl) {
+        gobi_progress_start(s->cursor == 0 ? "clone" : "download",
+                            (int64_t) ndl, r.bytes);
+    }
+
+    inflight = gobi_opts.jobs * 2;
+
+    for (i = 0; i < r.n && s->rc == 0; i++) {
+        ch = r.list[i];
+
+        if (!ch->exists || ch->done) {
+            continue;
+        }
+
+        while (gobi_http_pending(s->http) >= inflight) {
+            gobi_http_step(s->http, NULL, 0, 1000);
+        }
+
+        rc = gobi_pull_download(s, ch);
+        if (rc != 0) {
+            gobi_http_wait(s->http);
+            goto done;
+        }
+    }
+
+    gobi_http_wait(s->http);
+
+    if (ndl) {
+        gobi_progress_end();
+    }
+
+    rc = s->rc;
+
+    if (rc == 0) {
+        for (i = 0; i < r.n; i++) {
+            if (!r.list[i]->done) {
+                rc = gobi_error(GOBI_EXIT_ERROR, "\"%s\" could not be "
+                                "updated", r.list[i]->path);
+                break;
+            }
+        }
+    }
+
+    if (rc == 0 && r.target != s->cursor) {
+        rc = 0;
+
+        if (s->batch == 0) {
+            rc = gobi_state_begin(s->st);
+        }
+
+        if (rc == 0) {
+            s->batch++;
+            rc = gobi_state_meta_set_int(s->st, "cursor", r.target);
+        }
+
+        if (rc == 0) {
+            s->cursor = r.target;
+        }
+    }
+
+done:
+
+    if (gobi_sync_flush(s) != 0 && rc == 0) {
+        rc = gobi_error_code();
+    }
+
+    gobi_remote_free(&r);
+
+    return rc;
+}

@@ -1,0 +1,685 @@
+/*
+ * Copyright (C) the gobi authors
+ *
+ * Scan (disk against base, into the queue) and push (the queue to the
+ * server).  Each queue entry is re-checked against the base when it is
+ * sent, so entries queued long ago (offline) stay correct after a pull
+ * changed the base.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gobi_sync.h"
+#include "gobi_api.h"
+#include "gobi_out.h"
+
+
+typedef enum {
+    GOBI_P_NOTHING = 0,
+    GOBI_P_UPLOAD,
+    GOBI_P_DELETE,
+    GOBI_P_RENAME,
+    GOBI_P_SPLIT                           /* rename sent as PUT + DELETE */
+} gobi_pkind_e;
+
+
+typedef struct {
+    gobi_qentry_t      *q;
+    gobi_pkind_e        kind;
+    gobi_local_t        l;                 /* UPLOAD, DELETE: q->path */
+    gobi_local_t        lsrc;              /* RENAME: q->src */
+} gobi_plan_t;
+
+
+typedef struct {
+    gobi_sync_t        *s;
+    int64_t             qid;
+    char               *path;
+    int                 fd;
+    int                 is_delete;
+    gobi_scan_entry_t   stat;
+    char                hash[GOBI_HASH_HEX_LEN + 1];
+} gobi_up_t;
+
+
+typedef struct {
+    char               *path;
+    char                hash[GOBI_HASH_HEX_LEN + 1];
+    int                 used;
+} gobi_gone_t;
+
+
+int
+gobi_sync_scan(gobi_sync_t *s)
+{
+    gobi_scan_t         sc;
+    gobi_base_t        *base;
+    gobi_scan_entry_t  *f;
+    gobi_gone_t        *gone, *g;
+    gobi_map_t          by_hash;
+    gobi_local_t        l;
+    size_t              nbase, i, j, ngone, k;
+    char              **fresh;
+    size_t              nfresh;
+    int                 rc, cmp;
+
+    gobi_ignore_free(s->ign);
+    s->ign = gobi_ignore_load(s->rootfd);
+
+    rc = gobi_scan_tree(s->rootfd, s->ign, &sc);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = gobi_state_base_all(s->st, &base, &nbase);
+    if (rc != 0) {
+        gobi_scan_free(&sc);
+        return rc;
+    }
+
+    gone = gobi_alloc(sizeof(gobi_gone_t) * (nbase + 1));
+    ngone = 0;
+    fresh = gobi_alloc(sizeof(char *) * (sc.n + 1));
+    nfresh = 0;
+
+    rc = gobi_state_begin(s->st);
+    if (rc != 0) {
+        goto done;
+    }
+
+    /* both lists are sorted by path: merge them */
+    i = 0;
+    j = 0;
+
+    while (i < sc.n || j < nbase) {
+        if (i == sc.n) {
+            cmp = 1;
+
+        } else if (j == nbase) {
+            cmp = -1;
+
+        } else {
+            cmp = strcmp(sc.files[i].path, base[j].path);
+        }
+
+        if (cmp > 0) {
+            /* in the base, not on disk: deleted, unless now ignored */
+            if (!gobi_ignore_path(s->ign, base[j].path)) {
+                gone[ngone].path = base[j].path;
+                memcpy(gone[ngone].hash, base[j].hash, sizeof(base[j].hash));
+                gone[ngone].used = 0;
+                ngone++;
+            }
+
+            j++;
+            continue;
+        }
+
+        f = &sc.files[i];
+
+        if (cmp == 0 && base[j].lmtime != 0
+            && base[j].lmtime == f->mtime_ns && base[j].size == f->size
+            && base[j].ino == f->ino)
+        {
+            i++;
+            j++;
+            continue;
+        }
+
+        rc = gobi_local_get(s, f->path, &l);
+        if (rc != 0) {
+            goto done;
+        }
+
+        if (l.state == GOBI_L_CHANGED) {
+            if (l.has_base) {
+                rc = gobi_state_queue_add(s->st, GOBI_QOP_CHECK, f->path,
+                                          NULL);
+                if (rc != 0) {
+                    goto done;
+                }
+
+            } else {
+                fresh[nfresh++] = f->path;
+            }
+
+        } else if (l.state == GOBI_L_DELETED && l.has_base) {
+            gone[ngone].path = f->path;
+            memcpy(gone[ngone].hash, l.base.hash, sizeof(l.base.hash));
+            gone[ngone].used = 0;
+            ngone++;
+        }
+
+        i++;
+
+        if (cmp == 0) {
+            j++;
+        }
+    }
+
+    /* a file gone and a new one with its content: a rename */
+    gobi_map_init(&by_hash);
+
+    for (k = 0; k < ngone; k++) {
+        if (gobi_map_get(&by_hash, gone[k].hash) == NULL) {
+            gobi_map_put(&by_hash, gone[k].hash, &gone[k]);
+        }
+    }
+
+    for (k = 0; k < nfresh; k++) {
+        rc = gobi_local_get(s, fresh[k], &l);
+        if (rc != 0) {
+            break;
+        }
+
+        g = (l.state == GOBI_L_CHANGED) ? gobi_map_get(&by_hash, l.hash)
+                                        : NULL;
+
+        if (g && !g->used) {
+            g->used = 1;
+            rc = gobi_state_queue_add(s->st, GOBI_QOP_RENAME, fresh[k],
+                                      g->path);
+
+        } else {
+            rc = gobi_state_queue_add(s->st, GOBI_QOP_CHECK, fresh[k], NULL);
+        }
+
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    gobi_map_free(&by_hash);
+
+    for (k = 0; rc == 0 && k < ngone; k++) {
+        if (!gone[k].used) {
+            rc = gobi_state_queue_add(s->st, GOBI_QOP_CHECK, gone[k].path,
+                                      NULL);
+        }
+    }
+
+done:
+
+    if (rc == 0) {
+        rc = gobi_sync_flush(s);
+
+    } else {
+        gobi_state_rollback(s->st);
+        s->batch = 0;
+    }
+
+    free(gone);
+    free(fresh);
+    gobi_state_base_free(base, nbase);
+    gobi_scan_free(&sc);
+
+    return rc;
+}
+
+
+static void
+gobi_up_free(gobi_up_t *u)
+{
+    if (u->fd >= 0) {
+        close(u->fd);
+    }
+
+    free(u->path);
+    free(u);
+}
+
+
+static void
+gobi_up_done(gobi_req_t *r)
+{
+    gobi_up_t          *u;
+    gobi_sync_t        *s;
+    gobi_base_t         b;
+    gobi_scan_entry_t   now;
+    struct stat         st;
+    yajl_val            root;
+    const char         *hash;
+    char                code[64], *what;
+    int                 rc;
+
+    u = r->data;
+    s = u->s;
+    rc = 0;
+
+    if (r->cc == CURLE_OK && r->status == 412) {
+        /* the server moved on: pull, then this entry again */
+        s->need_pull = 1;
+        goto done;
+    }
+
+    if (u->is_delete) {
+        if (r->cc == CURLE_OK && (r->status == 200 || r->status == 204
+                                  || (r->status == 404
+                                      && strcmp(gobi_req_error_code(r, code,
+                                                sizeof(code)),
+                                                "vault_not_found") != 0)))
+        {
+            rc = gobi_sync_base_del(s, u->path);
+
+            if (rc == 0 && u->qid) {
+                rc = gobi_state_queue_del(s->st, u->qid);
+            }
+
+            if (rc == 0) {
+                s->stats.deleted_remote++;
+                gobi_out_v("deleted on the server: %s", u->path);
+            }
+
+            goto done;
+        }
+
+        what = gobi_sprintf("cannot delete \"%s\" on the server", u->path);
+        rc = gobi_req_error(r, what);
+        free(what);
+        goto done;
+    }
+
+    if (r->cc != CURLE_OK || (r->status != 200 && r->status != 201)) {
+        if (r->cc == CURLE_OK && r->status == 400
+            && strcmp(gobi_req_error_code(r, code, sizeof(code)),
+                      "hash_mismatch") == 0)
+        {
+            /* the file changed while it was sent: again next round */
+            s->need_pull = 1;
+            goto done;
+        }
+
+        if (r->cc == CURLE_OK && r->status == 413) {
+            gobi_warn("\"%s\" is larger than the server accepts: not "
+                      "synced", u->path);
+
+            if (u->qid) {
+                rc = gobi_state_queue_del(s->st, u->qid);
+            }
+
+            goto done;
+        }
+
+        what = gobi_sprintf("cannot upload \"%s\"", u->path);
+        rc = gobi_req_error(r, what);
+        free(what);
+        goto done;
+    }
+
+    root = r->resp ? gobi_json_parse(r->resp, r->resp_len, NULL, 0) : NULL;
+
+    b.path = u->path;
+    hash = gobi_json_str(root, "hash");
+
+    if (gobi_json_int(root, "version", &b.version) != 0 || hash == NULL
+        || strlen(hash) != GOBI_HASH_HEX_LEN)
+    {
+        yajl_tree_free(root);
+        rc = gobi_error(GOBI_EXIT_SERVER, "upload of \"%s\": bad answer "
+                        "from the server", u->path);
+        goto done;
+    }
+
+    memcpy(b.hash, hash, sizeof(b.hash));
+    b.size = u->stat.size;
+    b.mtime = u->stat.mtime_ns / 1000000;
+    gobi_json_int(root, "size", &b.size);
+    gobi_json_int(root, "mtime", &b.mtime);
+    yajl_tree_free(root);
+
+    /* the stat we hashed is the base's only if the file did not move */
+    b.lmtime = 0;
+    b.ino = u->stat.ino;
+
+    if (fstatat(s->rootfd, u->path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        gobi_scan_from_stat(&st, &now);
+
+        if (gobi_local_same(&now, &u->stat)
+            && strcmp(b.hash, u->hash) == 0)
+        {
+            b.lmtime = gobi_local_lmtime(&now);
+        }
+    }
+
+    rc = gobi_sync_base_put(s, &b);
+
+    if (rc == 0 && u->qid) {
+        rc = gobi_state_queue_del(s->st, u->qid);
+    }
+
+    if (rc == 0) {
+        s->stats.uploaded++;
+        s->stats.bytes_up += u->stat.size;
+        gobi_out_v("uploaded %s", u->path);
+    }
+
+done:
+
+    if (rc != 0 && s->rc == 0) {
+        s->rc = rc;
+    }
+
+    gobi_progress(1, u->is_delete ? 0 : u->stat.size);
+    gobi_up_free(u);
+    gobi_req_free(r);
+}
+
+
+static int
+gobi_push_upload(gobi_sync_t *s, int64_t qid, const char *path,
+    gobi_local_t *l)
+{
+    gobi_up_t          *u;
+    gobi_req_t         *r;
+    gobi_scan_entry_t   now;
+    struct stat         st;
+    int                 fd;
+
+    fd = openat(s->rootfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            /* gone meanwhile: the next scan sees it */
+            return 0;
+        }
+
+        return gobi_error(gobi_errno_exit(errno), "cannot read \"%s\": %s",
+                          path, strerror(errno));
+    }
+
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return gobi_error(gobi_errno_exit(errno), "cannot read \"%s\": %s",
+                          path, strerror(errno));
+    }
+
+    gobi_scan_from_stat(&st, &now);
+
+    if (!gobi_local_same(&now, &l->stat)) {
+        /* changed since it was hashed: next round */
+        close(fd);
+        s->need_pull = 1;
+        return 0;
+    }
+
+    u = gobi_calloc(sizeof(gobi_up_t));
+    u->s = s;
+    u->qid = qid;
+    u->path = gobi_strdup(path);
+    u->fd = fd;
+    u->stat = now;
+    memcpy(u->hash, l->hash, sizeof(u->hash));
+
+    r = gobi_req_new("PUT", gobi_api_file_url(s->server, s->vault, path));
+    r->in_fd = fd;
+    r->in_size = now.size;
+    r->handler = gobi_up_done;
+    r->data = u;
+
+    if (l->has_base) {
+        gobi_req_header(r, "If-Match: \"%lld\"",
+                        (long long) l->base.version);
+
+    } else {
+        gobi_req_header(r, "If-None-Match: *");
+    }
+
+    gobi_req_header(r, "X-Gobi-Hash: %s", l->hash);
+    gobi_req_header(r, "X-Gobi-Mtime: %lld",
+                    (long long) (now.mtime_ns / 1000000));
+    gobi_req_header(r, "X-Gobi-Device: %s", s->device);
+    gobi_req_header(r, "Content-Type: application/octet-stream");
+
+    gobi_http_start(s->http, r);
+
+    return 0;
+}
+
+
+static int
+gobi_push_delete(gobi_sync_t *s, int64_t qid, const char *path,
+    gobi_local_t *l)
+{
+    gobi_up_t   *u;
+    gobi_req_t  *r;
+
+    u = gobi_calloc(sizeof(gobi_up_t));
+    u->s = s;
+    u->qid = qid;
+    u->path = gobi_strdup(path);
+    u->fd = -1;
+    u->is_delete = 1;
+
+    r = gobi_req_new("DELETE", gobi_api_file_url(s->server, s->vault,
+                                                 path));
+    r->handler = gobi_up_done;
+    r->data = u;
+
+    gobi_req_header(r, "If-Match: \"%lld\"", (long long) l->base.version);
+    gobi_req_header(r, "X-Gobi-Device: %s", s->device);
+
+    gobi_http_start(s->http, r);
+
+    return 0;
+}
+
+
+/* what an entry means now, against the current base and disk */
+static int
+gobi_push_plan(gobi_sync_t *s, gobi_qentry_t *q, gobi_plan_t *p)
+{
+    int  rc;
+
+    p->q = q;
+    p->kind = GOBI_P_NOTHING;
+
+    if (gobi_ignore_path(s->ign, q->path)) {
+        return 0;
+    }
+
+    rc = gobi_local_get(s, q->path, &p->l);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (q->op == GOBI_QOP_RENAME && q->src) {
+        rc = gobi_local_get(s, q->src, &p->lsrc);
+        if (rc != 0) {
+            return rc;
+        }
+
+        if (p->lsrc.state == GOBI_L_DELETED && !p->l.has_base
+            && p->l.state == GOBI_L_CHANGED
+            && !gobi_ignore_path(s->ign, q->src))
+        {
+            p->kind = (s->rename && strcmp(p->l.hash, p->lsrc.base.hash) == 0)
+                      ? GOBI_P_RENAME : GOBI_P_SPLIT;
+            return 0;
+        }
+
+        /* no longer a rename: each side on its own */
+        rc = gobi_state_queue_add(s->st, GOBI_QOP_CHECK, q->src, NULL);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    switch (p->l.state) {
+    case GOBI_L_CHANGED:
+        p->kind = GOBI_P_UPLOAD;
+        break;
+    case GOBI_L_DELETED:
+        p->kind = GOBI_P_DELETE;
+        break;
+    default:
+        break;
+    }
+
+    return 0;
+}
+
+
+int
+gobi_sync_push(gobi_sync_t *s)
+{
+    gobi_qentry_t  *q;
+    gobi_plan_t    *plan, *p;
+    gobi_map_t      busy;
+    size_t          n, i;
+    int64_t         deletes, total, files, bytes;
+    int             rc, inflight, round;
+
+    rc = 0;
+    s->rc = 0;
+    inflight = gobi_opts.jobs * 2;
+
+    for (round = 0; round < 8; round++) {
+        rc = gobi_state_queue_list(s->st, &q, &n);
+        if (rc != 0 || n == 0) {
+            break;
+        }
+
+        plan = gobi_calloc(sizeof(gobi_plan_t) * n);
+
+        rc = gobi_state_begin(s->st);
+
+        for (i = 0; rc == 0 && i < n; i++) {
+            rc = gobi_push_plan(s, &q[i], &plan[i]);
+        }
+
+        if (rc == 0) {
+            rc = gobi_sync_flush(s);
+
+        } else {
+            gobi_state_rollback(s->st);
+            s->batch = 0;
+        }
+
+        if (rc != 0) {
+            free(plan);
+            gobi_state_queue_free(q, n);
+            break;
+        }
+
+        /* the mass-delete guard */
+        deletes = 0;
+        files = 0;
+        bytes = 0;
+
+        for (i = 0; i < n; i++) {
+            if (plan[i].kind == GOBI_P_DELETE) {
+                deletes++;
+            }
+
+            if (plan[i].kind != GOBI_P_NOTHING) {
+                files++;
+                bytes += plan[i].l.stat.size;
+            }
+        }
+
+        total = gobi_state_base_count(s->st);
+
+        if (deletes >= 2 && deletes * 2 > total
+            && !gobi_opts.allow_mass_delete)
+        {
+            s->stats.mass_delete_refused = deletes;
+        }
+
+        gobi_progress_start("upload", files, bytes);
+        gobi_map_init(&busy);
+
+        for (i = 0; i < n && s->rc == 0; i++) {
+            p = &plan[i];
+
+            /* one transfer per path at a time */
+            if (gobi_map_get(&busy, p->q->path)
+                || (p->q->src && gobi_map_get(&busy, p->q->src)))
+            {
+                gobi_http_wait(s->http);
+                gobi_map_free(&busy);
+                gobi_map_init(&busy);
+            }
+
+            while (gobi_http_pending(s->http) >= inflight) {
+                gobi_http_step(s->http, NULL, 0, 1000);
+            }
+
+            switch (p->kind) {
+
+            case GOBI_P_NOTHING:
+                rc = gobi_state_queue_del(s->st, p->q->id);
+                break;
+
+            case GOBI_P_UPLOAD:
+                gobi_map_put(&busy, p->q->path, p);
+                rc = gobi_push_upload(s, p->q->id, p->q->path, &p->l);
+                break;
+
+            case GOBI_P_DELETE:
+                if (s->stats.mass_delete_refused) {
+                    rc = gobi_state_queue_del(s->st, p->q->id);
+                    break;
+                }
+
+                gobi_map_put(&busy, p->q->path, p);
+                rc = gobi_push_delete(s, p->q->id, p->q->path, &p->l);
+                break;
+
+            case GOBI_P_RENAME:
+                gobi_http_wait(s->http);
+                rc = s->rename(s, p->q->src, p->q->path,
+                               p->lsrc.base.version);
+
+                if (rc == 0) {
+                    rc = gobi_state_queue_del(s->st, p->q->id);
+                    break;
+                }
+
+                /* not sent: fall back to PUT + DELETE */
+                gobi_error_clear();
+
+                /* fall through */
+
+            case GOBI_P_SPLIT:
+                gobi_map_put(&busy, p->q->path, p);
+                gobi_map_put(&busy, p->q->src, p);
+                rc = gobi_push_upload(s, 0, p->q->path, &p->l);
+
+                if (rc == 0) {
+                    rc = gobi_push_delete(s, p->q->id, p->q->src, &p->lsrc);
+                }
+
+                break;
+            }
+
+            if (rc != 0) {
+                break;
+            }
+        }
+
+        gobi_http_wait(s->http);
+        gobi_progress_end();
+        gobi_map_free(&busy);
+
+        if (gobi_sync_flush(s) != 0 && rc == 0) {
+            rc = gobi_error_code();
+        }
+
+        free(plan);
+        gobi_state_queue_free(q, n);
+
+        if (rc == 0) {
+            rc = s->rc;
+        }
+
+        if (rc != 0 || s->need_pull) {
+            break;
+        }
+    }
+
+    return rc;
+}

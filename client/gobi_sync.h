@@ -1,0 +1,141 @@
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The sync engine.  Three trees, as in Dropbox's Nucleus: the remote one
+ * (the server's event log after our cursor), the local one (the disk) and
+ * the synced base (state.db) they last agreed on.  A side changed when it
+ * differs from the base; both changed with different content is a
+ * conflict, and then nothing is lost: the local edit becomes a conflict
+ * copy beside the remote version.
+ *
+ * One pass (gobi_sync_run):
+ *   pull   events since the cursor, reduced per path to the remote target
+ *          state; each applied against the base and the disk (download to
+ *          .gobi/tmp, verify, rename into place; delete; rename) and the
+ *          cursor advanced only when all of them were applied
+ *   scan   disk against base: changed paths become queue entries (a file
+ *          gone and one with its hash appeared: a rename)
+ *   push   the queue in order, each entry re-checked against the base:
+ *          PUT with If-Match/If-None-Match, DELETE with If-Match; 412 means
+ *          the server moved on: pull again, then retry
+ */
+
+#ifndef _GOBI_SYNC_H_INCLUDED_
+#define _GOBI_SYNC_H_INCLUDED_
+
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "gobi.h"
+#include "gobi_conf.h"
+#include "gobi_http.h"
+#include "gobi_ignore.h"
+#include "gobi_map.h"
+#include "gobi_scan.h"
+#include "gobi_state.h"
+
+
+typedef struct gobi_sync_s  gobi_sync_t;
+
+
+/* a rename sender: the WebSocket when connected; returns 0 when sent */
+typedef int (*gobi_rename_pt)(gobi_sync_t *s, const char *from,
+    const char *to, int64_t base_version);
+
+
+typedef struct {
+    int64_t     uploaded;
+    int64_t     downloaded;
+    int64_t     deleted_remote;            /* deletes we sent */
+    int64_t     deleted_local;             /* deletes we applied */
+    int64_t     renamed_remote;
+    int64_t     renamed_local;
+    int64_t     conflicts;
+    int64_t     bytes_up;
+    int64_t     bytes_down;
+    int64_t     mass_delete_refused;
+} gobi_sync_stats_t;
+
+
+struct gobi_sync_s {
+    char               *root;              /* absolute */
+    int                 rootfd;
+    int                 lockfd;
+    gobi_state_t       *st;
+    gobi_http_t        *http;
+    gobi_cred_t         cred;
+    char               *server;
+    char               *vault;
+    char               *device;
+    gobi_ignore_t      *ign;
+
+    int64_t             cursor;
+    int                 need_pull;         /* a 412 came back */
+    int                 rc;                /* first error of a transfer */
+    int                 batch;             /* base writes not committed */
+    int                 dirty_files;       /* files written since syncfs */
+
+    gobi_map_t          hashes;            /* scan's hash cache */
+    gobi_sync_stats_t   stats;
+
+    gobi_rename_pt      rename;            /* NULL: PUT + DELETE */
+    void               *ws;
+};
+
+
+/* a local file compared with its base */
+typedef enum {
+    GOBI_L_ABSENT = 0,                     /* no file, no base */
+    GOBI_L_UNCHANGED,                      /* same as the base */
+    GOBI_L_DELETED,                        /* base, no file */
+    GOBI_L_CHANGED,                        /* differs (or new) */
+    GOBI_L_OTHER                           /* a folder or special file */
+} gobi_lstate_e;
+
+
+typedef struct {
+    gobi_lstate_e       state;
+    int                 has_base;
+    gobi_base_t         base;
+    gobi_scan_entry_t   stat;              /* when a file is there */
+    char                hash[GOBI_HASH_HEX_LEN + 1];  /* CHANGED, UNCHANGED */
+} gobi_local_t;
+
+
+/* opens the folder holding `dir` (or a parent of it); lock: take it */
+int gobi_sync_open(const char *dir, int lock, gobi_sync_t **out);
+/* makes dir a new vault folder (clone) */
+int gobi_sync_create(const char *dir, const char *server, const char *vault,
+    gobi_sync_t **out);
+void gobi_sync_close(gobi_sync_t *s);
+/* credentials and HTTP (not needed by status/conflicts) */
+int gobi_sync_connect(gobi_sync_t *s);
+
+int gobi_sync_run(gobi_sync_t *s);
+void gobi_sync_report(gobi_sync_t *s, const char *what, int64_t ms);
+int gobi_sync_pull(gobi_sync_t *s);
+int gobi_sync_scan(gobi_sync_t *s);
+int gobi_sync_push(gobi_sync_t *s);
+
+/* local helpers (gobi_local.c) */
+
+/* gobi_local_hash(): the file changed or went away while being read */
+#define GOBI_LOCAL_CHANGING  (-2)
+
+int gobi_local_get(gobi_sync_t *s, const char *path, gobi_local_t *l);
+int gobi_local_hash(gobi_sync_t *s, const char *path,
+    const gobi_scan_entry_t *e, char hash[GOBI_HASH_HEX_LEN + 1]);
+int gobi_local_same(const gobi_scan_entry_t *a, const gobi_scan_entry_t *b);
+char *gobi_local_conflict_name(gobi_sync_t *s, const char *path);
+int gobi_local_conflict_copy(gobi_sync_t *s, const char *path,
+    int64_t remote_version, char **copy);
+void gobi_local_prune_dirs(gobi_sync_t *s, const char *path);
+int gobi_local_tmpfile(gobi_sync_t *s, char **name);
+int64_t gobi_local_lmtime(const gobi_scan_entry_t *e);
+int gobi_sync_base_put(gobi_sync_t *s, const gobi_base_t *b);
+int gobi_sync_base_del(gobi_sync_t *s, const char *path);
+int gobi_sync_flush(gobi_sync_t *s);
+
+
+#endif /* _GOBI_SYNC_H_INCLUDED_ */
