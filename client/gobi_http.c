@@ -394,6 +394,11 @@ gobi_http_step(gobi_http_t *h, struct curl_waitfd *extra, unsigned nextra,
 
     gobi_http_launch(h);
 
+    if (h->running == 0 && nextra == 0) {
+        /* nothing to wait for */
+        return 0;
+    }
+
     if (timeout_ms > 0) {
         mc = curl_multi_poll(h->multi, extra, nextra, timeout_ms, NULL);
         if (mc != CURLM_OK) {

@@ -53,8 +53,31 @@ typedef struct {
 } gobi_gone_t;
 
 
+static int
+gobi_scan_emit(gobi_sync_t *s, gobi_change_pt cb, void *data,
+    gobi_change_e kind, const char *path, const char *src)
+{
+    if (cb) {
+        return cb(data, kind, path, src);
+    }
+
+    if (kind == GOBI_CH_RENAMED) {
+        return gobi_state_queue_add(s->st, GOBI_QOP_RENAME, path, src);
+    }
+
+    return gobi_state_queue_add(s->st, GOBI_QOP_CHECK, path, NULL);
+}
+
+
 int
 gobi_sync_scan(gobi_sync_t *s)
+{
+    return gobi_sync_changes(s, NULL, NULL);
+}
+
+
+int
+gobi_sync_changes(gobi_sync_t *s, gobi_change_pt cb, void *data)
 {
     gobi_scan_t         sc;
     gobi_base_t        *base;
@@ -137,8 +160,8 @@ gobi_sync_scan(gobi_sync_t *s)
 
         if (l.state == GOBI_L_CHANGED) {
             if (l.has_base) {
-                rc = gobi_state_queue_add(s->st, GOBI_QOP_CHECK, f->path,
-                                          NULL);
+                rc = gobi_scan_emit(s, cb, data, GOBI_CH_MODIFIED, f->path,
+                                    NULL);
                 if (rc != 0) {
                     goto done;
                 }
@@ -181,11 +204,11 @@ gobi_sync_scan(gobi_sync_t *s)
 
         if (g && !g->used) {
             g->used = 1;
-            rc = gobi_state_queue_add(s->st, GOBI_QOP_RENAME, fresh[k],
-                                      g->path);
+            rc = gobi_scan_emit(s, cb, data, GOBI_CH_RENAMED, fresh[k],
+                                g->path);
 
         } else {
-            rc = gobi_state_queue_add(s->st, GOBI_QOP_CHECK, fresh[k], NULL);
+            rc = gobi_scan_emit(s, cb, data, GOBI_CH_NEW, fresh[k], NULL);
         }
 
         if (rc != 0) {
@@ -197,8 +220,8 @@ gobi_sync_scan(gobi_sync_t *s)
 
     for (k = 0; rc == 0 && k < ngone; k++) {
         if (!gone[k].used) {
-            rc = gobi_state_queue_add(s->st, GOBI_QOP_CHECK, gone[k].path,
-                                      NULL);
+            rc = gobi_scan_emit(s, cb, data, GOBI_CH_DELETED, gone[k].path,
+                                NULL);
         }
     }
 

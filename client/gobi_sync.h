@@ -116,6 +116,19 @@ int gobi_sync_run(gobi_sync_t *s);
 void gobi_sync_report(gobi_sync_t *s, const char *what, int64_t ms);
 int gobi_sync_pull(gobi_sync_t *s);
 int gobi_sync_scan(gobi_sync_t *s);
+
+/* local changes against the base, reported instead of queued (status) */
+typedef enum {
+    GOBI_CH_NEW = 1,
+    GOBI_CH_MODIFIED,
+    GOBI_CH_DELETED,
+    GOBI_CH_RENAMED
+} gobi_change_e;
+
+typedef int (*gobi_change_pt)(void *data, gobi_change_e kind,
+    const char *path, const char *src);
+
+int gobi_sync_changes(gobi_sync_t *s, gobi_change_pt cb, void *data);
 int gobi_sync_push(gobi_sync_t *s);
 
 /* local helpers (gobi_local.c) */
