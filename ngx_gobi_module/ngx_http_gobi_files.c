@@ -33,6 +33,8 @@ static void ngx_http_gobi_run_get(ngx_http_gobi_job_t *job);
 static ngx_int_t ngx_http_gobi_get_done(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_delete(ngx_http_gobi_job_t *job);
+static ngx_int_t ngx_http_gobi_delete_done(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
 
 
 static ngx_table_elt_t *
@@ -586,6 +588,12 @@ ngx_http_gobi_put_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
     ngx_http_gobi_keep_temp(r, job);
 
+    if (job->code == NULL && job->event.seq > 0
+        && job->event.seq == job->file.version)
+    {
+        ngx_http_gobi_bus_publish(job->vault.id, job->event.seq);
+    }
+
     return ngx_http_gobi_send_job(r, job);
 }
 
@@ -797,7 +805,7 @@ ngx_http_gobi_file_delete(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     }
 
     if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_run_delete,
-                                ngx_http_gobi_send_job)
+                                ngx_http_gobi_delete_done)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -869,4 +877,15 @@ ngx_http_gobi_run_delete(ngx_http_gobi_job_t *job)
     ngx_http_gobi_gen_str(job->gen, "seq");
     ngx_http_gobi_gen_int(job->gen, job->event.seq);
     yajl_gen_map_close(job->gen);
+}
+
+
+static ngx_int_t
+ngx_http_gobi_delete_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    if (job->code == NULL) {
+        ngx_http_gobi_bus_publish(job->vault.id, job->event.seq);
+    }
+
+    return ngx_http_gobi_send_job(r, job);
 }

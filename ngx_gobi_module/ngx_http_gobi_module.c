@@ -7,6 +7,8 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_bus.h"
+#include "ngx_http_gobi_ws.h"
 
 #include <sodium.h>
 
@@ -27,6 +29,9 @@ static char *ngx_http_gobi_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_gobi_add_path(ngx_conf_t *cf, ngx_str_t *name,
     ngx_path_t **out);
+static char *ngx_http_gobi_websocket(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_gobi_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_gobi_init_process(ngx_cycle_t *cycle);
 static void ngx_http_gobi_exit_process(ngx_cycle_t *cycle);
 
@@ -102,6 +107,41 @@ static ngx_command_t  ngx_http_gobi_commands[] = {
       0,
       NULL },
 
+    { ngx_string("gobi_websocket"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_gobi_websocket,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gobi_ws_ping_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gobi_loc_conf_t, ws_ping_interval),
+      NULL },
+
+    { ngx_string("gobi_ws_max_message"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gobi_loc_conf_t, ws_max_message),
+      NULL },
+
+    { ngx_string("gobi_ws_send_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gobi_loc_conf_t, ws_send_queue),
+      NULL },
+
+    { ngx_string("gobi_ws_batch"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gobi_loc_conf_t, ws_batch),
+      NULL },
+
       ngx_null_command
 };
 
@@ -127,7 +167,7 @@ ngx_module_t  ngx_http_gobi_module = {
     ngx_http_gobi_commands,                /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_gobi_init_module,             /* init module */
     ngx_http_gobi_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -201,6 +241,7 @@ ngx_http_gobi_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (gmcf->bus_uri.data == NULL) {
         ngx_str_set(&gmcf->bus_uri, "local");
+        gmcf->bus = &ngx_http_gobi_bus_local;
     }
 
     if (gmcf->thread_pool_name.data == NULL) {
@@ -247,6 +288,11 @@ ngx_http_gobi_create_loc_conf(ngx_conf_t *cf)
     }
 
     glcf->api = NGX_CONF_UNSET;
+    glcf->websocket = NGX_CONF_UNSET;
+    glcf->ws_ping_interval = NGX_CONF_UNSET_MSEC;
+    glcf->ws_max_message = NGX_CONF_UNSET_SIZE;
+    glcf->ws_send_queue = NGX_CONF_UNSET_SIZE;
+    glcf->ws_batch = NGX_CONF_UNSET_UINT;
 
     return glcf;
 }
@@ -255,10 +301,39 @@ ngx_http_gobi_create_loc_conf(ngx_conf_t *cf)
 static char *
 ngx_http_gobi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
+    ngx_http_gobi_loc_conf_t *prev = parent;
     ngx_http_gobi_loc_conf_t *conf = child;
 
     /* handlers are not inherited by nested locations, as in nginx */
     ngx_conf_init_value(conf->api, 0);
+    ngx_conf_init_value(conf->websocket, 0);
+
+    ngx_conf_merge_msec_value(conf->ws_ping_interval, prev->ws_ping_interval,
+                              30000);
+    ngx_conf_merge_size_value(conf->ws_max_message, prev->ws_max_message,
+                              1024 * 1024);
+    ngx_conf_merge_size_value(conf->ws_send_queue, prev->ws_send_queue,
+                              4 * 1024 * 1024);
+    ngx_conf_merge_uint_value(conf->ws_batch, prev->ws_batch, 500);
+
+    if (conf->ws_max_message < 125) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_ws_max_message\" must be at least 125");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->ws_send_queue < conf->ws_max_message) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_ws_send_queue\" must be at least "
+                           "\"gobi_ws_max_message\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->ws_batch < 1 || conf->ws_batch > 10000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_ws_batch\" must be 1-10000");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -450,14 +525,21 @@ ngx_http_gobi_bus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (value[1].len == 5 && ngx_strncmp(value[1].data, "local", 5) == 0) {
         gmcf->bus_uri = value[1];
+        gmcf->bus = &ngx_http_gobi_bus_local;
         return NGX_CONF_OK;
     }
 
     if (value[1].len > 8 && ngx_strncmp(value[1].data, "redis://", 8) == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"gobi_bus\": the Redis bus is not built into "
-                           "this module yet");
-        return NGX_CONF_ERROR;
+        if (&ngx_http_gobi_bus_redis == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"gobi_bus\": the Redis bus is not built "
+                               "into this module");
+            return NGX_CONF_ERROR;
+        }
+
+        gmcf->bus_uri = value[1];
+        gmcf->bus = &ngx_http_gobi_bus_redis;
+        return NGX_CONF_OK;
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -493,6 +575,30 @@ ngx_http_gobi_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *clcfp = clcf;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_gobi_websocket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gobi_loc_conf_t *glcf = conf;
+
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    if (glcf->websocket != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    glcf->websocket = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_gobi_ws_handler;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gobi_module);
+    gmcf->enabled = 1;
 
     return NGX_CONF_OK;
 }
@@ -556,6 +662,10 @@ ngx_http_gobi_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (gmcf->bus->configure(cf, &gmcf->bus_uri) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /*
      * Request bodies of gobi locations go to the storage's temp folder,
      * and nginx's own body size limit follows gobi_max_file_size (our
@@ -570,6 +680,31 @@ ngx_http_gobi_postconfiguration(ngx_conf_t *cf)
     }
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gobi_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_gobi_module);
+    if (gmcf == NULL || !gmcf->enabled) {
+        return NGX_OK;
+    }
+
+    return gmcf->bus->init_module(cycle);
+}
+
+
+void
+ngx_http_gobi_bus_publish(int64_t vault, int64_t seq)
+{
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_gobi_module);
+    gmcf->bus->publish(vault, seq);
 }
 
 
@@ -637,7 +772,7 @@ ngx_http_gobi_init_process(ngx_cycle_t *cycle)
         }
     }
 
-    return NGX_OK;
+    return gmcf->bus->init_process(cycle);
 }
 
 
@@ -650,6 +785,8 @@ ngx_http_gobi_exit_process(ngx_cycle_t *cycle)
     if (gmcf == NULL || !gmcf->enabled) {
         return;
     }
+
+    gmcf->bus->exit_process(cycle);
 
     if (ngx_http_gobi_worker.store) {
         gmcf->store_driver->close(ngx_http_gobi_worker.store);

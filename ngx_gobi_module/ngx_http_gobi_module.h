@@ -37,6 +37,7 @@ typedef struct {
     ngx_str_t                      storage_root;
 
     ngx_str_t                      bus_uri;
+    const struct ngx_http_gobi_bus_s  *bus;
 
     ngx_str_t                      thread_pool_name;
     ngx_thread_pool_t             *thread_pool;
@@ -54,6 +55,11 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                     api;
+    ngx_flag_t                     websocket;
+    ngx_msec_t                     ws_ping_interval;
+    size_t                         ws_max_message;
+    size_t                         ws_send_queue;
+    ngx_uint_t                     ws_batch;
 } ngx_http_gobi_loc_conf_t;
 
 
@@ -138,6 +144,15 @@ struct ngx_http_gobi_job_s {
     char                           blob_path[1024];
     char                           log[512];     /* logged in the loop */
     ngx_uint_t                     log_level;
+
+    /* WebSocket work: the session, and the messages a thread made */
+    void                          *ws;
+    u_char                        *msgs;         /* see gobi_msgs_add() */
+    size_t                         msgs_len;
+    size_t                         msgs_cap;
+    int64_t                        head;
+    char                           op_id[260];
+    size_t                         op_id_len;
 };
 
 
@@ -145,6 +160,7 @@ struct ngx_http_gobi_job_s {
 typedef struct {
     ngx_http_gobi_job_t            job;
     ngx_uint_t                     op;
+    void                          *ws;
 } ngx_http_gobi_ctx_t;
 
 
@@ -157,6 +173,17 @@ ngx_int_t ngx_http_gobi_task_post(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
     ngx_http_gobi_done_pt done);
 int64_t ngx_http_gobi_now_ms(void);
+
+/*
+ * Messages made by a thread for the event loop: records of
+ * [int64 seq][size_t len][len bytes], appended with ngx_http_gobi_msgs_add()
+ * (malloc'd, freed with the job).
+ */
+int ngx_http_gobi_msgs_add(ngx_http_gobi_job_t *job, int64_t seq,
+    yajl_gen g);
+u_char *ngx_http_gobi_msgs_next(ngx_http_gobi_job_t *job, u_char *p,
+    int64_t *seq, u_char **msg, size_t *len);
+void ngx_http_gobi_job_free_results(ngx_http_gobi_job_t *job);
 
 /* ngx_http_gobi_reply.c */
 ngx_int_t ngx_http_gobi_send_error(ngx_http_request_t *r, ngx_uint_t status,
@@ -184,6 +211,9 @@ int ngx_http_gobi_password_verify(const char *hash, const char *password);
 ngx_int_t ngx_http_gobi_token_new(ngx_http_gobi_job_t *job, char *token,
     size_t len);
 void ngx_http_gobi_token_hash(const char *token, char *hex);
+
+/* ngx_http_gobi_module.c: tell the bus a vault moved on */
+void ngx_http_gobi_bus_publish(int64_t vault, int64_t seq);
 
 /* ngx_http_gobi_api.c */
 ngx_int_t ngx_http_gobi_api_handler(ngx_http_request_t *r);

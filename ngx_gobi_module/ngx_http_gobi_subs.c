@@ -1,0 +1,550 @@
+
+/*
+ * Copyright (C) the gobi authors
+ *
+ * A worker's subscriptions: for every vault with live sessions here, the
+ * seq up to which its events were fanned out.  When the bus rings, the
+ * worker reads the new events once (a thread) and sends them to every
+ * session, in seq order.  A session that is behind the vault (it joined
+ * late, or was catching up) reads on its own until it has caught up, so
+ * no session sees a gap or a duplicate.
+ */
+
+
+#include "ngx_http_gobi_ws.h"
+#include "ngx_http_gobi_bus.h"
+
+#include <stdlib.h>
+
+#include "gobi_wsmsg.h"
+
+
+#define NGX_HTTP_GOBI_FETCH_LIMIT  500
+
+
+struct ngx_http_gobi_vsub_s {
+    ngx_rbtree_node_t              node;       /* key: vault id */
+    int64_t                        vault;
+    int64_t                        seq;        /* fanned out up to */
+    int64_t                        announced;  /* highest seq heard of */
+    ngx_queue_t                    sessions;
+    ngx_uint_t                     nsessions;
+    unsigned                       fetching:1;
+    unsigned                       again:1;    /* re-read when done */
+};
+
+
+typedef struct {
+    ngx_thread_task_t              task;
+    ngx_http_gobi_job_t            job;
+    ngx_http_gobi_vsub_t          *vsub;
+    int64_t                        since;
+    int                            more;
+    int                            expired;
+} ngx_http_gobi_fetch_t;
+
+
+static ngx_rbtree_t                ngx_http_gobi_subs_tree;
+static ngx_rbtree_node_t           ngx_http_gobi_subs_sentinel;
+static ngx_uint_t                  ngx_http_gobi_subs_ready;
+
+
+static void ngx_http_gobi_subs_fetch(ngx_http_gobi_vsub_t *vsub);
+static void ngx_http_gobi_subs_deliver(ngx_http_gobi_vsub_t *vsub,
+    ngx_http_gobi_job_t *job, int64_t since);
+static void ngx_http_gobi_subs_free(ngx_http_gobi_vsub_t *vsub);
+
+
+static ngx_http_gobi_main_conf_t *
+ngx_http_gobi_subs_conf(void)
+{
+    return ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_gobi_module);
+}
+
+
+static ngx_http_gobi_vsub_t *
+ngx_http_gobi_subs_find(int64_t vault)
+{
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    if (!ngx_http_gobi_subs_ready) {
+        return NULL;
+    }
+
+    node = ngx_http_gobi_subs_tree.root;
+    sentinel = ngx_http_gobi_subs_tree.sentinel;
+
+    while (node != sentinel) {
+        if ((ngx_rbtree_key_t) vault < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if ((ngx_rbtree_key_t) vault > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        return (ngx_http_gobi_vsub_t *) node;
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_gobi_subs_join(ngx_http_gobi_ws_t *ws, int64_t head)
+{
+    ngx_http_gobi_vsub_t       *vsub;
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    if (!ngx_http_gobi_subs_ready) {
+        ngx_rbtree_init(&ngx_http_gobi_subs_tree,
+                        &ngx_http_gobi_subs_sentinel,
+                        ngx_rbtree_insert_value);
+        ngx_http_gobi_subs_ready = 1;
+    }
+
+    vsub = ngx_http_gobi_subs_find(ws->vault_id);
+
+    if (vsub == NULL) {
+        vsub = ngx_calloc(sizeof(ngx_http_gobi_vsub_t), ws->connection->log);
+        if (vsub == NULL) {
+            return NGX_ERROR;
+        }
+
+        vsub->node.key = (ngx_rbtree_key_t) ws->vault_id;
+        vsub->vault = ws->vault_id;
+        vsub->seq = head;
+        vsub->announced = head;
+        ngx_queue_init(&vsub->sessions);
+
+        ngx_rbtree_insert(&ngx_http_gobi_subs_tree, &vsub->node);
+
+        gmcf = ngx_http_gobi_subs_conf();
+        gmcf->bus->subscribe(vsub->vault);
+    }
+
+    ws->vsub = vsub;
+    ws->sent_seq = head;
+    ws->live = 1;
+
+    ngx_queue_insert_tail(&vsub->sessions, &ws->queue);
+    vsub->nsessions++;
+
+    /*
+     * Whatever was committed since the replay read the store may have rung
+     * before this session listened: read once more on its own.
+     */
+
+    return ngx_http_gobi_subs_catch_up(ws);
+}
+
+
+void
+ngx_http_gobi_subs_leave(ngx_http_gobi_ws_t *ws)
+{
+    ngx_http_gobi_vsub_t  *vsub;
+
+    vsub = ws->vsub;
+
+    if (vsub == NULL) {
+        return;
+    }
+
+    ngx_queue_remove(&ws->queue);
+    ws->vsub = NULL;
+    ws->live = 0;
+
+    if (--vsub->nsessions == 0 && !vsub->fetching) {
+        ngx_http_gobi_subs_free(vsub);
+    }
+}
+
+
+static void
+ngx_http_gobi_subs_free(ngx_http_gobi_vsub_t *vsub)
+{
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    ngx_rbtree_delete(&ngx_http_gobi_subs_tree, &vsub->node);
+
+    gmcf = ngx_http_gobi_subs_conf();
+    gmcf->bus->unsubscribe(vsub->vault);
+
+    ngx_free(vsub);
+}
+
+
+/* the bus: vault is at seq (seq < 0: unknown, read the store) */
+
+void
+ngx_http_gobi_subs_notice(int64_t vault, int64_t seq)
+{
+    ngx_http_gobi_vsub_t  *vsub;
+
+    vsub = ngx_http_gobi_subs_find(vault);
+
+    if (vsub == NULL) {
+        return;
+    }
+
+    if (seq < 0) {
+        vsub->again = 1;
+
+    } else if (seq > vsub->announced) {
+        vsub->announced = seq;
+    }
+
+    if (vsub->fetching) {
+        return;
+    }
+
+    if (vsub->again || vsub->announced > vsub->seq) {
+        ngx_http_gobi_subs_fetch(vsub);
+    }
+}
+
+
+static void
+ngx_http_gobi_subs_notice_node(ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel)
+{
+    if (node == sentinel) {
+        return;
+    }
+
+    ngx_http_gobi_subs_notice_node(node->left, sentinel);
+    ngx_http_gobi_subs_notice_node(node->right, sentinel);
+
+    ngx_http_gobi_subs_notice(((ngx_http_gobi_vsub_t *) node)->vault, -1);
+}
+
+
+void
+ngx_http_gobi_subs_notice_all(void)
+{
+    if (!ngx_http_gobi_subs_ready) {
+        return;
+    }
+
+    ngx_http_gobi_subs_notice_node(ngx_http_gobi_subs_tree.root,
+                                   ngx_http_gobi_subs_tree.sentinel);
+}
+
+
+/* the vault's reader ---------------------------------------------------- */
+
+
+static void
+ngx_http_gobi_subs_run_fetch(void *data, ngx_log_t *log)
+{
+    ngx_http_gobi_fetch_t *f = data;
+
+    int64_t                  head;
+    yajl_gen                 g;
+    gobi_store_rc_e          rc;
+    ngx_http_gobi_job_t     *job;
+    ngx_http_gobi_evlist_t   list;
+
+    job = &f->job;
+    ngx_memzero(&list, sizeof(list));
+
+    rc = ngx_http_gobi_events_load(job, f->since, NGX_HTTP_GOBI_FETCH_LIMIT,
+                                   &list, &head, &f->more);
+
+    if (rc == GOBI_STORE_EXPIRED) {
+        f->expired = 1;
+        job->head = head;
+        goto done;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        ngx_http_gobi_job_store_error(job, rc);
+        goto done;
+    }
+
+    job->head = list.n ? list.ev[list.n - 1].seq : f->since;
+
+    g = ngx_http_gobi_gen_new();
+
+    if (g == NULL
+        || ngx_http_gobi_events_msgs(job, g, list.ev, list.n) != 0)
+    {
+        ngx_http_gobi_job_error(job, 500, "internal_error", "out of memory");
+    }
+
+    if (g) {
+        yajl_gen_free(g);
+    }
+
+done:
+
+    ngx_http_gobi_evlist_free(&list);
+}
+
+
+static void
+ngx_http_gobi_subs_fetch_done(ngx_event_t *ev)
+{
+    ngx_http_gobi_vsub_t   *vsub;
+    ngx_http_gobi_fetch_t  *f;
+
+    f = ev->data;
+    vsub = f->vsub;
+
+    vsub->fetching = 0;
+
+    if (f->job.log[0]) {
+        ngx_log_error(NGX_LOG_ERR, ev->log, 0, "gobi: %s", f->job.log);
+    }
+
+    if (vsub->nsessions == 0) {
+        ngx_http_gobi_subs_free(vsub);
+        goto done;
+    }
+
+    if (f->job.code) {
+        /* the store failed: the next notice, or a reconnect, retries */
+        vsub->again = 1;
+        goto done;
+    }
+
+    if (!f->expired) {
+        ngx_http_gobi_subs_deliver(vsub, &f->job, f->since);
+        vsub->seq = f->job.head;
+    }
+
+    if (f->more || vsub->again || vsub->announced > vsub->seq) {
+        ngx_http_gobi_subs_fetch(vsub);
+    }
+
+done:
+
+    ngx_http_gobi_job_free_results(&f->job);
+    ngx_free(f);
+}
+
+
+static void
+ngx_http_gobi_subs_fetch(ngx_http_gobi_vsub_t *vsub)
+{
+    ngx_http_gobi_fetch_t      *f;
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_gobi_subs_conf();
+
+    f = ngx_calloc(sizeof(ngx_http_gobi_fetch_t), ngx_cycle->log);
+    if (f == NULL) {
+        return;
+    }
+
+    f->vsub = vsub;
+    f->since = vsub->seq;
+    f->job.gmcf = gmcf;
+    f->job.store = ngx_http_gobi_worker.store;
+    f->job.vault.id = vsub->vault;
+    f->job.fd = NGX_INVALID_FILE;
+
+    f->task.ctx = f;
+    f->task.handler = ngx_http_gobi_subs_run_fetch;
+    f->task.event.data = f;
+    f->task.event.handler = ngx_http_gobi_subs_fetch_done;
+    f->task.event.log = ngx_cycle->log;
+
+    if (ngx_thread_task_post(gmcf->thread_pool, &f->task) != NGX_OK) {
+        ngx_free(f);
+        return;
+    }
+
+    vsub->fetching = 1;
+    vsub->again = 0;
+}
+
+
+/* sends a fetched batch to every session that is exactly where it began */
+
+static void
+ngx_http_gobi_subs_deliver(ngx_http_gobi_vsub_t *vsub,
+    ngx_http_gobi_job_t *job, int64_t since)
+{
+    u_char              *p, *msg;
+    size_t               len;
+    int64_t              seq;
+    ngx_queue_t         *q, *next;
+    ngx_http_gobi_ws_t  *ws;
+
+    for (q = ngx_queue_head(&vsub->sessions);
+         q != ngx_queue_sentinel(&vsub->sessions);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        ws = ngx_queue_data(q, ngx_http_gobi_ws_t, queue);
+
+        if (ws->catching_up) {
+            continue;
+        }
+
+        if (ws->sent_seq < since) {
+            /* behind: it reads on its own */
+            (void) ngx_http_gobi_subs_catch_up(ws);
+            continue;
+        }
+
+        p = NULL;
+
+        while ((p = ngx_http_gobi_msgs_next(job, p, &seq, &msg, &len))
+               != NULL)
+        {
+            if (seq <= ws->sent_seq) {
+                continue;
+            }
+
+            if (ngx_http_gobi_ws_send_text(ws, msg, len) != NGX_OK) {
+                break;
+            }
+
+            ws->sent_seq = seq;
+        }
+    }
+}
+
+
+/* a session's own reader ------------------------------------------------ */
+
+
+static void
+ngx_http_gobi_subs_run_catch_up(ngx_http_gobi_job_t *job)
+{
+    int                      more;
+    int64_t                  head;
+    yajl_gen                 g;
+    gobi_store_rc_e          rc;
+    ngx_http_gobi_evlist_t   list;
+
+    ngx_memzero(&list, sizeof(list));
+
+    rc = ngx_http_gobi_events_load(job, job->since, NGX_HTTP_GOBI_FETCH_LIMIT,
+                                   &list, &head, &more);
+
+    if (rc == GOBI_STORE_EXPIRED) {
+        /* it fell behind the retention horizon while connected */
+        g = ngx_http_gobi_gen_new();
+
+        if (g == NULL
+            || gobi_wsmsg_gen_resync(g, "history_expired", head) != 0
+            || ngx_http_gobi_msgs_add(job, -1, g) != 0)
+        {
+            ngx_http_gobi_job_error(job, 500, "internal_error",
+                                    "out of memory");
+        }
+
+        if (g) {
+            yajl_gen_free(g);
+        }
+
+        job->head = head;
+        goto done;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        ngx_http_gobi_job_store_error(job, rc);
+        goto done;
+    }
+
+    job->head = list.n ? list.ev[list.n - 1].seq : job->since;
+    job->limit = more;
+
+    g = ngx_http_gobi_gen_new();
+
+    if (g == NULL
+        || ngx_http_gobi_events_msgs(job, g, list.ev, list.n) != 0)
+    {
+        ngx_http_gobi_job_error(job, 500, "internal_error", "out of memory");
+    }
+
+    if (g) {
+        yajl_gen_free(g);
+    }
+
+done:
+
+    ngx_http_gobi_evlist_free(&list);
+}
+
+
+static void
+ngx_http_gobi_subs_catch_up_done(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job)
+{
+    int       more;
+    u_char   *p, *msg;
+    size_t    len;
+    int64_t   seq;
+
+    ws->catching_up = 0;
+    more = (int) job->limit;
+
+    if (job->code) {
+        ngx_http_gobi_wsproto_error(ws, job->code, job->message);
+        ngx_http_gobi_ws_job_free(job);
+        return;
+    }
+
+    p = NULL;
+
+    while ((p = ngx_http_gobi_msgs_next(job, p, &seq, &msg, &len)) != NULL) {
+        if (seq >= 0 && seq <= ws->sent_seq) {
+            continue;
+        }
+
+        if (ngx_http_gobi_ws_send_text(ws, msg, len) != NGX_OK) {
+            ngx_http_gobi_ws_job_free(job);
+            return;
+        }
+
+        ws->sent_seq = (seq >= 0) ? seq : job->head;
+    }
+
+    if (job->head > ws->sent_seq) {
+        ws->sent_seq = job->head;
+    }
+
+    ngx_http_gobi_ws_job_free(job);
+
+    if (ws->vsub && (more || ws->sent_seq < ws->vsub->seq)) {
+        (void) ngx_http_gobi_subs_catch_up(ws);
+    }
+}
+
+
+ngx_int_t
+ngx_http_gobi_subs_catch_up(ngx_http_gobi_ws_t *ws)
+{
+    ngx_http_gobi_job_t  *job;
+
+    if (ws->catching_up || ws->closed) {
+        return NGX_OK;
+    }
+
+    job = ngx_http_gobi_ws_job(ws);
+    if (job == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->vault.id = ws->vault_id;
+    job->since = ws->sent_seq;
+
+    if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_subs_run_catch_up,
+                                   ngx_http_gobi_subs_catch_up_done)
+        != NGX_OK)
+    {
+        ngx_http_gobi_ws_job_free(job);
+        return NGX_ERROR;
+    }
+
+    ws->catching_up = 1;
+
+    return NGX_OK;
+}

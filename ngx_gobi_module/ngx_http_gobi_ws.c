@@ -1,0 +1,1024 @@
+
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The WebSocket endpoint: RFC 6455 handshake and connection handling.
+ * Frames are parsed by lib/gobi_ws_frame.c; messages go to
+ * ngx_http_gobi_wsproto.c.  The connection is ours after the handshake:
+ * reads go through a resumable parser, writes through a bounded queue.
+ */
+
+
+#include "ngx_http_gobi_ws.h"
+
+#include <ngx_sha1.h>
+#include <stdlib.h>
+
+
+#define NGX_HTTP_GOBI_WS_GUID   "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define NGX_HTTP_GOBI_WS_RBUF   16384
+
+
+#define ctx_ws_get(r)                                                         \
+    ((ngx_http_gobi_ws_t *)                                                   \
+     ((ngx_http_gobi_ctx_t *) ngx_http_get_module_ctx(r,                      \
+                                  ngx_http_gobi_module))->ws)
+#define ctx_ws_set(r, w)                                                      \
+    ((ngx_http_gobi_ctx_t *) ngx_http_get_module_ctx(r,                       \
+                                 ngx_http_gobi_module))->ws = (w)
+
+
+typedef struct {
+    ngx_thread_task_t            task;
+    ngx_http_gobi_job_t          job;
+    ngx_http_gobi_ws_t          *ws;
+    ngx_http_gobi_ws_done_pt     done;
+} ngx_http_gobi_ws_task_t;
+
+
+static ngx_int_t ngx_http_gobi_ws_check(ngx_http_request_t *r,
+    ngx_str_t *key);
+static ngx_int_t ngx_http_gobi_ws_token_arg(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_ws_run_auth(ngx_http_gobi_job_t *job);
+static ngx_int_t ngx_http_gobi_ws_upgrade(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_ws_read(ngx_http_request_t *r);
+static void ngx_http_gobi_ws_write(ngx_http_request_t *r);
+static void ngx_http_gobi_ws_input(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_ws_message(ngx_http_gobi_ws_t *ws);
+static ngx_int_t ngx_http_gobi_ws_queue(ngx_http_gobi_ws_t *ws,
+    unsigned opcode, const u_char *p, size_t len);
+static void ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_ws_ping(ngx_event_t *ev);
+static void ngx_http_gobi_ws_cleanup(void *data);
+static void ngx_http_gobi_ws_close(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_ws_task_handler(void *data, ngx_log_t *log);
+static void ngx_http_gobi_ws_task_done(ngx_event_t *ev);
+
+
+/* the handshake ---------------------------------------------------------- */
+
+
+ngx_int_t
+ngx_http_gobi_ws_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_str_t                   key;
+    ngx_http_gobi_ctx_t        *ctx;
+    ngx_http_gobi_job_t        *job;
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gobi_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_gobi_module);
+
+    job = &ctx->job;
+    job->request = r;
+    job->gmcf = gmcf;
+    job->store = ngx_http_gobi_worker.store;
+    job->storage = ngx_http_gobi_worker.storage;
+    job->fd = NGX_INVALID_FILE;
+
+    /* not a handshake: the error is sent, key.data stays NULL */
+    key.data = NULL;
+
+    rc = ngx_http_gobi_ws_check(r, &key);
+    if (key.data == NULL) {
+        return rc;
+    }
+
+    if (job->store == NULL) {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "store_unavailable",
+                                        "the metadata store is not open");
+    }
+
+    /* browsers cannot set headers: ?access_token= stands in for Bearer */
+
+    rc = ngx_http_gobi_auth_parse(r, job);
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_gobi_ws_token_arg(r, job);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                        "unauthorized",
+                                        "missing or invalid credentials");
+    }
+
+    job->path = (char *) key.data;   /* the key, for the upgrade */
+
+    if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_ws_run_auth,
+                                ngx_http_gobi_ws_upgrade)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_gobi_ws_has_token(ngx_str_t *value, const char *token)
+{
+    size_t   n;
+    u_char  *p, *end, *start;
+
+    n = ngx_strlen(token);
+    p = value->data;
+    end = p + value->len;
+
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < end && *p != ',' && *p != ' ' && *p != '\t') {
+            p++;
+        }
+
+        if ((size_t) (p - start) == n
+            && ngx_strncasecmp(start, (u_char *) token, n) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_table_elt_t *
+ngx_http_gobi_ws_header(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_gobi_ws_check(ngx_http_request_t *r, ngx_str_t *key)
+{
+    u_char            raw[32];
+    ngx_str_t         decoded;
+    ngx_table_elt_t  *h, *conn, *version;
+
+    if (r->http_version >= NGX_HTTP_VERSION_20) {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "websocket_unsupported",
+                                        "WebSocket needs HTTP/1.1; HTTP/2 "
+                                        "extended CONNECT is not supported");
+    }
+
+    if (r->method != NGX_HTTP_GET) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET");
+
+        return ngx_http_gobi_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                        "method_not_allowed",
+                                        "the WebSocket handshake is a GET");
+    }
+
+    h = ngx_http_gobi_ws_header(r, "Upgrade");
+    conn = ngx_http_gobi_ws_header(r, "Connection");
+
+    if (r->http_version < NGX_HTTP_VERSION_11
+        || h == NULL || !ngx_http_gobi_ws_has_token(&h->value, "websocket")
+        || conn == NULL || !ngx_http_gobi_ws_has_token(&conn->value,
+                                                       "upgrade"))
+    {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "bad_request",
+                                        "expected a WebSocket handshake "
+                                        "(Upgrade: websocket)");
+    }
+
+    version = ngx_http_gobi_ws_header(r, "Sec-WebSocket-Version");
+
+    if (version == NULL || version->value.len != 2
+        || ngx_strncmp(version->value.data, "13", 2) != 0)
+    {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Sec-WebSocket-Version");
+        ngx_str_set(&h->value, "13");
+
+        return ngx_http_gobi_send_error(r, 426, "bad_request",
+                                        "Sec-WebSocket-Version must be 13");
+    }
+
+    h = ngx_http_gobi_ws_header(r, "Sec-WebSocket-Key");
+
+    decoded.data = raw;
+
+    if (h == NULL || h->value.len != 24
+        || ngx_decode_base64(&decoded, &h->value) != NGX_OK
+        || decoded.len != 16)
+    {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "bad_request",
+                                        "Sec-WebSocket-Key must be 16 bytes "
+                                        "in base64");
+    }
+
+    key->len = h->value.len;
+    key->data = ngx_pnalloc(r->pool, key->len + 1);
+    if (key->data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(key->data, h->value.data, key->len);
+    key->data[key->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gobi_ws_token_arg(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    ngx_str_t  value;
+
+    if (ngx_http_arg(r, (u_char *) "access_token", 12, &value) != NGX_OK
+        || value.len == 0 || value.len > 256)
+    {
+        return NGX_DECLINED;
+    }
+
+    job->token = ngx_pnalloc(r->pool, value.len + 1);
+    if (job->token == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* tokens are url-safe base64: nothing to unescape */
+    ngx_memcpy(job->token, value.data, value.len);
+    job->token[value.len] = '\0';
+    job->auth = NGX_HTTP_GOBI_AUTH_BEARER;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gobi_ws_run_auth(ngx_http_gobi_job_t *job)
+{
+    (void) ngx_http_gobi_auth_check(job);
+}
+
+
+static ngx_int_t
+ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    u_char                    *p, accept[32], digest[20];
+    size_t                     len;
+    ngx_str_t                  src, dst;
+    ngx_sha1_t                 sha1;
+    ngx_connection_t          *c;
+    ngx_http_cleanup_t        *cln;
+    ngx_http_gobi_ws_t        *ws;
+    ngx_http_gobi_ws_out_t    *out;
+    ngx_http_gobi_loc_conf_t  *glcf;
+
+    if (job->code) {
+        return ngx_http_gobi_send_job(r, job);
+    }
+
+    c = r->connection;
+    glcf = ngx_http_get_module_loc_conf(r, ngx_http_gobi_module);
+
+    ws = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_ws_t));
+    if (ws == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ws->request = r;
+    ws->connection = c;
+    ws->conf = glcf;
+    ws->user = job->user;
+    ws->out_last = &ws->out;
+    ws->pong = 1;
+
+    ws->rbuf = ngx_alloc(NGX_HTTP_GOBI_WS_RBUF, c->log);
+    if (ws->rbuf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ws->rpos = ws->rbuf;
+    ws->rlast = ws->rbuf;
+
+    gobi_ws_assembler_init(&ws->in, 1, glcf->ws_max_message);
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        ngx_free(ws->rbuf);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_gobi_ws_cleanup;
+    cln->data = ws;
+
+    /* Sec-WebSocket-Accept: base64(SHA-1(key + GUID)) */
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, job->path, ngx_strlen(job->path));
+    ngx_sha1_update(&sha1, NGX_HTTP_GOBI_WS_GUID,
+                    sizeof(NGX_HTTP_GOBI_WS_GUID) - 1);
+    ngx_sha1_final(digest, &sha1);
+
+    src.data = digest;
+    src.len = sizeof(digest);
+    dst.data = accept;
+    ngx_encode_base64(&dst, &src);
+
+    /*
+     * The 101 goes out through our own queue, not nginx's filters: from
+     * here on every byte on the connection is a frame of ours.
+     */
+
+#define NGX_HTTP_GOBI_WS_101                                                  \
+    "HTTP/1.1 101 Switching Protocols" CRLF                                   \
+    "Upgrade: websocket" CRLF                                                 \
+    "Connection: Upgrade" CRLF                                                \
+    "Sec-WebSocket-Accept: "
+
+    len = sizeof(NGX_HTTP_GOBI_WS_101) - 1 + dst.len + 4;
+
+    out = ngx_alloc(sizeof(ngx_http_gobi_ws_out_t) + len, c->log);
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(out->data, NGX_HTTP_GOBI_WS_101,
+                   sizeof(NGX_HTTP_GOBI_WS_101) - 1);
+    p = ngx_cpymem(p, dst.data, dst.len);
+    *p++ = CR; *p++ = LF; *p++ = CR; *p++ = LF;
+
+    out->next = NULL;
+    out->len = len;
+    out->sent = 0;
+    *ws->out_last = out;
+    ws->out_last = &out->next;
+    ws->queued = len;
+
+    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
+    r->header_sent = 1;
+    r->keepalive = 0;
+    r->lingering_close = 0;
+
+    ctx_ws_set(r, ws);
+
+    r->read_event_handler = ngx_http_gobi_ws_read;
+    r->write_event_handler = ngx_http_gobi_ws_write;
+
+    /* graceful shutdown closes "idle" connections: ours say 1001 then */
+    c->idle = 1;
+    c->log->action = "serving WebSocket";
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    ws->ping.handler = ngx_http_gobi_ws_ping;
+    ws->ping.data = ws;
+    ws->ping.log = c->log;
+    ws->ping.cancelable = 1;
+
+    if (glcf->ws_ping_interval) {
+        ngx_add_timer(&ws->ping, glcf->ws_ping_interval);
+    }
+
+    /* bytes pipelined after the handshake are frames already */
+
+    if (r->header_in && r->header_in->pos < r->header_in->last) {
+        len = ngx_min((size_t) (r->header_in->last - r->header_in->pos),
+                      (size_t) NGX_HTTP_GOBI_WS_RBUF);
+        ws->rlast = ngx_cpymem(ws->rbuf, r->header_in->pos, len);
+        r->header_in->pos += len;
+    }
+
+    /* the session holds the request until it closes */
+    r->main->count++;
+
+    ngx_http_gobi_ws_flush(ws);
+
+    if (!ws->closed) {
+        ngx_post_event(c->read, &ngx_posted_events);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* reading --------------------------------------------------------------- */
+
+
+static void
+ngx_http_gobi_ws_read(ngx_http_request_t *r)
+{
+    ngx_http_gobi_ws_t  *ws;
+
+    ws = ctx_ws_get(r);
+
+    if (ws == NULL || ws->closed) {
+        return;
+    }
+
+    ngx_http_gobi_ws_input(ws);
+}
+
+
+/* resumes reading after an operation: called by the protocol layer */
+
+void
+ngx_http_gobi_ws_resume(ngx_http_gobi_ws_t *ws)
+{
+    ws->busy = 0;
+
+    if (!ws->closed) {
+        ngx_http_gobi_ws_input(ws);
+    }
+}
+
+
+static void
+ngx_http_gobi_ws_input(ngx_http_gobi_ws_t *ws)
+{
+    int                 rc;
+    ssize_t             n;
+    ngx_connection_t   *c;
+
+    c = ws->connection;
+
+    for ( ;; ) {
+
+        /* what is buffered first: one message at a time while busy */
+
+        while (ws->rpos < ws->rlast && !ws->busy && !ws->closed) {
+
+            rc = gobi_ws_assemble(&ws->in, &ws->rpos, ws->rlast);
+
+            if (rc == GOBI_WS_MESSAGE) {
+                ngx_http_gobi_ws_message(ws);
+                continue;
+            }
+
+            if (rc == GOBI_WS_ERROR) {
+                ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                              "gobi: websocket: %s", ws->in.error);
+                ngx_http_gobi_ws_fail(ws, ws->in.close_code, ws->in.error);
+                return;
+            }
+        }
+
+        if (ws->busy || ws->closed || ws->closing) {
+            return;
+        }
+
+        ws->rpos = ws->rbuf;
+        ws->rlast = ws->rbuf;
+
+        n = c->recv(c, ws->rbuf, NGX_HTTP_GOBI_WS_RBUF);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+                ngx_http_gobi_ws_close(ws);
+            }
+
+            return;
+        }
+
+        if (n == 0 || n == NGX_ERROR) {
+            /* the peer is gone without a close frame */
+            c->error = 1;
+            ngx_http_gobi_ws_close(ws);
+            return;
+        }
+
+        ws->rlast = ws->rbuf + n;
+    }
+}
+
+
+static void
+ngx_http_gobi_ws_message(ngx_http_gobi_ws_t *ws)
+{
+    unsigned        code, peer;
+    size_t          rlen;
+    const u_char   *reason;
+    u_char          payload[GOBI_WS_MAX_CONTROL];
+
+    switch (ws->in.opcode) {
+
+    case GOBI_WS_TEXT:
+        ngx_http_gobi_wsproto_text(ws, ws->in.data, ws->in.len);
+        return;
+
+    case GOBI_WS_BINARY:
+        ngx_http_gobi_wsproto_error(ws, "bad_message",
+                                    "binary messages are not part of the "
+                                    "protocol; send JSON text");
+        return;
+
+    case GOBI_WS_PING:
+        (void) ngx_http_gobi_ws_queue(ws, GOBI_WS_PONG, ws->in.data,
+                                      ws->in.len);
+        ngx_http_gobi_ws_flush(ws);
+        return;
+
+    case GOBI_WS_PONG:
+        ws->pong = 1;
+        return;
+
+    case GOBI_WS_CLOSE:
+        code = gobi_ws_close_parse(ws->in.data, ws->in.len, &peer, &reason,
+                                   &rlen);
+        if (code == 0) {
+            code = GOBI_WS_CLOSE_NORMAL;
+        }
+
+        if (ws->closing) {
+            /* the answer to our close: done */
+            ngx_http_gobi_ws_close(ws);
+            return;
+        }
+
+        rlen = gobi_ws_close_payload(payload, code, "");
+        (void) ngx_http_gobi_ws_queue(ws, GOBI_WS_CLOSE, payload, rlen);
+        ws->closing = 1;
+        ngx_http_gobi_ws_flush(ws);
+
+        if (!ws->closed && ws->out == NULL) {
+            ngx_http_gobi_ws_close(ws);
+        }
+
+        return;
+    }
+}
+
+
+/* writing --------------------------------------------------------------- */
+
+
+static ngx_int_t
+ngx_http_gobi_ws_queue(ngx_http_gobi_ws_t *ws, unsigned opcode,
+    const u_char *p, size_t len)
+{
+    ngx_http_gobi_ws_out_t  *out;
+
+    if (ws->closed || (ws->closing && opcode != GOBI_WS_CLOSE)) {
+        return NGX_DECLINED;
+    }
+
+    if (ws->queued + len > ws->conf->ws_send_queue
+        && opcode != GOBI_WS_CLOSE)
+    {
+        /* a reader this slow loses the connection, not our memory */
+        ngx_log_error(NGX_LOG_INFO, ws->connection->log, 0,
+                      "gobi: websocket send queue over %uz bytes, closing",
+                      ws->conf->ws_send_queue);
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_POLICY, "too slow");
+        return NGX_ERROR;
+    }
+
+    out = ngx_alloc(sizeof(ngx_http_gobi_ws_out_t) + GOBI_WS_MAX_HEADER + len,
+                    ws->connection->log);
+    if (out == NULL) {
+        ngx_http_gobi_ws_close(ws);
+        return NGX_ERROR;
+    }
+
+    out->len = gobi_ws_frame(out->data, 1, opcode, p, len, NULL);
+    out->sent = 0;
+    out->next = NULL;
+
+    *ws->out_last = out;
+    ws->out_last = &out->next;
+    ws->queued += out->len;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_gobi_ws_send_text(ngx_http_gobi_ws_t *ws, const u_char *p,
+    size_t len)
+{
+    if (ngx_http_gobi_ws_queue(ws, GOBI_WS_TEXT, p, len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_gobi_ws_flush(ws);
+
+    return ws->closed ? NGX_ERROR : NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_gobi_ws_send_gen(ngx_http_gobi_ws_t *ws, yajl_gen g)
+{
+    size_t                len;
+    const unsigned char  *buf;
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gobi_ws_send_text(ws, buf, len);
+}
+
+
+static void
+ngx_http_gobi_ws_write(ngx_http_request_t *r)
+{
+    ngx_http_gobi_ws_t  *ws;
+
+    ws = ctx_ws_get(r);
+
+    if (ws == NULL || ws->closed) {
+        return;
+    }
+
+    ngx_http_gobi_ws_flush(ws);
+}
+
+
+static void
+ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws)
+{
+    ssize_t                  n;
+    ngx_connection_t        *c;
+    ngx_http_gobi_ws_out_t  *out;
+
+    c = ws->connection;
+
+    while (ws->out) {
+        out = ws->out;
+
+        n = c->send(c, out->data + out->sent, out->len - out->sent);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                ngx_http_gobi_ws_close(ws);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            c->error = 1;
+            ngx_http_gobi_ws_close(ws);
+            return;
+        }
+
+        out->sent += n;
+
+        if (out->sent < out->len) {
+            continue;
+        }
+
+        ws->queued -= out->len;
+        ws->out = out->next;
+
+        if (ws->out == NULL) {
+            ws->out_last = &ws->out;
+        }
+
+        ngx_free(out);
+    }
+
+    if (ws->closing) {
+        /* our close frame is out: the peer's answer is not awaited */
+        ngx_http_gobi_ws_close(ws);
+    }
+}
+
+
+/* closing --------------------------------------------------------------- */
+
+
+/* a close frame with code and reason, then the connection goes */
+
+void
+ngx_http_gobi_ws_fail(ngx_http_gobi_ws_t *ws, unsigned code,
+    const char *reason)
+{
+    size_t                   len;
+    u_char                   payload[GOBI_WS_MAX_CONTROL];
+    ngx_http_gobi_ws_out_t  *out, *next;
+
+    if (ws->closed || ws->closing) {
+        return;
+    }
+
+    /* what is queued no longer matters, only the close frame */
+
+    for (out = ws->out; out; out = next) {
+        next = out->next;
+
+        if (out->sent == 0) {
+            ngx_free(out);
+            continue;
+        }
+
+        /* a frame half sent must be finished first */
+        out->next = NULL;
+        ws->out = out;
+        ws->out_last = &out->next;
+        ws->queued = out->len;
+        goto queue;
+    }
+
+    ws->out = NULL;
+    ws->out_last = &ws->out;
+    ws->queued = 0;
+
+queue:
+
+    len = gobi_ws_close_payload(payload, code, reason);
+    (void) ngx_http_gobi_ws_queue(ws, GOBI_WS_CLOSE, payload, len);
+    ws->closing = 1;
+
+    ngx_http_gobi_ws_flush(ws);
+}
+
+
+static void
+ngx_http_gobi_ws_ping(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_http_gobi_ws_t  *ws;
+
+    ws = ev->data;
+    c = ws->connection;
+
+    if (ws->closed) {
+        return;
+    }
+
+    if (!ws->pong) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "gobi: websocket peer did not answer the ping");
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_GOING_AWAY, "ping timeout");
+
+    } else {
+        ws->pong = 0;
+
+        if (ngx_http_gobi_ws_queue(ws, GOBI_WS_PING, (u_char *) "gobi", 4)
+            == NGX_OK)
+        {
+            ngx_http_gobi_ws_flush(ws);
+        }
+
+        if (!ws->closed && !ws->closing) {
+            ngx_add_timer(&ws->ping, ws->conf->ws_ping_interval);
+        }
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * Tears the session down: waits for threads working for it, then lets
+ * nginx close the request (the cleanup below frees what is ours).
+ */
+
+static void
+ngx_http_gobi_ws_close(ngx_http_gobi_ws_t *ws)
+{
+    if (ws->closed) {
+        return;
+    }
+
+    ws->closed = 1;
+
+    if (ws->ping.timer_set) {
+        ngx_del_timer(&ws->ping);
+    }
+
+    ngx_http_gobi_subs_leave(ws);
+
+    if (ws->tasks) {
+        /* ngx_http_gobi_ws_task_done() comes back here */
+        return;
+    }
+
+    ngx_http_finalize_request(ws->request, NGX_HTTP_CLOSE);
+}
+
+
+static void
+ngx_http_gobi_ws_cleanup(void *data)
+{
+    ngx_http_gobi_ws_t *ws = data;
+
+    u_char                   frame[4];
+    ngx_http_gobi_ws_out_t  *out, *next;
+
+    if (!ws->closed && !ws->closing && !ws->connection->error) {
+        /* nginx is closing us (shutdown, reload): say "going away" */
+        frame[0] = 0x80 | GOBI_WS_CLOSE;
+        frame[1] = 2;
+        frame[2] = GOBI_WS_CLOSE_GOING_AWAY >> 8;
+        frame[3] = GOBI_WS_CLOSE_GOING_AWAY & 0xff;
+
+        if (ws->out == NULL || ws->out->sent == 0) {
+            (void) ws->connection->send(ws->connection, frame, 4);
+        }
+    }
+
+    ws->closed = 1;
+
+    if (ws->ping.timer_set) {
+        ngx_del_timer(&ws->ping);
+    }
+
+    ngx_http_gobi_subs_leave(ws);
+
+    for (out = ws->out; out; out = next) {
+        next = out->next;
+        ngx_free(out);
+    }
+
+    ws->out = NULL;
+
+    gobi_ws_assembler_free(&ws->in);
+
+    ngx_free(ws->rbuf);
+    ws->rbuf = NULL;
+}
+
+
+/* thread tasks for a session -------------------------------------------- */
+
+
+ngx_http_gobi_job_t *
+ngx_http_gobi_ws_job(ngx_http_gobi_ws_t *ws)
+{
+    ngx_http_gobi_ws_task_t    *t;
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    t = ngx_calloc(sizeof(ngx_http_gobi_ws_task_t), ws->connection->log);
+    if (t == NULL) {
+        return NULL;
+    }
+
+    gmcf = ngx_http_get_module_main_conf(ws->request, ngx_http_gobi_module);
+
+    t->ws = ws;
+    t->job.gmcf = gmcf;
+    t->job.store = ngx_http_gobi_worker.store;
+    t->job.storage = ngx_http_gobi_worker.storage;
+    t->job.user = ws->user;
+    t->job.fd = NGX_INVALID_FILE;
+    t->job.base_version = GOBI_BASE_ANY;
+    t->job.ws = ws;
+
+    return &t->job;
+}
+
+
+void
+ngx_http_gobi_ws_job_free(ngx_http_gobi_job_t *job)
+{
+    ngx_http_gobi_ws_task_t  *t;
+
+    t = (ngx_http_gobi_ws_task_t *)
+            ((u_char *) job - offsetof(ngx_http_gobi_ws_task_t, job));
+
+    if (job->gen) {
+        yajl_gen_free(job->gen);
+    }
+
+    ngx_http_gobi_job_free_results(job);
+
+    ngx_free(t);
+}
+
+
+ngx_int_t
+ngx_http_gobi_ws_task_post(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job,
+    ngx_http_gobi_run_pt run, ngx_http_gobi_ws_done_pt done)
+{
+    ngx_http_gobi_ws_task_t  *t;
+
+    t = (ngx_http_gobi_ws_task_t *)
+            ((u_char *) job - offsetof(ngx_http_gobi_ws_task_t, job));
+
+    job->run = run;
+    job->now = ngx_http_gobi_now_ms();
+    t->done = done;
+
+    t->task.ctx = t;
+    t->task.handler = ngx_http_gobi_ws_task_handler;
+    t->task.event.data = t;
+    t->task.event.handler = ngx_http_gobi_ws_task_done;
+    t->task.event.log = ws->connection->log;
+
+    if (ngx_thread_task_post(job->gmcf->thread_pool, &t->task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ws->tasks++;
+    ws->request->main->blocked++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gobi_ws_task_handler(void *data, ngx_log_t *log)
+{
+    ngx_http_gobi_ws_task_t  *t = data;
+
+    t->job.run(&t->job);
+}
+
+
+static void
+ngx_http_gobi_ws_task_done(ngx_event_t *ev)
+{
+    ngx_uint_t                level;
+    ngx_connection_t         *c;
+    ngx_http_request_t       *r;
+    ngx_http_gobi_ws_t       *ws;
+    ngx_http_gobi_ws_task_t  *t;
+
+    t = ev->data;
+    ws = t->ws;
+    r = ws->request;
+    c = ws->connection;
+
+    ws->tasks--;
+    r->main->blocked--;
+
+    if (t->job.log[0]) {
+        level = t->job.log_level ? t->job.log_level : NGX_LOG_ERR;
+        ngx_log_error(level, c->log, 0, "gobi: %s", t->job.log);
+    }
+
+    if (ws->closed) {
+        ngx_http_gobi_ws_job_free(&t->job);
+
+        if (ws->tasks == 0) {
+            ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+        }
+
+    } else {
+        t->done(ws, &t->job);
+    }
+
+    ngx_http_run_posted_requests(c);
+}

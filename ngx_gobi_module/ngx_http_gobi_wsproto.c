@@ -1,0 +1,816 @@
+
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The WebSocket protocol: hello and squashed replay, rename and delete
+ * with ack or reject.  Messages are parsed and written by lib/gobi_wsmsg.c;
+ * the store is used from pool threads only.  A session handles one
+ * message at a time: reading waits while an operation runs (TCP pushes
+ * back), so operations are applied in the order they were sent.
+ */
+
+
+#include "ngx_http_gobi_ws.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gobi_path.h"
+#include "gobi_squash.h"
+#include "gobi_wsmsg.h"
+
+
+static void ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws,
+    gobi_wsmsg_t *m);
+static void ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws,
+    gobi_wsmsg_t *m);
+static void ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_hello_done(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_run_op(ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_op_done(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
+
+
+/* messages made by threads --------------------------------------------- */
+
+
+int
+ngx_http_gobi_msgs_add(ngx_http_gobi_job_t *job, int64_t seq, yajl_gen g)
+{
+    u_char               *p;
+    size_t                len, need, cap;
+    const unsigned char  *buf;
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        return -1;
+    }
+
+    need = sizeof(int64_t) + sizeof(size_t) + len;
+
+    if (job->msgs_len + need > job->msgs_cap) {
+        cap = job->msgs_cap ? job->msgs_cap * 2 : 4096;
+
+        while (cap < job->msgs_len + need) {
+            cap *= 2;
+        }
+
+        p = realloc(job->msgs, cap);
+        if (p == NULL) {
+            return -1;
+        }
+
+        job->msgs = p;
+        job->msgs_cap = cap;
+    }
+
+    p = job->msgs + job->msgs_len;
+    memcpy(p, &seq, sizeof(int64_t));
+    memcpy(p + sizeof(int64_t), &len, sizeof(size_t));
+    memcpy(p + sizeof(int64_t) + sizeof(size_t), buf, len);
+    job->msgs_len += need;
+
+    yajl_gen_clear(g);
+    yajl_gen_reset(g, NULL);
+
+    return 0;
+}
+
+
+/* iterates: p = NULL first; returns NULL after the last message */
+
+u_char *
+ngx_http_gobi_msgs_next(ngx_http_gobi_job_t *job, u_char *p, int64_t *seq,
+    u_char **msg, size_t *len)
+{
+    if (p == NULL) {
+        p = job->msgs;
+    }
+
+    if (p == NULL || p >= job->msgs + job->msgs_len) {
+        return NULL;
+    }
+
+    memcpy(seq, p, sizeof(int64_t));
+    memcpy(len, p + sizeof(int64_t), sizeof(size_t));
+    *msg = p + sizeof(int64_t) + sizeof(size_t);
+
+    return *msg + *len;
+}
+
+
+void
+ngx_http_gobi_job_free_results(ngx_http_gobi_job_t *job)
+{
+    free(job->msgs);
+    job->msgs = NULL;
+    job->msgs_len = 0;
+    job->msgs_cap = 0;
+
+    if (job->ws) {
+        /* session jobs own their strings */
+        free(job->path);
+        free(job->from);
+        free(job->vault_name);
+        free(job->device);
+        job->path = NULL;
+        job->from = NULL;
+        job->vault_name = NULL;
+        job->device = NULL;
+    }
+}
+
+
+/* sends every message of a job, in order */
+
+ngx_int_t
+ngx_http_gobi_ws_send_msgs(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+{
+    u_char   *p, *msg;
+    size_t    len;
+    int64_t   seq;
+
+    p = NULL;
+
+    while ((p = ngx_http_gobi_msgs_next(job, p, &seq, &msg, &len)) != NULL) {
+        if (ngx_http_gobi_ws_send_text(ws, msg, len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* client messages -------------------------------------------------------- */
+
+
+static void
+ngx_http_gobi_wsproto_send(ngx_http_gobi_ws_t *ws, yajl_gen g)
+{
+    (void) ngx_http_gobi_ws_send_gen(ws, g);
+    yajl_gen_free(g);
+}
+
+
+static void
+ngx_http_gobi_wsproto_error_id(ngx_http_gobi_ws_t *ws, const char *code,
+    const char *message, const char *id, size_t id_len)
+{
+    yajl_gen  g;
+
+    g = ngx_http_gobi_gen_new();
+    if (g == NULL) {
+        return;
+    }
+
+    (void) gobi_wsmsg_gen_error(g, code, message, id, id_len);
+    ngx_http_gobi_wsproto_send(ws, g);
+}
+
+
+void
+ngx_http_gobi_wsproto_error(ngx_http_gobi_ws_t *ws, const char *code,
+    const char *message)
+{
+    ngx_http_gobi_wsproto_error_id(ws, code, message, NULL, 0);
+}
+
+
+static void
+ngx_http_gobi_wsproto_reject(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m,
+    const char *code, const char *message)
+{
+    yajl_gen  g;
+
+    g = ngx_http_gobi_gen_new();
+    if (g == NULL) {
+        return;
+    }
+
+    (void) gobi_wsmsg_gen_reject(g, m->id, m->id_len, code, message, NULL, 0);
+    ngx_http_gobi_wsproto_send(ws, g);
+}
+
+
+void
+ngx_http_gobi_wsproto_text(ngx_http_gobi_ws_t *ws, u_char *p, size_t len)
+{
+    gobi_wsmsg_t  m;
+
+    if (gobi_wsmsg_parse(&m, (char *) p, len) != 0) {
+        ngx_http_gobi_wsproto_error_id(ws, m.code, m.message, m.id,
+                                       m.id_len);
+        gobi_wsmsg_free(&m);
+        return;
+    }
+
+    switch (m.type) {
+
+    case GOBI_WSMSG_HELLO:
+        ngx_http_gobi_wsproto_hello(ws, &m);
+        break;
+
+    case GOBI_WSMSG_RENAME:
+    case GOBI_WSMSG_DELETE:
+        ngx_http_gobi_wsproto_op(ws, &m);
+        break;
+
+    default:
+        ngx_http_gobi_wsproto_error(ws, GOBI_WSMSG_BAD, "unknown message");
+        break;
+    }
+
+    gobi_wsmsg_free(&m);
+}
+
+
+static void
+ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
+{
+    ngx_http_gobi_job_t  *job;
+
+    if (ws->hello) {
+        ngx_http_gobi_wsproto_error(ws, GOBI_WSMSG_BAD,
+                                    "hello was already sent on this "
+                                    "connection; open another one for "
+                                    "another vault");
+        return;
+    }
+
+    if (m->protocol != GOBI_WSMSG_PROTOCOL) {
+        ngx_http_gobi_wsproto_error(ws, GOBI_WSMSG_BAD,
+                                    "unsupported protocol version; this "
+                                    "server speaks protocol 1");
+        return;
+    }
+
+    if (gobi_vault_name_check(m->vault, ngx_strlen(m->vault)) != NULL) {
+        ngx_http_gobi_wsproto_error(ws, "vault_not_found", "no such vault");
+        return;
+    }
+
+    if (m->device && ngx_strlen(m->device) > NGX_HTTP_GOBI_DEVICE_MAX) {
+        ngx_http_gobi_wsproto_error(ws, GOBI_WSMSG_BAD,
+                                    "\"device\" must be at most 128 bytes");
+        return;
+    }
+
+    job = ngx_http_gobi_ws_job(ws);
+    if (job == NULL) {
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "out of memory");
+        return;
+    }
+
+    job->vault_name = strdup(m->vault);
+    job->device = m->device ? strdup(m->device) : NULL;
+    job->since = m->since;
+    job->limit = ws->conf->ws_batch;
+
+    if (job->vault_name == NULL || (m->device && job->device == NULL)) {
+        ngx_http_gobi_ws_job_free(job);
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "out of memory");
+        return;
+    }
+
+    ws->hello = 1;
+    ws->busy = 1;
+
+    if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_run_hello,
+                                   ngx_http_gobi_hello_done)
+        != NGX_OK)
+    {
+        ngx_http_gobi_ws_job_free(job);
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "overloaded");
+    }
+}
+
+
+static void
+ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
+{
+    const char           *err;
+    ngx_http_gobi_job_t  *job;
+
+    if (!ws->live) {
+        ngx_http_gobi_wsproto_error_id(ws, GOBI_WSMSG_BAD,
+                                       "send hello before operations",
+                                       m->id, m->id_len);
+        return;
+    }
+
+    err = gobi_path_check(m->path, ngx_strlen(m->path));
+
+    if (err == NULL && m->type == GOBI_WSMSG_RENAME) {
+        err = gobi_path_check(m->from, ngx_strlen(m->from));
+    }
+
+    if (err) {
+        ngx_http_gobi_wsproto_reject(ws, m, "invalid_path", err);
+        return;
+    }
+
+    job = ngx_http_gobi_ws_job(ws);
+    if (job == NULL) {
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "out of memory");
+        return;
+    }
+
+    job->vault.id = ws->vault_id;
+    job->path = strdup(m->path);
+    job->from = (m->type == GOBI_WSMSG_RENAME) ? strdup(m->from) : NULL;
+    job->device = ws->device ? strdup(ws->device) : NULL;
+    job->base_version = m->base_version > 0 ? m->base_version
+                                            : GOBI_BASE_ANY;
+
+    ngx_memcpy(job->op_id, m->id, m->id_len);
+    job->op_id_len = m->id_len;
+
+    if (job->path == NULL
+        || (m->type == GOBI_WSMSG_RENAME && job->from == NULL)
+        || (ws->device && job->device == NULL))
+    {
+        ngx_http_gobi_ws_job_free(job);
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "out of memory");
+        return;
+    }
+
+    ws->busy = 1;
+
+    if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_run_op,
+                                   ngx_http_gobi_op_done)
+        != NGX_OK)
+    {
+        ngx_http_gobi_ws_job_free(job);
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "overloaded");
+    }
+}
+
+
+/* hello: the squashed replay (thread side) ------------------------------ */
+
+
+static char *
+ngx_http_gobi_strdup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+
+static int
+ngx_http_gobi_evlist_add(void *data, const gobi_event_t *e)
+{
+    gobi_event_t            *ev;
+    ngx_http_gobi_evlist_t  *l = data;
+
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        ev = realloc(l->ev, l->cap * sizeof(gobi_event_t));
+        if (ev == NULL) {
+            l->failed = 1;
+            return 1;
+        }
+
+        l->ev = ev;
+    }
+
+    ev = &l->ev[l->n];
+    *ev = *e;
+    ev->path = ngx_http_gobi_strdup0(e->path);
+    ev->from = ngx_http_gobi_strdup0(e->from);
+    ev->device = ngx_http_gobi_strdup0(e->device);
+
+    if (ev->path == NULL || (e->from && ev->from == NULL)
+        || (e->device && ev->device == NULL))
+    {
+        free((char *) ev->path);
+        free((char *) ev->from);
+        free((char *) ev->device);
+        l->failed = 1;
+        return 1;
+    }
+
+    l->n++;
+
+    return 0;
+}
+
+
+void
+ngx_http_gobi_evlist_free(ngx_http_gobi_evlist_t *l)
+{
+    size_t  i;
+
+    for (i = 0; i < l->n; i++) {
+        free((char *) l->ev[i].path);
+        free((char *) l->ev[i].from);
+        free((char *) l->ev[i].device);
+    }
+
+    free(l->ev);
+    l->ev = NULL;
+    l->n = 0;
+}
+
+
+/* thread side: events after `since` (at most limit, 0: all) as a list */
+
+gobi_store_rc_e
+ngx_http_gobi_events_load(ngx_http_gobi_job_t *job, int64_t since,
+    int64_t limit, ngx_http_gobi_evlist_t *l, int64_t *head, int *more)
+{
+    gobi_store_rc_e  rc;
+
+    rc = job->gmcf->store_driver->events_since(job->store, job->vault.id,
+                                               since, limit,
+                                               ngx_http_gobi_evlist_add, l,
+                                               head, more);
+    if (rc == GOBI_STORE_OK && l->failed) {
+        return GOBI_STORE_ERROR;
+    }
+
+    return rc;
+}
+
+
+/* thread side: one {"type":"event"} message per event, keyed by seq */
+
+int
+ngx_http_gobi_events_msgs(ngx_http_gobi_job_t *job, yajl_gen g,
+    const gobi_event_t *ev, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (gobi_wsmsg_gen_event_msg(g, &ev[i]) != 0
+            || ngx_http_gobi_msgs_add(job, ev[i].seq, g) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
+{
+    int                      more;
+    size_t                   i, batch;
+    ssize_t                  n;
+    int64_t                  head;
+    yajl_gen                 g;
+    gobi_event_t            *out;
+    gobi_store_rc_e          rc;
+    ngx_http_gobi_evlist_t   list;
+
+    ngx_memzero(&list, sizeof(list));
+    out = NULL;
+
+    g = ngx_http_gobi_gen_new();
+    if (g == NULL) {
+        goto nomem;
+    }
+
+    rc = job->gmcf->store_driver->vault_get(job->store, job->user.id,
+                                            job->vault_name, &job->vault);
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        ngx_http_gobi_job_error(job, 404, "vault_not_found",
+                                "no such vault");
+        goto done;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        ngx_http_gobi_job_store_error(job, rc);
+        goto done;
+    }
+
+    head = job->vault.head_seq;
+
+    if (job->since > head) {
+        /* the client knows of events we do not: the store was restored */
+        job->head = head;
+
+        if (gobi_wsmsg_gen_welcome(g, job->vault.name, head,
+                                   job->vault.oldest_seq) != 0
+            || ngx_http_gobi_msgs_add(job, 0, g) != 0
+            || gobi_wsmsg_gen_resync(g, "cursor_ahead", head) != 0
+            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+        {
+            goto nomem;
+        }
+
+        goto done;
+    }
+
+    more = 0;
+    rc = ngx_http_gobi_events_load(job, job->since, 0, &list, &head, &more);
+
+    if (rc == GOBI_STORE_EXPIRED) {
+        job->head = job->vault.head_seq;
+
+        if (gobi_wsmsg_gen_welcome(g, job->vault.name, job->head,
+                                   job->vault.oldest_seq) != 0
+            || ngx_http_gobi_msgs_add(job, 0, g) != 0
+            || gobi_wsmsg_gen_resync(g, "history_expired", job->head) != 0
+            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+        {
+            goto nomem;
+        }
+
+        goto done;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        ngx_http_gobi_job_store_error(job, rc);
+        goto done;
+    }
+
+    if (list.n && list.ev[list.n - 1].seq > head) {
+        head = list.ev[list.n - 1].seq;
+    }
+
+    job->head = head;
+
+    if (gobi_wsmsg_gen_welcome(g, job->vault.name, head,
+                               job->vault.oldest_seq) != 0
+        || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+    {
+        goto nomem;
+    }
+
+    out = malloc((list.n ? list.n : 1) * sizeof(gobi_event_t));
+    if (out == NULL) {
+        goto nomem;
+    }
+
+    n = gobi_squash(list.ev, list.n, out, NULL);
+
+    if (n == GOBI_SQUASH_ENOMEM) {
+        goto nomem;
+    }
+
+    if (n < 0) {
+        /* the log contradicts itself: start over from the manifest */
+        snprintf(job->log, sizeof(job->log),
+                 "event log of vault %lld does not replay after seq %lld",
+                 (long long) job->vault.id, (long long) job->since);
+
+        if (gobi_wsmsg_gen_resync(g, "inconsistent_history", head) != 0
+            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+        {
+            goto nomem;
+        }
+
+        goto done;
+    }
+
+    batch = job->limit ? (size_t) job->limit : 500;
+    i = 0;
+
+    do {
+        batch = ngx_min(batch, (size_t) n - i);
+
+        if (gobi_wsmsg_gen_events(g, out + i, batch, i + batch < (size_t) n)
+            != 0
+            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+        {
+            goto nomem;
+        }
+
+        i += batch;
+
+    } while (i < (size_t) n);
+
+    goto done;
+
+nomem:
+
+    ngx_http_gobi_job_error(job, 500, "internal_error", "out of memory");
+
+done:
+
+    free(out);
+    ngx_http_gobi_evlist_free(&list);
+
+    if (g) {
+        yajl_gen_free(g);
+    }
+}
+
+
+static void
+ngx_http_gobi_hello_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+{
+    if (job->code) {
+        /* no such vault, or the store failed: the session may try again */
+        ws->hello = 0;
+        ngx_http_gobi_wsproto_error(ws, job->code, job->message);
+        ngx_http_gobi_ws_job_free(job);
+        ngx_http_gobi_ws_resume(ws);
+        return;
+    }
+
+    ws->vault_id = job->vault.id;
+
+    if (job->device) {
+        ws->device = ngx_pnalloc(ws->request->pool,
+                                 ngx_strlen(job->device) + 1);
+        if (ws->device) {
+            ngx_cpystrn((u_char *) ws->device, (u_char *) job->device,
+                        ngx_strlen(job->device) + 1);
+        }
+    }
+
+    if (ngx_http_gobi_ws_send_msgs(ws, job) != NGX_OK) {
+        ngx_http_gobi_ws_job_free(job);
+        return;
+    }
+
+    /*
+     * Live from head on.  What was committed between the replay's read and
+     * now is fetched by the catch-up that joining starts.
+     */
+
+    if (ngx_http_gobi_subs_join(ws, job->head) != NGX_OK) {
+        ngx_http_gobi_ws_job_free(job);
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "out of memory");
+        return;
+    }
+
+    ngx_http_gobi_ws_job_free(job);
+    ngx_http_gobi_ws_resume(ws);
+}
+
+
+/* rename and delete ----------------------------------------------------- */
+
+
+/*
+ * Why a path the client named is gone: if its tombstone was left by a
+ * rename, the client should rename too; else delete its copy.
+ */
+
+static void
+ngx_http_gobi_gone_action(ngx_http_gobi_job_t *job, const char *path,
+    gobi_wsmsg_action_t *a, char **to)
+{
+    int                      more;
+    int64_t                  head;
+    gobi_file_t              f;
+    gobi_store_rc_e          rc;
+    ngx_http_gobi_evlist_t   list;
+
+    a->op = GOBI_WSMSG_DELETE_LOCAL;
+    a->path = path;
+
+    ngx_memzero(&f, sizeof(gobi_file_t));
+
+    rc = job->gmcf->store_driver->file_get(job->store, job->vault.id, path,
+                                           &f);
+    if (rc != GOBI_STORE_OK || !f.deleted || f.version <= 0) {
+        return;
+    }
+
+    ngx_memzero(&list, sizeof(list));
+
+    rc = ngx_http_gobi_events_load(job, f.version - 1, 1, &list, &head,
+                                   &more);
+
+    if (rc == GOBI_STORE_OK && list.n == 1
+        && list.ev[0].seq == f.version && list.ev[0].type == GOBI_EV_RENAME
+        && list.ev[0].from && ngx_strcmp(list.ev[0].from, path) == 0)
+    {
+        *to = strdup(list.ev[0].path);
+
+        if (*to) {
+            a->op = GOBI_WSMSG_RENAME_LOCAL;
+            a->from = path;
+            a->to = *to;
+        }
+    }
+
+    ngx_http_gobi_evlist_free(&list);
+}
+
+
+static void
+ngx_http_gobi_run_op(ngx_http_gobi_job_t *job)
+{
+    char                 *to;
+    size_t                nactions;
+    yajl_gen              g;
+    const char           *code, *msg, *subject;
+    gobi_write_t          w;
+    gobi_store_rc_e       rc;
+    gobi_wsmsg_action_t   action;
+
+    to = NULL;
+
+    g = ngx_http_gobi_gen_new();
+    if (g == NULL) {
+        ngx_http_gobi_job_error(job, 500, "internal_error", "out of memory");
+        return;
+    }
+
+    ngx_memzero(&w, sizeof(gobi_write_t));
+    w.type = job->from ? GOBI_EV_RENAME : GOBI_EV_DELETE;
+    w.path = job->path;
+    w.from = job->from;
+    w.base_version = job->base_version;
+    w.hash = "";
+    w.device = job->device;
+    w.now = job->now;
+
+    ngx_memzero(&job->file, sizeof(gobi_file_t));
+
+    rc = job->gmcf->store_driver->write(job->store, job->vault.id, &w,
+                                        &job->event, &job->file);
+
+    subject = job->from ? job->from : job->path;
+    ngx_memzero(&action, sizeof(action));
+    nactions = 1;
+
+    switch (rc) {
+
+    case GOBI_STORE_OK:
+        job->head = job->event.seq;
+
+        if (gobi_wsmsg_gen_ack(g, job->op_id, job->op_id_len,
+                               job->event.seq, job->event.version) != 0
+            || ngx_http_gobi_msgs_add(job, job->event.seq, g) != 0)
+        {
+            ngx_http_gobi_job_error(job, 500, "internal_error",
+                                    "out of memory");
+        }
+
+        goto done;
+
+    case GOBI_STORE_CONFLICT:
+        code = "version_conflict";
+        msg = "the file changed since the version this operation is "
+              "based on";
+
+        if (job->file.deleted) {
+            ngx_http_gobi_gone_action(job, subject, &action, &to);
+
+        } else {
+            action.op = GOBI_WSMSG_DOWNLOAD;
+            action.path = subject;
+            action.version = job->file.version;
+        }
+
+        break;
+
+    case GOBI_STORE_NOT_FOUND:
+        code = "file_not_found";
+        msg = "no such file";
+        ngx_http_gobi_gone_action(job, subject, &action, &to);
+        break;
+
+    case GOBI_STORE_EXISTS:
+        code = "target_exists";
+        msg = "a file exists at the target path";
+        action.op = GOBI_WSMSG_DOWNLOAD;
+        action.path = job->path;
+        action.version = job->file.version;
+        break;
+
+    default:
+        ngx_http_gobi_job_store_error(job, rc);
+        goto done;
+    }
+
+    if (gobi_wsmsg_gen_reject(g, job->op_id, job->op_id_len, code, msg,
+                              &action, nactions) != 0
+        || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+    {
+        ngx_http_gobi_job_error(job, 500, "internal_error", "out of memory");
+    }
+
+done:
+
+    free(to);
+    yajl_gen_free(g);
+}
+
+
+static void
+ngx_http_gobi_op_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+{
+    if (job->code) {
+        ngx_http_gobi_wsproto_error_id(ws, job->code, job->message,
+                                       job->op_id, job->op_id_len);
+
+    } else {
+        if (job->head) {
+            ngx_http_gobi_bus_publish(ws->vault_id, job->head);
+        }
+
+        (void) ngx_http_gobi_ws_send_msgs(ws, job);
+    }
+
+    ngx_http_gobi_ws_job_free(job);
+    ngx_http_gobi_ws_resume(ws);
+}
