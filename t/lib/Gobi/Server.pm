@@ -315,6 +315,8 @@ sub _wait_workers {
         my @w = $self->worker_pids;
         return 1 if @w >= $self->workers_wanted;
         return 0 unless _alive($self->{pid});
+        # a worker that died at start is not coming back
+        return 0 if $self->error_log =~ /cannot be respawned|exited on signal/;
         sleep 0.01;
     }
     return 0;

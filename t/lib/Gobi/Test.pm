@@ -48,7 +48,7 @@ our @EXPORT = qw(
     run_tests run_block repeat_each
     gobi_server gobi_client
     blake2b_hex sha256_hex json_encode json_decode
-    json_subset json_subset_ok error_code_is
+    json_subset json_subset_ok error_code_is wait_until
     done_testing subtest note explain
     $SERVROOT_BASE
 );
@@ -92,6 +92,19 @@ sub _tmpdir {
     mkdir $SERVROOT_BASE;
     mkdir $d;
     return $d;
+}
+
+# polls the condition every 20 ms until it holds (true) or the timeout
+# (seconds, default 10) passes (false).  For conditions the server reaches
+# a moment after it answers, e.g. a cleanup after a request ends.
+sub wait_until {
+    my ($cond, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + ($timeout // 10);
+    while (1) {
+        return 1 if $cond->();
+        return 0 if Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.02);
+    }
 }
 
 # a server for imperative tests: gobi_server(name => ..., config => ...)
@@ -247,8 +260,28 @@ sub error_code_is {
 
 # ---- the block runner ------------------------------------------------------
 
+our @SECTIONS = qw(
+    main_config http_config gobi_config config extra_config no_module
+    websocket workers init setup perl request raw_request more_headers
+    error_code error_code_like response_body response_body_like
+    response_body_unlike json_error response_json response_headers
+    response_headers_like error_log no_error_log check must_die config_ok
+    no_shutdown_check ONLY SKIP LAST
+);
+
 sub run_tests {
     my @blocks = Test::Base::blocks();
+    my %known = map { $_ => 1 } @SECTIONS;
+    for my $block (@blocks) {
+        my @bad = grep { !$known{$_} } @{ $block->_section_order };
+        croak "unknown section(s) '@bad' in '" . $block->name . "'" if @bad;
+    }
+    if ($ENV{GOBI_TEST_DRY}) {
+        # the blocks parse and their eval sections run: nothing else
+        Test::More::pass($_->name) for @blocks;
+        Test::More::done_testing() unless Test::More->builder->has_plan;
+        return;
+    }
     for my $i (1 .. $REPEAT) {
         for my $block (@blocks) {
             run_block($block, $i);
@@ -581,7 +614,7 @@ sub _check_response {
 #   login NAME [PASSWORD]      log in: $TOKEN, $TOKEN_NAME
 #   as NAME                    $TOKEN (and later requests) become NAME's
 #   vault NAME                 create a vault as the current user: $VAULT_ID
-#   put VAULT PATH [TEXT]      upload TEXT (\n escapes allowed): $VERSION,
+#   put VAULT PATH [TEXT]      upload TEXT (\n, \t, \xHH escapes): $VERSION,
 #                              $HASH, $SIZE, $SEQ (and $VERSION_1.. per put)
 #   delete VAULT PATH          delete: $VERSION, $SEQ
 #   request [CODE] METHOD URI [BODY]   any request as the current user;
@@ -589,8 +622,17 @@ sub _check_response {
 #   set NAME VALUE             $NAME = VALUE
 #
 # NAME in variable names: upper-cased, non-word characters as '_'.
+# Vault names and paths are written as in a URI (%XX escapes, decoded
+# once); the vault name in `vault` too.
 
 sub _vname { my $n = uc shift; $n =~ s/\W/_/g; $n }
+
+# names and paths in --- setup are written as in a URI: %XX escapes
+sub _uri_unescape {
+    my ($t) = @_;
+    $t =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+    return $t;
+}
 
 sub _unescape {
     my ($t) = @_;
@@ -637,11 +679,12 @@ sub _run_setup {
             $V->{BASIC} = $V->{"BASIC_$N"};
             $V->{USER} = $rest;
         } elsif ($cmd eq 'vault') {
-            my $j = $c->create_vault($rest);
+            my $j = $c->create_vault(_uri_unescape($rest));
             $V->{VAULT_ID} = $j->{id};
         } elsif ($cmd eq 'put') {
             my ($vault, $path, $text) = split ' ', $rest, 3;
-            my $res = $c->put($vault, $path, _unescape($text // ''));
+            my $res = $c->put(_uri_unescape($vault), _uri_unescape($path),
+                _unescape($text // ''));
             croak "setup '$line': " . $res->describe
                 unless $res->status == 200 || $res->status == 201;
             my $j = $res->json || {};
@@ -652,7 +695,7 @@ sub _run_setup {
             $V->{SEQ} = $j->{seq};
         } elsif ($cmd eq 'delete') {
             my ($vault, $path) = split ' ', $rest, 2;
-            my $res = $c->delete($vault, $path);
+            my $res = $c->delete(_uri_unescape($vault), _uri_unescape($path));
             croak "setup '$line': " . $res->describe
                 unless $res->status == 200;
             my $j = $res->json || {};

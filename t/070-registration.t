@@ -1,0 +1,90 @@
+# gobi_registration: off closes POST /users (403), existing users go on.
+use Gobi::Test;
+
+plan tests => repeat_each() * blocks() + 1;
+
+# users made while registration was on keep working after it is turned off
+subtest 'turned off after users exist' => sub {
+    my $s = gobi_server(label => 'restart');
+    ok($s->start, 'starts (registration on)') or return diag $s->start_output;
+    my $c = $s->client;
+    $c->user('alice');
+    $c->create_vault('notes');
+    $c->put_ok('notes', 'a.txt', 'hello');
+    ok($s->stop, 'stops');
+
+    $s->{gobi_config} = 'gobi_registration off;';
+    $s->write_conf;
+    ok($s->start, 'starts again (registration off)')
+        or return diag $s->start_output . $s->error_log;
+    my $r = $c->register('bob');
+    is($r->status, 403, 'bob cannot register');
+    error_code_is($r, 'registration_closed');
+    my $tok = eval { $c->login('alice') };
+    ok($tok, 'alice logs in') or diag $@;
+    is($c->get('notes', 'a.txt')->body, 'hello', 'alice reads her file');
+    is($c->put('notes', 'b.txt', 'more')->status, 201, 'alice writes');
+    ok($s->stop, 'stops');
+    is(scalar($s->alerts), 0, 'no alerts') or diag join "\n", $s->alerts;
+    $s->remove;
+};
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: registration off: 403 registration_closed
+--- gobi_config
+gobi_registration off;
+--- request
+POST /api/v1/users
+{"username":"alice","password":"correct horse"}
+--- error_code: 403
+--- json_error: registration_closed
+--- check
+is($c->login_res('alice', 'correct horse')->status, 401, 'no user was made');
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: registration off: even a bad body gets 403, not a hint about users
+--- gobi_config
+gobi_registration off;
+--- request eval
+[ "POST /api/v1/users\n" . '{"username":"","password":"x"}',
+  "POST /api/v1/users\n" . '{"username":"alice","password":"correct horse"}' ]
+--- error_code_like eval
+[ qr/^(400|403)$/, qr/^403$/ ]
+--- json_error eval
+[ undef, 'registration_closed' ]
+
+
+
+=== TEST 3: registration on (explicitly)
+--- gobi_config
+gobi_registration on;
+--- request
+POST /api/v1/users
+{"username":"alice","password":"correct horse"}
+--- error_code: 201
+
+
+
+=== TEST 4: registration is on by default
+--- request
+POST /api/v1/users
+{"username":"alice","password":"correct horse"}
+--- error_code: 201
+
+
+
+=== TEST 5: registration off does not close the rest of the API
+--- gobi_config
+gobi_registration off;
+--- request eval
+[ "GET /api/v1/vaults", "POST /api/v1/sessions" ]
+--- error_code eval
+[ 401, 401 ]
+--- json_error eval
+[ 'unauthorized', 'unauthorized' ]
