@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "gobi_path.h"
+#include "gobi_wsmsg.h"
 
 
 typedef enum {
@@ -1130,8 +1131,8 @@ ngx_http_gobi_run_manifest(ngx_http_gobi_job_t *job)
 static int
 ngx_http_gobi_event_cb(void *data, const gobi_event_t *e)
 {
-    ngx_http_gobi_gen_event((yajl_gen) data, e);
-    return 0;
+    /* the same event object as on the WebSocket */
+    return gobi_wsmsg_gen_event((yajl_gen) data, e) != 0;
 }
 
 

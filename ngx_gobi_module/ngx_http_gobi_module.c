@@ -772,6 +772,10 @@ ngx_http_gobi_init_process(ngx_cycle_t *cycle)
         }
     }
 
+    if (ngx_http_gobi_retention_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return gmcf->bus->init_process(cycle);
 }
 

@@ -200,7 +200,6 @@ yajl_gen ngx_http_gobi_gen_new(void);
 void ngx_http_gobi_gen_str(yajl_gen g, const char *s);
 void ngx_http_gobi_gen_int(yajl_gen g, int64_t n);
 void ngx_http_gobi_gen_file(yajl_gen g, const gobi_file_t *f, int full);
-void ngx_http_gobi_gen_event(yajl_gen g, const gobi_event_t *e);
 
 /* ngx_http_gobi_auth.c */
 ngx_int_t ngx_http_gobi_auth_parse(ngx_http_request_t *r,
@@ -211,6 +210,9 @@ int ngx_http_gobi_password_verify(const char *hash, const char *password);
 ngx_int_t ngx_http_gobi_token_new(ngx_http_gobi_job_t *job, char *token,
     size_t len);
 void ngx_http_gobi_token_hash(const char *token, char *hex);
+
+/* ngx_http_gobi_retention.c */
+ngx_int_t ngx_http_gobi_retention_init(ngx_cycle_t *cycle);
 
 /* ngx_http_gobi_module.c: tell the bus a vault moved on */
 void ngx_http_gobi_bus_publish(int64_t vault, int64_t seq);

@@ -78,40 +78,6 @@ ngx_http_gobi_gen_file(yajl_gen g, const gobi_file_t *f, int full)
 
 
 void
-ngx_http_gobi_gen_event(yajl_gen g, const gobi_event_t *e)
-{
-    yajl_gen_map_open(g);
-
-    gen_kv_int(g, "seq", e->seq);
-    gen_kv_str(g, "type", gobi_event_type_name(e->type));
-    gen_kv_str(g, "path", e->path);
-
-    ngx_http_gobi_gen_str(g, "from");
-    if (e->type == GOBI_EV_RENAME && e->from) {
-        ngx_http_gobi_gen_str(g, e->from);
-    } else {
-        yajl_gen_null(g);
-    }
-
-    gen_kv_int(g, "version", e->version);
-    gen_kv_str(g, "hash", e->hash);
-    gen_kv_int(g, "size", e->size);
-    gen_kv_int(g, "mtime", e->mtime);
-
-    ngx_http_gobi_gen_str(g, "device");
-    if (e->device && e->device[0]) {
-        ngx_http_gobi_gen_str(g, e->device);
-    } else {
-        yajl_gen_null(g);
-    }
-
-    gen_kv_int(g, "ts", e->ts);
-
-    yajl_gen_map_close(g);
-}
-
-
-void
 ngx_http_gobi_job_error(ngx_http_gobi_job_t *job, ngx_uint_t status,
     const char *code, const char *fmt, ...)
 {

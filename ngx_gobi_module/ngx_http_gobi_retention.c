@@ -1,0 +1,153 @@
+
+/*
+ * Copyright (C) the gobi authors
+ *
+ * Event retention: one worker drops events older than gobi_event_retention
+ * now and then, in a pool thread.  Clients whose cursor falls behind get
+ * 410 history_expired (REST) or resync (WebSocket) and rebuild from the
+ * manifest.
+ */
+
+
+#include "ngx_http_gobi_module.h"
+
+
+typedef struct {
+    ngx_thread_task_t              task;
+    ngx_http_gobi_main_conf_t     *gmcf;
+    int64_t                        before;
+    int64_t                        removed;
+    gobi_store_rc_e                rc;
+    char                           err[256];
+} ngx_http_gobi_prune_t;
+
+
+static void ngx_http_gobi_retention_timer(ngx_event_t *ev);
+
+
+static ngx_event_t                 ngx_http_gobi_retention_ev;
+static ngx_connection_t            ngx_http_gobi_retention_conn;
+static ngx_uint_t                  ngx_http_gobi_retention_busy;
+
+
+static ngx_msec_t
+ngx_http_gobi_retention_interval(ngx_http_gobi_main_conf_t *gmcf)
+{
+    time_t  t;
+
+    /* often enough that history expires close to on time, at most hourly */
+    t = gmcf->event_retention / 4;
+    t = ngx_max(t, 1);
+    t = ngx_min(t, 3600);
+
+    return (ngx_msec_t) t * 1000;
+}
+
+
+ngx_int_t
+ngx_http_gobi_retention_init(ngx_cycle_t *cycle)
+{
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    /* one worker is enough: the store is shared */
+    if (ngx_worker != 0) {
+        return NGX_OK;
+    }
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_gobi_module);
+
+    ngx_http_gobi_retention_conn.fd = (ngx_socket_t) -1;
+    ngx_http_gobi_retention_ev.data = &ngx_http_gobi_retention_conn;
+    ngx_http_gobi_retention_ev.handler = ngx_http_gobi_retention_timer;
+    ngx_http_gobi_retention_ev.log = cycle->log;
+    ngx_http_gobi_retention_ev.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_gobi_retention_ev,
+                  ngx_http_gobi_retention_interval(gmcf));
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gobi_retention_run(void *data, ngx_log_t *log)
+{
+    ngx_http_gobi_prune_t *p = data;
+
+    const gobi_store_driver_t  *drv;
+
+    drv = p->gmcf->store_driver;
+
+    p->rc = drv->events_prune(ngx_http_gobi_worker.store, p->before,
+                              &p->removed);
+
+    if (p->rc != GOBI_STORE_OK) {
+        ngx_cpystrn((u_char *) p->err,
+                    (u_char *) drv->errmsg(ngx_http_gobi_worker.store),
+                    sizeof(p->err));
+    }
+}
+
+
+static void
+ngx_http_gobi_retention_done(ngx_event_t *ev)
+{
+    ngx_http_gobi_prune_t  *p;
+
+    p = ev->data;
+    ngx_http_gobi_retention_busy = 0;
+
+    if (p->rc != GOBI_STORE_OK) {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                      "gobi: pruning old events failed: %s", p->err);
+
+    } else if (p->removed) {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "gobi: pruned %L events older than the retention",
+                      p->removed);
+    }
+
+    ngx_free(p);
+}
+
+
+static void
+ngx_http_gobi_retention_timer(ngx_event_t *ev)
+{
+    ngx_http_gobi_prune_t      *p;
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    gmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_gobi_module);
+
+    ngx_add_timer(ev, ngx_http_gobi_retention_interval(gmcf));
+
+    if (ngx_http_gobi_retention_busy || ngx_http_gobi_worker.store == NULL) {
+        return;
+    }
+
+    p = ngx_calloc(sizeof(ngx_http_gobi_prune_t), ev->log);
+    if (p == NULL) {
+        return;
+    }
+
+    p->gmcf = gmcf;
+    p->before = ngx_http_gobi_now_ms() - (int64_t) gmcf->event_retention * 1000;
+
+    p->task.ctx = p;
+    p->task.handler = ngx_http_gobi_retention_run;
+    p->task.event.data = p;
+    p->task.event.handler = ngx_http_gobi_retention_done;
+    p->task.event.log = ev->log;
+
+    if (ngx_thread_task_post(gmcf->thread_pool, &p->task) != NGX_OK) {
+        ngx_free(p);
+        return;
+    }
+
+    ngx_http_gobi_retention_busy = 1;
+}
