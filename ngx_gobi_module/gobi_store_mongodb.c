@@ -30,11 +30,15 @@
  * Collections (see init_schema for the indexes):
  *   users     {_id: id, username, pwhash, created_at}
  *   tokens    {_id: token hash, user, created_at, expires_at}
- *   vaults    {_id: id, owner, name, created_at, head_seq}
- *   files     {vault, path, version, hash, size, mtime, deleted}
- *   events    {_id: ObjectId, vault, seq, type, path, from, hash, size,
- *              mtime, device, ts}
+ *   vaults    {_id: id, owner, name, created_at, head_seq, pruned_seq}
+ *   files     {_id: "<vault>:<path>", vault, path, version, hash, size,
+ *              mtime, deleted}
+ *   events    {_id: "<vault>:<seq>", vault, seq, type, path, from, hash,
+ *              size, mtime, device, ts, op}
  *   counters  {kind: "users"|"vaults", n}
+ * Files and events are found by _id where possible: a point lookup on
+ * every server (FerretDB v1 pushes only _id equality down to SQLite and
+ * scans for anything else).
  *
  * Integer ids without an atomic findAndModify: an id is claimed by
  * inserting {kind, n: max(n) + 1} into counters under a unique (kind, n)
@@ -42,17 +46,24 @@
  * of a deleted vault never comes back (blobs and bus channels are keyed by
  * it); events_prune drops all but the highest claim of each kind.
  *
- * Seqs and the event log.  The event log is the truth; files and the vault's
- * head_seq are derived from it.  vaults.head_seq is the "applied head":
- * every event with seq <= head_seq has been applied to the file records.
- * Events above it (the "backlog") are inserted but maybe not yet applied.
+ * Seqs and the event log.  The event log is the truth; files and the
+ * vault's head_seq are derived from it.  vaults.head_seq is the "applied
+ * head": every event with seq <= head_seq has been applied to the file
+ * records.  Events above it (the "backlog") are inserted but maybe not yet
+ * applied.  Seqs are only ever taken as head + 1, so the backlog is
+ * contiguous and the log's head is found by probing _ids head_seq + 1,
+ * + 2, ... until one is missing (one lookup when there is no backlog).
  * A write:
- *   1. reads the applied head h and the log head m (the highest seq);
- *   2. computes the current state of the path(s) as of m: the file record,
- *      overlaid with the newest backlog event (h, m] that touches the path;
+ *   1. reads the applied head h, then the file record(s) of its path(s),
+ *      which reflect at least h;
+ *   2. probes the backlog (h, m] and folds the events that touch its
+ *      path(s) into their state: the state as of the log's head m;
  *   3. checks the precondition against that state;
- *   4. inserts the event with seq m + 1; a duplicate key means another
- *      writer took m + 1 first: back to 1 (bounded retries with jitter);
+ *   4. inserts the event with seq m + 1 (_id "<vault>:<m+1>", unique); a
+ *      duplicate key means another writer took it first: back to 2 from
+ *      m, which folds in the newcomer (bounded retries with jitter); an
+ *      "op" id per write recognizes an insert of ours that landed although
+ *      its answer was lost;
  *   5. applies the event to the file record(s) and raises head_seq.
  * Step 5 waits (briefly) until head_seq has reached seq - 1, so the events
  * of a vault are applied in order by one writer at a time; file records are
@@ -63,25 +74,29 @@
  * or its connection broke), or the oldest backlog event is older than that
  * already, the writer takes over: it replays the backlog (h, seq] in order
  * and raises head_seq.  Every record update is guarded by
- * "version < seq", so replaying an event twice is harmless (on MongoDB,
- * where single-document updates are atomic, even when two writers replay
- * at once).
- * Readers never write: file_get, file_list, events_since and blob_referenced
- * overlay the backlog on the records, so a crash between steps 4 and 5 is
- * invisible to them, and the next write to the vault repairs the records.
- * If step 5 fails after the insert succeeded, the write still returns OK:
- * the event is committed, the next write applies it.
+ * "version < seq" in its filter, so replaying an event twice is harmless
+ * (on MongoDB, where single-document updates are atomic, even when two
+ * writers replay at once).
+ * Readers never write: file_get, file_list, vault_get, events_since and
+ * blob_referenced probe the backlog and overlay it on the records, so a
+ * crash between steps 4 and 5 is invisible to them, and the next write to
+ * the vault repairs the records.  If step 5 fails after the insert
+ * succeeded, the write still returns OK: the event is committed, the next
+ * write applies it.
  *
  * Retention: events_prune drops, per vault, the prefix of the log whose
  * events are older than the horizon, keeping the latest event and every
  * event not yet applied, so the log never has holes (a hole would let a
- * cursor skip an event without getting EXPIRED).
+ * cursor skip an event without getting EXPIRED).  It raises
+ * vaults.pruned_seq before deleting; the oldest kept event is
+ * pruned_seq + 1.
  *
  * Known limits: with FerretDB v1 (no transactions, no change streams,
- * findAndModify not atomic) the takeover path can race with a writer that
- * stalled for longer than GOBI_MONGODB_APPLY_WAIT_MS; vault_delete removes
- * the vault document first and then its files and events (a crash in
- * between leaves orphans that events_prune removes once they are old).
+ * findAndModify and conditional updates not atomic) the takeover path can
+ * race with a writer that stalled for longer than
+ * GOBI_MONGODB_APPLY_WAIT_MS; vault_delete removes the vault document
+ * first and then its files and events (a crash in between leaves orphans
+ * that events_prune removes once they are old).
  */
 
 
@@ -107,6 +122,7 @@
 #define GOBI_MONGODB_RETRIES              100
 #define GOBI_MONGODB_APPLY_WAIT_MS        2000
 #define GOBI_MONGODB_DBNAME_MAX           64
+#define GOBI_MONGODB_KEY_LEN              48
 
 
 struct gobi_store_s {
@@ -144,12 +160,19 @@ typedef struct {
 } gobi_store_mongodb_list_t;
 
 
+/* sees each backlog event; anything but OK stops the probe */
+typedef gobi_store_rc_e (*gobi_store_mongodb_probe_pt)(void *data,
+    const bson_t *doc, const gobi_event_t *ev);
+
+
 static void gobi_store_mongodb_init_once(void);
+static void gobi_store_mongodb_set_err(const char *fmt, ...);
 static gobi_store_rc_e gobi_store_mongodb_fail(const char *what,
     const bson_error_t *err, const bson_t *reply);
-static void gobi_store_mongodb_set_err(const char *fmt, ...);
+static int gobi_store_mongodb_is_dup(const bson_error_t *err);
 static mongoc_client_t *gobi_store_mongodb_pop(gobi_store_t *st);
 static int64_t gobi_store_mongodb_now(void);
+static void gobi_store_mongodb_sleep_ms(int ms);
 static void gobi_store_mongodb_backoff(int attempt);
 static int64_t gobi_store_mongodb_get_int(const bson_t *doc,
     const char *key);
@@ -172,52 +195,76 @@ static gobi_store_rc_e gobi_store_mongodb_delete(gobi_store_t *st,
     int64_t *deleted);
 static gobi_store_rc_e gobi_store_mongodb_claim_id(gobi_store_t *st,
     mongoc_client_t *cl, const char *kind, int64_t *id);
+static gobi_store_rc_e gobi_store_mongodb_index(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, const char *name, int unique,
+    const char *key1, const char *key2);
 static void gobi_store_mongodb_user_from(const bson_t *doc,
     gobi_user_t *u);
 static gobi_store_rc_e gobi_store_mongodb_user_find(gobi_store_t *st,
     mongoc_client_t *cl, const bson_t *filter, gobi_user_t *out);
-static gobi_store_rc_e gobi_store_mongodb_seq_edge(gobi_store_t *st,
-    mongoc_client_t *cl, int64_t vault, int dir, int majority,
-    int64_t *seq, int64_t *ts);
+static void gobi_store_mongodb_event_key(char *buf, int64_t vault,
+    int64_t seq);
+static gobi_store_rc_e gobi_store_mongodb_vault_heads(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, int majority, int64_t *applied,
+    int64_t *pruned);
+static gobi_store_rc_e gobi_store_mongodb_probe(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, int64_t from, int majority,
+    gobi_store_mongodb_probe_pt handler, void *data, int64_t *head);
 static gobi_store_rc_e gobi_store_mongodb_vault_fill(gobi_store_t *st,
     mongoc_client_t *cl, const bson_t *doc, gobi_vault_t *v);
 static gobi_store_rc_e gobi_store_mongodb_vault_find(gobi_store_t *st,
     mongoc_client_t *cl, const bson_t *filter, gobi_vault_t *out);
-static gobi_store_rc_e gobi_store_mongodb_applied_head(gobi_store_t *st,
-    mongoc_client_t *cl, int64_t vault, int majority, int64_t *head);
 static int gobi_store_mongodb_event_from(const bson_t *doc,
     gobi_event_t *ev);
+static int gobi_store_mongodb_touches(const gobi_event_t *ev,
+    const char *path);
 static void gobi_store_mongodb_event_state(const gobi_event_t *ev,
     const char *path, gobi_store_mongodb_state_t *s);
 static void gobi_store_mongodb_record_state(const bson_t *doc,
     gobi_store_mongodb_state_t *s);
 static void gobi_store_mongodb_to_file(const gobi_store_mongodb_state_t *s,
     const char *path, gobi_file_t *f);
-static gobi_store_rc_e gobi_store_mongodb_path_state(gobi_store_t *st,
-    mongoc_client_t *cl, int64_t vault, int64_t applied, int overlay,
-    const char *path, int majority, gobi_store_mongodb_state_t *s);
+static gobi_store_rc_e gobi_store_mongodb_record(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, const char *path, int majority,
+    gobi_store_mongodb_state_t *s);
 static gobi_store_rc_e gobi_store_mongodb_apply_path(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const char *path,
     const gobi_store_mongodb_state_t *s);
 static gobi_store_rc_e gobi_store_mongodb_apply_event(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const gobi_event_t *ev);
-static gobi_store_rc_e gobi_store_mongodb_raise_head(gobi_store_t *st,
-    mongoc_client_t *cl, int64_t vault, int64_t seq);
+static gobi_store_rc_e gobi_store_mongodb_raise(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, const char *field, int64_t seq);
 static gobi_store_rc_e gobi_store_mongodb_replay(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, int64_t from, int64_t to);
 static gobi_store_rc_e gobi_store_mongodb_settle(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const gobi_event_t *own,
     int64_t now);
+static gobi_store_rc_e gobi_store_mongodb_check(const gobi_write_t *w,
+    const gobi_store_mongodb_state_t *target,
+    const gobi_store_mongodb_state_t *source, gobi_file_t *current,
+    gobi_event_type_e *type);
+static gobi_store_rc_e gobi_store_mongodb_fold(void *data,
+    const bson_t *doc, const gobi_event_t *ev);
 static gobi_store_rc_e gobi_store_mongodb_write_locked(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const gobi_write_t *w,
     gobi_event_t *ev, gobi_file_t *current);
+static gobi_store_rc_e gobi_store_mongodb_overlay(void *data,
+    const bson_t *doc, const gobi_event_t *ev);
 static int gobi_store_mongodb_list_push(gobi_store_mongodb_list_t *l,
     const char *path, const gobi_store_mongodb_state_t *s);
 static void gobi_store_mongodb_list_free(gobi_store_mongodb_list_t *l);
 static int gobi_store_mongodb_entry_cmp(const void *a, const void *b);
+static gobi_store_rc_e gobi_store_mongodb_collect(void *data,
+    const bson_t *doc, const gobi_event_t *ev);
 static gobi_store_rc_e gobi_store_mongodb_file_list_locked(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const char *prefix,
     int include_deleted, int64_t *seq, gobi_file_cb cb, void *data);
+static gobi_store_rc_e gobi_store_mongodb_prune_claims(gobi_store_t *st,
+    mongoc_client_t *cl, const char *kind);
+static gobi_store_rc_e gobi_store_mongodb_prune_vault(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, int64_t before, int64_t *removed);
+static gobi_store_rc_e gobi_store_mongodb_blob_seen(void *data,
+    const bson_t *doc, const gobi_event_t *ev);
 
 
 static pthread_once_t  gobi_store_mongodb_once = PTHREAD_ONCE_INIT;
@@ -1150,53 +1197,107 @@ gobi_store_mongodb_token_delete(gobi_store_t *st, const char *token_hash)
 /* vaults */
 
 
-/* the highest (dir -1) or lowest (dir 1) seq of a vault's log, 0 if empty */
-
-static gobi_store_rc_e
-gobi_store_mongodb_seq_edge(gobi_store_t *st, mongoc_client_t *cl,
-    int64_t vault, int dir, int majority, int64_t *seq, int64_t *ts)
+static void
+gobi_store_mongodb_event_key(char *buf, int64_t vault, int64_t seq)
 {
-    bson_t           filter, sort, doc;
-    gobi_store_rc_e  rc;
-
-    bson_init(&filter);
-    BSON_APPEND_INT64(&filter, "vault", vault);
-    bson_init(&sort);
-    BSON_APPEND_INT32(&sort, "seq", dir);
-
-    rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, &sort,
-                                     majority, &doc);
-    bson_destroy(&sort);
-    bson_destroy(&filter);
-
-    if (rc == GOBI_STORE_OK) {
-        *seq = gobi_store_mongodb_get_int(&doc, "seq");
-        if (ts != NULL) {
-            *ts = gobi_store_mongodb_get_int(&doc, "ts");
-        }
-        bson_destroy(&doc);
-        return GOBI_STORE_OK;
-    }
-
-    if (rc == GOBI_STORE_NOT_FOUND) {
-        *seq = 0;
-        if (ts != NULL) {
-            *ts = 0;
-        }
-        return GOBI_STORE_OK;
-    }
-
-    return rc;
+    snprintf(buf, GOBI_MONGODB_KEY_LEN, "%lld:%lld", (long long) vault,
+             (long long) seq);
 }
 
 
-/* head_seq: the log's head (which may be ahead of the applied head) */
+/* the applied head and the prune floor of a vault; NOT_FOUND without it */
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_heads(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, int majority, int64_t *applied, int64_t *pruned)
+{
+    bson_t           filter, doc;
+    gobi_store_rc_e  rc;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", vault);
+    rc = gobi_store_mongodb_find_one(st, cl, "vaults", &filter, NULL,
+                                     majority, &doc);
+    bson_destroy(&filter);
+
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    *applied = gobi_store_mongodb_get_int(&doc, "head_seq");
+    if (pruned != NULL) {
+        *pruned = gobi_store_mongodb_get_int(&doc, "pruned_seq");
+    }
+
+    bson_destroy(&doc);
+
+    return GOBI_STORE_OK;
+}
+
+
+/*
+ * The log's head.  The events above the applied head are contiguous (a
+ * seq is only ever taken as head + 1, pruning stays below the applied
+ * head), so they are found one by one by _id, a point lookup on any
+ * server, until the first missing seq.  The handler, if any, sees each.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_probe(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, int64_t from, int majority,
+    gobi_store_mongodb_probe_pt handler, void *data, int64_t *head)
+{
+    char             key[GOBI_MONGODB_KEY_LEN];
+    bson_t           filter, doc;
+    int64_t          seq;
+    gobi_event_t     ev;
+    gobi_store_rc_e  rc;
+
+    seq = from;
+
+    for ( ;; ) {
+        gobi_store_mongodb_event_key(key, vault, seq + 1);
+
+        bson_init(&filter);
+        BSON_APPEND_UTF8(&filter, "_id", key);
+        rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL,
+                                         majority, &doc);
+        bson_destroy(&filter);
+
+        if (rc == GOBI_STORE_NOT_FOUND) {
+            break;
+        }
+
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
+        seq++;
+
+        if (handler != NULL && gobi_store_mongodb_event_from(&doc, &ev)) {
+            rc = handler(data, &doc, &ev);
+        }
+
+        bson_destroy(&doc);
+
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+    }
+
+    *head = seq;
+
+    return GOBI_STORE_OK;
+}
+
+
+/* head_seq: the log's head; oldest_seq: the oldest kept event */
 
 static gobi_store_rc_e
 gobi_store_mongodb_vault_fill(gobi_store_t *st, mongoc_client_t *cl,
     const bson_t *doc, gobi_vault_t *v)
 {
-    int64_t          applied, head, oldest;
+    int64_t          applied, pruned, head;
     gobi_store_rc_e  rc;
 
     v->id = gobi_store_mongodb_get_int(doc, "_id");
@@ -1205,19 +1306,16 @@ gobi_store_mongodb_vault_fill(gobi_store_t *st, mongoc_client_t *cl,
                             gobi_store_mongodb_get_str(doc, "name"));
     v->created_at = gobi_store_mongodb_get_int(doc, "created_at");
     applied = gobi_store_mongodb_get_int(doc, "head_seq");
+    pruned = gobi_store_mongodb_get_int(doc, "pruned_seq");
 
-    rc = gobi_store_mongodb_seq_edge(st, cl, v->id, -1, 1, &head, NULL);
+    rc = gobi_store_mongodb_probe(st, cl, v->id, applied, 1, NULL, NULL,
+                                  &head);
     if (rc != GOBI_STORE_OK) {
         return rc;
     }
 
-    rc = gobi_store_mongodb_seq_edge(st, cl, v->id, 1, 1, &oldest, NULL);
-    if (rc != GOBI_STORE_OK) {
-        return rc;
-    }
-
-    v->head_seq = head > applied ? head : applied;
-    v->oldest_seq = oldest;
+    v->head_seq = head;
+    v->oldest_seq = head > 0 ? pruned + 1 : 0;
 
     return GOBI_STORE_OK;
 }
@@ -1228,6 +1326,7 @@ gobi_store_mongodb_vault_find(gobi_store_t *st, mongoc_client_t *cl,
     const bson_t *filter, gobi_vault_t *out)
 {
     bson_t           doc;
+    gobi_vault_t     v;
     gobi_store_rc_e  rc;
 
     rc = gobi_store_mongodb_find_one(st, cl, "vaults", filter, NULL, 1,
@@ -1236,7 +1335,7 @@ gobi_store_mongodb_vault_find(gobi_store_t *st, mongoc_client_t *cl,
         return rc;
     }
 
-    rc = gobi_store_mongodb_vault_fill(st, cl, &doc, out);
+    rc = gobi_store_mongodb_vault_fill(st, cl, &doc, out != NULL ? out : &v);
     bson_destroy(&doc);
 
     return rc;
@@ -1262,8 +1361,11 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
     BSON_APPEND_INT64(&filter, "owner", owner);
     BSON_APPEND_UTF8(&filter, "name", name);
 
+    rc = GOBI_STORE_UNAVAILABLE;
+
     for (attempt = 0; attempt < GOBI_MONGODB_RETRIES; attempt++) {
 
+        /* a taken name does not use up an id */
         rc = gobi_store_mongodb_find_one(st, cl, "vaults", &filter, NULL, 0,
                                          &found);
         if (rc == GOBI_STORE_OK) {
@@ -1287,6 +1389,7 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
         BSON_APPEND_UTF8(&doc, "name", name);
         BSON_APPEND_INT64(&doc, "created_at", now);
         BSON_APPEND_INT64(&doc, "head_seq", 0);
+        BSON_APPEND_INT64(&doc, "pruned_seq", 0);
         rc = gobi_store_mongodb_insert(st, cl, "vaults", &doc);
         bson_destroy(&doc);
 
@@ -1305,6 +1408,8 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
         if (rc != GOBI_STORE_EXISTS) {
             break;
         }
+
+        /* a duplicate: the name was taken meanwhile (checked above) */
     }
 
     bson_destroy(&filter);
@@ -1467,30 +1572,6 @@ gobi_store_mongodb_vault_delete(gobi_store_t *st, int64_t vault_id)
 /* files and events */
 
 
-static gobi_store_rc_e
-gobi_store_mongodb_applied_head(gobi_store_t *st, mongoc_client_t *cl,
-    int64_t vault, int majority, int64_t *head)
-{
-    bson_t           filter, doc;
-    gobi_store_rc_e  rc;
-
-    bson_init(&filter);
-    BSON_APPEND_INT64(&filter, "_id", vault);
-    rc = gobi_store_mongodb_find_one(st, cl, "vaults", &filter, NULL,
-                                     majority, &doc);
-    bson_destroy(&filter);
-
-    if (rc != GOBI_STORE_OK) {
-        return rc;
-    }
-
-    *head = gobi_store_mongodb_get_int(&doc, "head_seq");
-    bson_destroy(&doc);
-
-    return GOBI_STORE_OK;
-}
-
-
 /* strings of ev point into doc; returns 0 on a malformed event */
 
 static int
@@ -1511,8 +1592,22 @@ gobi_store_mongodb_event_from(const bson_t *doc, gobi_event_t *ev)
     ev->device = gobi_store_mongodb_get_str(doc, "device");
     ev->ts = gobi_store_mongodb_get_int(doc, "ts");
 
+    if (ev->type != GOBI_EV_RENAME) {
+        ev->from = NULL;
+    }
+
     return ev->type != GOBI_EV_NONE && ev->path != NULL
            && (ev->type != GOBI_EV_RENAME || ev->from != NULL);
+}
+
+
+/* does the event change `path`? */
+
+static int
+gobi_store_mongodb_touches(const gobi_event_t *ev, const char *path)
+{
+    return strcmp(ev->path, path) == 0
+           || (ev->from != NULL && strcmp(ev->from, path) == 0);
 }
 
 
@@ -1575,109 +1670,69 @@ gobi_store_mongodb_to_file(const gobi_store_mongodb_state_t *s,
     memcpy(f->hash, s->hash, sizeof(f->hash));
     f->size = s->size;
     f->mtime = s->mtime;
-    f->deleted = s->deleted;
+    f->deleted = s->exists ? s->deleted : 1;
 }
 
 
-/*
- * The state of a path as of the log's head: the file record, overlaid by
- * the newest event above the applied head that touches the path (when
- * `overlay` says that such events may exist).
- */
+/* the file record of a path, by _id ("<vault>:<path>"); !exists if none */
 
 static gobi_store_rc_e
-gobi_store_mongodb_path_state(gobi_store_t *st, mongoc_client_t *cl,
-    int64_t vault, int64_t applied, int overlay, const char *path,
-    int majority, gobi_store_mongodb_state_t *s)
+gobi_store_mongodb_record(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, const char *path, int majority,
+    gobi_store_mongodb_state_t *s)
 {
-    bson_t           filter, sort, doc, range, or, alt;
-    gobi_event_t     ev;
+    char            *key;
+    bson_t           filter, doc;
     gobi_store_rc_e  rc;
 
     memset(s, 0, sizeof(gobi_store_mongodb_state_t));
 
+    key = bson_strdup_printf("%lld:%s", (long long) vault, path);
+
     bson_init(&filter);
-    BSON_APPEND_INT64(&filter, "vault", vault);
-    BSON_APPEND_UTF8(&filter, "path", path);
+    BSON_APPEND_UTF8(&filter, "_id", key);
     rc = gobi_store_mongodb_find_one(st, cl, "files", &filter, NULL,
                                      majority, &doc);
     bson_destroy(&filter);
+    bson_free(key);
 
     if (rc == GOBI_STORE_OK) {
         gobi_store_mongodb_record_state(&doc, s);
         bson_destroy(&doc);
-
-    } else if (rc != GOBI_STORE_NOT_FOUND) {
-        return rc;
-    }
-
-    if (!overlay) {
         return GOBI_STORE_OK;
     }
 
-    bson_init(&filter);
-    BSON_APPEND_INT64(&filter, "vault", vault);
-    BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
-    BSON_APPEND_INT64(&range, "$gt", applied);
-    bson_append_document_end(&filter, &range);
-    BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &or);
-    BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
-    BSON_APPEND_UTF8(&alt, "path", path);
-    bson_append_document_end(&or, &alt);
-    BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
-    BSON_APPEND_UTF8(&alt, "from", path);
-    bson_append_document_end(&or, &alt);
-    bson_append_array_end(&filter, &or);
-    bson_init(&sort);
-    BSON_APPEND_INT32(&sort, "seq", -1);
-
-    rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, &sort,
-                                     majority, &doc);
-    bson_destroy(&sort);
-    bson_destroy(&filter);
-
-    if (rc == GOBI_STORE_NOT_FOUND) {
-        return GOBI_STORE_OK;
-    }
-
-    if (rc != GOBI_STORE_OK) {
-        return rc;
-    }
-
-    if (gobi_store_mongodb_event_from(&doc, &ev)
-        && ev.seq > s->version)
-    {
-        gobi_store_mongodb_event_state(&ev, path, s);
-    }
-
-    bson_destroy(&doc);
-
-    return GOBI_STORE_OK;
+    return rc == GOBI_STORE_NOT_FOUND ? GOBI_STORE_OK : rc;
 }
 
 
 /*
- * Set a file record to a state, unless it is at that version or newer.
- * The upsert inserts a missing record; if another writer inserted it
- * first (duplicate key), the plain guarded update decides.
+ * Set a file record to a state, unless it is at that version or newer
+ * (the guard is part of the update's filter: atomic on MongoDB).  The
+ * upsert inserts a missing record; if another writer inserted it first
+ * (duplicate key), the plain guarded update decides.
  */
 
 static gobi_store_rc_e
 gobi_store_mongodb_apply_path(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, const char *path, const gobi_store_mongodb_state_t *s)
 {
+    char            *key;
     bson_t           filter, range, update, set;
     gobi_store_rc_e  rc;
 
+    key = bson_strdup_printf("%lld:%s", (long long) vault, path);
+
     bson_init(&filter);
-    BSON_APPEND_INT64(&filter, "vault", vault);
-    BSON_APPEND_UTF8(&filter, "path", path);
+    BSON_APPEND_UTF8(&filter, "_id", key);
     BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &range);
     BSON_APPEND_INT64(&range, "$lt", s->version);
     bson_append_document_end(&filter, &range);
 
     bson_init(&update);
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    BSON_APPEND_INT64(&set, "vault", vault);
+    BSON_APPEND_UTF8(&set, "path", path);
     BSON_APPEND_INT64(&set, "version", s->version);
     BSON_APPEND_UTF8(&set, "hash", s->hash);
     BSON_APPEND_INT64(&set, "size", s->size);
@@ -1694,6 +1749,7 @@ gobi_store_mongodb_apply_path(gobi_store_t *st, mongoc_client_t *cl,
 
     bson_destroy(&update);
     bson_destroy(&filter);
+    bson_free(key);
 
     return rc;
 }
@@ -1721,21 +1777,21 @@ gobi_store_mongodb_apply_event(gobi_store_t *st, mongoc_client_t *cl,
 
 
 static gobi_store_rc_e
-gobi_store_mongodb_raise_head(gobi_store_t *st, mongoc_client_t *cl,
-    int64_t vault, int64_t seq)
+gobi_store_mongodb_raise(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, const char *field, int64_t seq)
 {
     bson_t           filter, range, update, set;
     gobi_store_rc_e  rc;
 
     bson_init(&filter);
     BSON_APPEND_INT64(&filter, "_id", vault);
-    BSON_APPEND_DOCUMENT_BEGIN(&filter, "head_seq", &range);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, field, &range);
     BSON_APPEND_INT64(&range, "$lt", seq);
     bson_append_document_end(&filter, &range);
 
     bson_init(&update);
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-    BSON_APPEND_INT64(&set, "head_seq", seq);
+    BSON_APPEND_INT64(&set, field, seq);
     bson_append_document_end(&update, &set);
 
     rc = gobi_store_mongodb_update(st, cl, "vaults", &filter, &update, 0,
@@ -1754,59 +1810,37 @@ static gobi_store_rc_e
 gobi_store_mongodb_replay(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, int64_t from, int64_t to)
 {
-    bson_t                filter, range, opts, sort;
-    bson_error_t          err;
-    int64_t               last;
-    gobi_event_t          ev;
-    const bson_t         *doc;
-    gobi_store_rc_e       rc;
-    mongoc_cursor_t      *cur;
-    mongoc_collection_t  *c;
+    char             key[GOBI_MONGODB_KEY_LEN];
+    bson_t           filter, doc;
+    int64_t          seq;
+    gobi_event_t     ev;
+    gobi_store_rc_e  rc;
 
-    bson_init(&filter);
-    BSON_APPEND_INT64(&filter, "vault", vault);
-    BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
-    BSON_APPEND_INT64(&range, "$gt", from);
-    BSON_APPEND_INT64(&range, "$lte", to);
-    bson_append_document_end(&filter, &range);
-    bson_init(&opts);
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "seq", 1);
-    bson_append_document_end(&opts, &sort);
+    for (seq = from + 1; seq <= to; seq++) {
+        gobi_store_mongodb_event_key(key, vault, seq);
 
-    c = mongoc_client_get_collection(cl, st->db, "events");
-    cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+        bson_init(&filter);
+        BSON_APPEND_UTF8(&filter, "_id", key);
+        rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL, 0,
+                                         &doc);
+        bson_destroy(&filter);
 
-    rc = GOBI_STORE_OK;
-    last = from;
-
-    while (mongoc_cursor_next(cur, &doc)) {
-        if (!gobi_store_mongodb_event_from(doc, &ev)) {
-            continue;
-        }
-
-        rc = gobi_store_mongodb_apply_event(st, cl, vault, &ev);
         if (rc != GOBI_STORE_OK) {
-            break;
+            return rc;
         }
 
-        last = ev.seq;
+        if (gobi_store_mongodb_event_from(&doc, &ev)) {
+            rc = gobi_store_mongodb_apply_event(st, cl, vault, &ev);
+        }
+
+        bson_destroy(&doc);
+
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
     }
 
-    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
-        rc = gobi_store_mongodb_fail("events", &err, NULL);
-    }
-
-    mongoc_cursor_destroy(cur);
-    mongoc_collection_destroy(c);
-    bson_destroy(&opts);
-    bson_destroy(&filter);
-
-    if (rc == GOBI_STORE_OK && last > from) {
-        rc = gobi_store_mongodb_raise_head(st, cl, vault, last);
-    }
-
-    return rc;
+    return gobi_store_mongodb_raise(st, cl, vault, "head_seq", to);
 }
 
 
@@ -1821,7 +1855,8 @@ gobi_store_mongodb_settle(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, const gobi_event_t *own, int64_t now)
 {
     int              delay, waited;
-    int64_t          head, seq, ts;
+    char             key[GOBI_MONGODB_KEY_LEN];
+    int64_t          applied, seq, ts;
     bson_t           filter, doc;
     gobi_store_rc_e  rc;
 
@@ -1830,30 +1865,32 @@ gobi_store_mongodb_settle(gobi_store_t *st, mongoc_client_t *cl,
     delay = 1;
 
     for ( ;; ) {
-        rc = gobi_store_mongodb_applied_head(st, cl, vault, 0, &head);
+        rc = gobi_store_mongodb_vault_heads(st, cl, vault, 0, &applied,
+                                            NULL);
         if (rc != GOBI_STORE_OK) {
             return rc;
         }
 
-        if (head >= seq) {
+        if (applied >= seq) {
             /* somebody took over and applied ours too */
             return GOBI_STORE_OK;
         }
 
-        if (head == seq - 1) {
+        if (applied == seq - 1) {
             rc = gobi_store_mongodb_apply_event(st, cl, vault, own);
             if (rc != GOBI_STORE_OK) {
                 return rc;
             }
 
-            return gobi_store_mongodb_raise_head(st, cl, vault, seq);
+            return gobi_store_mongodb_raise(st, cl, vault, "head_seq", seq);
         }
 
         if (waited == 0) {
             /* an old backlog is a crash's leftover: no use waiting */
+            gobi_store_mongodb_event_key(key, vault, applied + 1);
+
             bson_init(&filter);
-            BSON_APPEND_INT64(&filter, "vault", vault);
-            BSON_APPEND_INT64(&filter, "seq", head + 1);
+            BSON_APPEND_UTF8(&filter, "_id", key);
             rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL,
                                              0, &doc);
             bson_destroy(&filter);
@@ -1877,14 +1914,14 @@ gobi_store_mongodb_settle(gobi_store_t *st, mongoc_client_t *cl,
 
         gobi_store_mongodb_sleep_ms(delay);
         waited += delay;
-        delay = delay * 2 > 50 ? 50 : delay * 2;
+        delay = delay * 2 > 20 ? 20 : delay * 2;
     }
 
-    return gobi_store_mongodb_replay(st, cl, vault, head, seq);
+    return gobi_store_mongodb_replay(st, cl, vault, applied, seq);
 }
 
 
-/* check the precondition of w against the path states; 0: go on */
+/* check the precondition of w against the path states */
 
 static gobi_store_rc_e
 gobi_store_mongodb_check(const gobi_write_t *w,
@@ -1894,24 +1931,24 @@ gobi_store_mongodb_check(const gobi_write_t *w,
 {
     int  live;
 
+    live = target->exists && !target->deleted;
+
     switch (w->type) {
 
     case GOBI_EV_CREATE:
     case GOBI_EV_MODIFY:
-        live = target->exists && !target->deleted;
+
+        /* the precondition first: a stale base is a conflict even when
+         * the content happens to match */
 
         if ((w->base_version == 0 && live)
-            || (w->base_version > 0
-                && (!target->exists || target->version != w->base_version)))
+            || (w->base_version > 0 && target->version != w->base_version))
         {
             gobi_store_mongodb_to_file(target, w->path, current);
-            if (!target->exists) {
-                current->deleted = 1;
-            }
             return GOBI_STORE_CONFLICT;
         }
 
-        if (live && w->hash != NULL && strcmp(target->hash, w->hash) == 0) {
+        if (live && strcmp(target->hash, w->hash) == 0) {
             gobi_store_mongodb_to_file(target, w->path, current);
             return GOBI_STORE_UNCHANGED;
         }
@@ -1920,28 +1957,25 @@ gobi_store_mongodb_check(const gobi_write_t *w,
         return GOBI_STORE_OK;
 
     case GOBI_EV_DELETE:
-        if (!target->exists || target->deleted) {
-            if (target->exists) {
-                gobi_store_mongodb_to_file(target, w->path, current);
-            }
+        gobi_store_mongodb_to_file(target, w->path, current);
+
+        if (!live) {
             return GOBI_STORE_NOT_FOUND;
         }
 
         if (w->base_version != GOBI_BASE_ANY
             && target->version != w->base_version)
         {
-            gobi_store_mongodb_to_file(target, w->path, current);
             return GOBI_STORE_CONFLICT;
         }
 
         *type = GOBI_EV_DELETE;
         return GOBI_STORE_OK;
 
-    case GOBI_EV_RENAME:
+    default: /* GOBI_EV_RENAME */
+
         if (!source->exists || source->deleted) {
-            if (source->exists) {
-                gobi_store_mongodb_to_file(source, w->from, current);
-            }
+            gobi_store_mongodb_to_file(source, w->from, current);
             return GOBI_STORE_NOT_FOUND;
         }
 
@@ -1952,21 +1986,56 @@ gobi_store_mongodb_check(const gobi_write_t *w,
             return GOBI_STORE_CONFLICT;
         }
 
-        if ((target->exists && !target->deleted)
-            || strcmp(w->path, w->from) == 0)
-        {
+        if (live || strcmp(w->path, w->from) == 0) {
             gobi_store_mongodb_to_file(target, w->path, current);
             return GOBI_STORE_EXISTS;
         }
 
         *type = GOBI_EV_RENAME;
         return GOBI_STORE_OK;
-
-    default:
-        gobi_store_mongodb_set_err("mongodb: bad write type %d",
-                                   (int) w->type);
-        return GOBI_STORE_ERROR;
     }
+}
+
+
+/* a write's view of the backlog: fold newer events into the path states */
+
+typedef struct {
+    const gobi_write_t          *w;
+    gobi_store_mongodb_state_t  *target;
+    gobi_store_mongodb_state_t  *source;
+    const bson_oid_t            *op;
+    int64_t                      own;
+} gobi_store_mongodb_fold_t;
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_fold(void *data, const bson_t *doc,
+    const gobi_event_t *ev)
+{
+    bson_iter_t                 it;
+    gobi_store_mongodb_fold_t  *f;
+
+    f = data;
+
+    if (bson_iter_init_find(&it, doc, "op") && BSON_ITER_HOLDS_OID(&it)
+        && bson_oid_equal(bson_iter_oid(&it), f->op))
+    {
+        f->own = ev->seq;
+    }
+
+    if (ev->seq > f->target->version
+        && gobi_store_mongodb_touches(ev, f->w->path))
+    {
+        gobi_store_mongodb_event_state(ev, f->w->path, f->target);
+    }
+
+    if (f->w->type == GOBI_EV_RENAME && ev->seq > f->source->version
+        && gobi_store_mongodb_touches(ev, f->w->from))
+    {
+        gobi_store_mongodb_event_state(ev, f->w->from, f->source);
+    }
+
+    return GOBI_STORE_OK;
 }
 
 
@@ -1976,91 +2045,73 @@ gobi_store_mongodb_write_locked(gobi_store_t *st, mongoc_client_t *cl,
     gobi_file_t *current)
 {
     int                          attempt;
-    bson_t                       doc, filter, found;
+    char                         key[GOBI_MONGODB_KEY_LEN];
+    bson_t                       doc;
     int64_t                      applied, head, now, mtime;
-    bson_oid_t                   oid, *other;
-    bson_iter_t                  it;
-    gobi_file_t                  dummy;
+    bson_oid_t                   op;
     gobi_store_rc_e              rc;
     gobi_event_type_e            type;
+    gobi_store_mongodb_fold_t    fold;
     gobi_store_mongodb_state_t   target, source;
-
-    if (w->path == NULL || (w->type == GOBI_EV_RENAME && w->from == NULL)) {
-        gobi_store_mongodb_set_err("mongodb: write: no path");
-        return GOBI_STORE_ERROR;
-    }
-
-    if ((w->type == GOBI_EV_CREATE || w->type == GOBI_EV_MODIFY)
-        && (w->hash == NULL || strlen(w->hash) != GOBI_HASH_HEX_LEN
-            || !gobi_hash_valid_hex(w->hash, GOBI_HASH_HEX_LEN)))
-    {
-        gobi_store_mongodb_set_err("mongodb: write: bad hash");
-        return GOBI_STORE_ERROR;
-    }
-
-    if (w->base_version < GOBI_BASE_ANY
-        || w->type < GOBI_EV_CREATE || w->type > GOBI_EV_RENAME)
-    {
-        gobi_store_mongodb_set_err("mongodb: write: bad base version or "
-                                   "type");
-        return GOBI_STORE_ERROR;
-    }
-
-    if (current == NULL) {
-        current = &dummy;
-    }
 
     now = w->now != 0 ? w->now : gobi_store_mongodb_now();
     mtime = w->mtime != 0 ? w->mtime : now;
 
+    /*
+     * 1, 2: the applied head, then the records (they reflect at least
+     * the applied head), then the backlog folded in by the probe.
+     */
+
+    rc = gobi_store_mongodb_vault_heads(st, cl, vault, 0, &applied, NULL);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    rc = gobi_store_mongodb_record(st, cl, vault, w->path, 0, &target);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    memset(&source, 0, sizeof(gobi_store_mongodb_state_t));
+
+    if (w->type == GOBI_EV_RENAME) {
+        rc = gobi_store_mongodb_record(st, cl, vault, w->from, 0, &source);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+    }
+
+    /* one id for all attempts: finds an insert that landed unreported */
+    bson_oid_init(&op, NULL);
+
+    fold.w = w;
+    fold.target = &target;
+    fold.source = &source;
+    fold.op = &op;
+    fold.own = 0;
+
+    head = applied;
+
     for (attempt = 0; attempt < GOBI_MONGODB_RETRIES; attempt++) {
 
-        if (attempt > 0) {
-            gobi_store_mongodb_backoff(attempt);
+        if (attempt > 2) {
+            gobi_store_mongodb_backoff(attempt - 2);
         }
 
-        /* 1. the applied head and the log's head */
-
-        rc = gobi_store_mongodb_applied_head(st, cl, vault, 0, &applied);
+        rc = gobi_store_mongodb_probe(st, cl, vault, head, 0,
+                                      gobi_store_mongodb_fold, &fold, &head);
         if (rc != GOBI_STORE_OK) {
             return rc;
         }
 
-        rc = gobi_store_mongodb_seq_edge(st, cl, vault, -1, 0, &head, NULL);
-        if (rc != GOBI_STORE_OK) {
-            return rc;
+        if (fold.own != 0) {
+            /* our insert of the previous attempt did land */
+            ev->seq = fold.own;
+            ev->version = fold.own;
+            goto settle;
         }
 
-        if (head < applied) {
-            head = applied;
-        }
-
-        /* 2. the state of the path(s) as of head */
-
-        rc = gobi_store_mongodb_path_state(st, cl, vault, applied,
-                                           head > applied, w->path, 0,
-                                           &target);
-        if (rc != GOBI_STORE_OK) {
-            return rc;
-        }
-
-        memset(&source, 0, sizeof(gobi_store_mongodb_state_t));
-
-        if (w->type == GOBI_EV_RENAME) {
-            rc = gobi_store_mongodb_path_state(st, cl, vault, applied,
-                                               head > applied, w->from, 0,
-                                               &source);
-            if (rc != GOBI_STORE_OK) {
-                return rc;
-            }
-        }
-
-        if (target.version > head || source.version > head) {
-            /* a writer got ahead between our reads */
-            continue;
-        }
-
-        /* 3. the precondition */
+        /* 3. the precondition, as of head */
 
         rc = gobi_store_mongodb_check(w, &target, &source, current, &type);
         if (rc != GOBI_STORE_OK) {
@@ -2090,15 +2141,15 @@ gobi_store_mongodb_write_locked(gobi_store_t *st, mongoc_client_t *cl,
             ev->mtime = source.mtime;
             break;
         default:
-            gobi_store_mongodb_copy(ev->hash, sizeof(ev->hash), w->hash);
+            memcpy(ev->hash, w->hash, sizeof(ev->hash));
             ev->size = w->size;
             ev->mtime = mtime;
         }
 
-        bson_oid_init(&oid, NULL);
+        gobi_store_mongodb_event_key(key, vault, ev->seq);
 
         bson_init(&doc);
-        BSON_APPEND_OID(&doc, "_id", &oid);
+        BSON_APPEND_UTF8(&doc, "_id", key);
         BSON_APPEND_INT64(&doc, "vault", vault);
         BSON_APPEND_INT64(&doc, "seq", ev->seq);
         BSON_APPEND_UTF8(&doc, "type", gobi_event_type_name(ev->type));
@@ -2113,53 +2164,28 @@ gobi_store_mongodb_write_locked(gobi_store_t *st, mongoc_client_t *cl,
             BSON_APPEND_UTF8(&doc, "device", ev->device);
         }
         BSON_APPEND_INT64(&doc, "ts", ev->ts);
+        BSON_APPEND_OID(&doc, "op", &op);
 
         rc = gobi_store_mongodb_insert(st, cl, "events", &doc);
         bson_destroy(&doc);
 
         if (rc == GOBI_STORE_OK) {
-            break;
+            goto settle;
         }
 
         if (rc != GOBI_STORE_EXISTS) {
             return rc;
         }
 
-        /* the seq is taken: by us, if a retried insert did land? */
-
-        bson_init(&filter);
-        BSON_APPEND_INT64(&filter, "vault", vault);
-        BSON_APPEND_INT64(&filter, "seq", ev->seq);
-        rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL, 0,
-                                         &found);
-        bson_destroy(&filter);
-
-        if (rc == GOBI_STORE_OK) {
-            other = NULL;
-            if (bson_iter_init_find(&it, &found, "_id")
-                && BSON_ITER_HOLDS_OID(&it))
-            {
-                other = (bson_oid_t *) bson_iter_oid(&it);
-            }
-
-            if (other != NULL && bson_oid_equal(other, &oid)) {
-                bson_destroy(&found);
-                break;
-            }
-
-            bson_destroy(&found);
-
-        } else if (rc != GOBI_STORE_NOT_FOUND) {
-            return rc;
-        }
+        /* another writer took the seq: fold its event in, try the next */
     }
 
-    if (attempt == GOBI_MONGODB_RETRIES) {
-        gobi_store_mongodb_set_err("mongodb: too much contention for the "
-                                   "next seq of vault %lld",
-                                   (long long) vault);
-        return GOBI_STORE_UNAVAILABLE;
-    }
+    gobi_store_mongodb_set_err("mongodb: too much contention for the next "
+                               "seq of vault %lld", (long long) vault);
+
+    return GOBI_STORE_UNAVAILABLE;
+
+settle:
 
     /*
      * 5. the event is committed: the write has happened whatever follows.
@@ -2178,8 +2204,30 @@ gobi_store_mongodb_write(gobi_store_t *st, int64_t vault,
     const gobi_write_t *w, gobi_event_t *ev, gobi_file_t *current)
 {
     gobi_store_rc_e   rc;
-    gobi_event_t      dummy;
+    gobi_file_t       cur0;
+    gobi_event_t      ev0;
     mongoc_client_t  *cl;
+
+    if (w->path == NULL || (w->type == GOBI_EV_RENAME && w->from == NULL)) {
+        gobi_store_mongodb_set_err("mongodb: write: no path");
+        return GOBI_STORE_ERROR;
+    }
+
+    if ((w->type == GOBI_EV_CREATE || w->type == GOBI_EV_MODIFY)
+        && (w->hash == NULL || strlen(w->hash) != GOBI_HASH_HEX_LEN
+            || !gobi_hash_valid_hex(w->hash, GOBI_HASH_HEX_LEN)))
+    {
+        gobi_store_mongodb_set_err("mongodb: write: bad hash");
+        return GOBI_STORE_ERROR;
+    }
+
+    if (w->base_version < GOBI_BASE_ANY
+        || w->type < GOBI_EV_CREATE || w->type > GOBI_EV_RENAME)
+    {
+        gobi_store_mongodb_set_err("mongodb: write: bad base version or "
+                                   "type");
+        return GOBI_STORE_ERROR;
+    }
 
     cl = gobi_store_mongodb_pop(st);
     if (cl == NULL) {
@@ -2187,7 +2235,8 @@ gobi_store_mongodb_write(gobi_store_t *st, int64_t vault,
     }
 
     rc = gobi_store_mongodb_write_locked(st, cl, vault, w,
-                                         ev != NULL ? ev : &dummy, current);
+                                         ev != NULL ? ev : &ev0,
+                                         current != NULL ? current : &cur0);
 
     mongoc_client_pool_push(st->pool, cl);
 
@@ -2195,34 +2244,66 @@ gobi_store_mongodb_write(gobi_store_t *st, int64_t vault,
 }
 
 
+/* a reader's view of the backlog: overlay newer events on one path */
+
+typedef struct {
+    const char                  *path;
+    gobi_store_mongodb_state_t  *s;
+} gobi_store_mongodb_overlay_t;
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_overlay(void *data, const bson_t *doc,
+    const gobi_event_t *ev)
+{
+    gobi_store_mongodb_overlay_t  *o;
+
+    (void) doc;
+
+    o = data;
+
+    if (ev->seq > o->s->version && gobi_store_mongodb_touches(ev, o->path)) {
+        gobi_store_mongodb_event_state(ev, o->path, o->s);
+    }
+
+    return GOBI_STORE_OK;
+}
+
+
 static gobi_store_rc_e
 gobi_store_mongodb_file_get(gobi_store_t *st, int64_t vault,
     const char *path, gobi_file_t *out)
 {
-    int64_t                      applied;
-    gobi_store_rc_e              rc;
-    mongoc_client_t             *cl;
-    gobi_store_mongodb_state_t   s;
+    int64_t                        applied, head;
+    gobi_store_rc_e                rc;
+    mongoc_client_t               *cl;
+    gobi_store_mongodb_state_t     s;
+    gobi_store_mongodb_overlay_t   o;
 
     cl = gobi_store_mongodb_pop(st);
     if (cl == NULL) {
         return GOBI_STORE_UNAVAILABLE;
     }
 
-    rc = gobi_store_mongodb_applied_head(st, cl, vault, 1, &applied);
+    rc = gobi_store_mongodb_vault_heads(st, cl, vault, 1, &applied, NULL);
+
     if (rc == GOBI_STORE_OK) {
-        rc = gobi_store_mongodb_path_state(st, cl, vault, applied, 1, path,
-                                           1, &s);
+        rc = gobi_store_mongodb_record(st, cl, vault, path, 1, &s);
     }
 
     if (rc == GOBI_STORE_OK) {
-        if (s.exists) {
-            if (out != NULL) {
-                gobi_store_mongodb_to_file(&s, path, out);
-            }
+        o.path = path;
+        o.s = &s;
+        rc = gobi_store_mongodb_probe(st, cl, vault, applied, 1,
+                                      gobi_store_mongodb_overlay, &o, &head);
+    }
 
-        } else {
+    if (rc == GOBI_STORE_OK) {
+        if (!s.exists) {
             rc = GOBI_STORE_NOT_FOUND;
+
+        } else if (out != NULL) {
+            gobi_store_mongodb_to_file(&s, path, out);
         }
     }
 
@@ -2296,13 +2377,48 @@ gobi_store_mongodb_entry_cmp(const void *a, const void *b)
 }
 
 
+/* file_list's view of the backlog: the state of every path it touches */
+
+static gobi_store_rc_e
+gobi_store_mongodb_collect(void *data, const bson_t *doc,
+    const gobi_event_t *ev)
+{
+    gobi_store_mongodb_list_t   *over;
+    gobi_store_mongodb_state_t   s;
+
+    (void) doc;
+
+    over = data;
+
+    gobi_store_mongodb_event_state(ev, ev->path, &s);
+    if (gobi_store_mongodb_list_push(over, ev->path, &s) != 0) {
+        goto nomem;
+    }
+
+    if (ev->from != NULL) {
+        gobi_store_mongodb_event_state(ev, ev->from, &s);
+        if (gobi_store_mongodb_list_push(over, ev->from, &s) != 0) {
+            goto nomem;
+        }
+    }
+
+    return GOBI_STORE_OK;
+
+nomem:
+
+    gobi_store_mongodb_set_err("mongodb: out of memory");
+
+    return GOBI_STORE_ERROR;
+}
+
+
 /*
  * The manifest as of the log's head m, without a snapshot across the
  * cursor: the records are listed (and buffered) after reading the applied
- * head h, the log's head m is read after the listing.  Every record then
- * reflects its last event <= h and maybe events in (h, m] (an event is
- * inserted before it is applied), never one above m.  Overlaying the
- * newest event in (h, m] of every path those events touch gives exactly
+ * head h, the backlog (h, m] is probed after the listing.  Every record
+ * then reflects its last event <= h and maybe events in (h, m] (an event
+ * is inserted before it is applied), never one above m.  Overlaying the
+ * newest backlog event of every path the backlog touches gives exactly
  * the state as of m.
  */
 
@@ -2311,13 +2427,12 @@ gobi_store_mongodb_file_list_locked(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, const char *prefix, int include_deleted, int64_t *seq,
     gobi_file_cb cb, void *data)
 {
-    int                          c, keep;
-    size_t                       i, j, k, plen;
+    int                          c;
+    size_t                       i, j, plen;
     bson_t                       filter, range, opts, sort;
     int64_t                      applied, head;
     gobi_file_t                  f;
     bson_error_t                 err;
-    gobi_event_t                 ev;
     const char                  *path;
     const bson_t                *doc;
     gobi_store_rc_e              rc;
@@ -2335,7 +2450,7 @@ gobi_store_mongodb_file_list_locked(gobi_store_t *st, mongoc_client_t *cl,
     }
     plen = strlen(prefix);
 
-    rc = gobi_store_mongodb_applied_head(st, cl, vault, 1, &applied);
+    rc = gobi_store_mongodb_vault_heads(st, cl, vault, 1, &applied, NULL);
     if (rc != GOBI_STORE_OK) {
         return rc;
     }
@@ -2393,73 +2508,15 @@ gobi_store_mongodb_file_list_locked(gobi_store_t *st, mongoc_client_t *cl,
         goto done;
     }
 
-    /* the log's head after the listing, and the overlay (applied, head] */
+    /* the backlog after the listing: the newest state of each path */
 
-    rc = gobi_store_mongodb_seq_edge(st, cl, vault, -1, 1, &head, NULL);
+    rc = gobi_store_mongodb_probe(st, cl, vault, applied, 1,
+                                  gobi_store_mongodb_collect, &over, &head);
     if (rc != GOBI_STORE_OK) {
         goto done;
     }
 
-    if (head < applied) {
-        head = applied;
-    }
-
-    if (head > applied) {
-        bson_init(&filter);
-        BSON_APPEND_INT64(&filter, "vault", vault);
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
-        BSON_APPEND_INT64(&range, "$gt", applied);
-        BSON_APPEND_INT64(&range, "$lte", head);
-        bson_append_document_end(&filter, &range);
-        bson_init(&opts);
-        BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-        BSON_APPEND_INT32(&sort, "seq", 1);
-        bson_append_document_end(&opts, &sort);
-        gobi_store_mongodb_read_opts(st, &opts, 1);
-
-        coll = mongoc_client_get_collection(cl, st->db, "events");
-        cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-
-        while (mongoc_cursor_next(cur, &doc)) {
-            if (!gobi_store_mongodb_event_from(doc, &ev)) {
-                continue;
-            }
-
-            for (k = 0; k < 2; k++) {
-                path = k == 0 ? ev.path : ev.from;
-                if (path == NULL) {
-                    continue;
-                }
-
-                gobi_store_mongodb_event_state(&ev, path, &s);
-
-                if (gobi_store_mongodb_list_push(&over, path, &s) != 0) {
-                    rc = GOBI_STORE_ERROR;
-                    gobi_store_mongodb_set_err("mongodb: out of memory");
-                    break;
-                }
-            }
-
-            if (rc != GOBI_STORE_OK) {
-                break;
-            }
-        }
-
-        if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
-            rc = gobi_store_mongodb_fail("events", &err, NULL);
-        }
-
-        mongoc_cursor_destroy(cur);
-        mongoc_collection_destroy(coll);
-        bson_destroy(&opts);
-        bson_destroy(&filter);
-
-        if (rc != GOBI_STORE_OK) {
-            goto done;
-        }
-
-        /* keep the newest state of each path */
-
+    if (over.nelts > 0) {
         qsort(over.elts, over.nelts, sizeof(gobi_store_mongodb_entry_t),
               gobi_store_mongodb_entry_cmp);
 
@@ -2481,7 +2538,7 @@ gobi_store_mongodb_file_list_locked(gobi_store_t *st, mongoc_client_t *cl,
         *seq = head;
     }
 
-    /* merge the listing and the overlay, both ordered by path */
+    /* merge the listing and the backlog, both ordered by path */
 
     i = 0;
     j = 0;
@@ -2508,9 +2565,9 @@ gobi_store_mongodb_file_list_locked(gobi_store_t *st, mongoc_client_t *cl,
 
             j++;
 
-            keep = strncmp(oe->path, prefix, plen) == 0
-                   && (include_deleted || !oe->s.deleted);
-            if (!keep) {
+            if (strncmp(oe->path, prefix, plen) != 0
+                || (oe->s.deleted && !include_deleted))
+            {
                 continue;
             }
 
@@ -2554,9 +2611,10 @@ gobi_store_mongodb_file_list(gobi_store_t *st, int64_t vault,
 
 
 /*
- * The events (since, head] as of the head read first, so head, horizon
- * and events agree although they are not read from one snapshot: events
- * are never inserted below the head, and pruning keeps the log gapless.
+ * The events (since, head] as of the head probed first.  The oldest kept
+ * event is pruned_seq + 1 (events_prune raises pruned_seq before it
+ * deletes); if a prune got in between anyway, the first event is not
+ * since + 1, and that is EXPIRED too, before any callback.
  * limit <= 0: no limit; a negative since reads as 0.
  */
 
@@ -2566,7 +2624,7 @@ gobi_store_mongodb_events_since(gobi_store_t *st, int64_t vault,
     int64_t *head, int *more)
 {
     bson_t                filter, range, opts, sort;
-    int64_t               applied, top, oldest, last;
+    int64_t               applied, pruned, top, oldest, last;
     bson_error_t          err;
     gobi_event_t          ev;
     const bson_t         *doc;
@@ -2592,24 +2650,19 @@ gobi_store_mongodb_events_since(gobi_store_t *st, int64_t vault,
         return GOBI_STORE_UNAVAILABLE;
     }
 
-    rc = gobi_store_mongodb_applied_head(st, cl, vault, 1, &applied);
+    rc = gobi_store_mongodb_vault_heads(st, cl, vault, 1, &applied,
+                                        &pruned);
     if (rc != GOBI_STORE_OK) {
         goto done;
     }
 
-    rc = gobi_store_mongodb_seq_edge(st, cl, vault, -1, 1, &top, NULL);
+    rc = gobi_store_mongodb_probe(st, cl, vault, applied, 1, NULL, NULL,
+                                  &top);
     if (rc != GOBI_STORE_OK) {
         goto done;
     }
 
-    rc = gobi_store_mongodb_seq_edge(st, cl, vault, 1, 1, &oldest, NULL);
-    if (rc != GOBI_STORE_OK) {
-        goto done;
-    }
-
-    if (top < applied) {
-        top = applied;
-    }
+    oldest = top > 0 ? pruned + 1 : 0;
 
     if (head != NULL) {
         *head = top;
@@ -2649,6 +2702,11 @@ gobi_store_mongodb_events_since(gobi_store_t *st, int64_t vault,
             continue;
         }
 
+        if (last == since && ev.seq != since + 1) {
+            rc = GOBI_STORE_EXPIRED;
+            break;
+        }
+
         last = ev.seq;
 
         if (cb(data, &ev) != 0) {
@@ -2659,7 +2717,11 @@ gobi_store_mongodb_events_since(gobi_store_t *st, int64_t vault,
     if (mongoc_cursor_error(cur, &err)) {
         rc = gobi_store_mongodb_fail("events", &err, NULL);
 
-    } else if (more != NULL) {
+    } else if (rc == GOBI_STORE_OK && last == since) {
+        /* (since, top] is not empty: pruned under our feet */
+        rc = GOBI_STORE_EXPIRED;
+
+    } else if (rc == GOBI_STORE_OK && more != NULL) {
         *more = (last < top);
     }
 
@@ -2718,7 +2780,9 @@ gobi_store_mongodb_prune_claims(gobi_store_t *st, mongoc_client_t *cl,
  * horizon, but never the latest event nor an event not yet applied.  A
  * prefix, not "every old event": workers' clocks differ a little, and a
  * hole in the log would let a cursor skip an event without EXPIRED.
- * A vault that no longer exists loses its leftover events and files.
+ * pruned_seq is raised before the delete, so readers never count on an
+ * event that is about to go.  A vault that no longer exists loses its
+ * leftover events and files.
  */
 
 static gobi_store_rc_e
@@ -2726,10 +2790,11 @@ gobi_store_mongodb_prune_vault(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, int64_t before, int64_t *removed)
 {
     bson_t           filter, range, sort, doc;
-    int64_t          applied, head, cut, n;
+    int64_t          applied, pruned, head, cut, n;
     gobi_store_rc_e  rc;
 
-    rc = gobi_store_mongodb_applied_head(st, cl, vault, 0, &applied);
+    rc = gobi_store_mongodb_vault_heads(st, cl, vault, 0, &applied,
+                                        &pruned);
 
     if (rc == GOBI_STORE_NOT_FOUND) {
         bson_init(&filter);
@@ -2749,7 +2814,8 @@ gobi_store_mongodb_prune_vault(gobi_store_t *st, mongoc_client_t *cl,
         return rc;
     }
 
-    rc = gobi_store_mongodb_seq_edge(st, cl, vault, -1, 0, &head, NULL);
+    rc = gobi_store_mongodb_probe(st, cl, vault, applied, 0, NULL, NULL,
+                                  &head);
     if (rc != GOBI_STORE_OK) {
         return rc;
     }
@@ -2785,6 +2851,17 @@ gobi_store_mongodb_prune_vault(gobi_store_t *st, mongoc_client_t *cl,
         cut = applied;
     }
 
+    if (cut > pruned) {
+        rc = gobi_store_mongodb_raise(st, cl, vault, "pruned_seq", cut);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
+    } else {
+        /* nothing new; a crashed prune may have left its events */
+        cut = pruned;
+    }
+
     if (cut <= 0) {
         return GOBI_STORE_OK;
     }
@@ -2817,6 +2894,10 @@ gobi_store_mongodb_events_prune(gobi_store_t *st, int64_t before,
     mongoc_collection_t  *c;
 
     count = 0;
+
+    if (removed != NULL) {
+        *removed = 0;
+    }
 
     cl = gobi_store_mongodb_pop(st);
     if (cl == NULL) {
@@ -2883,34 +2964,49 @@ done:
 
 
 /*
- * A live record with the hash, or an event not yet applied that names it
+ * A live record with the hash, or a backlog event that names it
  * (conservative: the collector must never drop a blob in use).
  */
+
+typedef struct {
+    const char  *hash;
+    int          found;
+} gobi_store_mongodb_blob_t;
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_blob_seen(void *data, const bson_t *doc,
+    const gobi_event_t *ev)
+{
+    gobi_store_mongodb_blob_t  *b;
+
+    (void) doc;
+
+    b = data;
+
+    if (strcmp(ev->hash, b->hash) == 0) {
+        b->found = 1;
+    }
+
+    return GOBI_STORE_OK;
+}
+
 
 static gobi_store_rc_e
 gobi_store_mongodb_blob_referenced(gobi_store_t *st, int64_t vault,
     const char *hash, int *referenced)
 {
-    bson_t            filter, range, doc;
-    int64_t           applied;
-    gobi_store_rc_e   rc;
-    mongoc_client_t  *cl;
+    bson_t                      filter, doc;
+    int64_t                     applied, head;
+    gobi_store_rc_e             rc;
+    mongoc_client_t            *cl;
+    gobi_store_mongodb_blob_t   b;
 
     *referenced = 0;
 
     cl = gobi_store_mongodb_pop(st);
     if (cl == NULL) {
         return GOBI_STORE_UNAVAILABLE;
-    }
-
-    rc = gobi_store_mongodb_applied_head(st, cl, vault, 0, &applied);
-    if (rc == GOBI_STORE_NOT_FOUND) {
-        applied = 0;
-        rc = GOBI_STORE_OK;
-    }
-
-    if (rc != GOBI_STORE_OK) {
-        goto done;
     }
 
     bson_init(&filter);
@@ -2931,22 +3027,22 @@ gobi_store_mongodb_blob_referenced(gobi_store_t *st, int64_t vault,
         goto done;
     }
 
-    bson_init(&filter);
-    BSON_APPEND_INT64(&filter, "vault", vault);
-    BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
-    BSON_APPEND_INT64(&range, "$gt", applied);
-    bson_append_document_end(&filter, &range);
-    BSON_APPEND_UTF8(&filter, "hash", hash);
-    rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL, 0,
-                                     &doc);
-    bson_destroy(&filter);
-
-    if (rc == GOBI_STORE_OK) {
-        bson_destroy(&doc);
-        *referenced = 1;
-
-    } else if (rc == GOBI_STORE_NOT_FOUND) {
+    rc = gobi_store_mongodb_vault_heads(st, cl, vault, 0, &applied, NULL);
+    if (rc == GOBI_STORE_NOT_FOUND) {
         rc = GOBI_STORE_OK;
+        goto done;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    b.hash = hash;
+    b.found = 0;
+    rc = gobi_store_mongodb_probe(st, cl, vault, applied, 0,
+                                  gobi_store_mongodb_blob_seen, &b, &head);
+    if (rc == GOBI_STORE_OK) {
+        *referenced = b.found;
     }
 
 done:
