@@ -5,7 +5,7 @@ plan tests => repeat_each() * blocks() + 1;
 
 # the Perl API: a server with a given config, requests, stop, logs
 subtest 'Perl API' => sub {
-    my $s = gobi_server(label => 'api', no_module => 1, config => <<'EOC');
+    my $s = gobi_server(label => 'api', no_module => 1, workers => 2, config => <<'EOC');
 location = /ping { return 200 "pong\n"; }
 location = /json {
     default_type application/json;

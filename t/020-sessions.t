@@ -177,9 +177,9 @@ WWW-Authenticate: \S
 --- setup
 user alice
 --- perl
-my $t = $V->{TOKEN};
-substr($t, 5, 1) = substr($t, 5, 1) eq 'A' ? 'B' : 'A';
-$V->{BAD} = $t;
+my $tok = $V->{TOKEN};
+substr($tok, 5, 1) = substr($tok, 5, 1) eq 'A' ? 'B' : 'A';
+$V->{BAD} = $tok;
 --- request
 GET /api/v1/vaults
 --- more_headers

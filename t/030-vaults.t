@@ -270,7 +270,10 @@ Authorization: Bearer $TOKEN
 --- error_code eval
 [ (400) x 9 ]
 --- response_json eval
-[ ({ error => { code => qr/^invalid_/ } }) x 9 ]
+# (a NUL may already be refused by the JSON parser: bad_request)
+[ ({ error => { code => qr/^invalid_/ } }) x 5,
+  { error => { code => qr/^(invalid_\w+|bad_request)$/ } },
+  ({ error => { code => qr/^invalid_/ } }) x 3 ]
 --- check
 my $r = $c->vaults;
 is_deeply($r->json->{vaults}, [], 'no vault was made');

@@ -83,7 +83,8 @@ POST /api/v1/users
 --- gobi_config
 gobi_registration off;
 --- request eval
-[ "GET /api/v1/vaults", "POST /api/v1/sessions" ]
+[ "GET /api/v1/vaults",
+  "POST /api/v1/sessions\n" . '{"username":"alice","password":"correct horse"}' ]
 --- error_code eval
 [ 401, 401 ]
 --- json_error eval

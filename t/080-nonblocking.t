@@ -13,7 +13,7 @@ my $MAX_GETS = 20_000;
 # when its answer was seen.
 sub race {
     my ($c, $get) = @_;
-    my @logins = map { $c->start(POST => 'sessions', no_auth => 1,
+    my @logins = map { $c->start(POST => 'sessions',
                                  basic => [ 'alice', $c->password_of('alice') ]) }
                  1 .. $LOGINS;
     my ($gets, @done_at, @bad) = (0);

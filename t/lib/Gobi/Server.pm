@@ -32,7 +32,8 @@ package Gobi::Server;
 #
 # Environment: GOBI_NGINX (default /usr/sbin/nginx), GOBI_MODULE (default
 # <repo>/build/ngx_http_gobi_module.so), GOBI_NO_MODULE, GOBI_WS,
-# GOBI_TEST_VERBOSE (diag the config and the logs).
+# GOBI_WORKERS (default worker count, 2), GOBI_TEST_VERBOSE (diag the
+# config and the logs), GOBI_STOP_TIMEOUT / GOBI_START_TIMEOUT (seconds).
 #
 # In every config section $SERVROOT, $PORT and $REPO are replaced.
 
@@ -64,7 +65,7 @@ sub new {
     my ($class, %o) = @_;
     my $self = bless {
         name        => 'main',
-        workers     => 2,
+        workers     => $ENV{GOBI_WORKERS} || 2,
         threads     => 4,
         no_module   => $ENV{GOBI_NO_MODULE} ? 1 : 0,
         websocket   => $ENV{GOBI_WS} ? 1 : 0,
