@@ -322,6 +322,7 @@ static gobi_store_rc_e
 gobi_store_sqlite_connect(gobi_store_t *st, gobi_store_sqlite_conn_t **out)
 {
     int                        rc, err;
+    int                        tries;
     const char                *mode;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
@@ -355,7 +356,21 @@ gobi_store_sqlite_connect(gobi_store_t *st, gobi_store_sqlite_conn_t **out)
     rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &stmt,
                             NULL);
     if (rc == SQLITE_OK) {
-        rc = sqlite3_step(stmt);
+        /*
+         * Switching a new database to WAL does not wait in the busy
+         * handler: workers starting together retry here instead.
+         */
+        for (tries = 0; tries < GOBI_STORE_SQLITE_BUSY_MS / 10; tries++) {
+            rc = sqlite3_step(stmt);
+
+            if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+                break;
+            }
+
+            sqlite3_reset(stmt);
+            usleep(10000);
+        }
+
         if (rc == SQLITE_ROW) {
             mode = (const char *) sqlite3_column_text(stmt, 0);
 
