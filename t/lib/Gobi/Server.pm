@@ -26,7 +26,8 @@ package Gobi::Server;
 #   no_module     do not load the module and use no gobi_* directives
 #                 (default $ENV{GOBI_NO_MODULE})
 #   websocket     add `location = /api/v1/ws { gobi_websocket; }` to the
-#                 default config (default $ENV{GOBI_WS})
+#                 default config (default: $ENV{GOBI_WS} when set, else
+#                 whether the module has the directive)
 #   keep          keep the servroot on DESTROY (default: removed when
 #                 clean => 1 was given)
 #
@@ -68,7 +69,7 @@ sub new {
         workers     => $ENV{GOBI_WORKERS} || 2,
         threads     => 4,
         no_module   => $ENV{GOBI_NO_MODULE} ? 1 : 0,
-        websocket   => $ENV{GOBI_WS} ? 1 : 0,
+        websocket   => module_has_websocket(),
         owner_pid   => $$,
         %o,
     }, $class;
@@ -76,6 +77,15 @@ sub new {
     $self->{port} ||= free_port();
     $self->{given_port} = $o{port};
     return $self;
+}
+
+# does the module know gobi_websocket?  $ENV{GOBI_WS} decides when set
+my $HAS_WS;
+sub module_has_websocket {
+    return $ENV{GOBI_WS} ? 1 : 0 if defined $ENV{GOBI_WS};
+    return $HAS_WS if defined $HAS_WS;
+    my $so = _slurp($MODULE) // '';
+    return $HAS_WS = index($so, 'gobi_websocket') >= 0 ? 1 : 0;
 }
 
 sub servroot { $_[0]{servroot} }
