@@ -165,6 +165,8 @@ typedef gobi_store_rc_e (*gobi_store_mongodb_probe_pt)(void *data,
     const bson_t *doc, const gobi_event_t *ev);
 
 
+static void gobi_store_mongodb_log(mongoc_log_level_t level,
+    const char *domain, const char *message, void *data);
 static void gobi_store_mongodb_init_once(void);
 static void gobi_store_mongodb_set_err(const char *fmt, ...);
 static gobi_store_rc_e gobi_store_mongodb_fail(const char *what,
@@ -272,11 +274,28 @@ static __thread char   gobi_store_mongodb_errbuf[512];
 static __thread unsigned int  gobi_store_mongodb_seed;
 
 
+/*
+ * libmongoc logs its own debug and info messages to stdout (the monitor
+ * says so twice a second while a server is down); only warnings and worse
+ * go on, to stderr, which nginx sends to its error log.
+ */
+
+static void
+gobi_store_mongodb_log(mongoc_log_level_t level, const char *domain,
+    const char *message, void *data)
+{
+    if (level <= MONGOC_LOG_LEVEL_WARNING) {
+        mongoc_log_default_handler(level, domain, message, data);
+    }
+}
+
+
 static void
 gobi_store_mongodb_init_once(void)
 {
     /* once per process; mongoc_cleanup() is never called: the library
      * stays usable until exit, in the master as in the workers */
+    mongoc_log_set_handler(gobi_store_mongodb_log, NULL);
     mongoc_init();
 }
 
