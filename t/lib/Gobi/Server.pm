@@ -37,6 +37,10 @@ package Gobi::Server;
 # config and the logs), GOBI_STOP_TIMEOUT / GOBI_START_TIMEOUT (seconds).
 #
 # In every config section $SERVROOT, $PORT and $REPO are replaced.
+#
+# The module is copied to <servroot>/modules/ and loaded from there, so a
+# rebuild of build/ngx_http_gobi_module.so while tests run does not pull
+# the file from under running workers.
 
 use strict;
 use warnings;
@@ -44,6 +48,7 @@ use warnings;
 use Carp qw(croak carp);
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
+use File::Copy qw(copy);
 use File::Path qw(make_path remove_tree);
 use File::Spec;
 use IO::Socket::INET;
@@ -173,7 +178,8 @@ sub config_text {
         if defined $self->{extra_config};
 
     my $conf = "# written by Gobi::Server for $0\n";
-    $conf .= "load_module $MODULE;\n" unless $self->{no_module};
+    $conf .= "load_module $self->{servroot}/modules/ngx_http_gobi_module.so;\n"
+        unless $self->{no_module};
     $conf .= "master_process on;\n";
     $conf .= "worker_processes $self->{workers};\n"
         unless $main =~ /^\s*worker_processes\b/m;
@@ -220,6 +226,13 @@ sub prepare {
     chmod 0755, $r, "$r/conf", "$r/logs", "$r/tmp";
     # when run as root the workers are "nobody": they must reach the
     # servroot (every parent folder must be searchable)
+    # nginx maps the module: a rebuild that rewrites build/*.so in place
+    # would crash running workers, so each server loads its own copy
+    unless ($self->{no_module}) {
+        mkdir "$r/modules", 0755;
+        copy($MODULE, "$r/modules/ngx_http_gobi_module.so")
+            or croak "copy $MODULE: $!";
+    }
     $self->write_conf;
     $self->{prepared} = 1;
     return $self;

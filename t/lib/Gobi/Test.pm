@@ -120,16 +120,18 @@ sub gobi_client { Gobi::Client->new(@_) }
 sub run_name {
     return $RUN_NAME if $RUN_NAME;
     (my $base = basename($0)) =~ s/\.t$//;
-    _clean_stale();
+    _clean_stale($base);
     $RUN_NAME = "$base-$$";
     return $RUN_NAME;
 }
 
-# servroots of runs whose process is gone
+# servroots kept by earlier runs of the same test file whose process is
+# gone (so each file keeps at most the roots of its last failing run)
 sub _clean_stale {
+    my ($base) = @_;
     opendir my $d, $SERVROOT_BASE or return;
     for my $e (readdir $d) {
-        next unless $e =~ /-(\d+)$/;
+        next unless $e =~ /^\Q$base\E-(\d+)$/;
         next if kill 0, $1;
         remove_tree("$SERVROOT_BASE/$e");
     }
