@@ -29,7 +29,8 @@
  *
  * Collections (see init_schema for the indexes):
  *   users     {_id: id, username, pwhash, created_at}
- *   tokens    {_id: token hash, user, created_at, expires_at}
+ *   tokens    {_id: token hash, user, created_at, expires_at}; a user's
+ *             expired tokens are dropped when the user logs in again
  *   vaults    {_id: id, owner, name, created_at, head_seq, pruned_seq}
  *   files     {_id: "<vault>:<path>", vault, path, version, hash, size,
  *              mtime, deleted}
@@ -914,8 +915,9 @@ gobi_store_mongodb_init_schema(gobi_store_t *st)
     rc = gobi_store_mongodb_index(st, cl, "users", "username_1", 1,
                                   "username", NULL);
     if (rc == GOBI_STORE_OK) {
-        rc = gobi_store_mongodb_index(st, cl, "tokens", "expires_at_1", 0,
-                                      "expires_at", NULL);
+        rc = gobi_store_mongodb_index(st, cl, "tokens",
+                                      "user_1_expires_at_1", 0, "user",
+                                      "expires_at");
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "vaults", "owner_1_name_1", 1,
@@ -1049,6 +1051,11 @@ gobi_store_mongodb_user_create(gobi_store_t *st, const char *username,
         /* a duplicate: the name was taken meanwhile (checked above) */
     }
 
+    if (attempt == GOBI_MONGODB_RETRIES) {
+        gobi_store_mongodb_set_err("mongodb: too much contention");
+        rc = GOBI_STORE_UNAVAILABLE;
+    }
+
     bson_destroy(&filter);
     mongoc_client_pool_push(st->pool, cl);
 
@@ -1111,7 +1118,7 @@ static gobi_store_rc_e
 gobi_store_mongodb_token_create(gobi_store_t *st, const char *token_hash,
     int64_t user_id, int64_t now, int64_t expires_at)
 {
-    bson_t            doc;
+    bson_t            doc, filter, range;
     gobi_store_rc_e   rc;
     mongoc_client_t  *cl;
 
@@ -1127,6 +1134,17 @@ gobi_store_mongodb_token_create(gobi_store_t *st, const char *token_hash,
     BSON_APPEND_INT64(&doc, "expires_at", expires_at);
     rc = gobi_store_mongodb_insert(st, cl, "tokens", &doc);
     bson_destroy(&doc);
+
+    if (rc == GOBI_STORE_OK) {
+        /* the user's expired tokens go as a new one comes */
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "user", user_id);
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "expires_at", &range);
+        BSON_APPEND_INT64(&range, "$lte", now);
+        bson_append_document_end(&filter, &range);
+        (void) gobi_store_mongodb_delete(st, cl, "tokens", &filter, NULL);
+        bson_destroy(&filter);
+    }
 
     mongoc_client_pool_push(st->pool, cl);
 
@@ -1376,11 +1394,20 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
         return GOBI_STORE_UNAVAILABLE;
     }
 
+    /* a vault of a user that does not exist: NOT_FOUND */
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", owner);
+    rc = gobi_store_mongodb_user_find(st, cl, &filter, NULL);
+    bson_destroy(&filter);
+
+    if (rc != GOBI_STORE_OK) {
+        mongoc_client_pool_push(st->pool, cl);
+        return rc;
+    }
+
     bson_init(&filter);
     BSON_APPEND_INT64(&filter, "owner", owner);
     BSON_APPEND_UTF8(&filter, "name", name);
-
-    rc = GOBI_STORE_UNAVAILABLE;
 
     for (attempt = 0; attempt < GOBI_MONGODB_RETRIES; attempt++) {
 
@@ -1429,6 +1456,11 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
         }
 
         /* a duplicate: the name was taken meanwhile (checked above) */
+    }
+
+    if (attempt == GOBI_MONGODB_RETRIES) {
+        gobi_store_mongodb_set_err("mongodb: too much contention");
+        rc = GOBI_STORE_UNAVAILABLE;
     }
 
     bson_destroy(&filter);
