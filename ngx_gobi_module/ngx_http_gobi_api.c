@@ -668,6 +668,11 @@ ngx_http_gobi_start(ngx_http_request_t *r, ngx_http_gobi_ctx_t *ctx,
     case NGX_HTTP_GOBI_OP_MANIFEST:
     case NGX_HTTP_GOBI_OP_EVENTS:
         rc = ngx_http_gobi_query_args(r, job);
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_gobi_send_job(r, job);
+        }
+
         if (rc != NGX_OK) {
             return rc;
         }
@@ -746,26 +751,26 @@ ngx_http_gobi_query_args(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     flag = 0;
 
     if (ngx_http_gobi_arg_int(r, "since", &job->since) != NGX_OK) {
-        return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                        "bad_request",
-                                        "\"since\" must be a non-negative "
-                                        "integer");
+        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                "\"since\" must be a non-negative "
+                                "integer");
+        return NGX_DECLINED;
     }
 
     if (ngx_http_gobi_arg_int(r, "limit", &job->limit) != NGX_OK
         || job->limit < 1 || job->limit > NGX_HTTP_GOBI_EVENTS_MAX)
     {
-        return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                        "bad_request",
-                                        "\"limit\" must be 1-10000");
+        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                "\"limit\" must be 1-10000");
+        return NGX_DECLINED;
     }
 
     if (ngx_http_gobi_arg_int(r, "include_deleted", &flag) != NGX_OK
         || flag > 1)
     {
-        return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                        "bad_request",
-                                        "\"include_deleted\" must be 0 or 1");
+        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                "\"include_deleted\" must be 0 or 1");
+        return NGX_DECLINED;
     }
 
     job->include_deleted = flag;
@@ -785,9 +790,9 @@ ngx_http_gobi_query_args(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 
         n = gobi_path_unescape(job->prefix, (char *) value.data, value.len);
         if (n < 0 || ngx_strlen(job->prefix) != (size_t) n) {
-            return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                            "bad_request",
-                                            "malformed \"prefix\"");
+            ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST,
+                                    "bad_request", "malformed \"prefix\"");
+            return NGX_DECLINED;
         }
     }
 

@@ -128,9 +128,9 @@ ngx_http_gobi_if_match(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     if (ngx_http_gobi_parse_version(&h->value, &job->base_version)
         != NGX_OK)
     {
-        return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                        "bad_request",
-                                        "If-Match must be a version: \"N\"");
+        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                "If-Match must be a version: \"N\"");
+        return NGX_DECLINED;
     }
 
     return NGX_OK;
@@ -166,9 +166,9 @@ ngx_http_gobi_device(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     }
 
     if (h->value.len == 0 || h->value.len > NGX_HTTP_GOBI_DEVICE_MAX) {
-        return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                        "bad_request",
-                                        "X-Gobi-Device must be 1-128 bytes");
+        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                "X-Gobi-Device must be 1-128 bytes");
+        return NGX_DECLINED;
     }
 
     job->device = ngx_http_gobi_header_str(r, h);
@@ -197,17 +197,17 @@ ngx_http_gobi_put_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 
     if (h) {
         if (h->value.len != 1 || h->value.data[0] != '*') {
-            return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                            "bad_request",
-                                            "only \"If-None-Match: *\" is "
-                                            "supported on uploads");
+            ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                    "only \"If-None-Match: *\" is "
+                                    "supported on uploads");
+            return NGX_DECLINED;
         }
 
         if (r->headers_in.if_match) {
-            return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                            "bad_request",
-                                            "If-Match and If-None-Match "
-                                            "exclude each other");
+            ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                    "If-Match and If-None-Match "
+                                    "exclude each other");
+            return NGX_DECLINED;
         }
 
         job->base_version = 0;
@@ -241,10 +241,10 @@ ngx_http_gobi_put_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         }
 
         if (!gobi_hash_valid_hex((char *) h->value.data, h->value.len)) {
-            return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                            "bad_request",
-                                            "X-Gobi-Hash must be 64 hex "
-                                            "digits (BLAKE2b-256)");
+            ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                    "X-Gobi-Hash must be 64 hex "
+                                    "digits (BLAKE2b-256)");
+            return NGX_DECLINED;
         }
 
         job->hash = ngx_http_gobi_header_str(r, h);
@@ -257,8 +257,9 @@ ngx_http_gobi_put_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 
 bad_mtime:
 
-    return ngx_http_gobi_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                    "X-Gobi-Mtime must be unix milliseconds");
+    ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                            "X-Gobi-Mtime must be unix milliseconds");
+    return NGX_DECLINED;
 }
 
 
@@ -274,6 +275,11 @@ ngx_http_gobi_file_put(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     ngx_int_t  rc;
 
     rc = ngx_http_gobi_put_headers(r, job);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_gobi_send_job(r, job);
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -296,10 +302,47 @@ ngx_http_gobi_file_put(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 }
 
 
+/*
+ * Before the body: credentials, the vault, and the precondition, so a
+ * stale edit is refused before its bytes travel and leave no blob.  The
+ * write checks again (another write may come in between).
+ */
+
 static void
 ngx_http_gobi_run_put_check(ngx_http_gobi_job_t *job)
 {
-    (void) ngx_http_gobi_job_vault(job);
+    gobi_store_rc_e  rc;
+
+    if (ngx_http_gobi_job_vault(job) != NGX_OK
+        || job->base_version == GOBI_BASE_ANY)
+    {
+        return;
+    }
+
+    ngx_memzero(&job->file, sizeof(gobi_file_t));
+
+    rc = job->gmcf->store_driver->file_get(job->store, job->vault.id,
+                                           job->path, &job->file);
+
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        ngx_memzero(&job->file, sizeof(gobi_file_t));
+        job->file.deleted = 1;
+
+    } else if (rc != GOBI_STORE_OK) {
+        ngx_http_gobi_job_store_error(job, rc);
+        return;
+    }
+
+    job->file.path = job->path;
+
+    if ((job->base_version == 0 && !job->file.deleted)
+        || (job->base_version > 0 && job->file.version != job->base_version))
+    {
+        ngx_http_gobi_job_error(job, NGX_HTTP_PRECONDITION_FAILED,
+                                "version_conflict",
+                                "the file changed since the version this "
+                                "write is based on");
+    }
 }
 
 
@@ -795,11 +838,15 @@ ngx_http_gobi_file_delete(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     ngx_int_t  rc;
 
     rc = ngx_http_gobi_if_match(r, job);
-    if (rc != NGX_OK) {
-        return rc;
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_gobi_device(r, job);
     }
 
-    rc = ngx_http_gobi_device(r, job);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_gobi_send_job(r, job);
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
