@@ -407,3 +407,42 @@ GET /api/v1/vaults/notes/files
 Authorization: Bearer $TOKEN
 --- response_json
 {"seq":10,"files":[{"path":"same.txt","version":$LAST_VERSION,"hash":"$LAST_HASH"}]}
+
+
+
+=== TEST 19: history older than gobi_event_retention: 410 history_expired
+--- gobi_config
+gobi_event_retention 1s;
+--- setup
+user alice
+vault notes
+put notes a.txt A
+put notes b.txt B
+put notes c.txt C
+--- perl
+# the server prunes now and then; wait until it has
+ok(wait_until(sub { $c->events('notes', since => 0)->status == 410 }, 30),
+    'the old events were pruned');
+--- request eval
+[ "GET /api/v1/vaults/notes/events?since=0",
+  "GET /api/v1/vaults/notes/events?since=1",
+  "GET /api/v1/vaults/notes/events",
+  "GET /api/v1/vaults/notes/events?since=2",
+  "GET /api/v1/vaults/notes/events?since=3",
+  "GET /api/v1/vaults/notes/files",
+  "GET /api/v1/vaults" ]
+--- more_headers
+Authorization: Bearer $TOKEN
+--- error_code eval
+[410, 410, 410, 200, 200, 200, 200]
+--- json_error eval
+[ ('history_expired') x 3 ]
+--- response_json eval
+[ undef, undef, undef,
+  { head_seq => 3, more => JSON::PP::false, events => [ { seq => 3, path => 'c.txt' } ] },
+  { head_seq => 3, events => [] },
+  { seq => 3 },
+  { vaults => [ { name => 'notes', head_seq => 3 } ] } ]
+--- check
+is(scalar @{ $V->{RESPONSES}[5]->json->{files} }, 3,
+    'the manifest still has every file');

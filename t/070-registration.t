@@ -1,7 +1,7 @@
 # gobi_registration: off closes POST /users (403), existing users go on.
 use Gobi::Test;
 
-plan tests => repeat_each() * blocks() + 1;
+plan tests => repeat_each() * blocks() + 2;
 
 # users made while registration was on keep working after it is turned off
 subtest 'turned off after users exist' => sub {
@@ -26,7 +26,32 @@ subtest 'turned off after users exist' => sub {
     is($c->put('notes', 'b.txt', 'more')->status, 201, 'alice writes');
     ok($s->stop, 'stops');
     is(scalar($s->alerts), 0, 'no alerts') or diag join "\n", $s->alerts;
-    $s->remove;
+};
+
+# a reload (HUP) with registration turned off: new workers refuse, the
+# data stays
+subtest 'turned off by a reload' => sub {
+    my $s = gobi_server(label => 'reload');
+    ok($s->start, 'starts') or return diag $s->start_output;
+    my $c = $s->client;
+    $c->user('alice');
+    $c->create_vault('notes');
+    $c->put_ok('notes', 'a.txt', 'hello');
+    my @old = sort $s->worker_pids;
+
+    $s->{gobi_config} = 'gobi_registration off;';
+    $s->write_conf;
+    $s->reload;
+    # (until the new workers take over, the old ones still register)
+    my $n = 0;
+    ok(wait_until(sub { $c->register('bob' . ++$n)->status == 403 }, 20),
+        'registration closed after the reload');
+    ok(wait_until(sub { !grep { kill 0, $_ } @old }, 20),
+        'the old workers are gone');
+    is($c->register('carol')->status, 403, 'closed for good');
+    is($c->get('notes', 'a.txt')->body, 'hello', 'the data is still there');
+    ok($s->stop, 'stops');
+    is(scalar($s->alerts), 0, 'no alerts') or diag join "\n", $s->alerts;
 };
 
 run_tests();

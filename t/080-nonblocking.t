@@ -60,7 +60,6 @@ sub check_race {
 
     ok($s->stop, 'one worker: stops');
     is(scalar($s->alerts), 0, 'one worker: no alerts') or diag join "\n", $s->alerts;
-    $s->remove;
 }
 
 # the usual two workers
@@ -74,7 +73,6 @@ sub check_race {
     check_race('two workers, gobi GETs', race($c, '/api/v1/vaults'));
     ok($s->stop, 'two workers: stops');
     is(scalar($s->alerts), 0, 'two workers: no alerts') or diag join "\n", $s->alerts;
-    $s->remove;
 }
 
 # SQLite work in the pool does not hold up the loop either: many uploads at
@@ -100,7 +98,26 @@ sub check_race {
     note("uploads: $gets GETs while four 4 MB uploads were hashed and stored");
     ok($s->stop, 'uploads: stops');
     is(scalar($s->alerts), 0, 'uploads: no alerts') or diag join "\n", $s->alerts;
-    $s->remove;
+}
+
+# a graceful stop (QUIT) finishes the requests waiting for the pool
+{
+    my $s = gobi_server(label => 'quit', workers => 1,
+        config => "location /api/v1/ { gobi_api; }\n"
+                . "location = /ping { return 200 \"pong\\n\"; }\n");
+    ok($s->start, 'quit: starts') or diag $s->start_output . $s->error_log;
+    my $c = $s->client;
+    $c->user('alice');
+    my @logins = map { $c->start(POST => 'sessions',
+                                 basic => [ 'alice', $c->password_of('alice') ]) }
+                 1 .. $LOGINS;
+    # the one worker has read the logins once it answers a later request
+    $c->request(GET => '/ping');
+    ok($s->stop, 'quit: exits on QUIT');
+    my @status = map { $_->wait->status } @logins;
+    is(scalar(grep { $_ == 201 } @status), $LOGINS,
+        'quit: the logins in flight were answered') or diag "@status";
+    is(scalar($s->alerts), 0, 'quit: no alerts') or diag join "\n", $s->alerts;
 }
 
 done_testing();
