@@ -36,14 +36,14 @@
  *              mtime, deleted}
  *   events    {_id: "<vault>:<seq>", vault, seq, type, path, from, hash,
  *              size, mtime, device, ts, op}
- *   counters  {kind: "users"|"vaults", n}
+ *   counters  {_id: "<kind>:<n>", kind: "users"|"vaults", n}
  * Files and events are found by _id where possible: a point lookup on
  * every server (FerretDB v1 pushes only _id equality down to SQLite and
  * scans for anything else).
  *
  * Integer ids without an atomic findAndModify: an id is claimed by
- * inserting {kind, n: max(n) + 1} into counters under a unique (kind, n)
- * index, retrying on a duplicate key.  Claims are never reused, so the id
+ * inserting {_id: "<kind>:<n>", kind, n} with n = max(n) + 1 into
+ * counters, retrying on a duplicate key.  Claims are never reused, so the id
  * of a deleted vault never comes back (blobs and bus channels are keyed by
  * it); events_prune drops all but the highest claim of each kind.
  *
@@ -131,6 +131,7 @@ struct gobi_store_s {
     mongoc_client_pool_t     *pool;
     mongoc_write_concern_t   *wc;
     mongoc_read_concern_t    *rc;          /* client-facing reads */
+    int                       schema;      /* the indexes exist */
     char                      db[GOBI_MONGODB_DBNAME_MAX + 1];
 };
 
@@ -198,6 +199,10 @@ static gobi_store_rc_e gobi_store_mongodb_delete(gobi_store_t *st,
     int64_t *deleted);
 static gobi_store_rc_e gobi_store_mongodb_claim_id(gobi_store_t *st,
     mongoc_client_t *cl, const char *kind, int64_t *id);
+static gobi_store_rc_e gobi_store_mongodb_schema(gobi_store_t *st,
+    mongoc_client_t *cl);
+static gobi_store_rc_e gobi_store_mongodb_need_schema(gobi_store_t *st,
+    mongoc_client_t *cl);
 static gobi_store_rc_e gobi_store_mongodb_index(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const char *name, int unique,
     const char *key1, const char *key2);
@@ -661,6 +666,7 @@ gobi_store_mongodb_claim_id(gobi_store_t *st, mongoc_client_t *cl,
     const char *kind, int64_t *id)
 {
     int              attempt;
+    char             key[GOBI_MONGODB_KEY_LEN];
     bson_t           filter, sort, doc, found;
     int64_t          n;
     gobi_store_rc_e  rc;
@@ -692,7 +698,12 @@ gobi_store_mongodb_claim_id(gobi_store_t *st, mongoc_client_t *cl,
             return rc;
         }
 
+        gobi_store_mongodb_copy(key, sizeof(key), kind);
+        snprintf(key + strlen(key), sizeof(key) - strlen(key), ":%lld",
+                 (long long) (n + 1));
+
         bson_init(&doc);
+        BSON_APPEND_UTF8(&doc, "_id", key);
         BSON_APPEND_UTF8(&doc, "kind", kind);
         BSON_APPEND_INT64(&doc, "n", n + 1);
         rc = gobi_store_mongodb_insert(st, cl, "counters", &doc);
@@ -902,15 +913,9 @@ gobi_store_mongodb_index(gobi_store_t *st, mongoc_client_t *cl,
 
 
 static gobi_store_rc_e
-gobi_store_mongodb_init_schema(gobi_store_t *st)
+gobi_store_mongodb_schema(gobi_store_t *st, mongoc_client_t *cl)
 {
-    gobi_store_rc_e   rc;
-    mongoc_client_t  *cl;
-
-    cl = gobi_store_mongodb_pop(st);
-    if (cl == NULL) {
-        return GOBI_STORE_UNAVAILABLE;
-    }
+    gobi_store_rc_e  rc;
 
     rc = gobi_store_mongodb_index(st, cl, "users", "username_1", 1,
                                   "username", NULL);
@@ -933,7 +938,7 @@ gobi_store_mongodb_init_schema(gobi_store_t *st)
                                       "vault", "hash");
     }
     if (rc == GOBI_STORE_OK) {
-        /* seq allocation, replay, events_since */
+        /* events_since, pruning */
         rc = gobi_store_mongodb_index(st, cl, "events", "vault_1_seq_1", 1,
                                       "vault", "seq");
     }
@@ -946,6 +951,45 @@ gobi_store_mongodb_init_schema(gobi_store_t *st)
         rc = gobi_store_mongodb_index(st, cl, "counters", "kind_1_n_1", 1,
                                       "kind", "n");
     }
+
+    if (rc == GOBI_STORE_OK) {
+        __atomic_store_n(&st->schema, 1, __ATOMIC_RELEASE);
+    }
+
+    return rc;
+}
+
+
+/*
+ * Seqs, file records and id claims are unique by _id, which needs no
+ * index of ours; unique user names and vault names do.  If init_schema
+ * could not reach the server (a worker starts while the database is
+ * down), user_create and vault_create create the indexes first.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_need_schema(gobi_store_t *st, mongoc_client_t *cl)
+{
+    if (__atomic_load_n(&st->schema, __ATOMIC_ACQUIRE)) {
+        return GOBI_STORE_OK;
+    }
+
+    return gobi_store_mongodb_schema(st, cl);
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_init_schema(gobi_store_t *st)
+{
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_schema(st, cl);
 
     mongoc_client_pool_push(st->pool, cl);
 
@@ -1002,6 +1046,12 @@ gobi_store_mongodb_user_create(gobi_store_t *st, const char *username,
     cl = gobi_store_mongodb_pop(st);
     if (cl == NULL) {
         return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_need_schema(st, cl);
+    if (rc != GOBI_STORE_OK) {
+        mongoc_client_pool_push(st->pool, cl);
+        return rc;
     }
 
     bson_init(&filter);
@@ -1392,6 +1442,12 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
     cl = gobi_store_mongodb_pop(st);
     if (cl == NULL) {
         return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_need_schema(st, cl);
+    if (rc != GOBI_STORE_OK) {
+        mongoc_client_pool_push(st->pool, cl);
+        return rc;
     }
 
     /* a vault of a user that does not exist: NOT_FOUND */
