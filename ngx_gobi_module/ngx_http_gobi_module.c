@@ -607,37 +607,53 @@ ngx_http_gobi_websocket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * Registers a folder with nginx's path list: nginx then creates it at
  * start-up, owned by the worker user, and refuses to start if it cannot.
+ * nginx makes one level per path, so missing parents are added first.
  */
 
 static ngx_int_t
 ngx_http_gobi_add_path(ngx_conf_t *cf, ngx_str_t *name, ngx_path_t **out)
 {
-    ngx_path_t  *path;
+    size_t           len;
+    ngx_path_t      *path;
+    ngx_file_info_t  fi;
 
-    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
-    if (path == NULL) {
-        return NGX_ERROR;
-    }
+    for (len = 1; len <= name->len; len++) {
 
-    /* nginx's mkdir() takes the name as a C string */
-    path->name.len = name->len;
-    path->name.data = ngx_pnalloc(cf->pool, name->len + 1);
-    if (path->name.data == NULL) {
-        return NGX_ERROR;
-    }
+        if (len < name->len && name->data[len] != '/') {
+            continue;
+        }
 
-    ngx_memcpy(path->name.data, name->data, name->len);
-    path->name.data[name->len] = '\0';
+        path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+        if (path == NULL) {
+            return NGX_ERROR;
+        }
 
-    path->conf_file = cf->conf_file->file.name.data;
-    path->line = cf->conf_file->line;
+        /* nginx's mkdir() takes the name as a C string */
+        path->name.len = len;
+        path->name.data = ngx_pnalloc(cf->pool, len + 1);
+        if (path->name.data == NULL) {
+            return NGX_ERROR;
+        }
 
-    if (ngx_add_path(cf, &path) != NGX_OK) {
-        return NGX_ERROR;
-    }
+        ngx_memcpy(path->name.data, name->data, len);
+        path->name.data[len] = '\0';
 
-    if (out) {
-        *out = path;
+        if (len < name->len
+            && ngx_file_info(path->name.data, &fi) != NGX_FILE_ERROR)
+        {
+            continue;
+        }
+
+        path->conf_file = cf->conf_file->file.name.data;
+        path->line = cf->conf_file->line;
+
+        if (ngx_add_path(cf, &path) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (len == name->len && out) {
+            *out = path;
+        }
     }
 
     return NGX_OK;
@@ -655,6 +671,10 @@ ngx_http_gobi_postconfiguration(ngx_conf_t *cf)
 
     if (!gmcf->enabled) {
         return NGX_OK;
+    }
+
+    if (ngx_http_gobi_errors_init(cf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     gmcf->thread_pool = ngx_thread_pool_add(cf, &gmcf->thread_pool_name);

@@ -161,6 +161,8 @@ typedef struct {
     ngx_http_gobi_job_t            job;
     ngx_uint_t                     op;
     void                          *ws;
+    ngx_str_t                      error_body;   /* see _errors.c */
+    ngx_uint_t                     error_rewrite;
 } ngx_http_gobi_ctx_t;
 
 
@@ -210,6 +212,9 @@ int ngx_http_gobi_password_verify(const char *hash, const char *password);
 ngx_int_t ngx_http_gobi_token_new(ngx_http_gobi_job_t *job, char *token,
     size_t len);
 void ngx_http_gobi_token_hash(const char *token, char *hex);
+
+/* ngx_http_gobi_errors.c */
+ngx_int_t ngx_http_gobi_errors_init(ngx_conf_t *cf);
 
 /* ngx_http_gobi_retention.c */
 ngx_int_t ngx_http_gobi_retention_init(ngx_cycle_t *cycle);
