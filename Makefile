@@ -61,7 +61,7 @@ $(BUILD)/nginx/objs/Makefile: config $(BUILD)/.srclist
 $(BUILD)/ngx_http_gobi_module.so: $(BUILD)/nginx/objs/Makefile $(SRCLIST)
 	@$(MAKE) --no-print-directory -s -C $(BUILD)/nginx -f objs/Makefile \
 	    -j$(JOBS) modules
-	@cp $(BUILD)/nginx/objs/ngx_http_gobi_module.so $@
+	@cp $(BUILD)/nginx/objs/ngx_http_gobi_module.so $@.tmp && mv -f $@.tmp $@
 	@echo "built $@"
 
 $(BUILD)/gobi: $(CLI_SRCS) $(CLI_HDRS) $(LIB_SRCS) $(LIB_HDRS)

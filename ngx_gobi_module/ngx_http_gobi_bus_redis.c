@@ -1503,7 +1503,7 @@ ngx_http_gobi_bus_redis_write(ngx_event_t *wev)
         redisAsyncHandleWrite(ac);
 
         if (rc->ac == NULL) {
-            /* freed: c is gone too */
+            /* freed: c is gone too (and rc->writing was reset) */
             return;
         }
 
@@ -1644,6 +1644,7 @@ ngx_http_gobi_bus_redis_cleanup(void *data)
     }
 
     rc->subscribing = 0;
+    rc->writing = 0;
     rc->batch = 0;
     rc->setup = 0;
 

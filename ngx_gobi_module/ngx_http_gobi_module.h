@@ -175,6 +175,8 @@ ngx_int_t ngx_http_gobi_task_post(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
     ngx_http_gobi_done_pt done);
 int64_t ngx_http_gobi_now_ms(void);
+void ngx_http_gobi_task_hold(void);
+void ngx_http_gobi_task_release(void);
 
 /*
  * Messages made by a thread for the event loop: records of

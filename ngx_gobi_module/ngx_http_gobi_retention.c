@@ -96,6 +96,7 @@ ngx_http_gobi_retention_done(ngx_event_t *ev)
 
     p = ev->data;
     ngx_http_gobi_retention_busy = 0;
+    ngx_http_gobi_task_release();
 
     if (p->rc != GOBI_STORE_OK) {
         ngx_log_error(NGX_LOG_WARN, ev->log, 0,
@@ -150,4 +151,5 @@ ngx_http_gobi_retention_timer(ngx_event_t *ev)
     }
 
     ngx_http_gobi_retention_busy = 1;
+    ngx_http_gobi_task_hold();
 }

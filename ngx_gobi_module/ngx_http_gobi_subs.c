@@ -295,6 +295,7 @@ ngx_http_gobi_subs_fetch_done(ngx_event_t *ev)
     vsub = f->vsub;
 
     vsub->fetching = 0;
+    ngx_http_gobi_task_release();
 
     if (f->job.log[0]) {
         ngx_log_error(NGX_LOG_ERR, ev->log, 0, "gobi: %s", f->job.log);
@@ -360,6 +361,7 @@ ngx_http_gobi_subs_fetch(ngx_http_gobi_vsub_t *vsub)
 
     vsub->fetching = 1;
     vsub->again = 0;
+    ngx_http_gobi_task_hold();
 }
 
 

@@ -13,8 +13,52 @@
 
 
 static void ngx_http_gobi_task_handler(void *data, ngx_log_t *log);
+static void ngx_http_gobi_tasks_watch(ngx_event_t *ev);
 static void ngx_http_gobi_task_event_handler(ngx_event_t *ev);
 static void ngx_http_gobi_gen_cleanup(void *data);
+
+
+/*
+ * A graceful shutdown waits only for non-cancelable timers: while threads
+ * work for us, one such timer keeps the worker until they come back.
+ */
+
+static ngx_uint_t        ngx_http_gobi_tasks;
+static ngx_event_t       ngx_http_gobi_tasks_ev;
+static ngx_connection_t  ngx_http_gobi_tasks_conn;
+
+
+void
+ngx_http_gobi_task_hold(void)
+{
+    if (ngx_http_gobi_tasks++ == 0 && !ngx_http_gobi_tasks_ev.timer_set) {
+        ngx_http_gobi_tasks_conn.fd = (ngx_socket_t) -1;
+        ngx_http_gobi_tasks_ev.data = &ngx_http_gobi_tasks_conn;
+        ngx_http_gobi_tasks_ev.handler = ngx_http_gobi_tasks_watch;
+        ngx_http_gobi_tasks_ev.log = ngx_cycle->log;
+        ngx_http_gobi_tasks_ev.cancelable = 0;
+
+        ngx_add_timer(&ngx_http_gobi_tasks_ev, 1000);
+    }
+}
+
+
+void
+ngx_http_gobi_task_release(void)
+{
+    if (--ngx_http_gobi_tasks == 0 && ngx_http_gobi_tasks_ev.timer_set) {
+        ngx_del_timer(&ngx_http_gobi_tasks_ev);
+    }
+}
+
+
+static void
+ngx_http_gobi_tasks_watch(ngx_event_t *ev)
+{
+    if (ngx_http_gobi_tasks) {
+        ngx_add_timer(ev, 1000);
+    }
+}
 
 
 int64_t
@@ -56,6 +100,8 @@ ngx_http_gobi_task_post(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
     r->main->count++;
     r->aio = 1;
 
+    ngx_http_gobi_task_hold();
+
     return NGX_OK;
 }
 
@@ -87,6 +133,8 @@ ngx_http_gobi_task_event_handler(ngx_event_t *ev)
 
     r->main->blocked--;
     r->aio = 0;
+
+    ngx_http_gobi_task_release();
 
     if (job->log[0]) {
         level = job->log_level ? job->log_level : NGX_LOG_ERR;

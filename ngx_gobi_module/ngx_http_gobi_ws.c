@@ -973,6 +973,7 @@ ngx_http_gobi_ws_task_post(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job,
 
     ws->tasks++;
     ws->request->main->blocked++;
+    ngx_http_gobi_task_hold();
 
     return NGX_OK;
 }
@@ -1003,6 +1004,7 @@ ngx_http_gobi_ws_task_done(ngx_event_t *ev)
 
     ws->tasks--;
     r->main->blocked--;
+    ngx_http_gobi_task_release();
 
     if (t->job.log[0]) {
         level = t->job.log_level ? t->job.log_level : NGX_LOG_ERR;
