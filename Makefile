@@ -83,11 +83,17 @@ unit: $(UNIT_BINS)
 ferretdb:
 	@scripts/build-ferretdb $(BUILD)/ferretdb
 
-prove: all
-	prove -r -I t/lib t/
+PROVE      := prove -I t/lib $(PROVE_FLAGS)
+SUITES     ?= t/*.t
 
+prove: all
+	$(PROVE) $(SUITES)
+
+# every suite on SQLite, then on MongoDB (FerretDB, built from Go modules)
 test: all unit ferretdb
-	prove -r -I t/lib t/
+	$(PROVE) $(SUITES)
+	scripts/with-ferretdb build/unit/test_store
+	scripts/with-ferretdb $(PROVE) $(SUITES)
 
 run: module
 	@scripts/run

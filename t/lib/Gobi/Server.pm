@@ -134,10 +134,27 @@ sub subst {
     return $text;
 }
 
+# GOBI_TEST_STORE=mongodb://host:port/db runs the suites on MongoDB (see
+# scripts/with-ferretdb): each server gets a database of its own, as it
+# gets a fresh SQLite file otherwise.
+my $STORE_SEQ = 0;
+
+sub store_uri {
+    my ($self) = @_;
+    my $uri = $ENV{GOBI_TEST_STORE} || '';
+    return "sqlite:$self->{servroot}/var/gobi.db" unless $uri =~ m{^mongodb://};
+    $self->{store_uri} ||= do {
+        my $db = sprintf 'gobi_%d_%d_%d', $$, time, ++$STORE_SEQ;
+        (my $u = $uri) =~ s{^(mongodb://[^/?]+)(?:/[^?]*)?}{$1/$db};
+        $u;
+    };
+    return $self->{store_uri};
+}
+
 sub default_gobi_config {
     my ($self) = @_;
     my $r = $self->{servroot};
-    return "gobi_store sqlite:$r/var/gobi.db;\n"
+    return "gobi_store " . $self->store_uri . ";\n"
          . "gobi_storage local:$r/var/vaults;\n"
          . "gobi_bus local;\n";
 }
