@@ -178,7 +178,11 @@ gobi_cmd_sync(int argc, char **argv)
         return rc;
     }
 
+    s->rename = gobi_watch_rename_lazy;
+
     rc = gobi_sync_run(s);
+
+    gobi_watch_lazy_close();
 
     if (rc == 0 || rc == GOBI_EXIT_MASS_DELETE) {
         gobi_sync_report(s, "sync", gobi_mono_ms() - start);

@@ -114,6 +114,11 @@ int gobi_sync_connect(gobi_sync_t *s);
 
 int gobi_sync_run(gobi_sync_t *s);
 void gobi_sync_report(gobi_sync_t *s, const char *what, int64_t ms);
+
+/* renames over a WebSocket opened on first use (gobi_watch.c) */
+int gobi_watch_rename_lazy(gobi_sync_t *s, const char *from, const char *to,
+    int64_t base_version);
+void gobi_watch_lazy_close(void);
 int gobi_sync_pull(gobi_sync_t *s);
 int gobi_sync_scan(gobi_sync_t *s);
 

@@ -568,6 +568,53 @@ gobi_watch_ws_connect(gobi_watch_t *w)
 }
 
 
+/*
+ * s->rename for `sync`: the first rename opens a WebSocket for the rest of
+ * the run; without one (no endpoint, server down) renames go as PUT +
+ * DELETE.
+ */
+static gobi_watch_t  gobi_watch_lazy;
+static int           gobi_watch_lazy_tried;
+
+
+int
+gobi_watch_rename_lazy(gobi_sync_t *s, const char *from, const char *to,
+    int64_t base_version)
+{
+    if (gobi_watch_current == NULL) {
+        if (gobi_watch_lazy_tried) {
+            return gobi_error(GOBI_EXIT_NETWORK, "no WebSocket");
+        }
+
+        gobi_watch_lazy_tried = 1;
+        memset(&gobi_watch_lazy, 0, sizeof(gobi_watch_t));
+        gobi_watch_lazy.s = s;
+        gobi_watch_current = &gobi_watch_lazy;
+
+        gobi_watch_ws_connect(&gobi_watch_lazy);
+
+        if (gobi_watch_lazy.ws == NULL) {
+            gobi_watch_current = NULL;
+            return gobi_error(GOBI_EXIT_NETWORK, "no WebSocket");
+        }
+    }
+
+    return gobi_watch_rename(s, from, to, base_version);
+}
+
+
+void
+gobi_watch_lazy_close(void)
+{
+    if (gobi_watch_current == &gobi_watch_lazy) {
+        gobi_ws_close(gobi_watch_lazy.ws);
+        free(gobi_watch_lazy.op_msg);
+        memset(&gobi_watch_lazy, 0, sizeof(gobi_watch_t));
+        gobi_watch_current = NULL;
+    }
+}
+
+
 static void
 gobi_watch_ws_lost(gobi_watch_t *w)
 {
