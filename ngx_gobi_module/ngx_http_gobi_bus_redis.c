@@ -76,7 +76,7 @@ typedef struct {
     ngx_msec_t                 backoff;
     ngx_uint_t                 setup;       /* AUTH, SELECT replies awaited */
     ngx_uint_t                 failures;    /* attempts since it was up */
-    ngx_uint_t                 batch;       /* SUBSCRIBE confirmations awaited */
+    ngx_uint_t                 batch;       /* SUBSCRIBEs to be confirmed */
     time_t                     logged;
     const char                *reason;      /* why we closed it ourselves */
     u_char                     err[128];
@@ -1384,7 +1384,8 @@ ngx_http_gobi_bus_redis_attach(ngx_http_gobi_bus_redis_conn_t *rc,
 
 
 #define ngx_http_gobi_bus_redis_flags                                         \
-    ((ngx_event_flags & NGX_USE_CLEAR_EVENT) ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT)
+    ((ngx_event_flags & NGX_USE_CLEAR_EVENT) ? NGX_CLEAR_EVENT                \
+                                             : NGX_LEVEL_EVENT)
 
 
 static void

@@ -294,30 +294,37 @@ ngx_http_gobi_subs_fetch_done(ngx_event_t *ev)
     f = ev->data;
     vsub = f->vsub;
 
-    vsub->fetching = 0;
     ngx_http_gobi_task_release();
 
     if (f->job.log[0]) {
         ngx_log_error(NGX_LOG_ERR, ev->log, 0, "gobi: %s", f->job.log);
     }
 
+    if (f->job.code) {
+        /* the store failed: the next notice, or a reconnect, retries */
+        vsub->again = 1;
+
+    } else if (f->expired) {
+        /* pruned past our position: every session gets its resync */
+        vsub->seq = f->job.head;
+        ngx_http_gobi_subs_deliver(vsub, &f->job, vsub->seq + 1);
+
+    } else {
+        /* vsub->fetching keeps the vault while sessions leave meanwhile */
+        ngx_http_gobi_subs_deliver(vsub, &f->job, f->since);
+        vsub->seq = f->job.head;
+    }
+
+    vsub->fetching = 0;
+
     if (vsub->nsessions == 0) {
         ngx_http_gobi_subs_free(vsub);
         goto done;
     }
 
-    if (f->job.code) {
-        /* the store failed: the next notice, or a reconnect, retries */
-        vsub->again = 1;
-        goto done;
-    }
-
-    if (!f->expired) {
-        ngx_http_gobi_subs_deliver(vsub, &f->job, f->since);
-        vsub->seq = f->job.head;
-    }
-
-    if (f->more || vsub->again || vsub->announced > vsub->seq) {
+    if (!f->job.code
+        && (f->more || vsub->again || vsub->announced > vsub->seq))
+    {
         ngx_http_gobi_subs_fetch(vsub);
     }
 

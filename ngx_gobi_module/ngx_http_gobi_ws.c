@@ -53,6 +53,7 @@ static void ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws);
 static void ngx_http_gobi_ws_ping(ngx_event_t *ev);
 static void ngx_http_gobi_ws_cleanup(void *data);
 static void ngx_http_gobi_ws_close(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_ws_close_handler(ngx_event_t *ev);
 static void ngx_http_gobi_ws_task_handler(void *data, ngx_log_t *log);
 static void ngx_http_gobi_ws_task_done(ngx_event_t *ev);
 
@@ -429,6 +430,10 @@ ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     if (c->write->timer_set) {
         ngx_del_timer(c->write);
     }
+
+    ws->close_ev.handler = ngx_http_gobi_ws_close_handler;
+    ws->close_ev.data = ws;
+    ws->close_ev.log = c->log;
 
     ws->ping.handler = ngx_http_gobi_ws_ping;
     ws->ping.data = ws;
@@ -850,12 +855,29 @@ ngx_http_gobi_ws_close(ngx_http_gobi_ws_t *ws)
 
     ngx_http_gobi_subs_leave(ws);
 
-    if (ws->tasks) {
-        /* ngx_http_gobi_ws_task_done() comes back here */
-        return;
+    /*
+     * Closing may be asked for in the middle of a fan-out loop: the request
+     * is finalized from a posted event, with nothing else on the stack.
+     * ngx_http_gobi_ws_task_done() posts it when threads are still busy.
+     */
+
+    if (ws->tasks == 0) {
+        ngx_post_event(&ws->close_ev, &ngx_posted_events);
     }
+}
+
+
+static void
+ngx_http_gobi_ws_close_handler(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_http_gobi_ws_t  *ws;
+
+    ws = ev->data;
+    c = ws->connection;
 
     ngx_http_finalize_request(ws->request, NGX_HTTP_CLOSE);
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -883,6 +905,10 @@ ngx_http_gobi_ws_cleanup(void *data)
 
     if (ws->ping.timer_set) {
         ngx_del_timer(&ws->ping);
+    }
+
+    if (ws->close_ev.posted) {
+        ngx_delete_posted_event(&ws->close_ev);
     }
 
     ngx_http_gobi_subs_leave(ws);
@@ -1014,8 +1040,8 @@ ngx_http_gobi_ws_task_done(ngx_event_t *ev)
     if (ws->closed) {
         ngx_http_gobi_ws_job_free(&t->job);
 
-        if (ws->tasks == 0) {
-            ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+        if (ws->tasks == 0 && !ws->close_ev.posted) {
+            ngx_post_event(&ws->close_ev, &ngx_posted_events);
         }
 
     } else {

@@ -58,6 +58,7 @@ typedef struct {
     size_t                         queued;
 
     ngx_event_t                    ping;
+    ngx_event_t                    close_ev;
 
     ngx_uint_t                     tasks;    /* thread tasks in flight */
 
