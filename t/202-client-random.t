@@ -99,10 +99,7 @@ my @stalls = grep { /Operation too slow/ } @bad;
 @bad = grep { !/Operation too slow/ } @bad;
 is_deeply(\@bad, [], 'every sync ended with an expected exit code')
     or diag join "\n", @bad;
-TODO: {
-    local $TODO = 'server worker hang after restart (a server bug)';
-    is_deeply(\@stalls, [], 'no transfer stalled') or diag join "\n", @stalls;
-}
+is_deeply(\@stalls, [], 'no transfer stalled') or diag join "\n", @stalls;
 
 my $same = $t->converge(1, @dirs);
 ok($same, 'all trees identical')
