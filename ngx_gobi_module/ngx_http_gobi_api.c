@@ -704,6 +704,41 @@ ngx_http_gobi_start(ngx_http_request_t *r, ngx_http_gobi_ctx_t *ctx,
 }
 
 
+/* a request header by name, case-insensitively (also the unknown ones) */
+
+ngx_table_elt_t *
+ngx_http_gobi_header_in(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
 /* a non-negative decimal integer query argument; absent leaves *out */
 
 static ngx_int_t

@@ -37,39 +37,6 @@ static ngx_int_t ngx_http_gobi_delete_done(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
 
 
-static ngx_table_elt_t *
-ngx_http_gobi_header(ngx_http_request_t *r, const char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
-
-
 /* If-Match: "N", N or W/"N" -> N > 0; NGX_DECLINED when malformed */
 
 static ngx_int_t
@@ -159,7 +126,7 @@ ngx_http_gobi_device(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
     ngx_table_elt_t  *h;
 
-    h = ngx_http_gobi_header(r, "X-Gobi-Device");
+    h = ngx_http_gobi_header_in(r, "X-Gobi-Device");
 
     if (h == NULL) {
         return NGX_OK;
@@ -213,7 +180,7 @@ ngx_http_gobi_put_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         job->base_version = 0;
     }
 
-    h = ngx_http_gobi_header(r, "X-Gobi-Mtime");
+    h = ngx_http_gobi_header_in(r, "X-Gobi-Mtime");
 
     if (h) {
         job->mtime = 0;
@@ -233,7 +200,7 @@ ngx_http_gobi_put_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         }
     }
 
-    h = ngx_http_gobi_header(r, "X-Gobi-Hash");
+    h = ngx_http_gobi_header_in(r, "X-Gobi-Hash");
 
     if (h) {
         for (i = 0; i < h->value.len; i++) {

@@ -162,39 +162,6 @@ ngx_http_gobi_ws_has_token(ngx_str_t *value, const char *token)
 }
 
 
-static ngx_table_elt_t *
-ngx_http_gobi_ws_header(ngx_http_request_t *r, const char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
-
-
 static ngx_int_t
 ngx_http_gobi_ws_check(ngx_http_request_t *r, ngx_str_t *key)
 {
@@ -224,8 +191,8 @@ ngx_http_gobi_ws_check(ngx_http_request_t *r, ngx_str_t *key)
                                         "the WebSocket handshake is a GET");
     }
 
-    h = ngx_http_gobi_ws_header(r, "Upgrade");
-    conn = ngx_http_gobi_ws_header(r, "Connection");
+    h = ngx_http_gobi_header_in(r, "Upgrade");
+    conn = ngx_http_gobi_header_in(r, "Connection");
 
     if (r->http_version < NGX_HTTP_VERSION_11
         || h == NULL || !ngx_http_gobi_ws_has_token(&h->value, "websocket")
@@ -238,7 +205,7 @@ ngx_http_gobi_ws_check(ngx_http_request_t *r, ngx_str_t *key)
                                         "(Upgrade: websocket)");
     }
 
-    version = ngx_http_gobi_ws_header(r, "Sec-WebSocket-Version");
+    version = ngx_http_gobi_header_in(r, "Sec-WebSocket-Version");
 
     if (version == NULL || version->value.len != 2
         || ngx_strncmp(version->value.data, "13", 2) != 0)
@@ -256,7 +223,7 @@ ngx_http_gobi_ws_check(ngx_http_request_t *r, ngx_str_t *key)
                                         "Sec-WebSocket-Version must be 13");
     }
 
-    h = ngx_http_gobi_ws_header(r, "Sec-WebSocket-Key");
+    h = ngx_http_gobi_header_in(r, "Sec-WebSocket-Key");
 
     decoded.data = raw;
 
