@@ -3,11 +3,12 @@
  *
  * The MongoDB store driver (libmongoc 1.23+).
  *
- * Threads and connections.  A store handle owns one mongoc_client_pool_t
- * (open() runs in each worker after fork, and in the master to validate the
- * URI and create the schema; close() destroys the pool before the master
- * forks).  Every operation pops a client, runs synchronously on the calling
- * thread-pool thread and pushes the client back.  The URI gets bounded
+ * Threads and connections.  A store handle owns one mongoc_client_pool_t,
+ * so open() in each worker after fork gives one pool per worker; the pool
+ * connects (and starts its monitor thread) at the first operation, and a
+ * handle opened before a fork must be closed before it.  Every operation
+ * pops a client, runs synchronously on the calling thread-pool thread and
+ * pushes the client back.  The URI gets bounded
  * serverSelectionTimeoutMS, connectTimeoutMS and socketTimeoutMS when it
  * does not name them, and writes carry a wtimeout, so no call waits
  * forever; an unreachable server, a stepped-down primary or a write concern
@@ -24,10 +25,10 @@
  * when it is majority-committed, and the bus rings only after that, so
  * majority reads on the primary see it.  The write path itself reads the
  * latest state with the default ("local") read concern on the primary: it
- * wants the newest head and file state, and the unique (vault, seq) index
- * catches whatever it could not see.
+ * wants the newest head and file state, and the unique _id of an event,
+ * "<vault>:<seq>", catches whatever it could not see.
  *
- * Collections (see init_schema for the indexes):
+ * Collections (gobi_store_mongodb_schema() lists the indexes):
  *   users     {_id: id, username, pwhash, created_at}
  *   tokens    {_id: token hash, user, created_at, expires_at}; a user's
  *             expired tokens are dropped when the user logs in again
