@@ -17,9 +17,11 @@
  * vaults again and, once Redis has confirmed that, has every served vault
  * re-read from the store: whatever rang while it was away is not missed.
  *
- * Redis being away never fails a write.  Notices that could not be
- * published (or whose PUBLISH got no answer) are kept, the latest seq per
- * vault, and published when the command connection is back.
+ * A publish rings this worker's own sessions at once, then goes to Redis
+ * (its echo on our own subscription is a duplicate, which the seq
+ * filters).  Redis being away never fails or delays a write: notices that
+ * could not be published (or whose PUBLISH got no answer) are kept, the
+ * latest seq per vault, and published when the command connection is back.
  *
  * Redis pub/sub does not look at the database number: channels are
  * shared by every database of a server.  The number in the URI is
@@ -201,11 +203,16 @@ static ngx_http_gobi_bus_redis_conf_t  *ngx_http_gobi_bus_redis_conf;
 
 static ngx_http_gobi_bus_redis_conn_t   ngx_http_gobi_bus_redis_cmd;
 static ngx_http_gobi_bus_redis_conn_t   ngx_http_gobi_bus_redis_sub;
+static ngx_http_gobi_bus_redis_conn_t  *ngx_http_gobi_bus_redis_conns[] = {
+    &ngx_http_gobi_bus_redis_cmd,
+    &ngx_http_gobi_bus_redis_sub
+};
 static ngx_uint_t                       ngx_http_gobi_bus_redis_running;
 
 /* this worker's vaults: what the subscriber connection subscribes to */
 static ngx_rbtree_t                     ngx_http_gobi_bus_redis_vaults;
 static ngx_rbtree_node_t                ngx_http_gobi_bus_redis_vsentinel;
+static ngx_http_gobi_bus_redis_vault_t *ngx_http_gobi_bus_redis_doomed;
 
 /* notices not yet taken by Redis */
 static ngx_rbtree_t                     ngx_http_gobi_bus_redis_notices;
@@ -480,6 +487,7 @@ ngx_http_gobi_bus_redis_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_gobi_bus_redis_init_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                       i;
     ngx_http_gobi_bus_redis_conn_t  *rc;
 
     if (ngx_http_gobi_bus_redis_conf == NULL) {
@@ -495,18 +503,15 @@ ngx_http_gobi_bus_redis_init_process(ngx_cycle_t *cycle)
                     &ngx_http_gobi_bus_redis_nsentinel,
                     ngx_rbtree_insert_value);
 
+    ngx_http_gobi_bus_redis_cmd.role = "command";
+    ngx_http_gobi_bus_redis_sub.role = "subscriber";
+    ngx_http_gobi_bus_redis_sub.subscriber = 1;
+
     ngx_http_gobi_bus_redis_running = 1;
 
-    rc = &ngx_http_gobi_bus_redis_cmd;
-    rc->role = "command";
+    for (i = 0; i < 2; i++) {
+        rc = ngx_http_gobi_bus_redis_conns[i];
 
-    rc = &ngx_http_gobi_bus_redis_sub;
-    rc->role = "subscriber";
-    rc->subscriber = 1;
-
-    for (rc = &ngx_http_gobi_bus_redis_cmd; /* void */ ;
-         rc = &ngx_http_gobi_bus_redis_sub)
-    {
         rc->backoff = NGX_HTTP_GOBI_BUS_REDIS_BACKOFF_MIN;
         rc->timer.handler = ngx_http_gobi_bus_redis_timer;
         rc->timer.data = rc;
@@ -514,10 +519,6 @@ ngx_http_gobi_bus_redis_init_process(ngx_cycle_t *cycle)
         rc->timer.cancelable = 1;    /* a graceful exit does not wait */
 
         ngx_http_gobi_bus_redis_connect(rc);
-
-        if (rc == &ngx_http_gobi_bus_redis_sub) {
-            break;
-        }
     }
 
     return NGX_OK;
@@ -527,6 +528,7 @@ ngx_http_gobi_bus_redis_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_gobi_bus_redis_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                       i;
     ngx_http_gobi_bus_redis_conn_t  *rc;
 
     if (!ngx_http_gobi_bus_redis_running) {
@@ -535,9 +537,9 @@ ngx_http_gobi_bus_redis_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_gobi_bus_redis_running = 0;
 
-    for (rc = &ngx_http_gobi_bus_redis_cmd; /* void */ ;
-         rc = &ngx_http_gobi_bus_redis_sub)
-    {
+    for (i = 0; i < 2; i++) {
+        rc = ngx_http_gobi_bus_redis_conns[i];
+
         if (rc->timer.timer_set) {
             ngx_del_timer(&rc->timer);
         }
@@ -545,10 +547,6 @@ ngx_http_gobi_bus_redis_exit_process(ngx_cycle_t *cycle)
         if (rc->ac) {
             rc->reason = "the worker exits";
             redisAsyncFree(rc->ac);     /* runs ..._cleanup() */
-        }
-
-        if (rc == &ngx_http_gobi_bus_redis_sub) {
-            break;
         }
     }
 
@@ -1049,9 +1047,6 @@ ngx_http_gobi_bus_redis_vault_done(ngx_http_gobi_bus_redis_vault_t *v)
 
 
 /* the subscriber connection is gone: nothing is pending any more */
-
-static ngx_http_gobi_bus_redis_vault_t  *ngx_http_gobi_bus_redis_doomed;
-
 
 static void
 ngx_http_gobi_bus_redis_vault_reset(ngx_rbtree_node_t *node)
