@@ -1,0 +1,152 @@
+# A client too slow to read loses its connection with close 1008 once its
+# send queue passes gobi_ws_send_queue; the other subscribers are not held
+# up and the server's memory does not grow without bound.
+use Gobi::Test;
+use Gobi::WS;
+
+plan tests => repeat_each() * blocks();
+
+# a path of about 3 KB, so that each event is big
+our $LONG = join '/', map { sprintf '%s%02d', 'd' x 200, $_ } 1 .. 15;
+
+# reads live events until seq $to: [seqs]
+sub main::seqs_to {
+    my ($ws, $to, $timeout) = @_;
+    my ($m, $before) = $ws->recv_until(sub {
+        $_->{type} eq 'event' && $_->{event}{seq} >= $to }, $timeout);
+    return [ map { $_->{type} eq 'event' ? $_->{event}{seq} : $_->{type} }
+        @$before, $m ? $m : () ];
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a reader that stops reading is cut off with 1008; the others go on
+--- websocket
+--- gobi_config
+gobi_ws_send_queue 16k;
+gobi_ws_max_message 16k;
+--- setup
+user alice
+vault notes
+--- perl
+my $slow = Gobi::WS->new(port => $t->port, token => $V->{TOKEN},
+    rcvbuf => 2048);
+$slow->subscribe('notes', since => 0);
+my $fast = Gobi::WS->new(port => $t->port, token => $V->{TOKEN});
+$fast->subscribe('notes', since => 0);
+my ($n, $cut, @fast) = (0, 0);
+for my $i (1 .. 2000) {
+    $c->put_ok('notes', "$main::LONG/f$i", 'x');
+    $n = $i;
+    push @fast, @{ main::seqs_to($fast, $i) };
+    if ($i % 5 == 0 && $t->error_log =~ /send queue over/) {
+        $cut = 1;
+        last;
+    }
+}
+ok($cut, "the server gave up on the slow reader (after $n writes)");
+like($t->error_log, qr/\[info\].*gobi: websocket send queue over 16384 bytes/,
+    'logged at info');
+is_deeply(\@fast, [ 1 .. $n ], 'the fast reader got every event meanwhile');
+
+# now the slow one reads what it was sent: events in order, then 1008
+my $code = $slow->recv_close(30);
+is($code, 1008, 'close 1008');
+my @got = map { $_->{json}{event}{seq} } grep { $_->{json} } $slow->skipped;
+ok(@got < $n, 'it got ' . @got . " of $n events before the close");
+is_deeply(\@got, [ 1 .. @got ], 'what it got has no gap');
+ok($slow->wait_eof, 'then the connection ends');
+
+# the fast one is still fine
+$c->put_ok('notes', 'after', 'x');
+is_deeply(main::seqs_to($fast, $n + 1), [ $n + 1 ], 'the fast reader goes on');
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: a reader that keeps up with the default queue is never cut off
+--- websocket
+--- setup
+user alice
+vault notes
+--- perl
+my $ws = Gobi::WS->new(port => $t->port, token => $V->{TOKEN},
+    rcvbuf => 2048);
+$ws->subscribe('notes', since => 0);
+for my $i (1 .. 50) {
+    $c->put_ok('notes', "$main::LONG/f$i", 'x');
+}
+is_deeply(main::seqs_to($ws, 50), [ 1 .. 50 ],
+    'a small receive buffer, read late: all 50 (200 KB) arrive');
+is_deeply([ $ws->drain(0.3) ], [], 'no close');
+--- no_error_log
+[error]
+send queue over
+
+
+
+=== TEST 3: a replay bigger than the send queue, to a client that does not read
+--- websocket
+--- gobi_config
+gobi_ws_send_queue 32k;
+gobi_ws_max_message 16k;
+gobi_ws_batch 5;
+# small socket buffers: the kernel takes little off the send queue
+server {
+    listen 127.0.0.1:SLOWPORT sndbuf=8k;
+    location = /api/v1/ws { gobi_websocket; }
+}
+--- init
+my $p = Gobi::Server::free_port();
+$V->{SLOWPORT} = $p;
+$t->{gobi_config} =~ s/SLOWPORT/$p/;
+$t->write_conf;
+--- setup
+user alice
+vault notes
+--- perl
+$c->put_ok('notes', "$main::LONG/f$_", 'x') for 1 .. 200;
+my $ws = Gobi::WS->new(port => $V->{SLOWPORT}, token => $V->{TOKEN},
+    rcvbuf => 2048);
+$ws->hello('notes', since => 0);
+ok($t->wait_for_log(error => qr/send queue over/, 10),
+    'cut off during the replay');
+my $code = $ws->recv_close(30);
+is($code, 1008, 'close 1008 after what fit');
+my @b = grep { ($_->{json}{type} // '') eq 'events' } $ws->skipped;
+ok(@b < 40, 'fewer than all 40 batches came (' . @b . ')');
+ok($ws->wait_eof, 'then the connection ends');
+
+
+
+=== TEST 4: a client that reads as fast as it can gets a replay far bigger than the send queue
+--- websocket
+--- gobi_config
+gobi_ws_send_queue 32k;
+gobi_ws_max_message 16k;
+gobi_ws_batch 5;
+# small socket buffers: the kernel takes little off the send queue
+server {
+    listen 127.0.0.1:SLOWPORT sndbuf=8k;
+    location = /api/v1/ws { gobi_websocket; }
+}
+--- init
+my $p = Gobi::Server::free_port();
+$V->{SLOWPORT} = $p;
+$t->{gobi_config} =~ s/SLOWPORT/$p/;
+$t->write_conf;
+--- setup
+user alice
+vault notes
+--- perl
+$c->put_ok('notes', "$main::LONG/f$_", 'x') for 1 .. 200;
+my $r = Gobi::WS->new(port => $V->{SLOWPORT}, token => $V->{TOKEN});
+$r->hello('notes', since => 0);
+my ($w, $ev, $b, $other) = $r->recv_replay(30);
+is(scalar @{ $ev || [] }, 200, 'a reading client gets all 200 events')
+    or diag('batches: ' . scalar(@{ $b || [] }) . ', then: '
+        . json_encode($other // $r->last_msg));
+is_deeply([ $r->drain(0.3) ], [], 'and no close');
