@@ -529,7 +529,10 @@ ngx_http_gobi_bus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (value[1].len > 8 && ngx_strncmp(value[1].data, "redis://", 8) == 0) {
+    if ((value[1].len > 8 && ngx_strncmp(value[1].data, "redis://", 8) == 0)
+        || (value[1].len > 9
+            && ngx_strncmp(value[1].data, "rediss://", 9) == 0))
+    {
         if (&ngx_http_gobi_bus_redis == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"gobi_bus\": the Redis bus is not built "

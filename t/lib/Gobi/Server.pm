@@ -156,7 +156,7 @@ sub default_gobi_config {
     my $r = $self->{servroot};
     return "gobi_store " . $self->store_uri . ";\n"
          . "gobi_storage local:$r/var/vaults;\n"
-         . "gobi_bus local;\n";
+         . "gobi_bus " . ($ENV{GOBI_BUS} // 'local') . ";\n";
 }
 
 sub default_config {
