@@ -26,7 +26,6 @@ typedef struct {
 
 
 typedef struct {
-    ngx_shmtx_sh_t          lock;
     uint64_t                written;
     ngx_http_gobi_notice_t  ring[NGX_HTTP_GOBI_BUS_RING];
 } ngx_http_gobi_bus_shm_t;
@@ -58,7 +57,13 @@ const ngx_http_gobi_bus_t  ngx_http_gobi_bus_local = {
 
 static ngx_shm_zone_t           *ngx_http_gobi_bus_zone;
 static ngx_http_gobi_bus_shm_t  *ngx_http_gobi_bus_sh;
-static ngx_shmtx_t               ngx_http_gobi_bus_mutex;
+
+/*
+ * The zone's slab mutex: it lives in the shared memory itself, semaphore
+ * included.  An ngx_shmtx_t in process memory would carry a semaphore
+ * private to each process after the fork, and a waiter would never wake.
+ */
+static ngx_shmtx_t              *ngx_http_gobi_bus_mutex;
 
 /* one eventfd per worker slot, made by the master for the current cycle */
 static int                      *ngx_http_gobi_bus_fds;
@@ -118,12 +123,7 @@ ngx_http_gobi_bus_local_init_zone(ngx_shm_zone_t *zone, void *data)
 
     zone->data = sh;
     ngx_http_gobi_bus_sh = sh;
-
-    if (ngx_shmtx_create(&ngx_http_gobi_bus_mutex, &sh->lock, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    ngx_http_gobi_bus_mutex = &shpool->mutex;
 
     return NGX_OK;
 }
@@ -183,9 +183,9 @@ ngx_http_gobi_bus_local_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    ngx_shmtx_lock(&ngx_http_gobi_bus_mutex);
+    ngx_shmtx_lock(ngx_http_gobi_bus_mutex);
     ngx_http_gobi_bus_read = ngx_http_gobi_bus_sh->written;
-    ngx_shmtx_unlock(&ngx_http_gobi_bus_mutex);
+    ngx_shmtx_unlock(ngx_http_gobi_bus_mutex);
 
     fd = ngx_http_gobi_bus_fds[ngx_worker];
 
@@ -230,7 +230,7 @@ ngx_http_gobi_bus_local_publish(int64_t vault, int64_t seq)
     ngx_uint_t               i;
     ngx_http_gobi_notice_t  *n;
 
-    ngx_shmtx_lock(&ngx_http_gobi_bus_mutex);
+    ngx_shmtx_lock(ngx_http_gobi_bus_mutex);
 
     n = &ngx_http_gobi_bus_sh->ring[ngx_http_gobi_bus_sh->written
                                     % NGX_HTTP_GOBI_BUS_RING];
@@ -238,7 +238,7 @@ ngx_http_gobi_bus_local_publish(int64_t vault, int64_t seq)
     n->seq = seq;
     ngx_http_gobi_bus_sh->written++;
 
-    ngx_shmtx_unlock(&ngx_http_gobi_bus_mutex);
+    ngx_shmtx_unlock(ngx_http_gobi_bus_mutex);
 
     /* ring every worker, this one too: one path for all deliveries */
 
@@ -266,13 +266,13 @@ ngx_http_gobi_bus_local_wake(ngx_event_t *ev)
     /* edge-triggered: drain the counter */
     while (read(c->fd, &value, sizeof(value)) > 0) { /* void */ }
 
-    ngx_shmtx_lock(&ngx_http_gobi_bus_mutex);
+    ngx_shmtx_lock(ngx_http_gobi_bus_mutex);
 
     written = ngx_http_gobi_bus_sh->written;
     n = written - ngx_http_gobi_bus_read;
 
     if (n > NGX_HTTP_GOBI_BUS_RING) {
-        ngx_shmtx_unlock(&ngx_http_gobi_bus_mutex);
+        ngx_shmtx_unlock(ngx_http_gobi_bus_mutex);
 
         ngx_log_error(NGX_LOG_WARN, ev->log, 0,
                       "gobi: bus overrun by %uL notices, re-reading every "
@@ -290,7 +290,7 @@ ngx_http_gobi_bus_local_wake(ngx_event_t *ev)
 
     ngx_http_gobi_bus_read = written;
 
-    ngx_shmtx_unlock(&ngx_http_gobi_bus_mutex);
+    ngx_shmtx_unlock(ngx_http_gobi_bus_mutex);
 
     for (i = 0; i < n; i++) {
         ngx_http_gobi_subs_notice(ngx_http_gobi_bus_batch[i].vault,
