@@ -271,3 +271,44 @@ SKIP: {
     like($out, qr/\n400 2$/, 'HTTP/2: 400') or diag $out;
     like($out, qr/"code":"websocket_unsupported"/, 'a JSON error saying why');
 }
+
+
+
+=== TEST 12: no extension or subprotocol is accepted (RSV bits stay reserved)
+--- websocket
+--- setup
+user alice
+vault notes
+--- perl
+my $ws = Gobi::WS->new(port => $t->port, token => $V->{TOKEN}, headers => [
+    [ 'Sec-WebSocket-Extensions' => 'permessage-deflate; client_max_window_bits' ],
+    [ 'Sec-WebSocket-Protocol' => 'gobi.v1, chat' ] ]);
+ok($ws->ok, 'status 101');
+ok(!defined $ws->response->header('sec-websocket-extensions'),
+    'no Sec-WebSocket-Extensions');
+ok(!defined $ws->response->header('sec-websocket-protocol'),
+    'no Sec-WebSocket-Protocol');
+$ws->send_frame(rsv => 4, payload => '{}');
+is($ws->recv_close, 1002, 'a compressed (RSV1) frame is a protocol error');
+
+
+
+=== TEST 13: an ?access_token= does not end up in the logs
+--- websocket
+--- setup
+user alice
+vault notes
+--- perl
+my $ws = Gobi::WS->new(port => $t->port, access_token => $V->{TOKEN});
+ok($ws->ok, 'status 101');
+# something the server logs about this session
+$ws->send_frame(payload => '{}', mask => 0);
+is($ws->recv_close, 1002, 'closed');
+my $bad = Gobi::WS->new(port => $t->port,
+    access_token => substr($V->{TOKEN}, 0, 20) . 'x' x 23);
+is($bad->status, 401, 'a wrong token: 401');
+$t->stop;
+my @hit = grep { index($_, $V->{TOKEN}) >= 0 } split /\n/, $t->error_log;
+ok(!@hit, 'the token is not in the error log') or diag join "\n", @hit;
+@hit = grep { index($_, $V->{TOKEN}) >= 0 } split /\n/, $t->access_log;
+ok(!@hit, 'the token is not in the access log') or diag join "\n", @hit;

@@ -371,3 +371,69 @@ my $big = join '', map { main::f(payload => '{"type":"x' . $_ . '"}') }
 $ws->send_raw($big, split => 1000, delay => 0.001);
 my $n = grep { ref && $_->{type} eq 'error' } map { $ws->recv_json } 1 .. 600;
 is($n, 600, '600 errors for 600 messages');
+
+
+
+=== TEST 14: random bytes and random frames on 300 connections: no worker dies or stalls
+--- websocket
+--- setup
+user alice
+vault notes
+put notes a.txt A
+--- perl
+my $seed = $ENV{GOBI_SEED} // 105;
+note("seed $seed (GOBI_SEED=...)");
+srand $seed;
+my @pids = sort $t->worker_pids;
+my $rnd = sub { join '', map { chr int rand 256 } 1 .. $_[0] };
+my @stalled;
+for my $i (1 .. 300) {
+    my $ws = Gobi::WS->new(port => $t->port, token => $V->{TOKEN});
+    $ws->ok or next;
+    $ws->subscribe('notes', since => 0) if $i % 2;
+    my $bytes = '';
+    for (1 .. 1 + int rand 6) {
+        my $r = rand;
+        if ($r < 0.2) {
+            $bytes .= $rnd->(1 + int rand 40);
+        } else {
+            my $len = int rand 300;
+            $bytes .= $ws->frame(opcode => int rand 16, fin => rand() < 0.7,
+                rsv => rand() < 0.1 ? int rand 8 : 0,
+                mask => rand() < 0.95,
+                payload => rand() < 0.5 ? $rnd->($len)
+                    : json_encode({ type => (qw(hello rename delete x))[rand 4],
+                        id => int rand 9, path => 'a.txt', from => 'a.txt',
+                        to => 'b' . int(rand 5), vault => 'notes',
+                        since => int rand 3, base_version => int rand 3 }),
+                rand() < 0.05 ? (len => int rand 2 ** 20) : ());
+        }
+    }
+    # half of them are left in the middle of what they sent
+    if ($i % 4 == 0) {
+        $ws->send_raw(substr $bytes, 0, int rand length $bytes);
+        push @stalled, $ws;
+    } else {
+        $ws->send_raw($bytes, rand() < 0.2 ? (split => 3) : ());
+        $ws->drop if $i % 3 == 0;
+    }
+}
+# the server still works, on every worker
+my ($all, %by) = ([]);
+for (1 .. 40) {
+    my $ws = Gobi::WS->new(port => $t->port, token => $V->{TOKEN});
+    $ws->subscribe('notes', since => 0);
+    push @{ $by{ $ws->worker_pid($t) // 0 } }, $ws;
+    last if keys %by >= 2;
+}
+my $r = $c->put('notes', 'after.txt', 'x');
+is($r->status, 201, 'REST still answers');
+my $seq = $r->json->{seq};
+for my $pid (sort keys %by) {
+    my ($m) = $by{$pid}[0]->recv_until(sub { $_->{type} eq 'event'
+        && $_->{event}{seq} == $seq });
+    ok($m, "a new session on worker $pid gets live events");
+}
+is_deeply([ sort $t->worker_pids ], \@pids, 'the same workers are running');
+unlike($t->error_log, qr/exited on signal|\[alert\]|\[crit\]/,
+    'no crash in the log');

@@ -150,3 +150,53 @@ is(scalar @{ $ev || [] }, 200, 'a reading client gets all 200 events')
     or diag('batches: ' . scalar(@{ $b || [] }) . ', then: '
         . json_encode($other // $r->last_msg));
 is_deeply([ $r->drain(0.3) ], [], 'and no close');
+
+
+
+=== TEST 5: cutting off slow readers frees their send queues (worker memory stays flat)
+--- workers: 1
+--- websocket
+--- gobi_config
+gobi_ws_send_queue 512k;
+gobi_ws_max_message 64k;
+server {
+    listen 127.0.0.1:SLOWPORT sndbuf=8k;
+    location = /api/v1/ws { gobi_websocket; }
+}
+--- init
+my $p = Gobi::Server::free_port();
+$V->{SLOWPORT} = $p;
+$t->{gobi_config} =~ s/SLOWPORT/$p/;
+$t->write_conf;
+--- setup
+user alice
+vault notes
+--- perl
+my ($w) = $t->worker_pids;
+my $rss = sub {
+    open my $f, '<', "/proc/$w/status" or return 0;
+    my ($l) = grep { /^VmRSS:/ } <$f>;
+    return ($l =~ /(\d+)/)[0] // 0;
+};
+my $cuts = sub { scalar(() = $t->error_log =~ /send queue over/g) };
+my ($n, @rss) = (0);
+for my $round (1 .. 4) {
+    my $head = $c->events('notes', since => 0)->json->{head_seq};
+    # 40 sessions that never read, each cut off after 512 KB are queued
+    my @ws = map { my $x = Gobi::WS->new(port => $V->{SLOWPORT},
+        token => $V->{TOKEN}, rcvbuf => 2048);
+        $x->subscribe('notes', since => $head); $x } 1 .. 40;
+    my $before = $cuts->();
+    for (1 .. 400) {
+        $c->put_ok('notes', "$main::LONG/f" . ++$n, 'x');
+        last if $cuts->() - $before >= 40;
+    }
+    is($cuts->() - $before, 40, "round $round: 40 slow readers cut off");
+    $_->drop for @ws;
+    push @rss, $rss->();
+}
+note('worker RSS after each round (kB): ' . join ' ', @rss);
+# leaking the queues would add about 40 x 512 KB = 20 MB per round
+# (two rounds warm the allocator and the store's caches up)
+cmp_ok($rss[3] - $rss[1], '<', 8 * 1024,
+    'RSS grew less than 8 MB over two more rounds of 40 cut-offs');
