@@ -140,6 +140,7 @@ for my $ws (@$x) {
 --- websocket
 --- gobi_config
 gobi_ws_send_queue 4m;
+gobi_ws_ping_interval 1h;
 --- setup
 user alice
 vault notes
