@@ -158,6 +158,66 @@ subtest 'every worker of B gets a write through A' => sub {
     $_->close for @all;
 };
 
+subtest 'concurrent writes through A and B: every subscriber sees each '
+    . 'seq once, in order' => sub {
+    my $from = $head;
+    my @p;
+    for my $i (1 .. 24) {
+        my $c = $i % 2 ? $ca : $cb;
+        push @p, $c->start(PUT => $c->file_uri('notes', "c/$i.txt"),
+            body => "concurrent $i");
+    }
+    my @seqs;
+    for (@p) {
+        my $r = $_->wait(60);
+        is($r->status, 201, 'a concurrent PUT') or diag $r->describe;
+        push @seqs, $r->json->{seq} if $r->status == 201;
+    }
+    @seqs = sort { $a <=> $b } @seqs;
+    is_deeply(\@seqs, [ $from + 1 .. $from + 24 ],
+        'the writes took the seqs after the head, each one');
+    $head = $from + 24;
+    for ([ A => $wsA ], [ B => $wsB ]) {
+        my $ev = live_events($_->[1], $head, 30);
+        is_deeply(seqs($ev), [ $from + 1 .. $head ],
+            "$_->[0]: every event once, in seq order") or diag explain $ev;
+    }
+};
+
+subtest 'the same base through A and B at once: one wins, one gets 412'
+=> sub {
+    my $cur = $ca->head('notes', 'f4.txt');
+    my $ver = $cur->header('etag');
+    like($ver // '', qr/^"\d+"$/, "f4.txt at $ver") or return;
+    for my $round (1 .. 3) {
+        my @p = map {
+            my ($c, $via) = @$_;
+            $c->start(PUT => $c->file_uri('notes', 'f4.txt'),
+                body => "round $round via $via",
+                headers => { 'If-Match' => $ver })
+        } [ $ca, 'A' ], [ $cb, 'B' ];
+        my @r = map { $_->wait(60) } @p;
+        my @st = sort map { $_->status } @r;
+        is_deeply(\@st, [ 200, 412 ], "round $round: one 200, one 412")
+            or diag map { $_->describe } @r;
+        my ($win) = grep { $_->status == 200 } @r or return;
+        my ($lose) = grep { $_->status == 412 } @r;
+        is($lose->error_code, 'version_conflict', 'version_conflict');
+        is($lose->json->{error}{current}{version}, $win->json->{version},
+            'its current is the winner');
+        $head = $win->json->{seq};
+        $ver = qq{"$head"};
+        for ([ A => $wsA ], [ B => $wsB ]) {
+            is_deeply(seqs(live_events($_->[1], $head, 15)), [ $head ],
+                "round $round: only the winner's event on $_->[0]");
+        }
+        my $body = $ca->get('notes', 'f4.txt')->body;
+        like($body, qr/^round $round via [AB]$/, "round $round: A serves "
+            . 'the winner');
+        is($cb->get('notes', 'f4.txt')->body, $body, 'and so does B');
+    }
+};
+
 $wsA->close;
 $wsB->close;
 ok($cl->stop, 'everything stops (the instances on QUIT, in time)');

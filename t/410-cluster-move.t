@@ -12,6 +12,7 @@
 use Gobi::Test;
 use Gobi::Cluster qw(subscriber live_events drain_events seqs);
 
+use File::Basename ();
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use File::Find ();
@@ -254,7 +255,6 @@ subtest 'gobi: clone through A, then sync through B' => sub {
     plan skip_all => "$GOBI is missing (make client)" unless -x $GOBI;
     plan skip_all => 'no sqlite3 command' unless `sqlite3 -version 2>&1`
         =~ /^\d/;
-    require File::Basename;
 
     my ($rc, $out, $err) = gobi({ GOBI_PASSWORD => $PASSWORD },
         'login', $A->url, 'alice');

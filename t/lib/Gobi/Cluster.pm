@@ -21,7 +21,7 @@ package Gobi::Cluster;
 #   name        folder under t/servroot/ (default: Gobi::Test::run_name(),
 #               i.e. <test file>-<pid>)
 #   instances   labels of the nginx instances (default [A, B])
-#   workers     worker_processes of each (default 2)
+#   workers     worker_processes of each (default $GOBI_WORKERS or 2)
 #   bus         'redis' (default) or 'local' (then no redis-server is
 #               started: one instance, for comparisons)
 #   store_query URI options for the store, e.g. 'serverSelectionTimeoutMS=
@@ -78,7 +78,7 @@ sub new {
     }
     my $self = bless {
         instances => [qw(A B)],
-        workers   => 2,
+        workers   => $ENV{GOBI_WORKERS} || 2,
         bus       => 'redis',
         %o,
         name      => $name,
