@@ -30,7 +30,18 @@ package Gobi::WS;
 #   rcvbuf, sndbuf     SO_RCVBUF / SO_SNDBUF before connecting (a slow
 #                      reader: a small rcvbuf, then do not call recv)
 #   auto_pong          answer pings while receiving messages (default 1)
+#   want_pongs         next_message() returns pongs too (default: skipped)
 #   no_connect         make the object only; call ->connect, ->handshake
+#
+# Protocol helpers: hello(vault, since => n, device => d, protocol => 1);
+# subscribe(vault, ...) = hello + the whole replay, dies otherwise, returns
+# (welcome, [events], [batches]); recv_replay() reads welcome and batches;
+# recv_until(sub { $_->{type} eq 'ack' }) -> (match, [JSON before it]);
+# drain($quiet) -> what arrives until $quiet seconds pass without a message;
+# recv_close() -> the server's close code (messages before it: ->skipped);
+# wait_eof() -> true once the server ends the TCP connection; close() does
+# the closing handshake; drop() just closes the socket.  worker_pid($server)
+# is the nginx worker holding the connection (read from /proc).
 #
 # Frames: send_frame(opcode, payload, fin => 1, rsv => 0-7, mask => 1,
 # mask_key => 4 bytes, len => a false length field, len_bits => 7|16|64,
@@ -47,11 +58,11 @@ use warnings;
 
 use Carp qw(croak);
 use Digest::SHA qw(sha1);
-use Errno qw(EAGAIN EWOULDBLOCK EINTR EINPROGRESS);
+use Errno qw(EAGAIN EWOULDBLOCK EINTR);
 use IO::Select;
 use IO::Socket::INET;
 use JSON::PP ();
-use MIME::Base64 qw(encode_base64 decode_base64);
+use MIME::Base64 qw(encode_base64);
 use Socket qw(IPPROTO_TCP TCP_NODELAY SOL_SOCKET SO_RCVBUF SO_SNDBUF
               inet_aton pack_sockaddr_in);
 use Time::HiRes qw(time sleep);
