@@ -40,7 +40,7 @@
  *   counters  {_id: "<kind>:<n>", kind: "users"|"vaults", n}
  * Files and events are found by _id where possible: a point lookup on
  * every server (FerretDB v1 pushes only _id equality down to SQLite and
- * scans for anything else).
+ * scans for anything else; see gobi_store_mongodb_detect).
  *
  * Integer ids without an atomic findAndModify: an id is claimed by
  * inserting {_id: "<kind>:<n>", kind, n} with n = max(n) + 1 into
@@ -125,6 +125,16 @@
 #define GOBI_MONGODB_APPLY_WAIT_MS        2000
 #define GOBI_MONGODB_DBNAME_MAX           64
 #define GOBI_MONGODB_KEY_LEN              48
+#define GOBI_MONGODB_PROBE_MAX            64
+
+#define GOBI_MONGODB_SERVER_UNKNOWN       0
+#define GOBI_MONGODB_SERVER_MONGODB       1
+#define GOBI_MONGODB_SERVER_FERRETDB      2
+
+/* 0: treat FerretDB like MongoDB (tests of the MongoDB paths) */
+#ifndef GOBI_MONGODB_DETECT_FERRETDB
+#define GOBI_MONGODB_DETECT_FERRETDB      1
+#endif
 
 
 struct gobi_store_s {
@@ -133,6 +143,7 @@ struct gobi_store_s {
     mongoc_write_concern_t   *wc;
     mongoc_read_concern_t    *rc;          /* client-facing reads */
     int                       schema;      /* the indexes exist */
+    int                       server;      /* GOBI_MONGODB_SERVER_* */
     char                      db[GOBI_MONGODB_DBNAME_MAX + 1];
 };
 
@@ -200,6 +211,9 @@ static gobi_store_rc_e gobi_store_mongodb_delete(gobi_store_t *st,
     int64_t *deleted);
 static gobi_store_rc_e gobi_store_mongodb_claim_id(gobi_store_t *st,
     mongoc_client_t *cl, const char *kind, int64_t *id);
+static void gobi_store_mongodb_detect(gobi_store_t *st,
+    mongoc_client_t *cl);
+static int gobi_store_mongodb_ferretdb(gobi_store_t *st);
 static gobi_store_rc_e gobi_store_mongodb_schema(gobi_store_t *st,
     mongoc_client_t *cl);
 static gobi_store_rc_e gobi_store_mongodb_need_schema(gobi_store_t *st,
@@ -268,6 +282,9 @@ static gobi_store_rc_e gobi_store_mongodb_collect(void *data,
 static gobi_store_rc_e gobi_store_mongodb_file_list_locked(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const char *prefix,
     int include_deleted, int64_t *seq, gobi_file_cb cb, void *data);
+static gobi_store_rc_e gobi_store_mongodb_events_by_id(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, int64_t since, int64_t to,
+    gobi_event_cb cb, void *data, int64_t *last);
 static gobi_store_rc_e gobi_store_mongodb_prune_claims(gobi_store_t *st,
     mongoc_client_t *cl, const char *kind);
 static gobi_store_rc_e gobi_store_mongodb_prune_vault(gobi_store_t *st,
@@ -913,10 +930,65 @@ gobi_store_mongodb_index(gobi_store_t *st, mongoc_client_t *cl,
 }
 
 
+/*
+ * Which server: buildInfo of FerretDB carries "ferretdbVersion".  FerretDB
+ * v1 evaluates every filter but an _id equality by scanning the whole
+ * collection, and performs a conditional update as read, compare, write
+ * back, not atomically.  On it, two hot paths use _id point lookups
+ * instead: a file record is read by _id, compared and written by _id
+ * (what FerretDB would do anyway, minus the scan), and a short run of
+ * events is read by _id.  Until the server is known (it was down), the
+ * MongoDB paths are used: they are correct on both.
+ */
+
+static void
+gobi_store_mongodb_detect(gobi_store_t *st, mongoc_client_t *cl)
+{
+    int           server;
+    bson_t        cmd, reply;
+    bson_error_t  err;
+
+    if (__atomic_load_n(&st->server, __ATOMIC_ACQUIRE)
+        != GOBI_MONGODB_SERVER_UNKNOWN)
+    {
+        return;
+    }
+
+    bson_init(&cmd);
+    BSON_APPEND_INT32(&cmd, "buildInfo", 1);
+
+    if (mongoc_client_command_simple(cl, "admin", &cmd, NULL, &reply, &err))
+    {
+        server = GOBI_MONGODB_SERVER_MONGODB;
+
+        if (GOBI_MONGODB_DETECT_FERRETDB
+            && bson_has_field(&reply, "ferretdbVersion"))
+        {
+            server = GOBI_MONGODB_SERVER_FERRETDB;
+        }
+
+        __atomic_store_n(&st->server, server, __ATOMIC_RELEASE);
+    }
+
+    bson_destroy(&reply);
+    bson_destroy(&cmd);
+}
+
+
+static int
+gobi_store_mongodb_ferretdb(gobi_store_t *st)
+{
+    return __atomic_load_n(&st->server, __ATOMIC_ACQUIRE)
+           == GOBI_MONGODB_SERVER_FERRETDB;
+}
+
+
 static gobi_store_rc_e
 gobi_store_mongodb_schema(gobi_store_t *st, mongoc_client_t *cl)
 {
     gobi_store_rc_e  rc;
+
+    gobi_store_mongodb_detect(st, cl);
 
     rc = gobi_store_mongodb_index(st, cl, "users", "username_1", 1,
                                   "username", NULL);
@@ -1815,27 +1887,40 @@ gobi_store_mongodb_record(gobi_store_t *st, mongoc_client_t *cl,
 
 
 /*
- * Set a file record to a state, unless it is at that version or newer
- * (the guard is part of the update's filter: atomic on MongoDB).  The
- * upsert inserts a missing record; if another writer inserted it first
- * (duplicate key), the plain guarded update decides.
+ * Set a file record to a state, unless it is at that version or newer.
+ * On MongoDB the guard is part of the update's filter: atomic.  The upsert
+ * inserts a missing record; if another writer inserted it first (duplicate
+ * key), the plain guarded update decides.  On FerretDB (see
+ * gobi_store_mongodb_detect) the guard is checked on the record read by
+ * _id, and the update names the _id only.
  */
 
 static gobi_store_rc_e
 gobi_store_mongodb_apply_path(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, const char *path, const gobi_store_mongodb_state_t *s)
 {
-    char            *key;
-    bson_t           filter, range, update, set;
-    gobi_store_rc_e  rc;
+    char                        *key;
+    bson_t                       filter, range, update, set;
+    gobi_store_rc_e              rc;
+    gobi_store_mongodb_state_t   cur;
+
+    if (gobi_store_mongodb_ferretdb(st)) {
+        rc = gobi_store_mongodb_record(st, cl, vault, path, 0, &cur);
+        if (rc != GOBI_STORE_OK || (cur.exists && cur.version >= s->version))
+        {
+            return rc;
+        }
+    }
 
     key = bson_strdup_printf("%lld:%s", (long long) vault, path);
 
     bson_init(&filter);
     BSON_APPEND_UTF8(&filter, "_id", key);
-    BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &range);
-    BSON_APPEND_INT64(&range, "$lt", s->version);
-    bson_append_document_end(&filter, &range);
+    if (!gobi_store_mongodb_ferretdb(st)) {
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &range);
+        BSON_APPEND_INT64(&range, "$lt", s->version);
+        bson_append_document_end(&filter, &range);
+    }
 
     bson_init(&update);
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
@@ -2164,6 +2249,8 @@ gobi_store_mongodb_write_locked(gobi_store_t *st, mongoc_client_t *cl,
 
     now = w->now != 0 ? w->now : gobi_store_mongodb_now();
     mtime = w->mtime != 0 ? w->mtime : now;
+
+    gobi_store_mongodb_detect(st, cl);
 
     /*
      * 1, 2: the applied head, then the records (they reflect at least
@@ -2719,6 +2806,61 @@ gobi_store_mongodb_file_list(gobi_store_t *st, int64_t vault,
 
 
 /*
+ * The events (since, to] one by one by _id (FerretDB, a short run): the
+ * first one missing means pruned (EXPIRED); *last is the last one handed
+ * to the callback.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_events_by_id(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, int64_t since, int64_t to, gobi_event_cb cb, void *data,
+    int64_t *last)
+{
+    int              stop;
+    char             key[GOBI_MONGODB_KEY_LEN];
+    bson_t           filter, doc;
+    int64_t          seq;
+    gobi_event_t     ev;
+    gobi_store_rc_e  rc;
+
+    *last = since;
+
+    for (seq = since + 1; seq <= to; seq++) {
+        gobi_store_mongodb_event_key(key, vault, seq);
+
+        bson_init(&filter);
+        BSON_APPEND_UTF8(&filter, "_id", key);
+        rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL, 1,
+                                         &doc);
+        bson_destroy(&filter);
+
+        if (rc == GOBI_STORE_NOT_FOUND) {
+            return seq == since + 1 ? GOBI_STORE_EXPIRED : GOBI_STORE_OK;
+        }
+
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
+        stop = 0;
+
+        if (gobi_store_mongodb_event_from(&doc, &ev)) {
+            *last = ev.seq;
+            stop = cb(data, &ev);
+        }
+
+        bson_destroy(&doc);
+
+        if (stop) {
+            break;
+        }
+    }
+
+    return GOBI_STORE_OK;
+}
+
+
+/*
  * The events (since, head] as of the head probed first.  The oldest kept
  * event is pruned_seq + 1 (events_prune raises pruned_seq before it
  * deletes); if a prune got in between anyway, the first event is not
@@ -2732,7 +2874,7 @@ gobi_store_mongodb_events_since(gobi_store_t *st, int64_t vault,
     int64_t *head, int *more)
 {
     bson_t                filter, range, opts, sort;
-    int64_t               applied, pruned, top, oldest, last;
+    int64_t               applied, pruned, top, oldest, last, n;
     bson_error_t          err;
     gobi_event_t          ev;
     const bson_t         *doc;
@@ -2782,6 +2924,21 @@ gobi_store_mongodb_events_since(gobi_store_t *st, int64_t vault,
     }
 
     if (since >= top) {
+        goto done;
+    }
+
+    n = top - since;
+    if (limit > 0 && n > limit) {
+        n = limit;
+    }
+
+    if (gobi_store_mongodb_ferretdb(st) && n <= GOBI_MONGODB_PROBE_MAX) {
+        rc = gobi_store_mongodb_events_by_id(st, cl, vault, since,
+                                             since + n, cb, data, &last);
+        if (rc == GOBI_STORE_OK && more != NULL) {
+            *more = (last < top);
+        }
+
         goto done;
     }
 
