@@ -188,8 +188,10 @@ static const gobi_store_sqlite_sql_t  gobi_store_sqlite_sql[] = {
 
 /* Version 1.  Later versions add steps keyed on PRAGMA user_version. */
 static const char  gobi_store_sqlite_schema[] =
+    /* AUTOINCREMENT: an id never comes back after a delete (blob folders
+     * and bus channels are keyed by it, live sessions know it) */
     "CREATE TABLE IF NOT EXISTS users ("
-    " id INTEGER PRIMARY KEY,"
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " username TEXT NOT NULL UNIQUE,"
     " pwhash TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);"
@@ -203,7 +205,7 @@ static const char  gobi_store_sqlite_schema[] =
     "CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user_id, expires_at);"
 
     "CREATE TABLE IF NOT EXISTS vaults ("
-    " id INTEGER PRIMARY KEY,"
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " owner INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
     " name TEXT NOT NULL,"
     " created_at INTEGER NOT NULL,"

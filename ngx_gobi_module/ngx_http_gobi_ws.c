@@ -271,6 +271,12 @@ ngx_http_gobi_ws_token_arg(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     job->token[value.len] = '\0';
     job->auth = NGX_HTTP_GOBI_AUTH_BEARER;
 
+    /*
+     * The request line is what the access and error logs show, and the
+     * argument points into it: a secret must not be logged.
+     */
+    ngx_memset(value.data, '*', value.len);
+
     return NGX_OK;
 }
 
@@ -593,7 +599,7 @@ ngx_http_gobi_ws_queue(ngx_http_gobi_ws_t *ws, unsigned opcode,
         return NGX_DECLINED;
     }
 
-    if (ws->queued + len > ws->conf->ws_send_queue
+    if (ws->queued && ws->queued + len > ws->conf->ws_send_queue
         && opcode != GOBI_WS_CLOSE)
     {
         /* a reader this slow loses the connection, not our memory */
@@ -662,6 +668,22 @@ ngx_http_gobi_ws_write(ngx_http_request_t *r)
         return;
     }
 
+    if (ws->connection->write->timedout) {
+        ws->connection->write->timedout = 0;
+
+        if (ws->closing) {
+            /* not even our close frame gets out: give up on it */
+            ngx_http_gobi_ws_close(ws);
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, ws->connection->log, 0,
+                      "gobi: websocket peer read nothing for send_timeout, "
+                      "closing");
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_POLICY, "too slow");
+        return;
+    }
+
     ngx_http_gobi_ws_flush(ws);
 }
 
@@ -669,9 +691,10 @@ ngx_http_gobi_ws_write(ngx_http_request_t *r)
 static void
 ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws)
 {
-    ssize_t                  n;
-    ngx_connection_t        *c;
-    ngx_http_gobi_ws_out_t  *out;
+    ssize_t                    n;
+    ngx_connection_t          *c;
+    ngx_http_gobi_ws_out_t    *out;
+    ngx_http_core_loc_conf_t  *clcf;
 
     c = ws->connection;
 
@@ -681,6 +704,17 @@ ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws)
         n = c->send(c, out->data + out->sent, out->len - out->sent);
 
         if (n == NGX_AGAIN) {
+            /*
+             * A peer that takes nothing for send_timeout is gone or not
+             * reading (a replay waiting for the queue to drain, or our
+             * close frame): nginx's own rule for stalled writes.
+             */
+            if (!c->write->timer_set) {
+                clcf = ngx_http_get_module_loc_conf(ws->request,
+                                                    ngx_http_core_module);
+                ngx_add_timer(c->write, clcf->send_timeout);
+            }
+
             if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
                 ngx_http_gobi_ws_close(ws);
             }
@@ -695,6 +729,10 @@ ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws)
         }
 
         out->sent += n;
+
+        if (c->write->timer_set) {
+            ngx_del_timer(c->write);
+        }
 
         if (out->sent < out->len) {
             continue;
@@ -713,7 +751,11 @@ ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws)
     if (ws->closing) {
         /* our close frame is out: the peer's answer is not awaited */
         ngx_http_gobi_ws_close(ws);
+        return;
     }
+
+    /* the queue is empty: more of a replay, if one is under way */
+    ngx_http_gobi_ws_pump(ws);
 }
 
 
@@ -728,35 +770,35 @@ ngx_http_gobi_ws_fail(ngx_http_gobi_ws_t *ws, unsigned code,
 {
     size_t                   len;
     u_char                   payload[GOBI_WS_MAX_CONTROL];
-    ngx_http_gobi_ws_out_t  *out, *next;
+    ngx_http_gobi_ws_out_t  *out, *next, *keep;
 
     if (ws->closed || ws->closing) {
         return;
     }
 
-    /* what is queued no longer matters, only the close frame */
+    /*
+     * What is queued no longer matters, only the close frame; but a frame
+     * half sent must be finished first, or the peer reads garbage.
+     */
 
-    for (out = ws->out; out; out = next) {
+    keep = (ws->out && ws->out->sent) ? ws->out : NULL;
+
+    for (out = keep ? keep->next : ws->out; out; out = next) {
         next = out->next;
-
-        if (out->sent == 0) {
-            ngx_free(out);
-            continue;
-        }
-
-        /* a frame half sent must be finished first */
-        out->next = NULL;
-        ws->out = out;
-        ws->out_last = &out->next;
-        ws->queued = out->len;
-        goto queue;
+        ngx_free(out);
     }
 
-    ws->out = NULL;
-    ws->out_last = &ws->out;
-    ws->queued = 0;
+    if (keep) {
+        keep->next = NULL;
+        ws->out = keep;
+        ws->out_last = &keep->next;
+        ws->queued = keep->len;
 
-queue:
+    } else {
+        ws->out = NULL;
+        ws->out_last = &ws->out;
+        ws->queued = 0;
+    }
 
     len = gobi_ws_close_payload(payload, code, reason);
     (void) ngx_http_gobi_ws_queue(ws, GOBI_WS_CLOSE, payload, len);
@@ -878,7 +920,16 @@ ngx_http_gobi_ws_cleanup(void *data)
         ngx_delete_posted_event(&ws->close_ev);
     }
 
+    if (ws->connection->write->timer_set) {
+        ngx_del_timer(ws->connection->write);
+    }
+
     ngx_http_gobi_subs_leave(ws);
+
+    if (ws->pending) {
+        ngx_http_gobi_ws_job_free(ws->pending);
+        ws->pending = NULL;
+    }
 
     for (out = ws->out; out; out = next) {
         next = out->next;

@@ -25,6 +25,10 @@ struct ngx_http_gobi_ws_out_s {
 
 
 typedef struct ngx_http_gobi_vsub_s  ngx_http_gobi_vsub_t;
+typedef struct ngx_http_gobi_ws_s    ngx_http_gobi_ws_t;
+
+typedef void (*ngx_http_gobi_ws_sent_pt)(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
 
 
 /* events read by a thread, strings copied */
@@ -35,7 +39,7 @@ typedef struct {
     int                            failed;
 } ngx_http_gobi_evlist_t;
 
-typedef struct {
+struct ngx_http_gobi_ws_s {
     ngx_http_request_t            *request;
     ngx_connection_t              *connection;
     ngx_http_gobi_loc_conf_t      *conf;
@@ -60,6 +64,11 @@ typedef struct {
     ngx_event_t                    ping;
     ngx_event_t                    close_ev;
 
+    /* messages of a job still to be queued (see ngx_http_gobi_ws_pump) */
+    ngx_http_gobi_job_t           *pending;
+    u_char                        *pending_pos;
+    ngx_http_gobi_ws_sent_pt       pending_sent;
+
     ngx_uint_t                     tasks;    /* thread tasks in flight */
 
     unsigned                       hello:1;
@@ -70,7 +79,8 @@ typedef struct {
     unsigned                       pong:1;
     unsigned                       closing:1;  /* close frame queued */
     unsigned                       closed:1;   /* torn down */
-} ngx_http_gobi_ws_t;
+    unsigned                       pumping:1;
+};
 
 
 /* ngx_http_gobi_ws.c */
@@ -101,8 +111,9 @@ void ngx_http_gobi_wsproto_text(ngx_http_gobi_ws_t *ws, u_char *p,
     size_t len);
 void ngx_http_gobi_wsproto_error(ngx_http_gobi_ws_t *ws, const char *code,
     const char *message);
-ngx_int_t ngx_http_gobi_ws_send_msgs(ngx_http_gobi_ws_t *ws,
-    ngx_http_gobi_job_t *job);
+void ngx_http_gobi_ws_send_msgs(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job, ngx_http_gobi_ws_sent_pt sent);
+void ngx_http_gobi_ws_pump(ngx_http_gobi_ws_t *ws);
 gobi_store_rc_e ngx_http_gobi_events_load(ngx_http_gobi_job_t *job,
     int64_t since, int64_t limit, ngx_http_gobi_evlist_t *l, int64_t *head,
     int *more);

@@ -27,7 +27,11 @@ static void ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws,
 static void ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_hello_done(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_hello_sent(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_op(ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_op_sent(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_op_done(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
 
@@ -121,24 +125,72 @@ ngx_http_gobi_job_free_results(ngx_http_gobi_job_t *job)
 }
 
 
-/* sends every message of a job, in order */
+/*
+ * Sends every message of a job, in order, without letting the send queue
+ * grow past half of gobi_ws_send_queue: a replay can be far bigger than the
+ * queue, and a client that reads is not too slow.  The rest goes out as
+ * the queue drains (ngx_http_gobi_ws_pump() from the write side); then
+ * `sent` runs and gets the job back.  The job belongs to the session from
+ * here on: a session that closes frees it.
+ */
 
-ngx_int_t
-ngx_http_gobi_ws_send_msgs(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+void
+ngx_http_gobi_ws_send_msgs(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job,
+    ngx_http_gobi_ws_sent_pt sent)
 {
-    u_char   *p, *msg;
-    size_t    len;
-    int64_t   seq;
+    ws->pending = job;
+    ws->pending_pos = NULL;
+    ws->pending_sent = sent;
 
-    p = NULL;
+    ngx_http_gobi_ws_pump(ws);
+}
 
-    while ((p = ngx_http_gobi_msgs_next(job, p, &seq, &msg, &len)) != NULL) {
+
+void
+ngx_http_gobi_ws_pump(ngx_http_gobi_ws_t *ws)
+{
+    u_char                    *p, *msg;
+    size_t                     len;
+    int64_t                    seq;
+    ngx_http_gobi_job_t       *job;
+    ngx_http_gobi_ws_sent_pt   sent;
+
+    if (ws->pending == NULL || ws->pumping) {
+        return;
+    }
+
+    ws->pumping = 1;
+    job = ws->pending;
+
+    for ( ;; ) {
+        p = ngx_http_gobi_msgs_next(job, ws->pending_pos, &seq, &msg, &len);
+
+        if (p == NULL) {
+            break;
+        }
+
+        if (ws->queued && ws->queued + len > ws->conf->ws_send_queue / 2) {
+            /* the rest when the queue has drained */
+            ws->pumping = 0;
+            return;
+        }
+
+        ws->pending_pos = p;
+
         if (ngx_http_gobi_ws_send_text(ws, msg, len) != NGX_OK) {
-            return NGX_ERROR;
+            /* closed: the cleanup frees the pending job */
+            ws->pumping = 0;
+            return;
         }
     }
 
-    return NGX_OK;
+    ws->pumping = 0;
+
+    sent = ws->pending_sent;
+    ws->pending = NULL;
+    ws->pending_sent = NULL;
+
+    sent(ws, job);
 }
 
 
@@ -623,23 +675,28 @@ ngx_http_gobi_hello_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
         }
     }
 
-    if (ngx_http_gobi_ws_send_msgs(ws, job) != NGX_OK) {
-        ngx_http_gobi_ws_job_free(job);
-        return;
-    }
+    ngx_http_gobi_ws_send_msgs(ws, job, ngx_http_gobi_hello_sent);
+}
+
+
+static void
+ngx_http_gobi_hello_sent(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+{
+    int64_t  head;
+
+    head = job->head;
+    ngx_http_gobi_ws_job_free(job);
 
     /*
      * Live from head on.  What was committed between the replay's read and
      * now is fetched by the catch-up that joining starts.
      */
 
-    if (ngx_http_gobi_subs_join(ws, job->head) != NGX_OK) {
-        ngx_http_gobi_ws_job_free(job);
+    if (ngx_http_gobi_subs_join(ws, head) != NGX_OK) {
         ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "out of memory");
         return;
     }
 
-    ngx_http_gobi_ws_job_free(job);
     ngx_http_gobi_ws_resume(ws);
 }
 
@@ -802,15 +859,22 @@ ngx_http_gobi_op_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
     if (job->code) {
         ngx_http_gobi_wsproto_error_id(ws, job->code, job->message,
                                        job->op_id, job->op_id_len);
-
-    } else {
-        if (job->head) {
-            ngx_http_gobi_bus_publish(ws->vault_id, job->head);
-        }
-
-        (void) ngx_http_gobi_ws_send_msgs(ws, job);
+        ngx_http_gobi_ws_job_free(job);
+        ngx_http_gobi_ws_resume(ws);
+        return;
     }
 
+    if (job->head) {
+        ngx_http_gobi_bus_publish(ws->vault_id, job->head);
+    }
+
+    ngx_http_gobi_ws_send_msgs(ws, job, ngx_http_gobi_op_sent);
+}
+
+
+static void
+ngx_http_gobi_op_sent(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+{
     ngx_http_gobi_ws_job_free(job);
     ngx_http_gobi_ws_resume(ws);
 }

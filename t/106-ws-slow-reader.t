@@ -111,6 +111,8 @@ send queue over
 
 
 === TEST 3: a replay bigger than the send queue, to a client that does not read
+A replay is paced by the queue (TEST 4); a client that takes nothing for
+send_timeout is cut off.
 --- websocket
 --- gobi_config
 gobi_ws_ping_interval 1h;
@@ -119,6 +121,7 @@ gobi_ws_max_message 16k;
 gobi_ws_batch 5;
 server {
     listen 127.0.0.1:SLOWPORT sndbuf=8k;
+    send_timeout 2s;
     location = /api/v1/ws { gobi_websocket; }
 }
 --- init
@@ -131,7 +134,7 @@ $c->put_ok('notes', "$main::LONG/f$_", 'x') for 1 .. 60;
 my $ws = Gobi::WS->new(port => $V->{SLOWPORT}, token => $V->{TOKEN},
     rcvbuf => 2048);
 $ws->hello('notes', since => 0);
-ok($t->wait_for_log(error => qr/send queue over/, 10),
+ok($t->wait_for_log(error => qr/read nothing for send_timeout/, 10),
     'cut off during the replay');
 my $code = $ws->recv_close(30);
 is($code, 1008, 'close 1008 after what fit');
