@@ -210,6 +210,10 @@ for my $round (1 .. 4) {
     }
     is(main::cuts($t) - $before, 80, "round $round: 80 slow readers cut off");
     $_->drop for @ws;
+    # measure once the worker has let go of the dropped connections
+    my $fds = sub { opendir my $d, "/proc/$w/fd" or return 0;
+                    scalar grep { !/^\./ } readdir $d };
+    wait_until(sub { $fds->() < 60 }, 20);
     push @rss, $rss->();
 }
 note('worker RSS after each round (kB): ' . join ' ', @rss);
