@@ -100,6 +100,8 @@ struct ngx_http_gobi_job_s {
 
     ngx_http_gobi_run_pt           run;
     ngx_http_gobi_done_pt          done;
+    ngx_flag_t                     probe;        /* tries a down store */
+    ngx_flag_t                     refused;      /* the store was down */
 
     int64_t                        now;          /* unix ms */
 
@@ -177,6 +179,9 @@ ngx_int_t ngx_http_gobi_task_post(ngx_http_request_t *r,
 int64_t ngx_http_gobi_now_ms(void);
 void ngx_http_gobi_task_hold(void);
 void ngx_http_gobi_task_release(void);
+ngx_int_t ngx_http_gobi_post(ngx_http_gobi_job_t *job,
+    ngx_thread_task_t *task);
+void ngx_http_gobi_store_outcome(ngx_http_gobi_job_t *job);
 
 /*
  * Messages made by a thread for the event loop: records of

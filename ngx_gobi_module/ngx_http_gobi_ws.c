@@ -1011,7 +1011,7 @@ ngx_http_gobi_ws_task_post(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job,
     t->task.event.handler = ngx_http_gobi_ws_task_done;
     t->task.event.log = ws->connection->log;
 
-    if (ngx_thread_task_post(job->gmcf->thread_pool, &t->task) != NGX_OK) {
+    if (ngx_http_gobi_post(job, &t->task) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1049,6 +1049,7 @@ ngx_http_gobi_ws_task_done(ngx_event_t *ev)
     ws->tasks--;
     r->main->blocked--;
     ngx_http_gobi_task_release();
+    ngx_http_gobi_store_outcome(&t->job);
 
     if (t->job.log[0]) {
         level = t->job.log_level ? t->job.log_level : NGX_LOG_ERR;
