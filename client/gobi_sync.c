@@ -166,6 +166,7 @@ gobi_sync_open(const char *dir, int lock, gobi_sync_t **out)
 {
     gobi_sync_t  *s;
     int           rc;
+    char         *url;
 
     *out = NULL;
 
@@ -198,6 +199,35 @@ gobi_sync_open(const char *dir, int lock, gobi_sync_t **out)
                         "clone the vault again", s->root);
         gobi_sync_close(s);
         return rc;
+    }
+
+    /*
+     * --server on a cloned folder moves it to another instance of the same
+     * deployment (another gobi behind the same store): the cursor stays
+     * valid, the folder remembers the new address.
+     */
+
+    url = NULL;
+
+    if (gobi_opts.server) {
+        rc = gobi_url_normalize(gobi_opts.server, &url);
+
+        if (rc == 0 && strcmp(url, s->server) != 0) {
+            rc = gobi_state_meta_set(s->st, "server", url);
+
+            if (rc == 0) {
+                free(s->server);
+                s->server = url;
+                url = NULL;
+            }
+        }
+
+        free(url);
+
+        if (rc != 0) {
+            gobi_sync_close(s);
+            return rc;
+        }
     }
 
     *out = s;
