@@ -49,28 +49,41 @@ static void ngx_http_gobi_run_manifest(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_events(ngx_http_gobi_job_t *job);
 
 
-ngx_int_t
-ngx_http_gobi_api_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                   rc;
-    ngx_http_gobi_ctx_t        *ctx;
-    ngx_http_gobi_main_conf_t  *gmcf;
+/* the request's context, with its job set up for this worker */
 
-    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gobi_module);
+ngx_http_gobi_ctx_t *
+ngx_http_gobi_ctx_create(ngx_http_request_t *r)
+{
+    ngx_http_gobi_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_ctx_t));
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_gobi_module);
 
     ctx->job.request = r;
-    ctx->job.gmcf = gmcf;
+    ctx->job.gmcf = ngx_http_get_module_main_conf(r, ngx_http_gobi_module);
     ctx->job.store = ngx_http_gobi_worker.store;
     ctx->job.storage = ngx_http_gobi_worker.storage;
     ctx->job.fd = NGX_INVALID_FILE;
     ctx->job.base_version = GOBI_BASE_ANY;
+
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_http_gobi_api_handler(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    ngx_http_gobi_ctx_t  *ctx;
+
+    ctx = ngx_http_gobi_ctx_create(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (ctx->job.store == NULL || ctx->job.storage == NULL) {
         return ngx_http_gobi_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,

@@ -231,6 +231,7 @@ void ngx_http_gobi_bus_publish(int64_t vault, int64_t seq);
 
 /* ngx_http_gobi_api.c */
 ngx_int_t ngx_http_gobi_api_handler(ngx_http_request_t *r);
+ngx_http_gobi_ctx_t *ngx_http_gobi_ctx_create(ngx_http_request_t *r);
 ngx_int_t ngx_http_gobi_job_vault(ngx_http_gobi_job_t *job);
 ngx_table_elt_t *ngx_http_gobi_header_in(ngx_http_request_t *r,
     const char *name);

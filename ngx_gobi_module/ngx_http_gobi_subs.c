@@ -237,25 +237,26 @@ ngx_http_gobi_subs_notice_all(void)
 /* the vault's reader ---------------------------------------------------- */
 
 
-static void
-ngx_http_gobi_subs_run_fetch(void *data, ngx_log_t *log)
-{
-    ngx_http_gobi_fetch_t *f = data;
+/*
+ * Thread side: the events after `since` (a batch) as "event" messages in
+ * the job, keyed by seq; job->head becomes the last seq read.  EXPIRED:
+ * they were pruned, job->head is the vault's head.
+ */
 
+static gobi_store_rc_e
+ngx_http_gobi_subs_read(ngx_http_gobi_job_t *job, int64_t since, int *more)
+{
     int64_t                  head;
     yajl_gen                 g;
     gobi_store_rc_e          rc;
-    ngx_http_gobi_job_t     *job;
     ngx_http_gobi_evlist_t   list;
 
-    job = &f->job;
     ngx_memzero(&list, sizeof(list));
 
-    rc = ngx_http_gobi_events_load(job, f->since, NGX_HTTP_GOBI_FETCH_LIMIT,
-                                   &list, &head, &f->more);
+    rc = ngx_http_gobi_events_load(job, since, NGX_HTTP_GOBI_FETCH_LIMIT,
+                                   &list, &head, more);
 
     if (rc == GOBI_STORE_EXPIRED) {
-        f->expired = 1;
         job->head = head;
         goto done;
     }
@@ -265,7 +266,7 @@ ngx_http_gobi_subs_run_fetch(void *data, ngx_log_t *log)
         goto done;
     }
 
-    job->head = list.n ? list.ev[list.n - 1].seq : f->since;
+    job->head = list.n ? list.ev[list.n - 1].seq : since;
 
     g = ngx_http_gobi_gen_new();
 
@@ -282,6 +283,21 @@ ngx_http_gobi_subs_run_fetch(void *data, ngx_log_t *log)
 done:
 
     ngx_http_gobi_evlist_free(&list);
+
+    return rc;
+}
+
+
+static void
+ngx_http_gobi_subs_run_fetch(void *data, ngx_log_t *log)
+{
+    ngx_http_gobi_fetch_t *f = data;
+
+    if (ngx_http_gobi_subs_read(&f->job, f->since, &f->more)
+        == GOBI_STORE_EXPIRED)
+    {
+        f->expired = 1;
+    }
 }
 
 
@@ -426,23 +442,19 @@ ngx_http_gobi_subs_deliver(ngx_http_gobi_vsub_t *vsub,
 static void
 ngx_http_gobi_subs_run_catch_up(ngx_http_gobi_job_t *job)
 {
-    int                      more;
-    int64_t                  head;
-    yajl_gen                 g;
-    gobi_store_rc_e          rc;
-    ngx_http_gobi_evlist_t   list;
+    int       more;
+    yajl_gen  g;
 
-    ngx_memzero(&list, sizeof(list));
+    more = 0;
 
-    rc = ngx_http_gobi_events_load(job, job->since, NGX_HTTP_GOBI_FETCH_LIMIT,
-                                   &list, &head, &more);
-
-    if (rc == GOBI_STORE_EXPIRED) {
+    if (ngx_http_gobi_subs_read(job, job->since, &more)
+        == GOBI_STORE_EXPIRED)
+    {
         /* it fell behind the retention horizon while connected */
         g = ngx_http_gobi_gen_new();
 
         if (g == NULL
-            || gobi_wsmsg_gen_resync(g, "history_expired", head) != 0
+            || gobi_wsmsg_gen_resync(g, "history_expired", job->head) != 0
             || ngx_http_gobi_msgs_add(job, -1, g) != 0)
         {
             ngx_http_gobi_job_error(job, 500, "internal_error",
@@ -452,34 +464,9 @@ ngx_http_gobi_subs_run_catch_up(ngx_http_gobi_job_t *job)
         if (g) {
             yajl_gen_free(g);
         }
-
-        job->head = head;
-        goto done;
     }
 
-    if (rc != GOBI_STORE_OK) {
-        ngx_http_gobi_job_store_error(job, rc);
-        goto done;
-    }
-
-    job->head = list.n ? list.ev[list.n - 1].seq : job->since;
     job->limit = more;
-
-    g = ngx_http_gobi_gen_new();
-
-    if (g == NULL
-        || ngx_http_gobi_events_msgs(job, g, list.ev, list.n) != 0)
-    {
-        ngx_http_gobi_job_error(job, 500, "internal_error", "out of memory");
-    }
-
-    if (g) {
-        yajl_gen_free(g);
-    }
-
-done:
-
-    ngx_http_gobi_evlist_free(&list);
 }
 
 

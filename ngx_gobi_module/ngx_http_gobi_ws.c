@@ -64,27 +64,17 @@ static void ngx_http_gobi_ws_task_done(ngx_event_t *ev);
 ngx_int_t
 ngx_http_gobi_ws_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                   rc;
-    ngx_str_t                   key;
-    ngx_http_gobi_ctx_t        *ctx;
-    ngx_http_gobi_job_t        *job;
-    ngx_http_gobi_main_conf_t  *gmcf;
+    ngx_int_t             rc;
+    ngx_str_t             key;
+    ngx_http_gobi_ctx_t  *ctx;
+    ngx_http_gobi_job_t  *job;
 
-    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gobi_module);
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_ctx_t));
+    ctx = ngx_http_gobi_ctx_create(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_set_ctx(r, ctx, ngx_http_gobi_module);
-
     job = &ctx->job;
-    job->request = r;
-    job->gmcf = gmcf;
-    job->store = ngx_http_gobi_worker.store;
-    job->storage = ngx_http_gobi_worker.storage;
-    job->fd = NGX_INVALID_FILE;
 
     /* not a handshake: the error is sent, key.data stays NULL */
     key.data = NULL;
