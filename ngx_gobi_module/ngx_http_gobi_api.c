@@ -45,6 +45,8 @@ static void ngx_http_gobi_run_session_delete(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_vault_list(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_vault_create(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_vault_delete(ngx_http_gobi_job_t *job);
+static ngx_int_t ngx_http_gobi_vault_deleted(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_manifest(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_events(ngx_http_gobi_job_t *job);
 
@@ -707,13 +709,29 @@ ngx_http_gobi_start(ngx_http_request_t *r, ngx_http_gobi_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_gobi_task_post(r, job, run, ngx_http_gobi_send_job)
+    if (ngx_http_gobi_task_post(r, job, run,
+                                ctx->op == NGX_HTTP_GOBI_OP_VAULT_DELETE
+                                ? ngx_http_gobi_vault_deleted
+                                : ngx_http_gobi_send_job)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_DONE;
+}
+
+
+/* ring the vault's subscribers: their next read finds it gone */
+
+static ngx_int_t
+ngx_http_gobi_vault_deleted(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    if (job->code == NULL) {
+        ngx_http_gobi_bus_publish(job->vault.id, job->vault.head_seq + 1);
+    }
+
+    return ngx_http_gobi_send_job(r, job);
 }
 
 

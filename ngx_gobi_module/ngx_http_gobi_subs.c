@@ -53,6 +53,7 @@ static void ngx_http_gobi_subs_fetch(ngx_http_gobi_vsub_t *vsub);
 static void ngx_http_gobi_subs_deliver(ngx_http_gobi_vsub_t *vsub,
     ngx_http_gobi_job_t *job, int64_t since);
 static void ngx_http_gobi_subs_free(ngx_http_gobi_vsub_t *vsub);
+static void ngx_http_gobi_subs_gone(ngx_http_gobi_vsub_t *vsub);
 
 
 static ngx_http_gobi_main_conf_t *
@@ -261,6 +262,12 @@ ngx_http_gobi_subs_read(ngx_http_gobi_job_t *job, int64_t since, int *more)
         goto done;
     }
 
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        ngx_http_gobi_job_error(job, 404, "vault_not_found",
+                                "the vault was deleted");
+        goto done;
+    }
+
     if (rc != GOBI_STORE_OK) {
         ngx_http_gobi_job_store_error(job, rc);
         goto done;
@@ -316,7 +323,10 @@ ngx_http_gobi_subs_fetch_done(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_ERR, ev->log, 0, "gobi: %s", f->job.log);
     }
 
-    if (f->job.code) {
+    if (f->job.code && ngx_strcmp(f->job.code, "vault_not_found") == 0) {
+        ngx_http_gobi_subs_gone(vsub);
+
+    } else if (f->job.code) {
         /* the store failed: the next notice, or a reconnect, retries */
         vsub->again = 1;
 
@@ -385,6 +395,28 @@ ngx_http_gobi_subs_fetch(ngx_http_gobi_vsub_t *vsub)
     vsub->fetching = 1;
     vsub->again = 0;
     ngx_http_gobi_task_hold();
+}
+
+
+/* the vault was deleted: its sessions are told and closed */
+
+static void
+ngx_http_gobi_subs_gone(ngx_http_gobi_vsub_t *vsub)
+{
+    ngx_queue_t         *q, *next;
+    ngx_http_gobi_ws_t  *ws;
+
+    for (q = ngx_queue_head(&vsub->sessions);
+         q != ngx_queue_sentinel(&vsub->sessions);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        ws = ngx_queue_data(q, ngx_http_gobi_ws_t, queue);
+
+        ngx_http_gobi_wsproto_error(ws, "vault_not_found",
+                                    "the vault was deleted");
+        ngx_http_gobi_ws_end(ws, GOBI_WS_CLOSE_NORMAL, "vault deleted");
+    }
 }
 
 
@@ -484,6 +516,11 @@ ngx_http_gobi_subs_catch_up_done(ngx_http_gobi_ws_t *ws,
 
     if (job->code) {
         ngx_http_gobi_wsproto_error(ws, job->code, job->message);
+
+        if (ngx_strcmp(job->code, "vault_not_found") == 0) {
+            ngx_http_gobi_ws_end(ws, GOBI_WS_CLOSE_NORMAL, "vault deleted");
+        }
+
         ngx_http_gobi_ws_job_free(job);
         return;
     }

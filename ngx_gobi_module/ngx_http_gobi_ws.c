@@ -758,8 +758,6 @@ void
 ngx_http_gobi_ws_fail(ngx_http_gobi_ws_t *ws, unsigned code,
     const char *reason)
 {
-    size_t                   len;
-    u_char                   payload[GOBI_WS_MAX_CONTROL];
     ngx_http_gobi_ws_out_t  *out, *next, *keep;
 
     if (ws->closed || ws->closing) {
@@ -788,6 +786,23 @@ ngx_http_gobi_ws_fail(ngx_http_gobi_ws_t *ws, unsigned code,
         ws->out = NULL;
         ws->out_last = &ws->out;
         ws->queued = 0;
+    }
+
+    ngx_http_gobi_ws_end(ws, code, reason);
+}
+
+
+/* a close frame after what is queued, then the connection goes */
+
+void
+ngx_http_gobi_ws_end(ngx_http_gobi_ws_t *ws, unsigned code,
+    const char *reason)
+{
+    size_t  len;
+    u_char  payload[GOBI_WS_MAX_CONTROL];
+
+    if (ws->closed || ws->closing) {
+        return;
     }
 
     len = gobi_ws_close_payload(payload, code, reason);

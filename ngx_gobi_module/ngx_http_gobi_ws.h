@@ -91,6 +91,8 @@ ngx_int_t ngx_http_gobi_ws_send_text(ngx_http_gobi_ws_t *ws,
 ngx_int_t ngx_http_gobi_ws_send_gen(ngx_http_gobi_ws_t *ws, yajl_gen g);
 void ngx_http_gobi_ws_fail(ngx_http_gobi_ws_t *ws, unsigned code,
     const char *reason);
+void ngx_http_gobi_ws_end(ngx_http_gobi_ws_t *ws, unsigned code,
+    const char *reason);
 
 /*
  * A thread task for a session: job and task live in one malloc'd block
