@@ -31,6 +31,10 @@
 #define GOBI_STORE_SQLITE_BUSY_MS  10000
 #define GOBI_STORE_SQLITE_ERRLEN   512
 
+/* gobi_store_sqlite_begin(): which transaction */
+#define GOBI_SQLITE_READ           0
+#define GOBI_SQLITE_WRITE          1
+
 
 typedef enum {
     GOBI_SQLITE_BEGIN = 0,
@@ -563,12 +567,52 @@ gobi_store_sqlite_run(gobi_store_sqlite_conn_t *c,
 }
 
 
+/* rolls back what was not committed and gives the connection back */
+
 static void
-gobi_store_sqlite_rollback(gobi_store_sqlite_conn_t *c)
+gobi_store_sqlite_end(gobi_store_t *st, int write,
+    gobi_store_sqlite_conn_t *c)
 {
     if (!sqlite3_get_autocommit(c->db)) {
         (void) gobi_store_sqlite_run(c, GOBI_SQLITE_ROLLBACK);
     }
+
+    if (write) {
+        pthread_mutex_unlock(&st->wlock);
+    }
+
+    gobi_store_sqlite_put(st, c);
+}
+
+
+/*
+ * Takes a connection and opens a transaction on it: a write one queues on
+ * this process' write lock, then runs BEGIN IMMEDIATE; a read one runs
+ * BEGIN.  On success gobi_store_sqlite_end() must follow.
+ */
+
+static gobi_store_rc_e
+gobi_store_sqlite_begin(gobi_store_t *st, int write,
+    gobi_store_sqlite_conn_t **c)
+{
+    gobi_store_rc_e  grc;
+
+    grc = gobi_store_sqlite_get(st, c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    if (write) {
+        pthread_mutex_lock(&st->wlock);
+    }
+
+    grc = gobi_store_sqlite_run(*c, write ? GOBI_SQLITE_BEGIN_IMMEDIATE
+                                          : GOBI_SQLITE_BEGIN);
+    if (grc != GOBI_STORE_OK) {
+        gobi_store_sqlite_end(st, write, *c);
+    }
+
+    return grc;
 }
 
 
@@ -676,16 +720,9 @@ gobi_store_sqlite_init_schema(gobi_store_t *st)
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_WRITE, &c);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    pthread_mutex_lock(&st->wlock);
-
-    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_BEGIN_IMMEDIATE);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     rc = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &stmt, NULL);
@@ -731,9 +768,7 @@ gobi_store_sqlite_init_schema(gobi_store_t *st)
 
 done:
 
-    gobi_store_sqlite_rollback(c);
-    pthread_mutex_unlock(&st->wlock);
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_end(st, GOBI_SQLITE_WRITE, c);
 
     return grc;
 }
@@ -1230,16 +1265,9 @@ gobi_store_sqlite_vault_delete(gobi_store_t *st, int64_t vault_id)
         GOBI_SQLITE_VAULT_DELETE
     };
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_WRITE, &c);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    pthread_mutex_lock(&st->wlock);
-
-    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_BEGIN_IMMEDIATE);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     for (i = 0; i < 3; i++) {
@@ -1268,9 +1296,7 @@ gobi_store_sqlite_vault_delete(gobi_store_t *st, int64_t vault_id)
 
 done:
 
-    gobi_store_sqlite_rollback(c);
-    pthread_mutex_unlock(&st->wlock);
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_end(st, GOBI_SQLITE_WRITE, c);
 
     return grc;
 }
@@ -1422,16 +1448,11 @@ gobi_store_sqlite_file_list(gobi_store_t *st, int64_t vault,
 
     plen = strlen(prefix);
 
-    grc = gobi_store_sqlite_get(st, &c);
-    if (grc != GOBI_STORE_OK) {
-        return grc;
-    }
-
     /* one read transaction: head and rows from the same snapshot */
 
-    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_BEGIN);
+    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_READ, &c);
     if (grc != GOBI_STORE_OK) {
-        goto done;
+        return grc;
     }
 
     grc = gobi_store_sqlite_head(c, vault, &head, NULL);
@@ -1477,8 +1498,7 @@ gobi_store_sqlite_file_list(gobi_store_t *st, int64_t vault,
 
 done:
 
-    gobi_store_sqlite_rollback(c);
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_end(st, GOBI_SQLITE_READ, c);
 
     return grc;
 }
@@ -1724,16 +1744,9 @@ gobi_store_sqlite_write(gobi_store_t *st, int64_t vault,
         current = &cur0;
     }
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_WRITE, &c);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    pthread_mutex_lock(&st->wlock);
-
-    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_BEGIN_IMMEDIATE);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     grc = gobi_store_sqlite_head(c, vault, &head, NULL);
@@ -1777,9 +1790,7 @@ gobi_store_sqlite_write(gobi_store_t *st, int64_t vault,
 
 done:
 
-    gobi_store_sqlite_rollback(c);
-    pthread_mutex_unlock(&st->wlock);
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_end(st, GOBI_SQLITE_WRITE, c);
 
     return grc;
 }
@@ -1832,16 +1843,11 @@ gobi_store_sqlite_events_since(gobi_store_t *st, int64_t vault,
         since = 0;
     }
 
-    grc = gobi_store_sqlite_get(st, &c);
-    if (grc != GOBI_STORE_OK) {
-        return grc;
-    }
-
     /* head, horizon and events from one snapshot */
 
-    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_BEGIN);
+    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_READ, &c);
     if (grc != GOBI_STORE_OK) {
-        goto done;
+        return grc;
     }
 
     grc = gobi_store_sqlite_head(c, vault, &h, &oldest);
@@ -1900,8 +1906,7 @@ gobi_store_sqlite_events_since(gobi_store_t *st, int64_t vault,
 
 done:
 
-    gobi_store_sqlite_rollback(c);
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_end(st, GOBI_SQLITE_READ, c);
 
     return grc;
 }
