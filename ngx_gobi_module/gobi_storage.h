@@ -45,6 +45,19 @@ typedef struct {
                               const char *hash);
     /* every blob of a vault */
     int             (*remove_vault)(gobi_storage_t *s, int64_t vault);
+
+    /*
+     * Collects garbage: every blob older than min_age_ms (by mtime) that
+     * `referenced` says no live file uses (1: used, 0: not, -1: could not
+     * tell, keep it), and upload temp files older than min_age_ms (left by
+     * a crash).  Safe against a writer of the same content: put() refreshes
+     * an existing blob's mtime, and a blob is renamed aside and checked
+     * again before it goes.  *removed counts the blobs removed.
+     */
+    int             (*collect)(gobi_storage_t *s, int64_t min_age_ms,
+                               int (*referenced)(void *data, int64_t vault,
+                                                 const char *hash),
+                               void *data, int64_t *removed);
 } gobi_storage_driver_t;
 
 

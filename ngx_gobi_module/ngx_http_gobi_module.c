@@ -93,6 +93,13 @@ static ngx_command_t  ngx_http_gobi_commands[] = {
       offsetof(ngx_http_gobi_main_conf_t, event_retention),
       NULL },
 
+    { ngx_string("gobi_blob_grace"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, blob_grace),
+      NULL },
+
     { ngx_string("gobi_token_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -205,6 +212,7 @@ ngx_http_gobi_create_main_conf(ngx_conf_t *cf)
     gmcf->max_file_size = NGX_CONF_UNSET;
     gmcf->event_retention = NGX_CONF_UNSET;
     gmcf->token_ttl = NGX_CONF_UNSET;
+    gmcf->blob_grace = NGX_CONF_UNSET_MSEC;
 
     if (ngx_array_init(&gmcf->api_locations, cf->pool, 4,
                        sizeof(ngx_http_core_loc_conf_t *))
@@ -254,6 +262,7 @@ ngx_http_gobi_init_main_conf(ngx_conf_t *cf, void *conf)
     }
     ngx_conf_init_value(gmcf->event_retention, 365 * 86400);
     ngx_conf_init_value(gmcf->token_ttl, 30 * 86400);
+    ngx_conf_init_msec_value(gmcf->blob_grace, 3600 * 1000);
 
     if (gmcf->max_file_size <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -46,6 +46,7 @@ typedef struct {
     off_t                          max_file_size;
     time_t                         event_retention;
     time_t                         token_ttl;
+    ngx_msec_t                     blob_grace;
 
     ngx_path_t                    *tmp_path;     /* upload temp files */
     ngx_array_t                    api_locations; /* ngx_http_core_loc_conf_t * */

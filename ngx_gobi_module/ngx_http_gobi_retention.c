@@ -2,10 +2,12 @@
 /*
  * Copyright (C) the gobi authors
  *
- * Event retention: one worker drops events older than gobi_event_retention
- * now and then, in a pool thread.  Clients whose cursor falls behind get
- * 410 history_expired (REST) or resync (WebSocket) and rebuild from the
- * manifest.
+ * Housekeeping, by one worker now and then, in a pool thread:
+ * - events older than gobi_event_retention go; clients whose cursor falls
+ *   behind get 410 history_expired (REST) or resync (WebSocket) and
+ *   rebuild from the manifest;
+ * - blobs no live file uses, unchanged for gobi_blob_grace, go (and temp
+ *   files a crash left behind).
  */
 
 
@@ -19,10 +21,14 @@ typedef struct {
     int64_t                        removed;
     gobi_store_rc_e                rc;
     char                           err[256];
+    int64_t                        blobs;
+    int                            gc_failed;
 } ngx_http_gobi_prune_t;
 
 
 static void ngx_http_gobi_retention_timer(ngx_event_t *ev);
+static int ngx_http_gobi_retention_referenced(void *data, int64_t vault,
+    const char *hash);
 
 
 static ngx_event_t                 ngx_http_gobi_retention_ev;
@@ -85,7 +91,32 @@ ngx_http_gobi_retention_run(void *data, ngx_log_t *log)
         ngx_cpystrn((u_char *) p->err,
                     (u_char *) drv->errmsg(ngx_http_gobi_worker.store),
                     sizeof(p->err));
+        return;
     }
+
+    p->gc_failed = p->gmcf->storage_driver->collect(
+                                        ngx_http_gobi_worker.storage,
+                                        (int64_t) p->gmcf->blob_grace,
+                                        ngx_http_gobi_retention_referenced,
+                                        p, &p->blobs);
+}
+
+
+/* the collector's question: 1 used, 0 not, -1 unknown (keep it) */
+
+static int
+ngx_http_gobi_retention_referenced(void *data, int64_t vault,
+    const char *hash)
+{
+    ngx_http_gobi_prune_t *p = data;
+
+    int              referenced;
+    gobi_store_rc_e  rc;
+
+    rc = p->gmcf->store_driver->blob_referenced(ngx_http_gobi_worker.store,
+                                                vault, hash, &referenced);
+
+    return (rc == GOBI_STORE_OK) ? (referenced != 0) : -1;
 }
 
 
@@ -106,6 +137,15 @@ ngx_http_gobi_retention_done(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                       "gobi: pruned %L events older than the retention",
                       p->removed);
+    }
+
+    if (p->gc_failed) {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                      "gobi: collecting unused blobs failed");
+
+    } else if (p->blobs) {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "gobi: removed %L unused blobs", p->blobs);
     }
 
     ngx_free(p);
