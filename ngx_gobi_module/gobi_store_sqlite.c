@@ -567,6 +567,91 @@ gobi_store_sqlite_run(gobi_store_sqlite_conn_t *c,
 }
 
 
+/* steps a bound single-row query: NOT_FOUND when it has no row */
+
+static gobi_store_rc_e
+gobi_store_sqlite_one(gobi_store_sqlite_conn_t *c, sqlite3_stmt *stmt,
+    gobi_store_sqlite_stmt_e id)
+{
+    int               row;
+    gobi_store_rc_e   grc;
+
+    grc = gobi_store_sqlite_step(c, stmt, id, &row);
+
+    if (grc == GOBI_STORE_OK && !row) {
+        return GOBI_STORE_NOT_FOUND;
+    }
+
+    return grc;
+}
+
+
+/*
+ * Steps a bound INSERT: a key already taken is EXISTS, a missing parent
+ * row (a foreign key) NOT_FOUND.
+ */
+
+static gobi_store_rc_e
+gobi_store_sqlite_insert(gobi_store_sqlite_conn_t *c, sqlite3_stmt *stmt,
+    gobi_store_sqlite_stmt_e id)
+{
+    int  rc;
+
+    rc = sqlite3_step(stmt);
+
+    switch (rc) {
+
+    case SQLITE_DONE:
+        return GOBI_STORE_OK;
+
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+        return GOBI_STORE_EXISTS;
+
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return GOBI_STORE_NOT_FOUND;
+
+    default:
+        return gobi_store_sqlite_fail(c->db, rc,
+                                      gobi_store_sqlite_sql[id].name);
+    }
+}
+
+
+/*
+ * Takes a connection and its cached statement `id`, for a call that runs
+ * that one statement; gobi_store_sqlite_release() gives both back.
+ */
+
+static gobi_store_rc_e
+gobi_store_sqlite_acquire(gobi_store_t *st, gobi_store_sqlite_stmt_e id,
+    gobi_store_sqlite_conn_t **c, sqlite3_stmt **stmt)
+{
+    gobi_store_rc_e  grc;
+
+    grc = gobi_store_sqlite_get(st, c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(*c, id, stmt);
+    if (grc != GOBI_STORE_OK) {
+        gobi_store_sqlite_put(st, *c);
+    }
+
+    return grc;
+}
+
+
+static void
+gobi_store_sqlite_release(gobi_store_t *st, gobi_store_sqlite_conn_t *c,
+    sqlite3_stmt *stmt)
+{
+    gobi_store_sqlite_reset(stmt);
+    gobi_store_sqlite_put(st, c);
+}
+
+
 /* rolls back what was not committed and gives the connection back */
 
 static void
@@ -792,7 +877,6 @@ static gobi_store_rc_e
 gobi_store_sqlite_user_create(gobi_store_t *st, const char *username,
     const char *pwhash, int64_t now, gobi_user_t *out)
 {
-    int                        rc;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
@@ -804,43 +888,26 @@ gobi_store_sqlite_user_create(gobi_store_t *st, const char *username,
                                          "username or hash too long");
     }
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_USER_INSERT, &c, &stmt);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_USER_INSERT, &stmt);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     sqlite3_bind_text(stmt, 1, username, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, pwhash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 3, now);
 
-    rc = sqlite3_step(stmt);
+    grc = gobi_store_sqlite_insert(c, stmt, GOBI_SQLITE_USER_INSERT);
 
-    if (rc == SQLITE_DONE) {
-        if (out) {
-            out->id = sqlite3_last_insert_rowid(c->db);
-            gobi_store_sqlite_copy(out->username, sizeof(out->username),
-                                   (const unsigned char *) username);
-            gobi_store_sqlite_copy(out->pwhash, sizeof(out->pwhash),
-                                   (const unsigned char *) pwhash);
-        }
-
-    } else if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-        grc = GOBI_STORE_EXISTS;
-
-    } else {
-        grc = gobi_store_sqlite_fail(c->db, rc, "user_create");
+    if (grc == GOBI_STORE_OK && out) {
+        out->id = sqlite3_last_insert_rowid(c->db);
+        gobi_store_sqlite_copy(out->username, sizeof(out->username),
+                               (const unsigned char *) username);
+        gobi_store_sqlite_copy(out->pwhash, sizeof(out->pwhash),
+                               (const unsigned char *) pwhash);
     }
 
-    gobi_store_sqlite_reset(stmt);
-
-done:
-
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_release(st, c, stmt);
 
     return grc;
 }
@@ -850,19 +917,13 @@ static gobi_store_rc_e
 gobi_store_sqlite_user_find(gobi_store_t *st, gobi_store_sqlite_stmt_e id,
     const char *username, int64_t uid, gobi_user_t *out)
 {
-    int                        row;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_acquire(st, id, &c, &stmt);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    grc = gobi_store_sqlite_stmt(c, id, &stmt);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     if (username) {
@@ -872,22 +933,13 @@ gobi_store_sqlite_user_find(gobi_store_t *st, gobi_store_sqlite_stmt_e id,
         sqlite3_bind_int64(stmt, 1, uid);
     }
 
-    grc = gobi_store_sqlite_step(c, stmt, id, &row);
+    grc = gobi_store_sqlite_one(c, stmt, id);
 
-    if (grc == GOBI_STORE_OK) {
-        if (!row) {
-            grc = GOBI_STORE_NOT_FOUND;
-
-        } else if (out) {
-            gobi_store_sqlite_user_row(stmt, out);
-        }
+    if (grc == GOBI_STORE_OK && out) {
+        gobi_store_sqlite_user_row(stmt, out);
     }
 
-    gobi_store_sqlite_reset(stmt);
-
-done:
-
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_release(st, c, stmt);
 
     return grc;
 }
@@ -918,7 +970,6 @@ static gobi_store_rc_e
 gobi_store_sqlite_token_create(gobi_store_t *st, const char *token_hash,
     int64_t user_id, int64_t now, int64_t expires_at)
 {
-    int                        rc;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
@@ -955,23 +1006,7 @@ gobi_store_sqlite_token_create(gobi_store_t *st, const char *token_hash,
     sqlite3_bind_int64(stmt, 3, now);
     sqlite3_bind_int64(stmt, 4, expires_at);
 
-    rc = sqlite3_step(stmt);
-
-    if (rc == SQLITE_DONE) {
-        grc = GOBI_STORE_OK;
-
-    } else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY
-               || rc == SQLITE_CONSTRAINT_UNIQUE)
-    {
-        grc = GOBI_STORE_EXISTS;
-
-    } else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
-        grc = GOBI_STORE_NOT_FOUND;
-
-    } else {
-        grc = gobi_store_sqlite_fail(c->db, rc, "token_create");
-    }
-
+    grc = gobi_store_sqlite_insert(c, stmt, GOBI_SQLITE_TOKEN_INSERT);
     gobi_store_sqlite_reset(stmt);
 
 done:
@@ -986,46 +1021,31 @@ static gobi_store_rc_e
 gobi_store_sqlite_token_get(gobi_store_t *st, const char *token_hash,
     int64_t now, gobi_user_t *out, int64_t *expires_at)
 {
-    int                        row;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_TOKEN_GET, &c, &stmt);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_TOKEN_GET, &stmt);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, now);
 
-    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_TOKEN_GET, &row);
+    grc = gobi_store_sqlite_one(c, stmt, GOBI_SQLITE_TOKEN_GET);
 
     if (grc == GOBI_STORE_OK) {
-        if (!row) {
-            grc = GOBI_STORE_NOT_FOUND;
+        if (out) {
+            gobi_store_sqlite_user_row(stmt, out);
+        }
 
-        } else {
-            if (out) {
-                gobi_store_sqlite_user_row(stmt, out);
-            }
-
-            if (expires_at) {
-                *expires_at = sqlite3_column_int64(stmt, 3);
-            }
+        if (expires_at) {
+            *expires_at = sqlite3_column_int64(stmt, 3);
         }
     }
 
-    gobi_store_sqlite_reset(stmt);
-
-done:
-
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_release(st, c, stmt);
 
     return grc;
 }
@@ -1038,14 +1058,10 @@ gobi_store_sqlite_token_delete(gobi_store_t *st, const char *token_hash)
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_TOKEN_DELETE, &c,
+                                    &stmt);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_TOKEN_DELETE, &stmt);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     sqlite3_bind_text(stmt, 1, token_hash, -1, SQLITE_STATIC);
@@ -1056,11 +1072,7 @@ gobi_store_sqlite_token_delete(gobi_store_t *st, const char *token_hash)
         grc = GOBI_STORE_NOT_FOUND;
     }
 
-    gobi_store_sqlite_reset(stmt);
-
-done:
-
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_release(st, c, stmt);
 
     return grc;
 }
@@ -1086,7 +1098,6 @@ static gobi_store_rc_e
 gobi_store_sqlite_vault_create(gobi_store_t *st, int64_t owner,
     const char *name, int64_t now, gobi_vault_t *out)
 {
-    int                        rc;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
@@ -1095,48 +1106,29 @@ gobi_store_sqlite_vault_create(gobi_store_t *st, int64_t owner,
         return gobi_store_sqlite_invalid("vault_create", "name too long");
     }
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VAULT_INSERT, &c,
+                                    &stmt);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_VAULT_INSERT, &stmt);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     sqlite3_bind_int64(stmt, 1, owner);
     sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 3, now);
 
-    rc = sqlite3_step(stmt);
+    grc = gobi_store_sqlite_insert(c, stmt, GOBI_SQLITE_VAULT_INSERT);
 
-    if (rc == SQLITE_DONE) {
-        if (out) {
-            out->id = sqlite3_last_insert_rowid(c->db);
-            out->owner = owner;
-            gobi_store_sqlite_copy(out->name, sizeof(out->name),
-                                   (const unsigned char *) name);
-            out->created_at = now;
-            out->head_seq = 0;
-            out->oldest_seq = 0;
-        }
-
-    } else if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-        grc = GOBI_STORE_EXISTS;
-
-    } else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
-        grc = GOBI_STORE_NOT_FOUND;
-
-    } else {
-        grc = gobi_store_sqlite_fail(c->db, rc, "vault_create");
+    if (grc == GOBI_STORE_OK && out) {
+        out->id = sqlite3_last_insert_rowid(c->db);
+        out->owner = owner;
+        gobi_store_sqlite_copy(out->name, sizeof(out->name),
+                               (const unsigned char *) name);
+        out->created_at = now;
+        out->head_seq = 0;
+        out->oldest_seq = 0;
     }
 
-    gobi_store_sqlite_reset(stmt);
-
-done:
-
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_release(st, c, stmt);
 
     return grc;
 }
@@ -1146,19 +1138,13 @@ static gobi_store_rc_e
 gobi_store_sqlite_vault_find(gobi_store_t *st, gobi_store_sqlite_stmt_e id,
     int64_t key, const char *name, gobi_vault_t *out)
 {
-    int                        row;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_acquire(st, id, &c, &stmt);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    grc = gobi_store_sqlite_stmt(c, id, &stmt);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     sqlite3_bind_int64(stmt, 1, key);
@@ -1167,22 +1153,13 @@ gobi_store_sqlite_vault_find(gobi_store_t *st, gobi_store_sqlite_stmt_e id,
         sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
     }
 
-    grc = gobi_store_sqlite_step(c, stmt, id, &row);
+    grc = gobi_store_sqlite_one(c, stmt, id);
 
-    if (grc == GOBI_STORE_OK) {
-        if (!row) {
-            grc = GOBI_STORE_NOT_FOUND;
-
-        } else if (out) {
-            gobi_store_sqlite_vault_row(stmt, out);
-        }
+    if (grc == GOBI_STORE_OK && out) {
+        gobi_store_sqlite_vault_row(stmt, out);
     }
 
-    gobi_store_sqlite_reset(stmt);
-
-done:
-
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_release(st, c, stmt);
 
     return grc;
 }
@@ -1216,14 +1193,9 @@ gobi_store_sqlite_vault_list(gobi_store_t *st, int64_t owner,
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VAULT_LIST, &c, &stmt);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_VAULT_LIST, &stmt);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     sqlite3_bind_int64(stmt, 1, owner);
@@ -1241,11 +1213,7 @@ gobi_store_sqlite_vault_list(gobi_store_t *st, int64_t owner,
         }
     }
 
-    gobi_store_sqlite_reset(stmt);
-
-done:
-
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_release(st, c, stmt);
 
     return grc;
 }
@@ -1397,7 +1365,6 @@ static gobi_store_rc_e
 gobi_store_sqlite_head(gobi_store_sqlite_conn_t *c, int64_t vault,
     int64_t *head, int64_t *oldest)
 {
-    int               row;
     sqlite3_stmt     *stmt;
     gobi_store_rc_e   grc;
 
@@ -1408,18 +1375,13 @@ gobi_store_sqlite_head(gobi_store_sqlite_conn_t *c, int64_t vault,
 
     sqlite3_bind_int64(stmt, 1, vault);
 
-    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VAULT_HEAD, &row);
+    grc = gobi_store_sqlite_one(c, stmt, GOBI_SQLITE_VAULT_HEAD);
 
     if (grc == GOBI_STORE_OK) {
-        if (row) {
-            *head = sqlite3_column_int64(stmt, 0);
+        *head = sqlite3_column_int64(stmt, 0);
 
-            if (oldest) {
-                *oldest = sqlite3_column_int64(stmt, 1);
-            }
-
-        } else {
-            grc = GOBI_STORE_NOT_FOUND;
+        if (oldest) {
+            *oldest = sqlite3_column_int64(stmt, 1);
         }
     }
 
@@ -2038,14 +2000,9 @@ gobi_store_sqlite_blob_referenced(gobi_store_t *st, int64_t vault,
 
     *referenced = 0;
 
-    grc = gobi_store_sqlite_get(st, &c);
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_BLOB_REF, &c, &stmt);
     if (grc != GOBI_STORE_OK) {
         return grc;
-    }
-
-    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_BLOB_REF, &stmt);
-    if (grc != GOBI_STORE_OK) {
-        goto done;
     }
 
     sqlite3_bind_int64(stmt, 1, vault);
@@ -2057,11 +2014,7 @@ gobi_store_sqlite_blob_referenced(gobi_store_t *st, int64_t vault,
         *referenced = row;
     }
 
-    gobi_store_sqlite_reset(stmt);
-
-done:
-
-    gobi_store_sqlite_put(st, c);
+    gobi_store_sqlite_release(st, c, stmt);
 
     return grc;
 }
