@@ -701,6 +701,31 @@ gobi_store_sqlite_begin(gobi_store_t *st, int write,
 }
 
 
+static void
+gobi_store_sqlite_close(gobi_store_t *st)
+{
+    gobi_store_sqlite_conn_t  *c, *next;
+
+    if (st == NULL) {
+        return;
+    }
+
+    /* connections inherited over fork() are the parent's to close */
+
+    if (st->pid == getpid()) {
+        for (c = st->idle; c; c = next) {
+            next = c->next;
+            gobi_store_sqlite_conn_free(c);
+        }
+    }
+
+    pthread_mutex_destroy(&st->lock);
+    pthread_mutex_destroy(&st->wlock);
+    free(st->path);
+    free(st);
+}
+
+
 static gobi_store_t *
 gobi_store_sqlite_open(const char *uri, char *errbuf, size_t errlen)
 {
@@ -749,41 +774,13 @@ gobi_store_sqlite_open(const char *uri, char *errbuf, size_t errlen)
     rc = gobi_store_sqlite_connect(st, &c);
     if (rc != GOBI_STORE_OK) {
         snprintf(errbuf, errlen, "%s", gobi_store_sqlite_errbuf);
-        pthread_mutex_destroy(&st->lock);
-        pthread_mutex_destroy(&st->wlock);
-        free(st->path);
-        free(st);
+        gobi_store_sqlite_close(st);
         return NULL;
     }
 
     st->idle = c;
 
     return st;
-}
-
-
-static void
-gobi_store_sqlite_close(gobi_store_t *st)
-{
-    gobi_store_sqlite_conn_t  *c, *next;
-
-    if (st == NULL) {
-        return;
-    }
-
-    /* connections inherited over fork() are the parent's to close */
-
-    if (st->pid == getpid()) {
-        for (c = st->idle; c; c = next) {
-            next = c->next;
-            gobi_store_sqlite_conn_free(c);
-        }
-    }
-
-    pthread_mutex_destroy(&st->lock);
-    pthread_mutex_destroy(&st->wlock);
-    free(st->path);
-    free(st);
 }
 
 
