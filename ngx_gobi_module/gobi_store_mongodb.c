@@ -174,6 +174,11 @@ typedef struct {
 } gobi_store_mongodb_list_t;
 
 
+/* finds one user or vault by a filter; out may be NULL */
+typedef gobi_store_rc_e (*gobi_store_mongodb_find_pt)(gobi_store_t *st,
+    mongoc_client_t *cl, const bson_t *filter, void *out);
+
+
 /* sees each backlog event; anything but OK stops the probe */
 typedef gobi_store_rc_e (*gobi_store_mongodb_probe_pt)(void *data,
     const bson_t *doc, const gobi_event_t *ev);
@@ -201,6 +206,9 @@ static void gobi_store_mongodb_read_opts(gobi_store_t *st, bson_t *opts,
 static gobi_store_rc_e gobi_store_mongodb_find_one(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const bson_t *filter,
     const bson_t *sort, int majority, bson_t *out);
+static gobi_store_rc_e gobi_store_mongodb_find_key(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, const char *key, int majority,
+    bson_t *out);
 static gobi_store_rc_e gobi_store_mongodb_insert(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const bson_t *doc);
 static gobi_store_rc_e gobi_store_mongodb_update(gobi_store_t *st,
@@ -209,6 +217,10 @@ static gobi_store_rc_e gobi_store_mongodb_update(gobi_store_t *st,
 static gobi_store_rc_e gobi_store_mongodb_delete(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const bson_t *filter,
     int64_t *deleted);
+static gobi_store_rc_e gobi_store_mongodb_get(gobi_store_t *st,
+    gobi_store_mongodb_find_pt find, const bson_t *filter, void *out);
+static gobi_store_rc_e gobi_store_mongodb_remove(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, const bson_t *filter);
 static gobi_store_rc_e gobi_store_mongodb_claim_id(gobi_store_t *st,
     mongoc_client_t *cl, const char *kind, int64_t *id);
 static void gobi_store_mongodb_detect(gobi_store_t *st,
@@ -224,9 +236,12 @@ static gobi_store_rc_e gobi_store_mongodb_index(gobi_store_t *st,
 static void gobi_store_mongodb_user_from(const bson_t *doc,
     gobi_user_t *u);
 static gobi_store_rc_e gobi_store_mongodb_user_find(gobi_store_t *st,
-    mongoc_client_t *cl, const bson_t *filter, gobi_user_t *out);
+    mongoc_client_t *cl, const bson_t *filter, void *out);
 static void gobi_store_mongodb_event_key(char *buf, int64_t vault,
     int64_t seq);
+static gobi_store_rc_e gobi_store_mongodb_find_event(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, int64_t seq, int majority,
+    bson_t *out);
 static gobi_store_rc_e gobi_store_mongodb_vault_heads(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, int majority, int64_t *applied,
     int64_t *pruned);
@@ -236,7 +251,7 @@ static gobi_store_rc_e gobi_store_mongodb_probe(gobi_store_t *st,
 static gobi_store_rc_e gobi_store_mongodb_vault_fill(gobi_store_t *st,
     mongoc_client_t *cl, const bson_t *doc, gobi_vault_t *v);
 static gobi_store_rc_e gobi_store_mongodb_vault_find(gobi_store_t *st,
-    mongoc_client_t *cl, const bson_t *filter, gobi_vault_t *out);
+    mongoc_client_t *cl, const bson_t *filter, void *out);
 static int gobi_store_mongodb_event_from(const bson_t *doc,
     gobi_event_t *ev);
 static int gobi_store_mongodb_touches(const gobi_event_t *ev,
@@ -565,6 +580,25 @@ gobi_store_mongodb_find_one(gobi_store_t *st, mongoc_client_t *cl,
 }
 
 
+/* the document with the string _id `key`, as find_one */
+
+static gobi_store_rc_e
+gobi_store_mongodb_find_key(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const char *key, int majority, bson_t *out)
+{
+    bson_t           filter;
+    gobi_store_rc_e  rc;
+
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "_id", key);
+    rc = gobi_store_mongodb_find_one(st, cl, coll, &filter, NULL, majority,
+                                     out);
+    bson_destroy(&filter);
+
+    return rc;
+}
+
+
 /* OK, EXISTS on a duplicate key, or the error */
 
 static gobi_store_rc_e
@@ -672,6 +706,48 @@ gobi_store_mongodb_delete(gobi_store_t *st, mongoc_client_t *cl,
     bson_destroy(&reply);
     mongoc_collection_destroy(c);
     bson_destroy(&opts);
+
+    return rc;
+}
+
+
+/* a user or a vault by a filter, on a client of its own */
+
+static gobi_store_rc_e
+gobi_store_mongodb_get(gobi_store_t *st, gobi_store_mongodb_find_pt find,
+    const bson_t *filter, void *out)
+{
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = find(st, cl, filter, out);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/* delete what the filter matches: NOT_FOUND if nothing */
+
+static gobi_store_rc_e
+gobi_store_mongodb_remove(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const bson_t *filter)
+{
+    int64_t          n;
+    gobi_store_rc_e  rc;
+
+    n = 0;
+    rc = gobi_store_mongodb_delete(st, cl, coll, filter, &n);
+
+    if (rc == GOBI_STORE_OK && n == 0) {
+        rc = GOBI_STORE_NOT_FOUND;
+    }
 
     return rc;
 }
@@ -1086,7 +1162,7 @@ gobi_store_mongodb_user_from(const bson_t *doc, gobi_user_t *u)
 
 static gobi_store_rc_e
 gobi_store_mongodb_user_find(gobi_store_t *st, mongoc_client_t *cl,
-    const bson_t *filter, gobi_user_t *out)
+    const bson_t *filter, void *out)
 {
     bson_t           doc;
     gobi_store_rc_e  rc;
@@ -1190,21 +1266,14 @@ static gobi_store_rc_e
 gobi_store_mongodb_user_get(gobi_store_t *st, const char *username,
     gobi_user_t *out)
 {
-    bson_t            filter;
-    gobi_store_rc_e   rc;
-    mongoc_client_t  *cl;
-
-    cl = gobi_store_mongodb_pop(st);
-    if (cl == NULL) {
-        return GOBI_STORE_UNAVAILABLE;
-    }
+    bson_t           filter;
+    gobi_store_rc_e  rc;
 
     bson_init(&filter);
     BSON_APPEND_UTF8(&filter, "username", username);
-    rc = gobi_store_mongodb_user_find(st, cl, &filter, out);
+    rc = gobi_store_mongodb_get(st, gobi_store_mongodb_user_find, &filter,
+                                out);
     bson_destroy(&filter);
-
-    mongoc_client_pool_push(st->pool, cl);
 
     return rc;
 }
@@ -1214,21 +1283,14 @@ static gobi_store_rc_e
 gobi_store_mongodb_user_get_by_id(gobi_store_t *st, int64_t id,
     gobi_user_t *out)
 {
-    bson_t            filter;
-    gobi_store_rc_e   rc;
-    mongoc_client_t  *cl;
-
-    cl = gobi_store_mongodb_pop(st);
-    if (cl == NULL) {
-        return GOBI_STORE_UNAVAILABLE;
-    }
+    bson_t           filter;
+    gobi_store_rc_e  rc;
 
     bson_init(&filter);
     BSON_APPEND_INT64(&filter, "_id", id);
-    rc = gobi_store_mongodb_user_find(st, cl, &filter, out);
+    rc = gobi_store_mongodb_get(st, gobi_store_mongodb_user_find, &filter,
+                                out);
     bson_destroy(&filter);
-
-    mongoc_client_pool_push(st->pool, cl);
 
     return rc;
 }
@@ -1289,12 +1351,7 @@ gobi_store_mongodb_token_get(gobi_store_t *st, const char *token_hash,
         return GOBI_STORE_UNAVAILABLE;
     }
 
-    bson_init(&filter);
-    BSON_APPEND_UTF8(&filter, "_id", token_hash);
-    rc = gobi_store_mongodb_find_one(st, cl, "tokens", &filter, NULL, 1,
-                                     &doc);
-    bson_destroy(&filter);
-
+    rc = gobi_store_mongodb_find_key(st, cl, "tokens", token_hash, 1, &doc);
     if (rc != GOBI_STORE_OK) {
         goto done;
     }
@@ -1329,7 +1386,6 @@ static gobi_store_rc_e
 gobi_store_mongodb_token_delete(gobi_store_t *st, const char *token_hash)
 {
     bson_t            filter;
-    int64_t           n;
     gobi_store_rc_e   rc;
     mongoc_client_t  *cl;
 
@@ -1340,13 +1396,8 @@ gobi_store_mongodb_token_delete(gobi_store_t *st, const char *token_hash)
 
     bson_init(&filter);
     BSON_APPEND_UTF8(&filter, "_id", token_hash);
-    n = 0;
-    rc = gobi_store_mongodb_delete(st, cl, "tokens", &filter, &n);
+    rc = gobi_store_mongodb_remove(st, cl, "tokens", &filter);
     bson_destroy(&filter);
-
-    if (rc == GOBI_STORE_OK && n == 0) {
-        rc = GOBI_STORE_NOT_FOUND;
-    }
 
     mongoc_client_pool_push(st->pool, cl);
 
@@ -1362,6 +1413,20 @@ gobi_store_mongodb_event_key(char *buf, int64_t vault, int64_t seq)
 {
     snprintf(buf, GOBI_MONGODB_KEY_LEN, "%lld:%lld", (long long) vault,
              (long long) seq);
+}
+
+
+/* the event with a seq, by _id, as find_one */
+
+static gobi_store_rc_e
+gobi_store_mongodb_find_event(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, int64_t seq, int majority, bson_t *out)
+{
+    char  key[GOBI_MONGODB_KEY_LEN];
+
+    gobi_store_mongodb_event_key(key, vault, seq);
+
+    return gobi_store_mongodb_find_key(st, cl, "events", key, majority, out);
 }
 
 
@@ -1407,8 +1472,7 @@ gobi_store_mongodb_probe(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, int64_t from, int majority,
     gobi_store_mongodb_probe_pt handler, void *data, int64_t *head)
 {
-    char             key[GOBI_MONGODB_KEY_LEN];
-    bson_t           filter, doc;
+    bson_t           doc;
     int64_t          seq;
     gobi_event_t     ev;
     gobi_store_rc_e  rc;
@@ -1416,14 +1480,8 @@ gobi_store_mongodb_probe(gobi_store_t *st, mongoc_client_t *cl,
     seq = from;
 
     for ( ;; ) {
-        gobi_store_mongodb_event_key(key, vault, seq + 1);
-
-        bson_init(&filter);
-        BSON_APPEND_UTF8(&filter, "_id", key);
-        rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL,
-                                         majority, &doc);
-        bson_destroy(&filter);
-
+        rc = gobi_store_mongodb_find_event(st, cl, vault, seq + 1, majority,
+                                           &doc);
         if (rc == GOBI_STORE_NOT_FOUND) {
             break;
         }
@@ -1483,7 +1541,7 @@ gobi_store_mongodb_vault_fill(gobi_store_t *st, mongoc_client_t *cl,
 
 static gobi_store_rc_e
 gobi_store_mongodb_vault_find(gobi_store_t *st, mongoc_client_t *cl,
-    const bson_t *filter, gobi_vault_t *out)
+    const bson_t *filter, void *out)
 {
     bson_t           doc;
     gobi_vault_t     v;
@@ -1603,22 +1661,15 @@ static gobi_store_rc_e
 gobi_store_mongodb_vault_get(gobi_store_t *st, int64_t owner,
     const char *name, gobi_vault_t *out)
 {
-    bson_t            filter;
-    gobi_store_rc_e   rc;
-    mongoc_client_t  *cl;
-
-    cl = gobi_store_mongodb_pop(st);
-    if (cl == NULL) {
-        return GOBI_STORE_UNAVAILABLE;
-    }
+    bson_t           filter;
+    gobi_store_rc_e  rc;
 
     bson_init(&filter);
     BSON_APPEND_INT64(&filter, "owner", owner);
     BSON_APPEND_UTF8(&filter, "name", name);
-    rc = gobi_store_mongodb_vault_find(st, cl, &filter, out);
+    rc = gobi_store_mongodb_get(st, gobi_store_mongodb_vault_find, &filter,
+                                out);
     bson_destroy(&filter);
-
-    mongoc_client_pool_push(st->pool, cl);
 
     return rc;
 }
@@ -1628,21 +1679,14 @@ static gobi_store_rc_e
 gobi_store_mongodb_vault_get_by_id(gobi_store_t *st, int64_t id,
     gobi_vault_t *out)
 {
-    bson_t            filter;
-    gobi_store_rc_e   rc;
-    mongoc_client_t  *cl;
-
-    cl = gobi_store_mongodb_pop(st);
-    if (cl == NULL) {
-        return GOBI_STORE_UNAVAILABLE;
-    }
+    bson_t           filter;
+    gobi_store_rc_e  rc;
 
     bson_init(&filter);
     BSON_APPEND_INT64(&filter, "_id", id);
-    rc = gobi_store_mongodb_vault_find(st, cl, &filter, out);
+    rc = gobi_store_mongodb_get(st, gobi_store_mongodb_vault_find, &filter,
+                                out);
     bson_destroy(&filter);
-
-    mongoc_client_pool_push(st->pool, cl);
 
     return rc;
 }
@@ -1714,7 +1758,6 @@ static gobi_store_rc_e
 gobi_store_mongodb_vault_delete(gobi_store_t *st, int64_t vault_id)
 {
     bson_t            filter;
-    int64_t           n;
     gobi_store_rc_e   rc;
     mongoc_client_t  *cl;
 
@@ -1725,13 +1768,8 @@ gobi_store_mongodb_vault_delete(gobi_store_t *st, int64_t vault_id)
 
     bson_init(&filter);
     BSON_APPEND_INT64(&filter, "_id", vault_id);
-    n = 0;
-    rc = gobi_store_mongodb_delete(st, cl, "vaults", &filter, &n);
+    rc = gobi_store_mongodb_remove(st, cl, "vaults", &filter);
     bson_destroy(&filter);
-
-    if (rc == GOBI_STORE_OK && n == 0) {
-        rc = GOBI_STORE_NOT_FOUND;
-    }
 
     if (rc == GOBI_STORE_OK) {
         bson_init(&filter);
@@ -1862,18 +1900,14 @@ gobi_store_mongodb_record(gobi_store_t *st, mongoc_client_t *cl,
     gobi_store_mongodb_state_t *s)
 {
     char            *key;
-    bson_t           filter, doc;
+    bson_t           doc;
     gobi_store_rc_e  rc;
 
     memset(s, 0, sizeof(gobi_store_mongodb_state_t));
 
     key = bson_strdup_printf("%lld:%s", (long long) vault, path);
 
-    bson_init(&filter);
-    BSON_APPEND_UTF8(&filter, "_id", key);
-    rc = gobi_store_mongodb_find_one(st, cl, "files", &filter, NULL,
-                                     majority, &doc);
-    bson_destroy(&filter);
+    rc = gobi_store_mongodb_find_key(st, cl, "files", key, majority, &doc);
     bson_free(key);
 
     if (rc == GOBI_STORE_OK) {
@@ -2003,21 +2037,13 @@ static gobi_store_rc_e
 gobi_store_mongodb_replay(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, int64_t from, int64_t to)
 {
-    char             key[GOBI_MONGODB_KEY_LEN];
-    bson_t           filter, doc;
+    bson_t           doc;
     int64_t          seq;
     gobi_event_t     ev;
     gobi_store_rc_e  rc;
 
     for (seq = from + 1; seq <= to; seq++) {
-        gobi_store_mongodb_event_key(key, vault, seq);
-
-        bson_init(&filter);
-        BSON_APPEND_UTF8(&filter, "_id", key);
-        rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL, 0,
-                                         &doc);
-        bson_destroy(&filter);
-
+        rc = gobi_store_mongodb_find_event(st, cl, vault, seq, 0, &doc);
         if (rc != GOBI_STORE_OK) {
             return rc;
         }
@@ -2048,9 +2074,8 @@ gobi_store_mongodb_settle(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, const gobi_event_t *own, int64_t now)
 {
     int              delay, waited;
-    char             key[GOBI_MONGODB_KEY_LEN];
     int64_t          applied, seq, ts;
-    bson_t           filter, doc;
+    bson_t           doc;
     gobi_store_rc_e  rc;
 
     seq = own->seq;
@@ -2080,14 +2105,8 @@ gobi_store_mongodb_settle(gobi_store_t *st, mongoc_client_t *cl,
 
         if (waited == 0) {
             /* an old backlog is a crash's leftover: no use waiting */
-            gobi_store_mongodb_event_key(key, vault, applied + 1);
-
-            bson_init(&filter);
-            BSON_APPEND_UTF8(&filter, "_id", key);
-            rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL,
-                                             0, &doc);
-            bson_destroy(&filter);
-
+            rc = gobi_store_mongodb_find_event(st, cl, vault, applied + 1, 0,
+                                               &doc);
             if (rc == GOBI_STORE_OK) {
                 ts = gobi_store_mongodb_get_int(&doc, "ts");
                 bson_destroy(&doc);
@@ -2817,8 +2836,7 @@ gobi_store_mongodb_events_by_id(gobi_store_t *st, mongoc_client_t *cl,
     int64_t *last)
 {
     int              stop;
-    char             key[GOBI_MONGODB_KEY_LEN];
-    bson_t           filter, doc;
+    bson_t           doc;
     int64_t          seq;
     gobi_event_t     ev;
     gobi_store_rc_e  rc;
@@ -2826,14 +2844,7 @@ gobi_store_mongodb_events_by_id(gobi_store_t *st, mongoc_client_t *cl,
     *last = since;
 
     for (seq = since + 1; seq <= to; seq++) {
-        gobi_store_mongodb_event_key(key, vault, seq);
-
-        bson_init(&filter);
-        BSON_APPEND_UTF8(&filter, "_id", key);
-        rc = gobi_store_mongodb_find_one(st, cl, "events", &filter, NULL, 1,
-                                         &doc);
-        bson_destroy(&filter);
-
+        rc = gobi_store_mongodb_find_event(st, cl, vault, seq, 1, &doc);
         if (rc == GOBI_STORE_NOT_FOUND) {
             return seq == since + 1 ? GOBI_STORE_EXPIRED : GOBI_STORE_OK;
         }
