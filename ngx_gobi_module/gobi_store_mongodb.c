@@ -131,6 +131,11 @@
 #define GOBI_MONGODB_SERVER_MONGODB       1
 #define GOBI_MONGODB_SERVER_FERRETDB      2
 
+/* gobi_store_mongodb_modify() */
+#define GOBI_MONGODB_INSERT               0
+#define GOBI_MONGODB_UPDATE               1
+#define GOBI_MONGODB_DELETE               2
+
 /* 0: treat FerretDB like MongoDB (tests of the MongoDB paths) */
 #ifndef GOBI_MONGODB_DETECT_FERRETDB
 #define GOBI_MONGODB_DETECT_FERRETDB      1
@@ -209,6 +214,9 @@ static gobi_store_rc_e gobi_store_mongodb_find_one(gobi_store_t *st,
 static gobi_store_rc_e gobi_store_mongodb_find_key(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const char *key, int majority,
     bson_t *out);
+static gobi_store_rc_e gobi_store_mongodb_modify(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, int op, const bson_t *filter,
+    const bson_t *doc, int upsert, int64_t *count);
 static gobi_store_rc_e gobi_store_mongodb_insert(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const bson_t *doc);
 static gobi_store_rc_e gobi_store_mongodb_update(gobi_store_t *st,
@@ -221,8 +229,13 @@ static gobi_store_rc_e gobi_store_mongodb_get(gobi_store_t *st,
     gobi_store_mongodb_find_pt find, const bson_t *filter, void *out);
 static gobi_store_rc_e gobi_store_mongodb_remove(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const bson_t *filter);
+static gobi_store_rc_e gobi_store_mongodb_last_claim(gobi_store_t *st,
+    mongoc_client_t *cl, const char *kind, int64_t *n);
 static gobi_store_rc_e gobi_store_mongodb_claim_id(gobi_store_t *st,
     mongoc_client_t *cl, const char *kind, int64_t *id);
+static gobi_store_rc_e gobi_store_mongodb_create(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, const bson_t *filter,
+    int majority, const bson_t *fields, int64_t *id);
 static void gobi_store_mongodb_detect(gobi_store_t *st,
     mongoc_client_t *cl);
 static int gobi_store_mongodb_ferretdb(gobi_store_t *st);
@@ -599,46 +612,19 @@ gobi_store_mongodb_find_key(gobi_store_t *st, mongoc_client_t *cl,
 }
 
 
-/* OK, EXISTS on a duplicate key, or the error */
+/*
+ * Run a write: an insert of doc, an update of what filter matches by doc
+ * (the update document), or a delete of what filter matches.  OK, with
+ * *count the matched and upserted (update) or deleted (delete) documents;
+ * EXISTS on a duplicate key (insert, update); or the error.
+ */
 
 static gobi_store_rc_e
-gobi_store_mongodb_insert(gobi_store_t *st, mongoc_client_t *cl,
-    const char *coll, const bson_t *doc)
+gobi_store_mongodb_modify(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, int op, const bson_t *filter, const bson_t *doc,
+    int upsert, int64_t *count)
 {
-    bson_t                opts, reply;
-    bson_error_t          err;
-    gobi_store_rc_e       rc;
-    mongoc_collection_t  *c;
-
-    bson_init(&opts);
-    mongoc_write_concern_append(st->wc, &opts);
-
-    c = mongoc_client_get_collection(cl, st->db, coll);
-
-    if (mongoc_collection_insert_one(c, doc, &opts, &reply, &err)) {
-        rc = GOBI_STORE_OK;
-
-    } else if (gobi_store_mongodb_is_dup(&err)) {
-        gobi_store_mongodb_set_err("mongodb: %s: %s", coll, err.message);
-        rc = GOBI_STORE_EXISTS;
-
-    } else {
-        rc = gobi_store_mongodb_fail(coll, &err, &reply);
-    }
-
-    bson_destroy(&reply);
-    mongoc_collection_destroy(c);
-    bson_destroy(&opts);
-
-    return rc;
-}
-
-
-static gobi_store_rc_e
-gobi_store_mongodb_update(gobi_store_t *st, mongoc_client_t *cl,
-    const char *coll, const bson_t *filter, const bson_t *update, int upsert,
-    int64_t *matched)
-{
+    bool                  done;
     bson_t                opts, reply;
     bson_error_t          err;
     gobi_store_rc_e       rc;
@@ -652,17 +638,32 @@ gobi_store_mongodb_update(gobi_store_t *st, mongoc_client_t *cl,
 
     c = mongoc_client_get_collection(cl, st->db, coll);
 
-    if (mongoc_collection_update_one(c, filter, update, &opts, &reply,
-                                     &err))
-    {
-        if (matched != NULL) {
-            *matched = gobi_store_mongodb_get_int(&reply, "matchedCount")
+    switch (op) {
+
+    case GOBI_MONGODB_INSERT:
+        done = mongoc_collection_insert_one(c, doc, &opts, &reply, &err);
+        break;
+
+    case GOBI_MONGODB_UPDATE:
+        done = mongoc_collection_update_one(c, filter, doc, &opts, &reply,
+                                            &err);
+        break;
+
+    default: /* GOBI_MONGODB_DELETE */
+        done = mongoc_collection_delete_many(c, filter, &opts, &reply, &err);
+    }
+
+    if (done) {
+        if (count != NULL) {
+            *count = op == GOBI_MONGODB_DELETE
+                     ? gobi_store_mongodb_get_int(&reply, "deletedCount")
+                     : gobi_store_mongodb_get_int(&reply, "matchedCount")
                        + gobi_store_mongodb_get_int(&reply, "upsertedCount");
         }
 
         rc = GOBI_STORE_OK;
 
-    } else if (gobi_store_mongodb_is_dup(&err)) {
+    } else if (op != GOBI_MONGODB_DELETE && gobi_store_mongodb_is_dup(&err)) {
         gobi_store_mongodb_set_err("mongodb: %s: %s", coll, err.message);
         rc = GOBI_STORE_EXISTS;
 
@@ -678,36 +679,33 @@ gobi_store_mongodb_update(gobi_store_t *st, mongoc_client_t *cl,
 }
 
 
+/* OK, EXISTS on a duplicate key, or the error */
+
+static gobi_store_rc_e
+gobi_store_mongodb_insert(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const bson_t *doc)
+{
+    return gobi_store_mongodb_modify(st, cl, coll, GOBI_MONGODB_INSERT, NULL,
+                                     doc, 0, NULL);
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_update(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const bson_t *filter, const bson_t *update, int upsert,
+    int64_t *matched)
+{
+    return gobi_store_mongodb_modify(st, cl, coll, GOBI_MONGODB_UPDATE,
+                                     filter, update, upsert, matched);
+}
+
+
 static gobi_store_rc_e
 gobi_store_mongodb_delete(gobi_store_t *st, mongoc_client_t *cl,
     const char *coll, const bson_t *filter, int64_t *deleted)
 {
-    bson_t                opts, reply;
-    bson_error_t          err;
-    gobi_store_rc_e       rc;
-    mongoc_collection_t  *c;
-
-    bson_init(&opts);
-    mongoc_write_concern_append(st->wc, &opts);
-
-    c = mongoc_client_get_collection(cl, st->db, coll);
-
-    if (mongoc_collection_delete_many(c, filter, &opts, &reply, &err)) {
-        if (deleted != NULL) {
-            *deleted = gobi_store_mongodb_get_int(&reply, "deletedCount");
-        }
-
-        rc = GOBI_STORE_OK;
-
-    } else {
-        rc = gobi_store_mongodb_fail(coll, &err, &reply);
-    }
-
-    bson_destroy(&reply);
-    mongoc_collection_destroy(c);
-    bson_destroy(&opts);
-
-    return rc;
+    return gobi_store_mongodb_modify(st, cl, coll, GOBI_MONGODB_DELETE,
+                                     filter, NULL, 0, deleted);
 }
 
 
@@ -753,6 +751,34 @@ gobi_store_mongodb_remove(gobi_store_t *st, mongoc_client_t *cl,
 }
 
 
+/* the highest id claim of a kind: OK with *n, NOT_FOUND, or the error */
+
+static gobi_store_rc_e
+gobi_store_mongodb_last_claim(gobi_store_t *st, mongoc_client_t *cl,
+    const char *kind, int64_t *n)
+{
+    bson_t           filter, sort, doc;
+    gobi_store_rc_e  rc;
+
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "kind", kind);
+    bson_init(&sort);
+    BSON_APPEND_INT32(&sort, "n", -1);
+
+    rc = gobi_store_mongodb_find_one(st, cl, "counters", &filter, &sort, 0,
+                                     &doc);
+    bson_destroy(&sort);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK) {
+        *n = gobi_store_mongodb_get_int(&doc, "n");
+        bson_destroy(&doc);
+    }
+
+    return rc;
+}
+
+
 /* claim the next integer id of a kind: insert max + 1, retry on a dup */
 
 static gobi_store_rc_e
@@ -761,7 +787,7 @@ gobi_store_mongodb_claim_id(gobi_store_t *st, mongoc_client_t *cl,
 {
     int              attempt;
     char             key[GOBI_MONGODB_KEY_LEN];
-    bson_t           filter, sort, doc, found;
+    bson_t           doc;
     int64_t          n;
     gobi_store_rc_e  rc;
 
@@ -771,24 +797,12 @@ gobi_store_mongodb_claim_id(gobi_store_t *st, mongoc_client_t *cl,
             gobi_store_mongodb_backoff(attempt);
         }
 
-        bson_init(&filter);
-        BSON_APPEND_UTF8(&filter, "kind", kind);
-        bson_init(&sort);
-        BSON_APPEND_INT32(&sort, "n", -1);
+        rc = gobi_store_mongodb_last_claim(st, cl, kind, &n);
 
-        rc = gobi_store_mongodb_find_one(st, cl, "counters", &filter, &sort,
-                                         0, &found);
-        bson_destroy(&sort);
-        bson_destroy(&filter);
-
-        if (rc == GOBI_STORE_OK) {
-            n = gobi_store_mongodb_get_int(&found, "n");
-            bson_destroy(&found);
-
-        } else if (rc == GOBI_STORE_NOT_FOUND) {
+        if (rc == GOBI_STORE_NOT_FOUND) {
             n = 0;
 
-        } else {
+        } else if (rc != GOBI_STORE_OK) {
             return rc;
         }
 
@@ -815,6 +829,58 @@ gobi_store_mongodb_claim_id(gobi_store_t *st, mongoc_client_t *cl,
 
     gobi_store_mongodb_set_err("mongodb: too much contention for a new "
                                "%s id", kind);
+
+    return GOBI_STORE_UNAVAILABLE;
+}
+
+
+/*
+ * A new user or vault: {_id: a new id of kind coll, fields...}, unless
+ * filter finds one (EXISTS).  OK with *id.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_create(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const bson_t *filter, int majority,
+    const bson_t *fields, int64_t *id)
+{
+    int              attempt;
+    bson_t           doc, found;
+    gobi_store_rc_e  rc;
+
+    for (attempt = 0; attempt < GOBI_MONGODB_RETRIES; attempt++) {
+
+        /* a taken name does not use up an id */
+        rc = gobi_store_mongodb_find_one(st, cl, coll, filter, NULL,
+                                         majority, &found);
+        if (rc == GOBI_STORE_OK) {
+            bson_destroy(&found);
+            return GOBI_STORE_EXISTS;
+        }
+
+        if (rc != GOBI_STORE_NOT_FOUND) {
+            return rc;
+        }
+
+        rc = gobi_store_mongodb_claim_id(st, cl, coll, id);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
+        bson_init(&doc);
+        BSON_APPEND_INT64(&doc, "_id", *id);
+        bson_concat(&doc, fields);
+        rc = gobi_store_mongodb_insert(st, cl, coll, &doc);
+        bson_destroy(&doc);
+
+        if (rc != GOBI_STORE_EXISTS) {
+            return rc;
+        }
+
+        /* a duplicate: the name was taken meanwhile (checked above) */
+    }
+
+    gobi_store_mongodb_set_err("mongodb: too much contention");
 
     return GOBI_STORE_UNAVAILABLE;
 }
@@ -1186,8 +1252,7 @@ static gobi_store_rc_e
 gobi_store_mongodb_user_create(gobi_store_t *st, const char *username,
     const char *pwhash, int64_t now, gobi_user_t *out)
 {
-    int               attempt;
-    bson_t            filter, doc;
+    bson_t            filter, fields;
     int64_t           id;
     gobi_store_rc_e   rc;
     mongoc_client_t  *cl;
@@ -1205,56 +1270,22 @@ gobi_store_mongodb_user_create(gobi_store_t *st, const char *username,
 
     bson_init(&filter);
     BSON_APPEND_UTF8(&filter, "username", username);
+    bson_init(&fields);
+    BSON_APPEND_UTF8(&fields, "username", username);
+    BSON_APPEND_UTF8(&fields, "pwhash", pwhash);
+    BSON_APPEND_INT64(&fields, "created_at", now);
 
-    for (attempt = 0; attempt < GOBI_MONGODB_RETRIES; attempt++) {
+    rc = gobi_store_mongodb_create(st, cl, "users", &filter, 1, &fields,
+                                   &id);
 
-        /* a taken name does not use up an id */
-        rc = gobi_store_mongodb_user_find(st, cl, &filter, NULL);
-        if (rc == GOBI_STORE_OK) {
-            rc = GOBI_STORE_EXISTS;
-            break;
-        }
-
-        if (rc != GOBI_STORE_NOT_FOUND) {
-            break;
-        }
-
-        rc = gobi_store_mongodb_claim_id(st, cl, "users", &id);
-        if (rc != GOBI_STORE_OK) {
-            break;
-        }
-
-        bson_init(&doc);
-        BSON_APPEND_INT64(&doc, "_id", id);
-        BSON_APPEND_UTF8(&doc, "username", username);
-        BSON_APPEND_UTF8(&doc, "pwhash", pwhash);
-        BSON_APPEND_INT64(&doc, "created_at", now);
-        rc = gobi_store_mongodb_insert(st, cl, "users", &doc);
-        bson_destroy(&doc);
-
-        if (rc == GOBI_STORE_OK) {
-            if (out != NULL) {
-                out->id = id;
-                gobi_store_mongodb_copy(out->username, sizeof(out->username),
-                                        username);
-                gobi_store_mongodb_copy(out->pwhash, sizeof(out->pwhash),
-                                        pwhash);
-            }
-            break;
-        }
-
-        if (rc != GOBI_STORE_EXISTS) {
-            break;
-        }
-
-        /* a duplicate: the name was taken meanwhile (checked above) */
+    if (rc == GOBI_STORE_OK && out != NULL) {
+        out->id = id;
+        gobi_store_mongodb_copy(out->username, sizeof(out->username),
+                                username);
+        gobi_store_mongodb_copy(out->pwhash, sizeof(out->pwhash), pwhash);
     }
 
-    if (attempt == GOBI_MONGODB_RETRIES) {
-        gobi_store_mongodb_set_err("mongodb: too much contention");
-        rc = GOBI_STORE_UNAVAILABLE;
-    }
-
+    bson_destroy(&fields);
     bson_destroy(&filter);
     mongoc_client_pool_push(st->pool, cl);
 
@@ -1564,8 +1595,7 @@ static gobi_store_rc_e
 gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
     const char *name, int64_t now, gobi_vault_t *out)
 {
-    int               attempt;
-    bson_t            filter, doc, found;
+    bson_t            filter, fields;
     int64_t           id;
     gobi_store_rc_e   rc;
     mongoc_client_t  *cl;
@@ -1595,61 +1625,26 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
     bson_init(&filter);
     BSON_APPEND_INT64(&filter, "owner", owner);
     BSON_APPEND_UTF8(&filter, "name", name);
+    bson_init(&fields);
+    BSON_APPEND_INT64(&fields, "owner", owner);
+    BSON_APPEND_UTF8(&fields, "name", name);
+    BSON_APPEND_INT64(&fields, "created_at", now);
+    BSON_APPEND_INT64(&fields, "head_seq", 0);
+    BSON_APPEND_INT64(&fields, "pruned_seq", 0);
 
-    for (attempt = 0; attempt < GOBI_MONGODB_RETRIES; attempt++) {
+    rc = gobi_store_mongodb_create(st, cl, "vaults", &filter, 0, &fields,
+                                   &id);
 
-        /* a taken name does not use up an id */
-        rc = gobi_store_mongodb_find_one(st, cl, "vaults", &filter, NULL, 0,
-                                         &found);
-        if (rc == GOBI_STORE_OK) {
-            bson_destroy(&found);
-            rc = GOBI_STORE_EXISTS;
-            break;
-        }
-
-        if (rc != GOBI_STORE_NOT_FOUND) {
-            break;
-        }
-
-        rc = gobi_store_mongodb_claim_id(st, cl, "vaults", &id);
-        if (rc != GOBI_STORE_OK) {
-            break;
-        }
-
-        bson_init(&doc);
-        BSON_APPEND_INT64(&doc, "_id", id);
-        BSON_APPEND_INT64(&doc, "owner", owner);
-        BSON_APPEND_UTF8(&doc, "name", name);
-        BSON_APPEND_INT64(&doc, "created_at", now);
-        BSON_APPEND_INT64(&doc, "head_seq", 0);
-        BSON_APPEND_INT64(&doc, "pruned_seq", 0);
-        rc = gobi_store_mongodb_insert(st, cl, "vaults", &doc);
-        bson_destroy(&doc);
-
-        if (rc == GOBI_STORE_OK) {
-            if (out != NULL) {
-                out->id = id;
-                out->owner = owner;
-                gobi_store_mongodb_copy(out->name, sizeof(out->name), name);
-                out->created_at = now;
-                out->head_seq = 0;
-                out->oldest_seq = 0;
-            }
-            break;
-        }
-
-        if (rc != GOBI_STORE_EXISTS) {
-            break;
-        }
-
-        /* a duplicate: the name was taken meanwhile (checked above) */
+    if (rc == GOBI_STORE_OK && out != NULL) {
+        out->id = id;
+        out->owner = owner;
+        gobi_store_mongodb_copy(out->name, sizeof(out->name), name);
+        out->created_at = now;
+        out->head_seq = 0;
+        out->oldest_seq = 0;
     }
 
-    if (attempt == GOBI_MONGODB_RETRIES) {
-        gobi_store_mongodb_set_err("mongodb: too much contention");
-        rc = GOBI_STORE_UNAVAILABLE;
-    }
-
+    bson_destroy(&fields);
     bson_destroy(&filter);
     mongoc_client_pool_push(st->pool, cl);
 
@@ -3020,31 +3015,21 @@ static gobi_store_rc_e
 gobi_store_mongodb_prune_claims(gobi_store_t *st, mongoc_client_t *cl,
     const char *kind)
 {
-    bson_t           filter, sort, doc, range;
+    bson_t           filter, range;
     int64_t          n;
     gobi_store_rc_e  rc;
 
-    bson_init(&filter);
-    BSON_APPEND_UTF8(&filter, "kind", kind);
-    bson_init(&sort);
-    BSON_APPEND_INT32(&sort, "n", -1);
-    rc = gobi_store_mongodb_find_one(st, cl, "counters", &filter, &sort, 0,
-                                     &doc);
-    bson_destroy(&sort);
-
-    if (rc == GOBI_STORE_OK) {
-        n = gobi_store_mongodb_get_int(&doc, "n");
-        bson_destroy(&doc);
-
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "n", &range);
-        BSON_APPEND_INT64(&range, "$lt", n);
-        bson_append_document_end(&filter, &range);
-        rc = gobi_store_mongodb_delete(st, cl, "counters", &filter, NULL);
-
-    } else if (rc == GOBI_STORE_NOT_FOUND) {
-        rc = GOBI_STORE_OK;
+    rc = gobi_store_mongodb_last_claim(st, cl, kind, &n);
+    if (rc != GOBI_STORE_OK) {
+        return rc == GOBI_STORE_NOT_FOUND ? GOBI_STORE_OK : rc;
     }
 
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "kind", kind);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "n", &range);
+    BSON_APPEND_INT64(&range, "$lt", n);
+    bson_append_document_end(&filter, &range);
+    rc = gobi_store_mongodb_delete(st, cl, "counters", &filter, NULL);
     bson_destroy(&filter);
 
     return rc;
