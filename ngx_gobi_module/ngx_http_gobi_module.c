@@ -685,7 +685,9 @@ ngx_http_gobi_postconfiguration(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    if (ngx_http_gobi_errors_init(cf) != NGX_OK) {
+    if (ngx_http_gobi_errors_init(cf) != NGX_OK
+        || ngx_http_gobi_health_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

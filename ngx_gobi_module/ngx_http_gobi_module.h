@@ -103,6 +103,7 @@ struct ngx_http_gobi_job_s {
     ngx_http_gobi_done_pt          done;
     ngx_flag_t                     probe;        /* tries a down store */
     ngx_flag_t                     refused;      /* the store was down */
+    ngx_msec_t                     posted;       /* ngx_current_msec */
 
     int64_t                        now;          /* unix ms */
 
@@ -182,7 +183,11 @@ void ngx_http_gobi_task_hold(void);
 void ngx_http_gobi_task_release(void);
 ngx_int_t ngx_http_gobi_post(ngx_http_gobi_job_t *job,
     ngx_thread_task_t *task);
-void ngx_http_gobi_store_outcome(ngx_http_gobi_job_t *job);
+
+/* ngx_http_gobi_health.c */
+ngx_int_t ngx_http_gobi_health_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_gobi_health_refuse(ngx_http_gobi_job_t *job);
+void ngx_http_gobi_health_outcome(ngx_http_gobi_job_t *job);
 
 /*
  * Messages made by a thread for the event loop: records of

@@ -62,72 +62,6 @@ ngx_http_gobi_tasks_watch(ngx_event_t *ev)
 
 
 /*
- * While the store is down, a call waits for the driver's timeouts (seconds)
- * and holds a pool thread.  So after one answers "unavailable", the worker
- * answers 503 at once for a second, then lets one request through to probe
- * the store, and goes back to normal when a call gets an answer.
- */
-
-#define NGX_HTTP_GOBI_STORE_RETRY  1000
-
-static ngx_msec_t        ngx_http_gobi_store_down_until;
-static ngx_uint_t        ngx_http_gobi_store_probing;
-
-
-static ngx_int_t
-ngx_http_gobi_store_refuse(ngx_http_gobi_job_t *job)
-{
-    if (ngx_http_gobi_store_down_until == 0) {
-        return 0;
-    }
-
-    if ((ngx_msec_int_t) (ngx_current_msec - ngx_http_gobi_store_down_until)
-        < 0
-        || ngx_http_gobi_store_probing)
-    {
-        ngx_http_gobi_job_error(job, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                "store_unavailable",
-                                "the metadata store is unavailable, "
-                                "retry later");
-        job->refused = 1;
-        return 1;
-    }
-
-    ngx_http_gobi_store_probing = 1;
-    job->probe = 1;
-
-    return 0;
-}
-
-
-void
-ngx_http_gobi_store_outcome(ngx_http_gobi_job_t *job)
-{
-    if (job->probe) {
-        ngx_http_gobi_store_probing = 0;
-        job->probe = 0;
-    }
-
-    if (job->refused) {
-        /* it asked nobody: it says nothing about the store */
-        job->refused = 0;
-        return;
-    }
-
-    if (job->code && ngx_strcmp(job->code, "store_unavailable") == 0) {
-        ngx_http_gobi_store_down_until = ngx_current_msec
-                                         + NGX_HTTP_GOBI_STORE_RETRY;
-        if (ngx_http_gobi_store_down_until == 0) {
-            ngx_http_gobi_store_down_until = 1;
-        }
-
-    } else {
-        ngx_http_gobi_store_down_until = 0;
-    }
-}
-
-
-/*
  * Posts the job's task, or, while the store is known to be down, its
  * completion only (with the 503 already in the job).
  */
@@ -135,7 +69,7 @@ ngx_http_gobi_store_outcome(ngx_http_gobi_job_t *job)
 ngx_int_t
 ngx_http_gobi_post(ngx_http_gobi_job_t *job, ngx_thread_task_t *task)
 {
-    if (ngx_http_gobi_store_refuse(job)) {
+    if (ngx_http_gobi_health_refuse(job)) {
         ngx_post_event(&task->event, &ngx_posted_events);
         return NGX_OK;
     }
@@ -219,7 +153,7 @@ ngx_http_gobi_task_event_handler(ngx_event_t *ev)
     r->aio = 0;
 
     ngx_http_gobi_task_release();
-    ngx_http_gobi_store_outcome(job);
+    ngx_http_gobi_health_outcome(job);
 
     if (job->log[0]) {
         level = job->log_level ? job->log_level : NGX_LOG_ERR;

@@ -1054,7 +1054,7 @@ ngx_http_gobi_ws_task_done(ngx_event_t *ev)
     ws->tasks--;
     r->main->blocked--;
     ngx_http_gobi_task_release();
-    ngx_http_gobi_store_outcome(&t->job);
+    ngx_http_gobi_health_outcome(&t->job);
 
     if (t->job.log[0]) {
         level = t->job.log_level ? t->job.log_level : NGX_LOG_ERR;

@@ -1,0 +1,169 @@
+
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The store's health, shared by the workers of an instance.  While the
+ * store is down every call waits for the driver's timeouts (seconds) and
+ * holds a pool thread.  So after a call answers "unavailable", requests get
+ * 503 at once for a second; then one request, the probe, tries the store.
+ * The first answer after that, in any worker, opens the door for all.
+ * A call that was posted before the last good answer and failed after it
+ * says nothing new (it waited through the outage) and is ignored.
+ */
+
+
+#include "ngx_http_gobi_module.h"
+
+
+#define NGX_HTTP_GOBI_HEALTH_RETRY  1000   /* ms of fast 503s */
+#define NGX_HTTP_GOBI_HEALTH_PROBE  15000  /* ms a probe may take */
+
+
+typedef struct {
+    ngx_atomic_t           down_until;     /* 0: up */
+    ngx_atomic_t           probe_until;    /* a probe is out until then */
+    ngx_atomic_t           up_at;          /* the last good answer */
+} ngx_http_gobi_health_t;
+
+
+static ngx_int_t ngx_http_gobi_health_init_zone(ngx_shm_zone_t *zone,
+    void *data);
+
+
+static ngx_http_gobi_health_t  *ngx_http_gobi_health;
+
+
+ngx_int_t
+ngx_http_gobi_health_init(ngx_conf_t *cf)
+{
+    ngx_str_t        name;
+    ngx_shm_zone_t  *zone;
+
+    ngx_str_set(&name, "gobi_health");
+
+    zone = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize,
+                                 &ngx_http_gobi_module);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->init = ngx_http_gobi_health_init_zone;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gobi_health_init_zone(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_slab_pool_t         *shpool;
+    ngx_http_gobi_health_t  *h;
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (data) {
+        h = data;
+
+    } else if (zone->shm.exists) {
+        h = shpool->data;
+
+    } else {
+        h = ngx_slab_alloc(shpool, sizeof(ngx_http_gobi_health_t));
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(h, sizeof(ngx_http_gobi_health_t));
+        shpool->data = h;
+    }
+
+    /* a new cycle starts hopeful */
+    h->down_until = 0;
+    h->probe_until = 0;
+
+    zone->data = h;
+    ngx_http_gobi_health = h;
+
+    return NGX_OK;
+}
+
+
+static ngx_msec_t
+ngx_http_gobi_health_now(void)
+{
+    /* 0 means "up": never hand it out as a time */
+    return ngx_current_msec ? ngx_current_msec : 1;
+}
+
+
+/* 1: answer 503 without asking the store (the job's error is set) */
+
+ngx_int_t
+ngx_http_gobi_health_refuse(ngx_http_gobi_job_t *job)
+{
+    ngx_msec_t               now;
+    ngx_atomic_uint_t        down, probe;
+    ngx_http_gobi_health_t  *h;
+
+    h = ngx_http_gobi_health;
+    now = ngx_http_gobi_health_now();
+    job->posted = now;
+
+    down = h->down_until;
+
+    if (down == 0) {
+        return 0;
+    }
+
+    probe = h->probe_until;
+
+    if ((ngx_msec_int_t) (now - down) >= 0
+        && ((ngx_msec_int_t) (now - probe) >= 0 || probe == 0)
+        && ngx_atomic_cmp_set(&h->probe_until, probe,
+                              now + NGX_HTTP_GOBI_HEALTH_PROBE))
+    {
+        job->probe = 1;
+        return 0;
+    }
+
+    ngx_http_gobi_job_error(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+                            "store_unavailable",
+                            "the metadata store is unavailable, retry later");
+    job->refused = 1;
+
+    return 1;
+}
+
+
+void
+ngx_http_gobi_health_outcome(ngx_http_gobi_job_t *job)
+{
+    ngx_msec_t               now;
+    ngx_http_gobi_health_t  *h;
+
+    h = ngx_http_gobi_health;
+    now = ngx_http_gobi_health_now();
+
+    if (job->probe) {
+        h->probe_until = 0;
+        job->probe = 0;
+    }
+
+    if (job->refused) {
+        /* it asked nobody: it says nothing about the store */
+        job->refused = 0;
+        return;
+    }
+
+    if (job->code && ngx_strcmp(job->code, "store_unavailable") == 0) {
+
+        if ((ngx_msec_int_t) (job->posted - h->up_at) >= 0) {
+            h->down_until = now + NGX_HTTP_GOBI_HEALTH_RETRY;
+        }
+
+        return;
+    }
+
+    h->up_at = now;
+    h->down_until = 0;
+}
