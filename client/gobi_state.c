@@ -112,6 +112,21 @@ gobi_state_fail(gobi_state_t *st, const char *what)
 }
 
 
+/* runs a statement that returns no rows to its end, ready for reuse */
+
+static int
+gobi_state_done(gobi_state_t *st, sqlite3_stmt *s, const char *what)
+{
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        return gobi_state_fail(st, what);
+    }
+
+    sqlite3_reset(s);
+
+    return 0;
+}
+
+
 static sqlite3_stmt *
 gobi_state_stmt(gobi_state_t *st, int which)
 {
@@ -259,13 +274,7 @@ gobi_state_meta_set(gobi_state_t *st, const char *key, const char *val)
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, val, -1, SQLITE_STATIC);
 
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        return gobi_state_fail(st, "meta");
-    }
-
-    sqlite3_reset(s);
-
-    return 0;
+    return gobi_state_done(st, s, "meta");
 }
 
 
@@ -414,13 +423,7 @@ gobi_state_base_put(gobi_state_t *st, const gobi_base_t *b)
     sqlite3_bind_int64(s, 6, b->lmtime);
     sqlite3_bind_int64(s, 7, b->ino);
 
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        return gobi_state_fail(st, "base");
-    }
-
-    sqlite3_reset(s);
-
-    return 0;
+    return gobi_state_done(st, s, "base");
 }
 
 
@@ -436,13 +439,7 @@ gobi_state_base_del(gobi_state_t *st, const char *path)
 
     sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
 
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        return gobi_state_fail(st, "base");
-    }
-
-    sqlite3_reset(s);
-
-    return 0;
+    return gobi_state_done(st, s, "base");
 }
 
 
@@ -607,13 +604,7 @@ gobi_state_queue_add(gobi_state_t *st, gobi_qop_e op, const char *path,
 
     sqlite3_bind_int64(s, 4, gobi_now_ms());
 
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        return gobi_state_fail(st, "queue");
-    }
-
-    sqlite3_reset(s);
-
-    return 0;
+    return gobi_state_done(st, s, "queue");
 }
 
 
@@ -692,13 +683,7 @@ gobi_state_queue_del(gobi_state_t *st, int64_t id)
 
     sqlite3_bind_int64(s, 1, id);
 
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        return gobi_state_fail(st, "queue");
-    }
-
-    sqlite3_reset(s);
-
-    return 0;
+    return gobi_state_done(st, s, "queue");
 }
 
 
@@ -725,13 +710,7 @@ gobi_state_conflict_add(gobi_state_t *st, const char *path,
     sqlite3_bind_int64(s, 3, version);
     sqlite3_bind_int64(s, 4, gobi_now_ms());
 
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        return gobi_state_fail(st, "conflicts");
-    }
-
-    sqlite3_reset(s);
-
-    return 0;
+    return gobi_state_done(st, s, "conflicts");
 }
 
 
@@ -808,11 +787,5 @@ gobi_state_conflict_del(gobi_state_t *st, const char *copy)
 
     sqlite3_bind_text(s, 1, copy, -1, SQLITE_STATIC);
 
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        return gobi_state_fail(st, "conflicts");
-    }
-
-    sqlite3_reset(s);
-
-    return 0;
+    return gobi_state_done(st, s, "conflicts");
 }
