@@ -16,16 +16,20 @@ CLIENT_PKGS := sqlite3 libsodium yajl libcurl
 CC         ?= cc
 WARN       := -Wall -Wextra -Werror
 CFLAGS     ?= -O2 -g
-CFLAGS     += $(WARN) -std=gnu99 -D_GNU_SOURCE -Ilib -Ingx_gobi_module
+MOD_DIRS   := ngx_gobi_module $(addprefix ngx_gobi_module/,store storage bus ws)
+CFLAGS     += $(WARN) -std=gnu99 -D_GNU_SOURCE -Ilib $(addprefix -I,$(MOD_DIRS))
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread
 
 LIB_SRCS   := $(sort $(wildcard lib/*.c))
 LIB_HDRS   := $(wildcard lib/*.h)
-DRV_SRCS   := $(sort $(wildcard ngx_gobi_module/gobi_*.c))
-DRV_HDRS   := $(wildcard ngx_gobi_module/gobi_*.h)
-MOD_SRCS   := $(sort $(wildcard ngx_gobi_module/*.c))
-MOD_HDRS   := $(wildcard ngx_gobi_module/*.h)
+# the nginx-free drivers, unit-tested without nginx
+DRV_SRCS   := $(sort $(wildcard ngx_gobi_module/store/gobi_*.c \
+                                ngx_gobi_module/storage/gobi_*.c))
+DRV_HDRS   := $(wildcard ngx_gobi_module/store/gobi_*.h \
+                         ngx_gobi_module/storage/gobi_*.h)
+MOD_SRCS   := $(sort $(foreach d,$(MOD_DIRS),$(wildcard $(d)/*.c)))
+MOD_HDRS   := $(foreach d,$(MOD_DIRS),$(wildcard $(d)/*.h))
 CLI_SRCS   := $(sort $(wildcard client/*.c))
 CLI_HDRS   := $(wildcard client/*.h)
 UNIT_SRCS  := $(sort $(wildcard t/unit/test_*.c))

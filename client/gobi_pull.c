@@ -22,6 +22,7 @@
 #include "gobi_api.h"
 #include "gobi_out.h"
 #include "gobi_path.h"
+#include "gobi_write.h"
 
 
 #define GOBI_EVENTS_PAGE  1000
@@ -113,6 +114,25 @@ gobi_remote_cmp(const void *a, const void *b)
 }
 
 
+/* the server's state of ch->path after ev, by the server's own rule */
+static void
+gobi_remote_apply(gobi_rchange_t *ch, const gobi_event_t *ev)
+{
+    gobi_file_t  f;
+
+    gobi_event_apply(ev, ch->path, &f);
+
+    ch->exists = !f.deleted;
+    ch->version = f.version;
+
+    if (!f.deleted) {
+        ch->size = f.size;
+        ch->mtime = f.mtime;
+        memcpy(ch->hash, f.hash, sizeof(ch->hash));
+    }
+}
+
+
 static void
 gobi_remote_event(gobi_remote_t *r, const gobi_event_t *ev)
 {
@@ -126,24 +146,11 @@ gobi_remote_event(gobi_remote_t *r, const gobi_event_t *ev)
     }
 
     if (ev->type == GOBI_EV_RENAME) {
-        ch = gobi_remote_set(r, ev->from);
-        ch->exists = 0;
-        ch->version = ev->seq;
+        gobi_remote_apply(gobi_remote_set(r, ev->from), ev);
     }
 
     ch = gobi_remote_set(r, ev->path);
-
-    if (ev->type == GOBI_EV_DELETE) {
-        ch->exists = 0;
-        ch->version = ev->version > 0 ? ev->version : ev->seq;
-        return;
-    }
-
-    ch->exists = 1;
-    ch->version = ev->version > 0 ? ev->version : ev->seq;
-    ch->size = ev->size;
-    ch->mtime = ev->mtime;
-    memcpy(ch->hash, ev->hash, sizeof(ch->hash));
+    gobi_remote_apply(ch, ev);
 
     if (ev->type == GOBI_EV_RENAME) {
         ch->from = gobi_strdup(ev->from);

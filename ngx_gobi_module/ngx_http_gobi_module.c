@@ -19,16 +19,8 @@ static void *ngx_http_gobi_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_gobi_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_gobi_postconfiguration(ngx_conf_t *cf);
-static char *ngx_http_gobi_store(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_gobi_storage(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_gobi_bus(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_gobi_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_gobi_add_path(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_path_t **out);
 static char *ngx_http_gobi_websocket(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_gobi_init_module(ngx_cycle_t *cycle);
@@ -37,10 +29,6 @@ static void ngx_http_gobi_exit_process(ngx_cycle_t *cycle);
 
 
 ngx_http_gobi_worker_t  ngx_http_gobi_worker;
-
-/* optional: absent when the module is built without the MongoDB driver */
-extern const gobi_store_driver_t  gobi_store_mongodb __attribute__((weak));
-
 
 static ngx_command_t  ngx_http_gobi_commands[] = {
 
@@ -248,8 +236,9 @@ ngx_http_gobi_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (gmcf->bus_uri.data == NULL) {
-        ngx_str_set(&gmcf->bus_uri, "local");
-        gmcf->bus = &ngx_http_gobi_bus_local;
+        if (ngx_http_gobi_bus(cf, NULL, gmcf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (gmcf->thread_pool_name.data == NULL) {
@@ -348,219 +337,6 @@ ngx_http_gobi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
-/*
- * "scheme:rest" -> driver by scheme.  A relative sqlite path is taken from
- * the prefix, like nginx's own paths.
- */
-
-static char *
-ngx_http_gobi_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_gobi_main_conf_t *gmcf = conf;
-
-    ngx_str_t  *value, uri, arg, dir;
-    u_char     *p, *slash;
-
-    if (gmcf->store_driver) {
-        return "is duplicate";
-    }
-
-    if (cmd) {
-        value = cf->args->elts;
-        uri = value[1];
-
-    } else {
-        ngx_str_set(&uri, "sqlite:var/gobi.db");
-    }
-
-    if (uri.len > 7 && ngx_strncmp(uri.data, "sqlite:", 7) == 0) {
-        gmcf->store_driver = &gobi_store_sqlite;
-
-        arg.data = uri.data + 7;
-        arg.len = uri.len - 7;
-
-        if (arg.len == 0 || arg.data[arg.len - 1] == '/') {
-            goto invalid;
-        }
-
-        if (ngx_conf_full_name(cf->cycle, &arg, 0) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        /* the database's folder is created like nginx's temp paths */
-
-        slash = NULL;
-        for (p = arg.data; p < arg.data + arg.len; p++) {
-            if (*p == '/') {
-                slash = p;
-            }
-        }
-
-        if (slash && slash != arg.data) {
-            dir.data = arg.data;
-            dir.len = slash - arg.data;
-
-            if (ngx_http_gobi_add_path(cf, &dir, NULL) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-        }
-
-    } else if (uri.len > 10
-               && (ngx_strncmp(uri.data, "mongodb://", 10) == 0
-                   || (uri.len > 14
-                       && ngx_strncmp(uri.data, "mongodb+srv://", 14) == 0)))
-    {
-        if (&gobi_store_mongodb == NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"gobi_store\": the MongoDB driver is not "
-                               "built into this module");
-            return NGX_CONF_ERROR;
-        }
-
-        gmcf->store_driver = &gobi_store_mongodb;
-        arg = uri;
-
-    } else {
-        goto invalid;
-    }
-
-    gmcf->store_uri = uri;
-
-    gmcf->store_arg.data = ngx_pnalloc(cf->pool, arg.len + 1);
-    if (gmcf->store_arg.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memcpy(gmcf->store_arg.data, arg.data, arg.len);
-    gmcf->store_arg.data[arg.len] = '\0';
-    gmcf->store_arg.len = arg.len;
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid \"gobi_store\" value \"%V\": expected "
-                       "\"sqlite:/path/to/file.db\" or \"mongodb://...\"",
-                       &uri);
-    return NGX_CONF_ERROR;
-}
-
-
-static char *
-ngx_http_gobi_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_gobi_main_conf_t *gmcf = conf;
-
-    ngx_str_t  *value, uri, root, tmp;
-
-    if (gmcf->storage_driver) {
-        return "is duplicate";
-    }
-
-    if (cmd) {
-        value = cf->args->elts;
-        uri = value[1];
-
-    } else {
-        ngx_str_set(&uri, "local:var/vaults");
-    }
-
-    if (uri.len <= 6 || ngx_strncmp(uri.data, "local:", 6) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"gobi_storage\" value \"%V\": expected "
-                           "\"local:/path/to/folder\"", &uri);
-        return NGX_CONF_ERROR;
-    }
-
-    root.data = uri.data + 6;
-    root.len = uri.len - 6;
-
-    while (root.len > 1 && root.data[root.len - 1] == '/') {
-        root.len--;
-    }
-
-    if (ngx_conf_full_name(cf->cycle, &root, 0) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    gmcf->storage_uri = uri;
-    gmcf->storage_driver = &gobi_storage_local;
-
-    gmcf->storage_root.data = ngx_pnalloc(cf->pool, root.len + 1);
-    if (gmcf->storage_root.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memcpy(gmcf->storage_root.data, root.data, root.len);
-    gmcf->storage_root.data[root.len] = '\0';
-    gmcf->storage_root.len = root.len;
-
-    if (ngx_http_gobi_add_path(cf, &gmcf->storage_root, NULL) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    /* upload temp files live under the root: same filesystem, so a
-     * finished upload becomes a blob by rename() */
-
-    tmp.len = root.len + sizeof("/.tmp") - 1;
-    tmp.data = ngx_pnalloc(cf->pool, tmp.len);
-    if (tmp.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_sprintf(tmp.data, "%V/.tmp", &root);
-
-    if (ngx_http_gobi_add_path(cf, &tmp, &gmcf->tmp_path) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_gobi_bus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_gobi_main_conf_t *gmcf = conf;
-
-    ngx_str_t  *value;
-
-    if (gmcf->bus_uri.data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (value[1].len == 5 && ngx_strncmp(value[1].data, "local", 5) == 0) {
-        gmcf->bus_uri = value[1];
-        gmcf->bus = &ngx_http_gobi_bus_local;
-        return NGX_CONF_OK;
-    }
-
-    if ((value[1].len > 8 && ngx_strncmp(value[1].data, "redis://", 8) == 0)
-        || (value[1].len > 9
-            && ngx_strncmp(value[1].data, "rediss://", 9) == 0))
-    {
-        if (&ngx_http_gobi_bus_redis == NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"gobi_bus\": the Redis bus is not built "
-                               "into this module");
-            return NGX_CONF_ERROR;
-        }
-
-        gmcf->bus_uri = value[1];
-        gmcf->bus = &ngx_http_gobi_bus_redis;
-        return NGX_CONF_OK;
-    }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid \"gobi_bus\" value \"%V\": expected "
-                       "\"local\" or \"redis://host:port/db\"", &value[1]);
-    return NGX_CONF_ERROR;
-}
-
-
 static char *
 ngx_http_gobi_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -622,7 +398,7 @@ ngx_http_gobi_websocket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * nginx makes one level per path, so missing parents are added first.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_gobi_add_path(ngx_conf_t *cf, ngx_str_t *name, ngx_path_t **out)
 {
     size_t           len;
@@ -669,6 +445,118 @@ ngx_http_gobi_add_path(ngx_conf_t *cf, ngx_str_t *name, ngx_path_t **out)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The driver of a "scheme:..." value, from a family's table (store,
+ * storage, bus), and the argument it opens: the whole value, or what
+ * follows the scheme as a path taken from the prefix, like nginx's own
+ * paths, whose folder nginx creates at start-up.
+ */
+
+char *
+ngx_http_gobi_scheme_find(ngx_conf_t *cf, const char *directive,
+    const ngx_http_gobi_scheme_t *schemes, const char *expected,
+    ngx_str_t *value, const ngx_http_gobi_scheme_t **found, ngx_str_t *arg)
+{
+    u_char                        *p, *slash;
+    ngx_str_t                      dir;
+    const ngx_http_gobi_scheme_t  *s;
+
+    for (s = schemes; s->prefix.len; s++) {
+
+        if (value->len < s->prefix.len
+            || ngx_strncmp(value->data, s->prefix.data, s->prefix.len) != 0)
+        {
+            continue;
+        }
+
+        if (s->arg == NGX_HTTP_GOBI_ARG_NONE) {
+            if (value->len != s->prefix.len) {
+                continue;
+            }
+
+        } else if (value->len == s->prefix.len) {
+            continue;
+        }
+
+        if (s->driver == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": the %s is not built into this "
+                               "module (its library was not found)",
+                               directive, s->name);
+            return NGX_CONF_ERROR;
+        }
+
+        *found = s;
+
+        if (s->arg == NGX_HTTP_GOBI_ARG_URI
+            || s->arg == NGX_HTTP_GOBI_ARG_NONE)
+        {
+            dir = *value;
+            goto copy;
+        }
+
+        dir.data = value->data + s->prefix.len;
+        dir.len = value->len - s->prefix.len;
+
+        if (s->arg == NGX_HTTP_GOBI_ARG_FILE) {
+            if (dir.data[dir.len - 1] == '/') {
+                goto invalid;
+            }
+
+        } else {
+            while (dir.len > 1 && dir.data[dir.len - 1] == '/') {
+                dir.len--;
+            }
+        }
+
+        if (ngx_conf_full_name(cf->cycle, &dir, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        *arg = dir;
+
+        if (s->arg == NGX_HTTP_GOBI_ARG_FILE) {
+            /* the file's folder */
+            slash = NULL;
+            for (p = dir.data; p < dir.data + dir.len; p++) {
+                if (*p == '/') {
+                    slash = p;
+                }
+            }
+
+            dir.len = (slash && slash != dir.data) ? slash - dir.data : 0;
+        }
+
+        if (dir.len && ngx_http_gobi_add_path(cf, &dir, NULL) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        dir = *arg;
+
+    copy:
+
+        /* drivers are nginx-free: they take C strings */
+        arg->data = ngx_pnalloc(cf->pool, dir.len + 1);
+        if (arg->data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(arg->data, dir.data, dir.len);
+        arg->data[dir.len] = '\0';
+        arg->len = dir.len;
+
+        return NGX_CONF_OK;
+    }
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"%s\" value \"%V\": expected %s",
+                       directive, value, expected);
+    return NGX_CONF_ERROR;
 }
 
 
@@ -728,17 +616,6 @@ ngx_http_gobi_init_module(ngx_cycle_t *cycle)
     }
 
     return gmcf->bus->init_module(cycle);
-}
-
-
-void
-ngx_http_gobi_bus_publish(int64_t vault, int64_t seq)
-{
-    ngx_http_gobi_main_conf_t  *gmcf;
-
-    gmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_gobi_module);
-    gmcf->bus->publish(vault, seq);
 }
 
 

@@ -174,6 +174,39 @@ extern ngx_module_t                ngx_http_gobi_module;
 extern ngx_http_gobi_worker_t      ngx_http_gobi_worker;
 
 
+/*
+ * A driver family's table entry: the value's scheme and what the driver
+ * opens (see ngx_http_gobi_scheme_find()); driver NULL: a driver this
+ * build left out because its library was not found.
+ */
+
+#define NGX_HTTP_GOBI_ARG_NONE      0      /* the value is the scheme */
+#define NGX_HTTP_GOBI_ARG_URI       1      /* the whole value */
+#define NGX_HTTP_GOBI_ARG_FILE      2      /* a file path after the scheme */
+#define NGX_HTTP_GOBI_ARG_DIR       3      /* a folder after the scheme */
+
+typedef struct {
+    ngx_str_t                      prefix;
+    ngx_uint_t                     arg;
+    const void                    *driver;
+    const char                    *name;
+} ngx_http_gobi_scheme_t;
+
+
+/* ngx_http_gobi_module.c */
+char *ngx_http_gobi_scheme_find(ngx_conf_t *cf, const char *directive,
+    const ngx_http_gobi_scheme_t *schemes, const char *expected,
+    ngx_str_t *value, const ngx_http_gobi_scheme_t **found, ngx_str_t *arg);
+ngx_int_t ngx_http_gobi_add_path(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_path_t **out);
+
+/* store/ngx_http_gobi_store.c, storage/ngx_http_gobi_storage.c,
+ * bus/ngx_http_gobi_bus.c: the gobi_store, gobi_storage, gobi_bus
+ * directives (cmd NULL: the default) */
+char *ngx_http_gobi_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_gobi_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_gobi_bus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
 /* ngx_http_gobi_task.c */
 ngx_int_t ngx_http_gobi_task_post(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
@@ -232,7 +265,7 @@ ngx_int_t ngx_http_gobi_errors_init(ngx_conf_t *cf);
 /* ngx_http_gobi_retention.c */
 ngx_int_t ngx_http_gobi_retention_init(ngx_cycle_t *cycle);
 
-/* ngx_http_gobi_module.c: tell the bus a vault moved on */
+/* bus/ngx_http_gobi_bus.c: tell the bus a vault moved on */
 void ngx_http_gobi_bus_publish(int64_t vault, int64_t seq);
 
 /* ngx_http_gobi_api.c */

@@ -37,8 +37,7 @@ typedef struct ngx_http_gobi_bus_s {
 
 
 extern const ngx_http_gobi_bus_t  ngx_http_gobi_bus_local;
-extern const ngx_http_gobi_bus_t  ngx_http_gobi_bus_redis
-    __attribute__((weak));
+extern const ngx_http_gobi_bus_t  ngx_http_gobi_bus_redis;
 
 
 /* ngx_http_gobi_subs.c: what the bus rings */

@@ -7,15 +7,13 @@
  * with the seq in decimal as the message; a worker SUBSCRIBEs to the
  * channels of the vaults it has live sessions of, and only to those.
  *
- * Each worker has two hiredis async contexts on nginx's event loop: one
- * for commands (AUTH, SELECT, PUBLISH) and one for subscriptions.  The
- * adapter wraps the socket in an nginx connection; events are edge
- * triggered on epoll, so reads are drained until the socket says EAGAIN
- * (hiredis reads 16k per call and cannot tell us) and writes go on while
- * they make progress.  A lost connection is replaced by a new context
- * after a backoff with jitter; the subscriber then subscribes to all its
- * vaults again and, once Redis has confirmed that, has every served vault
- * re-read from the store: whatever rang while it was away is not missed.
+ * Each worker has two hiredis async contexts on nginx's event loop
+ * (ngx_http_gobi_bus_redis_io.c): one for commands (AUTH, SELECT,
+ * PUBLISH) and one for subscriptions.  A lost connection is replaced by
+ * a new context after a backoff with jitter; the subscriber then
+ * subscribes to all its vaults again and, once Redis has confirmed that,
+ * has every served vault re-read from the store: whatever rang while it
+ * was away is not missed.
  *
  * A publish rings this worker's own sessions at once, then goes to Redis
  * (its echo on our own subscription is a duplicate, which the seq
@@ -31,9 +29,9 @@
 
 #include "ngx_http_gobi_module.h"
 #include "ngx_http_gobi_bus.h"
+#include "ngx_http_gobi_bus_redis_io.h"
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 #include <hiredis/sds.h>
 
 
@@ -56,8 +54,6 @@
 /* vaults whose latest notice is kept while Redis is away */
 #define NGX_HTTP_GOBI_BUS_REDIS_KEEP_MAX     65536
 
-/* reads of 16k in one go before the loop gets its turn */
-#define NGX_HTTP_GOBI_BUS_REDIS_READS        64
 
 
 typedef struct {
@@ -72,8 +68,7 @@ typedef struct {
 
 typedef struct {
     const char                *role;        /* for logs */
-    redisAsyncContext         *ac;
-    ngx_connection_t          *c;
+    ngx_http_gobi_redis_io_t   io;          /* io.ac: NULL when closed */
     ngx_event_t                timer;       /* reconnect, or set-up timeout */
     ngx_msec_t                 backoff;
     ngx_uint_t                 setup;       /* AUTH, SELECT replies awaited */
@@ -86,7 +81,6 @@ typedef struct {
     unsigned                   ready:1;
     unsigned                   subscriber:1;
     unsigned                   subscribing:1;  /* set up, SUBSCRIBEs may go */
-    unsigned                   writing:1;
     unsigned                   was_up:1;
 } ngx_http_gobi_bus_redis_conn_t;
 
@@ -143,15 +137,9 @@ static void ngx_http_gobi_bus_redis_up(ngx_http_gobi_bus_redis_conn_t *rc);
 static void ngx_http_gobi_bus_redis_drop(ngx_http_gobi_bus_redis_conn_t *rc,
     const char *why);
 
-static ngx_int_t ngx_http_gobi_bus_redis_attach(
-    ngx_http_gobi_bus_redis_conn_t *rc, redisAsyncContext *ac);
-static void ngx_http_gobi_bus_redis_add_read(void *data);
-static void ngx_http_gobi_bus_redis_del_read(void *data);
-static void ngx_http_gobi_bus_redis_add_write(void *data);
-static void ngx_http_gobi_bus_redis_del_write(void *data);
-static void ngx_http_gobi_bus_redis_cleanup(void *data);
-static void ngx_http_gobi_bus_redis_read(ngx_event_t *rev);
-static void ngx_http_gobi_bus_redis_write(ngx_event_t *wev);
+static void ngx_http_gobi_bus_redis_closed(void *data,
+    redisAsyncContext *ac);
+static void ngx_http_gobi_bus_redis_io_failed(void *data, const char *why);
 static void ngx_http_gobi_bus_redis_connected(const redisAsyncContext *ac,
     int status);
 
@@ -544,9 +532,9 @@ ngx_http_gobi_bus_redis_exit_process(ngx_cycle_t *cycle)
             ngx_del_timer(&rc->timer);
         }
 
-        if (rc->ac) {
+        if (rc->io.ac) {
             rc->reason = "the worker exits";
-            redisAsyncFree(rc->ac);     /* runs ..._cleanup() */
+            redisAsyncFree(rc->io.ac);     /* runs ..._closed() */
         }
     }
 
@@ -578,7 +566,8 @@ ngx_http_gobi_bus_redis_publish(int64_t vault, int64_t seq)
 
     rc = &ngx_http_gobi_bus_redis_cmd;
 
-    if (rc->ready && sdslen(rc->ac->c.obuf) > NGX_HTTP_GOBI_BUS_REDIS_OBUF_MAX)
+    if (rc->ready
+        && sdslen(rc->io.ac->c.obuf) > NGX_HTTP_GOBI_BUS_REDIS_OBUF_MAX)
     {
         ngx_http_gobi_bus_redis_drop(rc, "Redis does not read what we send");
     }
@@ -661,7 +650,7 @@ ngx_http_gobi_bus_redis_send(ngx_http_gobi_bus_redis_notice_t *n)
     clen = ngx_http_gobi_bus_redis_channel(chan, n->vault);
     mlen = ngx_sprintf(msg, "%L", n->seq) - msg;
 
-    if (redisAsyncCommand(rc->ac, ngx_http_gobi_bus_redis_publish_reply, n,
+    if (redisAsyncCommand(rc->io.ac, ngx_http_gobi_bus_redis_publish_reply, n,
                           "PUBLISH %b %b", chan, clen, msg, mlen)
         != REDIS_OK)
     {
@@ -779,7 +768,7 @@ ngx_http_gobi_bus_redis_subscribe(int64_t vault)
     name = ngx_http_gobi_bus_redis_names[0];
     len = ngx_http_gobi_bus_redis_channel(name, vault);
 
-    if (redisAsyncCommand(rc->ac, ngx_http_gobi_bus_redis_sub_reply, rc,
+    if (redisAsyncCommand(rc->io.ac, ngx_http_gobi_bus_redis_sub_reply, rc,
                           "SUBSCRIBE %b", name, len)
         == REDIS_OK)
     {
@@ -817,11 +806,11 @@ ngx_http_gobi_bus_redis_unsubscribe(int64_t vault)
     v->live = 0;
     rc = &ngx_http_gobi_bus_redis_sub;
 
-    if (v->sent && rc->ac) {
+    if (v->sent && rc->io.ac) {
         name = ngx_http_gobi_bus_redis_names[0];
         len = ngx_http_gobi_bus_redis_channel(name, vault);
 
-        if (redisAsyncCommand(rc->ac, NULL, NULL, "UNSUBSCRIBE %b",
+        if (redisAsyncCommand(rc->io.ac, NULL, NULL, "UNSUBSCRIBE %b",
                               name, len)
             == REDIS_OK)
         {
@@ -898,8 +887,9 @@ ngx_http_gobi_bus_redis_batch_flush(void)
 
     if (ngx_http_gobi_bus_redis_argc > 1) {
         /* a failure means the context is going: its cleanup resets all */
-        (void) redisAsyncCommandArgv(rc->ac, ngx_http_gobi_bus_redis_sub_reply,
-                                     rc, ngx_http_gobi_bus_redis_argc,
+        (void) redisAsyncCommandArgv(rc->io.ac,
+                                     ngx_http_gobi_bus_redis_sub_reply, rc,
+                                     ngx_http_gobi_bus_redis_argc,
                                      ngx_http_gobi_bus_redis_argv,
                                      ngx_http_gobi_bus_redis_argvlen);
     }
@@ -924,7 +914,7 @@ ngx_http_gobi_bus_redis_sub_reply(redisAsyncContext *ac, void *r, void *data)
     ngx_rbtree_node_t                *node;
     ngx_http_gobi_bus_redis_vault_t  *v;
 
-    if (reply == NULL || rc->ac != ac) {
+    if (reply == NULL || rc->io.ac != ac) {
         return;
     }
 
@@ -1101,7 +1091,11 @@ ngx_http_gobi_bus_redis_connect(ngx_http_gobi_bus_redis_conn_t *rc)
         return;
     }
 
-    if (ngx_http_gobi_bus_redis_attach(rc, ac) != NGX_OK) {
+    rc->io.data = rc;
+    rc->io.closed = ngx_http_gobi_bus_redis_closed;
+    rc->io.failed = ngx_http_gobi_bus_redis_io_failed;
+
+    if (ngx_http_gobi_redis_io_attach(&rc->io, ac) != NGX_OK) {
         ngx_http_gobi_bus_redis_failed(rc, "no free connection");
         redisAsyncFree(ac);
         ngx_http_gobi_bus_redis_schedule(rc);
@@ -1159,13 +1153,13 @@ ngx_http_gobi_bus_redis_connected(const redisAsyncContext *cac, int status)
 
     rc = cac->data;
 
-    if (status != REDIS_OK || rc->ac == NULL) {
-        /* hiredis frees the context: ..._cleanup() tells why */
+    if (status != REDIS_OK || rc->io.ac == NULL) {
+        /* hiredis frees the context: ..._closed() tells why */
         return;
     }
 
     /* a peer that vanished is noticed even on a quiet connection */
-    (void) redisEnableKeepAlive(&rc->ac->c);
+    (void) redisEnableKeepAlive(&rc->io.ac->c);
 }
 
 
@@ -1176,7 +1170,7 @@ ngx_http_gobi_bus_redis_setup_reply(redisAsyncContext *ac, void *r,
     redisReply                      *reply = r;
     ngx_http_gobi_bus_redis_conn_t  *rc = data;
 
-    if (reply == NULL || rc->ac != ac) {
+    if (reply == NULL || rc->io.ac != ac) {
         return;
     }
 
@@ -1256,14 +1250,21 @@ static void
 ngx_http_gobi_bus_redis_drop(ngx_http_gobi_bus_redis_conn_t *rc,
     const char *why)
 {
-    if (rc->ac == NULL) {
+    if (rc->io.ac == NULL) {
         return;
     }
 
     rc->reason = why;
 
     /* now, or (in a hiredis callback) when the callback returns */
-    redisAsyncFree(rc->ac);
+    redisAsyncFree(rc->io.ac);
+}
+
+
+static void
+ngx_http_gobi_bus_redis_io_failed(void *data, const char *why)
+{
+    ngx_http_gobi_bus_redis_drop(data, why);
 }
 
 
@@ -1324,10 +1325,10 @@ ngx_http_gobi_bus_redis_timer(ngx_event_t *ev)
 
     rc = ev->data;
 
-    if (rc->ac) {
+    if (rc->io.ac) {
         /* connect, AUTH, SELECT or the SUBSCRIBEs took too long */
         rc->reason = "timed out";
-        redisAsyncFree(rc->ac);
+        redisAsyncFree(rc->io.ac);
         return;
     }
 
@@ -1339,283 +1340,16 @@ ngx_http_gobi_bus_redis_timer(ngx_event_t *ev)
 }
 
 
-/* the adapter: hiredis on nginx's event loop ---------------------------- */
-
-
-static ngx_int_t
-ngx_http_gobi_bus_redis_attach(ngx_http_gobi_bus_redis_conn_t *rc,
-    redisAsyncContext *ac)
-{
-    ngx_connection_t  *c;
-
-    c = ngx_get_connection(ac->c.fd, ngx_cycle->log);
-    if (c == NULL) {
-        return NGX_ERROR;
-    }
-
-    c->data = rc;
-    c->read->handler = ngx_http_gobi_bus_redis_read;
-    c->write->handler = ngx_http_gobi_bus_redis_write;
-    c->read->log = c->log;
-    c->write->log = c->log;
-
-    /* not a client connection: a shutdown leaves it to exit_process */
-    c->read->channel = 1;
-    c->write->channel = 1;
-
-    rc->c = c;
-    rc->ac = ac;
-    ac->data = rc;
-
-    ac->ev.data = rc;
-    ac->ev.addRead = ngx_http_gobi_bus_redis_add_read;
-    ac->ev.delRead = ngx_http_gobi_bus_redis_del_read;
-    ac->ev.addWrite = ngx_http_gobi_bus_redis_add_write;
-    ac->ev.delWrite = ngx_http_gobi_bus_redis_del_write;
-    ac->ev.cleanup = ngx_http_gobi_bus_redis_cleanup;
-
-    return NGX_OK;
-}
-
-
-#define ngx_http_gobi_bus_redis_flags                                         \
-    ((ngx_event_flags & NGX_USE_CLEAR_EVENT) ? NGX_CLEAR_EVENT                \
-                                             : NGX_LEVEL_EVENT)
-
+/* hiredis freed the context (the adapter closed the socket): what it
+ * leaves behind, and what comes next */
 
 static void
-ngx_http_gobi_bus_redis_add_read(void *data)
-{
-    ngx_http_gobi_bus_redis_conn_t *rc = data;
-
-    ngx_event_t  *rev;
-
-    rev = rc->c->read;
-
-    if (!rev->active) {
-        if (ngx_add_event(rev, NGX_READ_EVENT, ngx_http_gobi_bus_redis_flags)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                          "gobi: redis bus: cannot add a read event");
-        }
-    }
-}
-
-
-static void
-ngx_http_gobi_bus_redis_del_read(void *data)
-{
-    ngx_http_gobi_bus_redis_conn_t *rc = data;
-
-    ngx_event_t  *rev;
-
-    rev = rc->c->read;
-
-    /* edge-triggered: an armed event costs nothing */
-
-    if (rev->active && !(ngx_event_flags & NGX_USE_CLEAR_EVENT)) {
-        (void) ngx_del_event(rev, NGX_READ_EVENT, 0);
-    }
-}
-
-
-/*
- * hiredis asks to write after every command: the write is tried at the
- * end of this loop iteration, so a burst of PUBLISHes goes in one write(2)
- * and the event is registered with the kernel only when the socket is
- * full (or still connecting).
- */
-
-static void
-ngx_http_gobi_bus_redis_add_write(void *data)
-{
-    ngx_http_gobi_bus_redis_conn_t *rc = data;
-
-    ngx_event_t  *wev;
-
-    if (rc->writing) {
-        return;
-    }
-
-    wev = rc->c->write;
-
-    if (!(rc->ac->c.flags & REDIS_CONNECTED)) {
-        /*
-         * hiredis takes the first write event for "connected" (it only
-         * looks at SO_ERROR): that must be the kernel's, not ours
-         */
-
-        if (!wev->active
-            && ngx_add_event(wev, NGX_WRITE_EVENT,
-                             ngx_http_gobi_bus_redis_flags)
-               != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                          "gobi: redis bus: cannot add a write event");
-        }
-
-        return;
-    }
-
-    if (!wev->posted) {
-        ngx_post_event(wev, &ngx_posted_events);
-    }
-}
-
-
-static void
-ngx_http_gobi_bus_redis_del_write(void *data)
-{
-    ngx_http_gobi_bus_redis_conn_t *rc = data;
-
-    ngx_event_t  *wev;
-
-    wev = rc->c->write;
-
-    if (wev->active && !(ngx_event_flags & NGX_USE_CLEAR_EVENT)) {
-        (void) ngx_del_event(wev, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_http_gobi_bus_redis_write(ngx_event_t *wev)
-{
-    size_t                           before, left;
-    redisAsyncContext               *ac;
-    ngx_connection_t                *c;
-    ngx_http_gobi_bus_redis_conn_t  *rc;
-
-    c = wev->data;
-    rc = c->data;
-    ac = rc->ac;
-
-    rc->writing = 1;
-
-    for ( ;; ) {
-        before = sdslen(ac->c.obuf);
-
-        redisAsyncHandleWrite(ac);
-
-        if (rc->ac == NULL) {
-            /* freed: c is gone too (and rc->writing was reset) */
-            return;
-        }
-
-        if (!(ac->c.flags & REDIS_CONNECTED)) {
-            /* still connecting: the kernel tells when it is done */
-            break;
-        }
-
-        left = sdslen(ac->c.obuf);
-
-        if (left == 0) {
-            rc->writing = 0;
-            return;
-        }
-
-        if (left == before) {
-            /* EAGAIN */
-            break;
-        }
-    }
-
-    rc->writing = 0;
-
-    if (!wev->active) {
-        if (ngx_add_event(wev, NGX_WRITE_EVENT, ngx_http_gobi_bus_redis_flags)
-            != NGX_OK)
-        {
-            ngx_http_gobi_bus_redis_drop(rc, "cannot add a write event");
-        }
-    }
-}
-
-
-/*
- * hiredis reads at most 16k per call and hides EAGAIN; on edge-triggered
- * epoll a read event is not repeated while data is left, so we peek
- * until the socket is empty (or at EOF or an error, which hiredis then
- * reads and handles).  After many reads the rest waits for the next
- * iteration, so a flood of messages does not starve the worker.
- */
-
-static void
-ngx_http_gobi_bus_redis_read(ngx_event_t *rev)
-{
-    u_char                           b;
-    ssize_t                          n;
-    ngx_err_t                        err;
-    ngx_uint_t                       reads;
-    redisAsyncContext               *ac;
-    ngx_connection_t                *c;
-    ngx_http_gobi_bus_redis_conn_t  *rc;
-
-    c = rev->data;
-    rc = c->data;
-    ac = rc->ac;
-
-    for (reads = 0; reads < NGX_HTTP_GOBI_BUS_REDIS_READS; /* void */ ) {
-
-        redisAsyncHandleRead(ac);
-
-        if (rc->ac == NULL) {
-            return;
-        }
-
-        if (!(ac->c.flags & REDIS_CONNECTED)) {
-            return;
-        }
-
-        reads++;
-
-        n = recv(c->fd, &b, 1, MSG_PEEK);
-
-        if (n == -1) {
-            err = ngx_socket_errno;
-
-            if (err == NGX_EAGAIN) {
-                return;
-            }
-
-            if (err == NGX_EINTR) {
-                continue;
-            }
-        }
-
-        /* data, EOF or an error: hiredis reads it */
-    }
-
-    ngx_post_event(rev, &ngx_posted_events);
-}
-
-
-/* hiredis frees the context: what it leaves behind, and what comes next */
-
-static void
-ngx_http_gobi_bus_redis_cleanup(void *data)
+ngx_http_gobi_bus_redis_closed(void *data, redisAsyncContext *ac)
 {
     ngx_http_gobi_bus_redis_conn_t *rc = data;
 
     const char                       *why;
-    redisAsyncContext                *ac;
     ngx_http_gobi_bus_redis_vault_t  *v;
-
-    ac = rc->ac;
-
-    if (ac == NULL) {
-        return;
-    }
-
-    if (rc->c) {
-        /* nginx closes the socket (and forgets its events), not hiredis */
-        ac->c.fd = -1;
-        ngx_close_connection(rc->c);
-        rc->c = NULL;
-    }
-
-    rc->ac = NULL;
 
     if (rc->timer.timer_set) {
         ngx_del_timer(&rc->timer);
@@ -1640,7 +1374,6 @@ ngx_http_gobi_bus_redis_cleanup(void *data)
     }
 
     rc->subscribing = 0;
-    rc->writing = 0;
     rc->batch = 0;
     rc->setup = 0;
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "gobi_event.h"
+#include "gobi_write.h"
 
 
 typedef enum {
@@ -56,43 +57,28 @@ typedef struct {
 
 
 /*
- * A write is the one way to change a vault: it checks the precondition
- * against the current file record, appends the event with the next seq and
+ * A write (gobi_write_t, lib/gobi_write.h) is the one way to change a
+ * vault: the driver reads the current record(s) of its path(s), lets
+ * gobi_write_check() decide, appends the event with the next seq and
  * updates the file record(s).  Atomic per vault (SQLite: one transaction;
  * MongoDB: insert-with-next-seq and retry on duplicate key).
  *
- * base_version:
- *   GOBI_BASE_ANY (-1)  no precondition
- *   0                   the path must not exist (If-None-Match: *)
- *   > 0                 the current version of `path` (rename: of `from`)
- *                       must equal it
- *
- * type CREATE/MODIFY: the driver decides which from the current state
- *   (a path that does not exist or is a tombstone becomes CREATE).  The
- *   same hash as the current live version gives GOBI_STORE_UNCHANGED and
- *   fills `current`.
- * type DELETE: path must exist (else NOT_FOUND).
- * type RENAME: `from` must exist (else NOT_FOUND), `path` must not exist
- *   (else EXISTS, with `current` describing the target).  The event keeps
- *   the file's hash/size/mtime; version becomes the new seq.
- *
- * On CONFLICT/EXISTS/UNCHANGED, `current` holds the file the precondition
- * was checked against (deleted=1 if it is a tombstone).
+ * On CONFLICT/EXISTS/UNCHANGED/NOT_FOUND, `current` holds the file the
+ * precondition was checked against (deleted=1 if it is a tombstone).
  */
 
-#define GOBI_BASE_ANY  (-1)
-
-typedef struct {
-    gobi_event_type_e   type;
-    const char         *path;
-    const char         *from;              /* RENAME only */
-    int64_t             base_version;
-    const char         *hash;              /* 64 hex chars, CREATE/MODIFY */
-    int64_t             size;
-    int64_t             mtime;             /* client's unix ms, 0: now */
-    const char         *device;            /* may be NULL */
-    int64_t             now;               /* unix ms, the event's ts */
-} gobi_write_t;
+/* what a driver answers for a refused write */
+static inline gobi_store_rc_e
+gobi_store_write_rc(gobi_write_rc_e rc)
+{
+    switch (rc) {
+    case GOBI_WRITE_OK:         return GOBI_STORE_OK;
+    case GOBI_WRITE_CONFLICT:   return GOBI_STORE_CONFLICT;
+    case GOBI_WRITE_UNCHANGED:  return GOBI_STORE_UNCHANGED;
+    case GOBI_WRITE_NOT_FOUND:  return GOBI_STORE_NOT_FOUND;
+    default:                    return GOBI_STORE_EXISTS;
+    }
+}
 
 
 typedef int (*gobi_vault_cb)(void *data, const gobi_vault_t *v);

@@ -1533,28 +1533,10 @@ gobi_store_sqlite_event_put(gobi_store_sqlite_conn_t *c, int64_t vault,
 }
 
 
-/* does the record satisfy base_version (see gobi_write_t)? */
-
-static int
-gobi_store_sqlite_base_ok(int64_t base, const gobi_file_t *f)
-{
-    if (base == GOBI_BASE_ANY) {
-        return 1;
-    }
-
-    if (base == 0) {
-        return f->deleted;
-    }
-
-    /* a tombstone's version counts: the client saw the delete */
-
-    return f->version == base;
-}
-
-
 /*
- * Checks the precondition and fills the event and the file records;
- * runs inside the write transaction.
+ * Reads the records of the write's path(s), lets gobi_write_check()
+ * decide, and fills the event and the file records; runs inside the
+ * write transaction.
  */
 
 static gobi_store_rc_e
@@ -1562,110 +1544,39 @@ gobi_store_sqlite_apply(gobi_store_sqlite_conn_t *c, int64_t vault,
     const gobi_write_t *w, gobi_event_t *ev, gobi_file_t *current)
 {
     int               found;
-    gobi_file_t       src;
+    gobi_file_t       target, source;
     gobi_store_rc_e   grc;
+    gobi_write_rc_e   wrc;
 
-    switch (w->type) {
-
-    case GOBI_EV_CREATE:
-    case GOBI_EV_MODIFY:
-
-        grc = gobi_store_sqlite_file_read(c, vault, w->path, current,
-                                          &found);
-        if (grc != GOBI_STORE_OK) {
-            return grc;
-        }
-
-        /* the precondition first: a stale base is a conflict even when
-         * the content happens to match */
-
-        if (!gobi_store_sqlite_base_ok(w->base_version, current)) {
-            return GOBI_STORE_CONFLICT;
-        }
-
-        if (!current->deleted && strcmp(current->hash, w->hash) == 0) {
-            return GOBI_STORE_UNCHANGED;
-        }
-
-        ev->type = current->deleted ? GOBI_EV_CREATE : GOBI_EV_MODIFY;
-        memcpy(ev->hash, w->hash, GOBI_HASH_HEX_LEN + 1);
-        ev->size = w->size;
-        ev->mtime = w->mtime ? w->mtime : w->now;
-
-        return gobi_store_sqlite_file_put(c, vault, w->path, ev->seq,
-                                          ev->hash, ev->size, ev->mtime, 0);
-
-    case GOBI_EV_DELETE:
-
-        grc = gobi_store_sqlite_file_read(c, vault, w->path, current,
-                                          &found);
-        if (grc != GOBI_STORE_OK) {
-            return grc;
-        }
-
-        if (current->deleted) {
-            return GOBI_STORE_NOT_FOUND;
-        }
-
-        if (!gobi_store_sqlite_base_ok(w->base_version, current)) {
-            return GOBI_STORE_CONFLICT;
-        }
-
-        /* a tombstone tells nothing about content */
-
-        ev->type = GOBI_EV_DELETE;
-        ev->hash[0] = '\0';
-        ev->size = 0;
-        ev->mtime = w->mtime ? w->mtime : w->now;
-
-        return gobi_store_sqlite_file_put(c, vault, w->path, ev->seq, "", 0,
-                                          ev->mtime, 1);
-
-    case GOBI_EV_RENAME:
-
-        grc = gobi_store_sqlite_file_read(c, vault, w->from, &src, &found);
-        if (grc != GOBI_STORE_OK) {
-            return grc;
-        }
-
-        if (src.deleted) {
-            *current = src;
-            return GOBI_STORE_NOT_FOUND;
-        }
-
-        if (!gobi_store_sqlite_base_ok(w->base_version, &src)) {
-            *current = src;
-            return GOBI_STORE_CONFLICT;
-        }
-
-        grc = gobi_store_sqlite_file_read(c, vault, w->path, current,
-                                          &found);
-        if (grc != GOBI_STORE_OK) {
-            return grc;
-        }
-
-        if (!current->deleted) {
-            return GOBI_STORE_EXISTS;
-        }
-
-        ev->type = GOBI_EV_RENAME;
-        ev->from = w->from;
-        memcpy(ev->hash, src.hash, GOBI_HASH_HEX_LEN + 1);
-        ev->size = src.size;
-        ev->mtime = src.mtime;
-
-        grc = gobi_store_sqlite_file_put(c, vault, w->from, ev->seq, "", 0,
-                                         w->now, 1);
-        if (grc != GOBI_STORE_OK) {
-            return grc;
-        }
-
-        return gobi_store_sqlite_file_put(c, vault, w->path, ev->seq,
-                                          ev->hash, ev->size, ev->mtime, 0);
-
-    default:
-        return gobi_store_sqlite_invalid("write", "bad event type");
+    grc = gobi_store_sqlite_file_read(c, vault, w->path, &target, &found);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
     }
+
+    if (w->type == GOBI_EV_RENAME) {
+        grc = gobi_store_sqlite_file_read(c, vault, w->from, &source,
+                                          &found);
+        if (grc != GOBI_STORE_OK) {
+            return grc;
+        }
+    }
+
+    wrc = gobi_write_check(w, &target, &source, ev, current);
+    if (wrc != GOBI_WRITE_OK) {
+        return gobi_store_write_rc(wrc);
+    }
+
+    if (ev->type == GOBI_EV_RENAME) {
+        grc = gobi_store_sqlite_file_put(c, vault, w->from, ev->seq, "", 0,
+                                         ev->ts, 1);
+        if (grc != GOBI_STORE_OK) {
+            return grc;
+        }
+    }
+
+    return gobi_store_sqlite_file_put(c, vault, w->path, ev->seq, ev->hash,
+                                      ev->size, ev->mtime,
+                                      ev->type == GOBI_EV_DELETE);
 }
 
 
@@ -1674,25 +1585,16 @@ gobi_store_sqlite_write(gobi_store_t *st, int64_t vault,
     const gobi_write_t *w, gobi_event_t *ev, gobi_file_t *current)
 {
     int64_t                    head;
+    const char                *bad;
     gobi_event_t               ev0;
     gobi_file_t                cur0;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
 
-    if (w->path == NULL || (w->type == GOBI_EV_RENAME && w->from == NULL)) {
-        return gobi_store_sqlite_invalid("write", "no path");
-    }
-
-    if ((w->type == GOBI_EV_CREATE || w->type == GOBI_EV_MODIFY)
-        && (w->hash == NULL || strlen(w->hash) != GOBI_HASH_HEX_LEN
-            || !gobi_hash_valid_hex(w->hash, GOBI_HASH_HEX_LEN)))
-    {
-        return gobi_store_sqlite_invalid("write", "bad hash");
-    }
-
-    if (w->base_version < GOBI_BASE_ANY) {
-        return gobi_store_sqlite_invalid("write", "bad base version");
+    bad = gobi_write_invalid(w);
+    if (bad != NULL) {
+        return gobi_store_sqlite_invalid("write", bad);
     }
 
     if (ev == NULL) {
@@ -1716,9 +1618,6 @@ gobi_store_sqlite_write(gobi_store_t *st, int64_t vault,
     memset(ev, 0, sizeof(gobi_event_t));
     ev->seq = head + 1;
     ev->version = ev->seq;
-    ev->path = w->path;
-    ev->device = w->device;
-    ev->ts = w->now;
 
     grc = gobi_store_sqlite_apply(c, vault, w, ev, current);
     if (grc != GOBI_STORE_OK) {

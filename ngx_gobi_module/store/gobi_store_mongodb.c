@@ -267,8 +267,6 @@ static gobi_store_rc_e gobi_store_mongodb_vault_find(gobi_store_t *st,
     mongoc_client_t *cl, const bson_t *filter, void *out);
 static int gobi_store_mongodb_event_from(const bson_t *doc,
     gobi_event_t *ev);
-static int gobi_store_mongodb_touches(const gobi_event_t *ev,
-    const char *path);
 static void gobi_store_mongodb_event_state(const gobi_event_t *ev,
     const char *path, gobi_store_mongodb_state_t *s);
 static void gobi_store_mongodb_record_state(const bson_t *doc,
@@ -290,10 +288,6 @@ static gobi_store_rc_e gobi_store_mongodb_replay(gobi_store_t *st,
 static gobi_store_rc_e gobi_store_mongodb_settle(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const gobi_event_t *own,
     int64_t now);
-static gobi_store_rc_e gobi_store_mongodb_check(const gobi_write_t *w,
-    const gobi_store_mongodb_state_t *target,
-    const gobi_store_mongodb_state_t *source, gobi_file_t *current,
-    gobi_event_type_e *type);
 static gobi_store_rc_e gobi_store_mongodb_fold(void *data,
     const bson_t *doc, const gobi_event_t *ev);
 static gobi_store_rc_e gobi_store_mongodb_write_locked(gobi_store_t *st,
@@ -1816,44 +1810,22 @@ gobi_store_mongodb_event_from(const bson_t *doc, gobi_event_t *ev)
 
 /* does the event change `path`? */
 
-static int
-gobi_store_mongodb_touches(const gobi_event_t *ev, const char *path)
-{
-    return strcmp(ev->path, path) == 0
-           || (ev->from != NULL && strcmp(ev->from, path) == 0);
-}
-
-
-/*
- * The state of `path` right after event ev.  A tombstone tells nothing
- * about content: no hash, size 0; its mtime is the delete's mtime, or the
- * time of the rename that moved the file away.  A rename's target gets the
- * file (same hash, size and mtime).
- */
+/* the state of `path` right after event ev (see gobi_event_apply()) */
 
 static void
 gobi_store_mongodb_event_state(const gobi_event_t *ev, const char *path,
     gobi_store_mongodb_state_t *s)
 {
+    gobi_file_t  f;
+
+    gobi_event_apply(ev, path, &f);
+
     s->exists = 1;
-    s->version = ev->seq;
-    s->size = ev->size;
-    s->mtime = ev->mtime;
-
-    if (ev->type == GOBI_EV_DELETE
-        || (ev->type == GOBI_EV_RENAME && strcmp(ev->path, path) != 0))
-    {
-        s->deleted = 1;
-        s->hash[0] = '\0';
-        if (ev->type == GOBI_EV_RENAME) {
-            s->size = 0;
-            s->mtime = ev->ts;
-        }
-        return;
-    }
-
-    s->deleted = 0;
-    gobi_store_mongodb_copy(s->hash, sizeof(s->hash), ev->hash);
+    s->version = f.version;
+    memcpy(s->hash, f.hash, sizeof(s->hash));
+    s->size = f.size;
+    s->mtime = f.mtime;
+    s->deleted = f.deleted;
 }
 
 
@@ -2128,82 +2100,6 @@ gobi_store_mongodb_settle(gobi_store_t *st, mongoc_client_t *cl,
 }
 
 
-/* check the precondition of w against the path states */
-
-static gobi_store_rc_e
-gobi_store_mongodb_check(const gobi_write_t *w,
-    const gobi_store_mongodb_state_t *target,
-    const gobi_store_mongodb_state_t *source, gobi_file_t *current,
-    gobi_event_type_e *type)
-{
-    int  live;
-
-    live = target->exists && !target->deleted;
-
-    switch (w->type) {
-
-    case GOBI_EV_CREATE:
-    case GOBI_EV_MODIFY:
-
-        /* the precondition first: a stale base is a conflict even when
-         * the content happens to match */
-
-        if ((w->base_version == 0 && live)
-            || (w->base_version > 0 && target->version != w->base_version))
-        {
-            gobi_store_mongodb_to_file(target, w->path, current);
-            return GOBI_STORE_CONFLICT;
-        }
-
-        if (live && strcmp(target->hash, w->hash) == 0) {
-            gobi_store_mongodb_to_file(target, w->path, current);
-            return GOBI_STORE_UNCHANGED;
-        }
-
-        *type = live ? GOBI_EV_MODIFY : GOBI_EV_CREATE;
-        return GOBI_STORE_OK;
-
-    case GOBI_EV_DELETE:
-        gobi_store_mongodb_to_file(target, w->path, current);
-
-        if (!live) {
-            return GOBI_STORE_NOT_FOUND;
-        }
-
-        if (w->base_version != GOBI_BASE_ANY
-            && target->version != w->base_version)
-        {
-            return GOBI_STORE_CONFLICT;
-        }
-
-        *type = GOBI_EV_DELETE;
-        return GOBI_STORE_OK;
-
-    default: /* GOBI_EV_RENAME */
-
-        if (!source->exists || source->deleted) {
-            gobi_store_mongodb_to_file(source, w->from, current);
-            return GOBI_STORE_NOT_FOUND;
-        }
-
-        if (w->base_version != GOBI_BASE_ANY
-            && source->version != w->base_version)
-        {
-            gobi_store_mongodb_to_file(source, w->from, current);
-            return GOBI_STORE_CONFLICT;
-        }
-
-        if (live || strcmp(w->path, w->from) == 0) {
-            gobi_store_mongodb_to_file(target, w->path, current);
-            return GOBI_STORE_EXISTS;
-        }
-
-        *type = GOBI_EV_RENAME;
-        return GOBI_STORE_OK;
-    }
-}
-
-
 /* a write's view of the backlog: fold newer events into the path states */
 
 typedef struct {
@@ -2231,13 +2127,13 @@ gobi_store_mongodb_fold(void *data, const bson_t *doc,
     }
 
     if (ev->seq > f->target->version
-        && gobi_store_mongodb_touches(ev, f->w->path))
+        && gobi_event_touches(ev, f->w->path))
     {
         gobi_store_mongodb_event_state(ev, f->w->path, f->target);
     }
 
     if (f->w->type == GOBI_EV_RENAME && ev->seq > f->source->version
-        && gobi_store_mongodb_touches(ev, f->w->from))
+        && gobi_event_touches(ev, f->w->from))
     {
         gobi_store_mongodb_event_state(ev, f->w->from, f->source);
     }
@@ -2254,15 +2150,20 @@ gobi_store_mongodb_write_locked(gobi_store_t *st, mongoc_client_t *cl,
     int                          attempt;
     char                         key[GOBI_MONGODB_KEY_LEN];
     bson_t                       doc;
-    int64_t                      applied, head, now, mtime;
+    int64_t                      applied, head;
     bson_oid_t                   op;
+    gobi_file_t                  tf, sf;
+    gobi_write_t                 wn;
     gobi_store_rc_e              rc;
-    gobi_event_type_e            type;
+    gobi_write_rc_e              wrc;
     gobi_store_mongodb_fold_t    fold;
     gobi_store_mongodb_state_t   target, source;
 
-    now = w->now != 0 ? w->now : gobi_store_mongodb_now();
-    mtime = w->mtime != 0 ? w->mtime : now;
+    wn = *w;
+
+    if (wn.now == 0) {
+        wn.now = gobi_store_mongodb_now();
+    }
 
     gobi_store_mongodb_detect(st, cl);
 
@@ -2322,38 +2223,20 @@ gobi_store_mongodb_write_locked(gobi_store_t *st, mongoc_client_t *cl,
 
         /* 3. the precondition, as of head */
 
-        rc = gobi_store_mongodb_check(w, &target, &source, current, &type);
-        if (rc != GOBI_STORE_OK) {
-            return rc;
+        gobi_store_mongodb_to_file(&target, w->path, &tf);
+        gobi_store_mongodb_to_file(&source, w->from, &sf);
+
+        memset(ev, 0, sizeof(gobi_event_t));
+
+        wrc = gobi_write_check(&wn, &tf, &sf, ev, current);
+        if (wrc != GOBI_WRITE_OK) {
+            return gobi_store_write_rc(wrc);
         }
 
         /* 4. the event with the next seq */
 
-        memset(ev, 0, sizeof(gobi_event_t));
         ev->seq = head + 1;
         ev->version = ev->seq;
-        ev->type = type;
-        ev->path = w->path;
-        ev->from = type == GOBI_EV_RENAME ? w->from : NULL;
-        ev->device = w->device;
-        ev->ts = now;
-
-        switch (type) {
-        case GOBI_EV_DELETE:
-            ev->hash[0] = '\0';
-            ev->size = 0;
-            ev->mtime = mtime;
-            break;
-        case GOBI_EV_RENAME:
-            memcpy(ev->hash, source.hash, sizeof(ev->hash));
-            ev->size = source.size;
-            ev->mtime = source.mtime;
-            break;
-        default:
-            memcpy(ev->hash, w->hash, sizeof(ev->hash));
-            ev->size = w->size;
-            ev->mtime = mtime;
-        }
 
         gobi_store_mongodb_event_key(key, vault, ev->seq);
 
@@ -2402,7 +2285,7 @@ settle:
      * overlay and the next write applies.
      */
 
-    (void) gobi_store_mongodb_settle(st, cl, vault, ev, now);
+    (void) gobi_store_mongodb_settle(st, cl, vault, ev, wn.now);
 
     return GOBI_STORE_OK;
 }
@@ -2412,29 +2295,15 @@ static gobi_store_rc_e
 gobi_store_mongodb_write(gobi_store_t *st, int64_t vault,
     const gobi_write_t *w, gobi_event_t *ev, gobi_file_t *current)
 {
+    const char       *bad;
     gobi_store_rc_e   rc;
     gobi_file_t       cur0;
     gobi_event_t      ev0;
     mongoc_client_t  *cl;
 
-    if (w->path == NULL || (w->type == GOBI_EV_RENAME && w->from == NULL)) {
-        gobi_store_mongodb_set_err("mongodb: write: no path");
-        return GOBI_STORE_ERROR;
-    }
-
-    if ((w->type == GOBI_EV_CREATE || w->type == GOBI_EV_MODIFY)
-        && (w->hash == NULL || strlen(w->hash) != GOBI_HASH_HEX_LEN
-            || !gobi_hash_valid_hex(w->hash, GOBI_HASH_HEX_LEN)))
-    {
-        gobi_store_mongodb_set_err("mongodb: write: bad hash");
-        return GOBI_STORE_ERROR;
-    }
-
-    if (w->base_version < GOBI_BASE_ANY
-        || w->type < GOBI_EV_CREATE || w->type > GOBI_EV_RENAME)
-    {
-        gobi_store_mongodb_set_err("mongodb: write: bad base version or "
-                                   "type");
+    bad = gobi_write_invalid(w);
+    if (bad != NULL) {
+        gobi_store_mongodb_set_err("mongodb: write: %s", bad);
         return GOBI_STORE_ERROR;
     }
 
@@ -2471,7 +2340,7 @@ gobi_store_mongodb_overlay(void *data, const bson_t *doc,
 
     o = data;
 
-    if (ev->seq > o->s->version && gobi_store_mongodb_touches(ev, o->path)) {
+    if (ev->seq > o->s->version && gobi_event_touches(ev, o->path)) {
         gobi_store_mongodb_event_state(ev, o->path, o->s);
     }
 
