@@ -82,8 +82,9 @@ typedef struct ngx_http_gobi_job_s  ngx_http_gobi_job_t;
 
 /* runs in a pool thread: no nginx allocation, no logging */
 typedef void (*ngx_http_gobi_run_pt)(ngx_http_gobi_job_t *job);
-/* runs in the event loop when the thread is done; returns what
- * ngx_http_finalize_request() gets */
+/* runs in the event loop when the thread is done */
+typedef void (*ngx_http_gobi_complete_pt)(ngx_http_gobi_job_t *job);
+/* a request's completion; returns what ngx_http_finalize_request() gets */
 typedef ngx_int_t (*ngx_http_gobi_done_pt)(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
 
@@ -94,13 +95,15 @@ typedef ngx_int_t (*ngx_http_gobi_done_pt)(ngx_http_request_t *r,
  * NUL-terminated copies made in the event loop before the task is posted.
  */
 struct ngx_http_gobi_job_s {
-    ngx_http_request_t            *request;
+    ngx_thread_task_t              task;         /* see ngx_http_gobi_job_post */
+    ngx_http_request_t            *request;      /* NULL: not a request's */
     ngx_http_gobi_main_conf_t     *gmcf;
     gobi_store_t                  *store;
     gobi_storage_t                *storage;
 
     ngx_http_gobi_run_pt           run;
-    ngx_http_gobi_done_pt          done;
+    ngx_http_gobi_complete_pt      complete;
+    ngx_http_gobi_done_pt          done;         /* a request's */
     ngx_flag_t                     probe;        /* tries a down store */
     ngx_flag_t                     refused;      /* the store was down */
     ngx_msec_t                     posted;       /* ngx_current_msec */
@@ -208,14 +211,13 @@ char *ngx_http_gobi_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_gobi_bus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* ngx_http_gobi_task.c */
+ngx_int_t ngx_http_gobi_job_post(ngx_http_gobi_job_t *job,
+    ngx_http_gobi_run_pt run, ngx_http_gobi_complete_pt complete,
+    ngx_log_t *log);
 ngx_int_t ngx_http_gobi_task_post(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
     ngx_http_gobi_done_pt done);
 int64_t ngx_http_gobi_now_ms(void);
-void ngx_http_gobi_task_hold(void);
-void ngx_http_gobi_task_release(void);
-ngx_int_t ngx_http_gobi_post(ngx_http_gobi_job_t *job,
-    ngx_thread_task_t *task);
 
 /* ngx_http_gobi_health.c */
 ngx_int_t ngx_http_gobi_health_init(ngx_conf_t *cf);

@@ -15,7 +15,7 @@
 
 
 typedef struct {
-    ngx_thread_task_t              task;
+    ngx_http_gobi_job_t            job;        /* first: see the casts */
     ngx_http_gobi_main_conf_t     *gmcf;
     int64_t                        before;
     int64_t                        removed;
@@ -76,9 +76,9 @@ ngx_http_gobi_retention_init(ngx_cycle_t *cycle)
 
 
 static void
-ngx_http_gobi_retention_run(void *data, ngx_log_t *log)
+ngx_http_gobi_retention_run(ngx_http_gobi_job_t *job)
 {
-    ngx_http_gobi_prune_t *p = data;
+    ngx_http_gobi_prune_t *p = (ngx_http_gobi_prune_t *) job;
 
     const gobi_store_driver_t  *drv;
 
@@ -88,6 +88,11 @@ ngx_http_gobi_retention_run(void *data, ngx_log_t *log)
                               &p->removed);
 
     if (p->rc != GOBI_STORE_OK) {
+        if (p->rc == GOBI_STORE_UNAVAILABLE) {
+            /* the breaker hears of it too */
+            job->code = "store_unavailable";
+        }
+
         ngx_cpystrn((u_char *) p->err,
                     (u_char *) drv->errmsg(ngx_http_gobi_worker.store),
                     sizeof(p->err));
@@ -121,13 +126,20 @@ ngx_http_gobi_retention_referenced(void *data, int64_t vault,
 
 
 static void
-ngx_http_gobi_retention_done(ngx_event_t *ev)
+ngx_http_gobi_retention_done(ngx_http_gobi_job_t *job)
 {
+    ngx_event_t            *ev;
     ngx_http_gobi_prune_t  *p;
 
-    p = ev->data;
+    p = (ngx_http_gobi_prune_t *) job;
+    ev = &job->task.event;
     ngx_http_gobi_retention_busy = 0;
-    ngx_http_gobi_task_release();
+
+    if (job->code && p->rc == GOBI_STORE_OK) {
+        /* refused, the store is down: the next round tries again */
+        ngx_free(p);
+        return;
+    }
 
     if (p->rc != GOBI_STORE_OK) {
         ngx_log_error(NGX_LOG_WARN, ev->log, 0,
@@ -178,18 +190,16 @@ ngx_http_gobi_retention_timer(ngx_event_t *ev)
 
     p->gmcf = gmcf;
     p->before = ngx_http_gobi_now_ms() - (int64_t) gmcf->event_retention * 1000;
+    p->job.gmcf = gmcf;
+    p->job.fd = NGX_INVALID_FILE;
 
-    p->task.ctx = p;
-    p->task.handler = ngx_http_gobi_retention_run;
-    p->task.event.data = p;
-    p->task.event.handler = ngx_http_gobi_retention_done;
-    p->task.event.log = ev->log;
-
-    if (ngx_thread_task_post(gmcf->thread_pool, &p->task) != NGX_OK) {
+    if (ngx_http_gobi_job_post(&p->job, ngx_http_gobi_retention_run,
+                               ngx_http_gobi_retention_done, ev->log)
+        != NGX_OK)
+    {
         ngx_free(p);
         return;
     }
 
     ngx_http_gobi_retention_busy = 1;
-    ngx_http_gobi_task_hold();
 }

@@ -12,9 +12,12 @@
 #include "ngx_http_gobi_module.h"
 
 
-static void ngx_http_gobi_task_handler(void *data, ngx_log_t *log);
+static void ngx_http_gobi_task_hold(void);
+static void ngx_http_gobi_task_release(void);
+static void ngx_http_gobi_job_handler(void *data, ngx_log_t *log);
+static void ngx_http_gobi_job_event(ngx_event_t *ev);
 static void ngx_http_gobi_tasks_watch(ngx_event_t *ev);
-static void ngx_http_gobi_task_event_handler(ngx_event_t *ev);
+static void ngx_http_gobi_task_complete(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_gen_cleanup(void *data);
 
 
@@ -28,7 +31,7 @@ static ngx_event_t       ngx_http_gobi_tasks_ev;
 static ngx_connection_t  ngx_http_gobi_tasks_conn;
 
 
-void
+static void
 ngx_http_gobi_task_hold(void)
 {
     if (ngx_http_gobi_tasks++ == 0 && !ngx_http_gobi_tasks_ev.timer_set) {
@@ -43,7 +46,7 @@ ngx_http_gobi_task_hold(void)
 }
 
 
-void
+static void
 ngx_http_gobi_task_release(void)
 {
     if (--ngx_http_gobi_tasks == 0 && ngx_http_gobi_tasks_ev.timer_set) {
@@ -61,23 +64,6 @@ ngx_http_gobi_tasks_watch(ngx_event_t *ev)
 }
 
 
-/*
- * Posts the job's task, or, while the store is known to be down, its
- * completion only (with the 503 already in the job).
- */
-
-ngx_int_t
-ngx_http_gobi_post(ngx_http_gobi_job_t *job, ngx_thread_task_t *task)
-{
-    if (ngx_http_gobi_health_refuse(job)) {
-        ngx_post_event(&task->event, &ngx_posted_events);
-        return NGX_OK;
-    }
-
-    return ngx_thread_task_post(job->gmcf->thread_pool, task);
-}
-
-
 int64_t
 ngx_http_gobi_now_ms(void)
 {
@@ -89,34 +75,39 @@ ngx_http_gobi_now_ms(void)
 }
 
 
+/*
+ * Runs job->run in a pool thread, then complete(job) in the event loop;
+ * while the store is known to be down, only the completion, with the 503
+ * already in the job.
+ */
+
 ngx_int_t
-ngx_http_gobi_task_post(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
-    ngx_http_gobi_run_pt run, ngx_http_gobi_done_pt done)
+ngx_http_gobi_job_post(ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
+    ngx_http_gobi_complete_pt complete, ngx_log_t *log)
 {
     ngx_thread_task_t  *task;
 
-    task = ngx_thread_task_alloc(r->pool, 0);
-    if (task == NULL) {
-        return NGX_ERROR;
-    }
-
     job->run = run;
-    job->done = done;
+    job->complete = complete;
     job->now = ngx_http_gobi_now_ms();
 
-    task->ctx = job;
-    task->handler = ngx_http_gobi_task_handler;
-    task->event.data = job;
-    task->event.handler = ngx_http_gobi_task_event_handler;
-    task->event.log = r->connection->log;
+    task = &job->task;
+    ngx_memzero(task, sizeof(ngx_thread_task_t));
 
-    if (ngx_http_gobi_post(job, task) != NGX_OK) {
+    task->ctx = job;
+    task->handler = ngx_http_gobi_job_handler;
+    task->event.data = job;
+    task->event.handler = ngx_http_gobi_job_event;
+    task->event.log = log;
+
+    if (ngx_http_gobi_health_refuse(job)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "gobi: store down, job refused without a thread");
+        ngx_post_event(&task->event, &ngx_posted_events);
+
+    } else if (ngx_thread_task_post(job->gmcf->thread_pool, task) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    r->main->blocked++;
-    r->main->count++;
-    r->aio = 1;
 
     ngx_http_gobi_task_hold();
 
@@ -125,7 +116,7 @@ ngx_http_gobi_task_post(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
 
 
 static void
-ngx_http_gobi_task_handler(void *data, ngx_log_t *log)
+ngx_http_gobi_job_handler(void *data, ngx_log_t *log)
 {
     ngx_http_gobi_job_t  *job = data;
 
@@ -134,32 +125,67 @@ ngx_http_gobi_task_handler(void *data, ngx_log_t *log)
 
 
 static void
-ngx_http_gobi_task_event_handler(ngx_event_t *ev)
+ngx_http_gobi_job_event(ngx_event_t *ev)
 {
-    ngx_int_t             rc;
     ngx_uint_t            level;
-    ngx_connection_t     *c;
-    ngx_pool_cleanup_t   *cln;
-    ngx_http_request_t   *r;
     ngx_http_gobi_job_t  *job;
 
     job = ev->data;
-    r = job->request;
-    c = r->connection;
 
-    ngx_http_set_log_request(c->log, r);
-
-    r->main->blocked--;
-    r->aio = 0;
+    if (job->request) {
+        ngx_http_set_log_request(job->request->connection->log,
+                                 job->request);
+    }
 
     ngx_http_gobi_task_release();
     ngx_http_gobi_health_outcome(job);
 
     if (job->log[0]) {
         level = job->log_level ? job->log_level : NGX_LOG_ERR;
-        ngx_log_error(level, c->log, 0, "gobi: %s", job->log);
+        ngx_log_error(level, ev->log, 0, "gobi: %s", job->log);
         job->log[0] = '\0';
     }
+
+    job->complete(job);
+}
+
+
+/* a request's work: the request waits for it */
+
+ngx_int_t
+ngx_http_gobi_task_post(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
+    ngx_http_gobi_run_pt run, ngx_http_gobi_done_pt done)
+{
+    job->done = done;
+
+    if (ngx_http_gobi_job_post(job, run, ngx_http_gobi_task_complete,
+                               r->connection->log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    r->main->blocked++;
+    r->main->count++;
+    r->aio = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gobi_task_complete(ngx_http_gobi_job_t *job)
+{
+    ngx_int_t             rc;
+    ngx_connection_t     *c;
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_request_t   *r;
+
+    r = job->request;
+    c = r->connection;
+
+    r->main->blocked--;
+    r->aio = 0;
 
     if (job->gen) {
         /* the response body generator goes with the request */

@@ -20,6 +20,7 @@
 
 
 #define NGX_HTTP_GOBI_FETCH_LIMIT  500
+#define NGX_HTTP_GOBI_FETCH_RETRY  1000     /* ms, after the store failed */
 
 
 struct ngx_http_gobi_vsub_s {
@@ -29,14 +30,14 @@ struct ngx_http_gobi_vsub_s {
     int64_t                        announced;  /* highest seq heard of */
     ngx_queue_t                    sessions;
     ngx_uint_t                     nsessions;
+    ngx_event_t                    retry;      /* the store failed a read */
     unsigned                       fetching:1;
     unsigned                       again:1;    /* re-read when done */
 };
 
 
 typedef struct {
-    ngx_thread_task_t              task;
-    ngx_http_gobi_job_t            job;
+    ngx_http_gobi_job_t            job;        /* first: see the casts */
     ngx_http_gobi_vsub_t          *vsub;
     int64_t                        since;
     int                            more;
@@ -50,6 +51,7 @@ static ngx_uint_t                  ngx_http_gobi_subs_ready;
 
 
 static void ngx_http_gobi_subs_fetch(ngx_http_gobi_vsub_t *vsub);
+static void ngx_http_gobi_subs_retry(ngx_event_t *ev);
 static void ngx_http_gobi_subs_deliver(ngx_http_gobi_vsub_t *vsub,
     ngx_http_gobi_job_t *job, int64_t since);
 static void ngx_http_gobi_subs_free(ngx_http_gobi_vsub_t *vsub);
@@ -121,6 +123,11 @@ ngx_http_gobi_subs_join(ngx_http_gobi_ws_t *ws, int64_t head)
         vsub->announced = head;
         ngx_queue_init(&vsub->sessions);
 
+        vsub->retry.handler = ngx_http_gobi_subs_retry;
+        vsub->retry.data = vsub;
+        vsub->retry.log = ngx_cycle->log;
+        vsub->retry.cancelable = 1;
+
         ngx_rbtree_insert(&ngx_http_gobi_subs_tree, &vsub->node);
 
         gmcf = ngx_http_gobi_subs_conf();
@@ -173,6 +180,10 @@ ngx_http_gobi_subs_free(ngx_http_gobi_vsub_t *vsub)
 
     gmcf = ngx_http_gobi_subs_conf();
     gmcf->bus->unsubscribe(vsub->vault);
+
+    if (vsub->retry.timer_set) {
+        ngx_del_timer(&vsub->retry);
+    }
 
     ngx_free(vsub);
 }
@@ -296,9 +307,9 @@ done:
 
 
 static void
-ngx_http_gobi_subs_run_fetch(void *data, ngx_log_t *log)
+ngx_http_gobi_subs_run_fetch(ngx_http_gobi_job_t *job)
 {
-    ngx_http_gobi_fetch_t *f = data;
+    ngx_http_gobi_fetch_t *f = (ngx_http_gobi_fetch_t *) job;
 
     if (ngx_http_gobi_subs_read(&f->job, f->since, &f->more)
         == GOBI_STORE_EXPIRED)
@@ -309,26 +320,27 @@ ngx_http_gobi_subs_run_fetch(void *data, ngx_log_t *log)
 
 
 static void
-ngx_http_gobi_subs_fetch_done(ngx_event_t *ev)
+ngx_http_gobi_subs_fetch_done(ngx_http_gobi_job_t *job)
 {
     ngx_http_gobi_vsub_t   *vsub;
     ngx_http_gobi_fetch_t  *f;
 
-    f = ev->data;
+    f = (ngx_http_gobi_fetch_t *) job;
     vsub = f->vsub;
-
-    ngx_http_gobi_task_release();
-
-    if (f->job.log[0]) {
-        ngx_log_error(NGX_LOG_ERR, ev->log, 0, "gobi: %s", f->job.log);
-    }
 
     if (f->job.code && ngx_strcmp(f->job.code, "vault_not_found") == 0) {
         ngx_http_gobi_subs_gone(vsub);
 
     } else if (f->job.code) {
-        /* the store failed: the next notice, or a reconnect, retries */
+        /*
+         * The store failed, or is down and the breaker refused: read
+         * again soon (the notice that rang may have been the last one).
+         */
         vsub->again = 1;
+
+        if (!vsub->retry.timer_set) {
+            ngx_add_timer(&vsub->retry, NGX_HTTP_GOBI_FETCH_RETRY);
+        }
 
     } else if (f->expired) {
         /* pruned past our position: every session gets its resync */
@@ -381,20 +393,33 @@ ngx_http_gobi_subs_fetch(ngx_http_gobi_vsub_t *vsub)
     f->job.vault.id = vsub->vault;
     f->job.fd = NGX_INVALID_FILE;
 
-    f->task.ctx = f;
-    f->task.handler = ngx_http_gobi_subs_run_fetch;
-    f->task.event.data = f;
-    f->task.event.handler = ngx_http_gobi_subs_fetch_done;
-    f->task.event.log = ngx_cycle->log;
-
-    if (ngx_thread_task_post(gmcf->thread_pool, &f->task) != NGX_OK) {
+    if (ngx_http_gobi_job_post(&f->job, ngx_http_gobi_subs_run_fetch,
+                               ngx_http_gobi_subs_fetch_done, ngx_cycle->log)
+        != NGX_OK)
+    {
         ngx_free(f);
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "gobi: fan-out of vault %L reads after seq %L",
+                   vsub->vault, vsub->seq);
+
     vsub->fetching = 1;
     vsub->again = 0;
-    ngx_http_gobi_task_hold();
+}
+
+
+static void
+ngx_http_gobi_subs_retry(ngx_event_t *ev)
+{
+    ngx_http_gobi_vsub_t  *vsub;
+
+    vsub = ev->data;
+
+    if (!vsub->fetching) {
+        ngx_http_gobi_subs_fetch(vsub);
+    }
 }
 
 

@@ -29,7 +29,6 @@
 
 
 typedef struct {
-    ngx_thread_task_t            task;
     ngx_http_gobi_job_t          job;
     ngx_http_gobi_ws_t          *ws;
     ngx_http_gobi_ws_done_pt     done;
@@ -54,8 +53,7 @@ static void ngx_http_gobi_ws_ping(ngx_event_t *ev);
 static void ngx_http_gobi_ws_cleanup(void *data);
 static void ngx_http_gobi_ws_close(ngx_http_gobi_ws_t *ws);
 static void ngx_http_gobi_ws_close_handler(ngx_event_t *ev);
-static void ngx_http_gobi_ws_task_handler(void *data, ngx_log_t *log);
-static void ngx_http_gobi_ws_task_done(ngx_event_t *ev);
+static void ngx_http_gobi_ws_task_done(ngx_http_gobi_job_t *job);
 
 
 /* the handshake ---------------------------------------------------------- */
@@ -1006,60 +1004,38 @@ ngx_http_gobi_ws_task_post(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job,
     t = (ngx_http_gobi_ws_task_t *)
             ((u_char *) job - offsetof(ngx_http_gobi_ws_task_t, job));
 
-    job->run = run;
-    job->now = ngx_http_gobi_now_ms();
     t->done = done;
 
-    t->task.ctx = t;
-    t->task.handler = ngx_http_gobi_ws_task_handler;
-    t->task.event.data = t;
-    t->task.event.handler = ngx_http_gobi_ws_task_done;
-    t->task.event.log = ws->connection->log;
-
-    if (ngx_http_gobi_post(job, &t->task) != NGX_OK) {
+    if (ngx_http_gobi_job_post(job, run, ngx_http_gobi_ws_task_done,
+                               ws->connection->log)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     ws->tasks++;
     ws->request->main->blocked++;
-    ngx_http_gobi_task_hold();
 
     return NGX_OK;
 }
 
 
 static void
-ngx_http_gobi_ws_task_handler(void *data, ngx_log_t *log)
+ngx_http_gobi_ws_task_done(ngx_http_gobi_job_t *job)
 {
-    ngx_http_gobi_ws_task_t  *t = data;
-
-    t->job.run(&t->job);
-}
-
-
-static void
-ngx_http_gobi_ws_task_done(ngx_event_t *ev)
-{
-    ngx_uint_t                level;
     ngx_connection_t         *c;
     ngx_http_request_t       *r;
     ngx_http_gobi_ws_t       *ws;
     ngx_http_gobi_ws_task_t  *t;
 
-    t = ev->data;
+    t = (ngx_http_gobi_ws_task_t *)
+            ((u_char *) job - offsetof(ngx_http_gobi_ws_task_t, job));
     ws = t->ws;
     r = ws->request;
     c = ws->connection;
 
     ws->tasks--;
     r->main->blocked--;
-    ngx_http_gobi_task_release();
-    ngx_http_gobi_health_outcome(&t->job);
-
-    if (t->job.log[0]) {
-        level = t->job.log_level ? t->job.log_level : NGX_LOG_ERR;
-        ngx_log_error(level, c->log, 0, "gobi: %s", t->job.log);
-    }
 
     if (ws->closed) {
         ngx_http_gobi_ws_job_free(&t->job);
