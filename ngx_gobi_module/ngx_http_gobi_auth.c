@@ -246,3 +246,31 @@ ngx_http_gobi_auth_check(ngx_http_gobi_job_t *job)
                             "missing or invalid credentials");
     return NGX_ERROR;
 }
+
+
+/* the authenticated user's vault named by the request */
+
+ngx_int_t
+ngx_http_gobi_job_vault(ngx_http_gobi_job_t *job)
+{
+    gobi_store_rc_e  rc;
+
+    if (ngx_http_gobi_auth_check(job) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = job->gmcf->store_driver->vault_get(job->store, job->user.id,
+                                            job->vault_name, &job->vault);
+    if (rc == GOBI_STORE_OK) {
+        return NGX_OK;
+    }
+
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_NOT_FOUND, "vault_not_found",
+                                "no such vault");
+    } else {
+        ngx_http_gobi_job_store_error(job, rc);
+    }
+
+    return NGX_ERROR;
+}

@@ -22,18 +22,9 @@
 
 static ngx_int_t ngx_http_gobi_put_headers(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
-static void ngx_http_gobi_run_put_check(ngx_http_gobi_job_t *job);
-static ngx_int_t ngx_http_gobi_put_read(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_put_body_handler(ngx_http_request_t *r);
 static void ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job);
 static ngx_int_t ngx_http_gobi_put_done(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job);
-static void ngx_http_gobi_run_get(ngx_http_gobi_job_t *job);
-static ngx_int_t ngx_http_gobi_get_done(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job);
-static void ngx_http_gobi_run_delete(ngx_http_gobi_job_t *job);
-static ngx_int_t ngx_http_gobi_delete_done(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
 
 
@@ -237,35 +228,25 @@ bad_mtime:
  */
 
 ngx_int_t
-ngx_http_gobi_file_put(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+ngx_http_gobi_file_put_check(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
+    yajl_val json)
 {
     ngx_int_t  rc;
 
     rc = ngx_http_gobi_put_headers(r, job);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_gobi_send_job(r, job);
-    }
-
     if (rc != NGX_OK) {
         return rc;
     }
 
     if (r->headers_in.content_length_n > job->gmcf->max_file_size) {
-        return ngx_http_gobi_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                        "payload_too_large",
-                                        "the file is larger than "
-                                        "gobi_max_file_size");
+        ngx_http_gobi_job_error(job, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                "payload_too_large",
+                                "the file is larger than "
+                                "gobi_max_file_size");
+        return NGX_DECLINED;
     }
 
-    if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_run_put_check,
-                                ngx_http_gobi_put_read)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DONE;
+    return NGX_OK;
 }
 
 
@@ -275,8 +256,8 @@ ngx_http_gobi_file_put(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
  * write checks again (another write may come in between).
  */
 
-static void
-ngx_http_gobi_run_put_check(ngx_http_gobi_job_t *job)
+void
+ngx_http_gobi_file_run_put_check(ngx_http_gobi_job_t *job)
 {
     gobi_store_rc_e  rc;
 
@@ -313,8 +294,8 @@ ngx_http_gobi_run_put_check(ngx_http_gobi_job_t *job)
 }
 
 
-static ngx_int_t
-ngx_http_gobi_put_read(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+ngx_int_t
+ngx_http_gobi_file_put_read(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
     ngx_int_t  rc;
 
@@ -608,22 +589,8 @@ ngx_http_gobi_put_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 }
 
 
-ngx_int_t
-ngx_http_gobi_file_get(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
-{
-    if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_run_get,
-                                ngx_http_gobi_get_done)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_gobi_run_get(ngx_http_gobi_job_t *job)
+void
+ngx_http_gobi_file_run_get(ngx_http_gobi_job_t *job)
 {
     gobi_store_rc_e  rc;
 
@@ -658,8 +625,8 @@ ngx_http_gobi_run_get(ngx_http_gobi_job_t *job)
 }
 
 
-static ngx_int_t
-ngx_http_gobi_get_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+ngx_int_t
+ngx_http_gobi_file_get_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
     u_char                    *etag, *hash;
     ngx_fd_t                   fd;
@@ -800,7 +767,8 @@ ngx_http_gobi_get_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 
 
 ngx_int_t
-ngx_http_gobi_file_delete(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+ngx_http_gobi_file_delete_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json)
 {
     ngx_int_t  rc;
 
@@ -810,27 +778,12 @@ ngx_http_gobi_file_delete(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         rc = ngx_http_gobi_device(r, job);
     }
 
-    if (rc == NGX_DECLINED) {
-        return ngx_http_gobi_send_job(r, job);
-    }
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_run_delete,
-                                ngx_http_gobi_delete_done)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DONE;
+    return rc;
 }
 
 
-static void
-ngx_http_gobi_run_delete(ngx_http_gobi_job_t *job)
+void
+ngx_http_gobi_file_run_delete(ngx_http_gobi_job_t *job)
 {
     gobi_write_t     w;
     gobi_store_rc_e  rc;
@@ -894,8 +847,8 @@ ngx_http_gobi_run_delete(ngx_http_gobi_job_t *job)
 }
 
 
-static ngx_int_t
-ngx_http_gobi_delete_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+ngx_int_t
+ngx_http_gobi_file_delete_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
     if (job->code == NULL) {
         ngx_http_gobi_bus_publish(job->vault.id, job->event.seq);

@@ -95,7 +95,7 @@ typedef ngx_int_t (*ngx_http_gobi_done_pt)(ngx_http_request_t *r,
  * NUL-terminated copies made in the event loop before the task is posted.
  */
 struct ngx_http_gobi_job_s {
-    ngx_thread_task_t              task;         /* see ngx_http_gobi_job_post */
+    ngx_thread_task_t              task;         /* ngx_http_gobi_job_post */
     ngx_http_request_t            *request;      /* NULL: not a request's */
     ngx_http_gobi_main_conf_t     *gmcf;
     gobi_store_t                  *store;
@@ -163,10 +163,41 @@ struct ngx_http_gobi_job_s {
 };
 
 
+/*
+ * The event-loop checks of a route: fill the job from the request (and
+ * its JSON body, or NULL).  NGX_OK to go on with the thread work,
+ * NGX_DECLINED with the job's error set, or an HTTP status.
+ */
+typedef ngx_int_t (*ngx_http_gobi_validate_pt)(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+
+#define NGX_HTTP_GOBI_ROUTE_PUBLIC  0x01   /* no credentials parsed first */
+#define NGX_HTTP_GOBI_ROUTE_JSON    0x02   /* a JSON body */
+#define NGX_HTTP_GOBI_ROUTE_BASIC   0x04   /* ... unless Basic, bodyless */
+
+/*
+ * One endpoint: methods, the path after the API location ("{vault}" one
+ * segment, "{path}" the rest), then validate in the loop, run in a pool
+ * thread, done in the loop to answer.
+ */
+typedef struct {
+    ngx_uint_t                     methods;
+    ngx_str_t                      pattern;
+    ngx_uint_t                     flags;
+    ngx_http_gobi_validate_pt      validate;     /* may be NULL */
+    ngx_http_gobi_run_pt           run;
+    ngx_http_gobi_done_pt          done;
+} ngx_http_gobi_route_t;
+
+typedef ngx_int_t (*ngx_http_gobi_json_pt)(ngx_http_request_t *r,
+    yajl_val json);
+
+
 /* the module's request context */
 typedef struct {
     ngx_http_gobi_job_t            job;
-    ngx_uint_t                     op;
+    const ngx_http_gobi_route_t   *route;
+    ngx_http_gobi_json_pt          json_next;
     void                          *ws;
     ngx_str_t                      error_body;   /* see _errors.c */
     ngx_uint_t                     error_rewrite;
@@ -270,19 +301,38 @@ ngx_int_t ngx_http_gobi_retention_init(ngx_cycle_t *cycle);
 /* bus/ngx_http_gobi_bus.c: tell the bus a vault moved on */
 void ngx_http_gobi_bus_publish(int64_t vault, int64_t seq);
 
-/* ngx_http_gobi_api.c */
-ngx_int_t ngx_http_gobi_api_handler(ngx_http_request_t *r);
+/* ngx_http_gobi_request.c */
 ngx_http_gobi_ctx_t *ngx_http_gobi_ctx_create(ngx_http_request_t *r);
-ngx_int_t ngx_http_gobi_job_vault(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_route_find(ngx_http_request_t *r,
+    const ngx_http_gobi_route_t *routes, ngx_http_gobi_ctx_t *ctx);
+ngx_int_t ngx_http_gobi_json_body(ngx_http_request_t *r,
+    ngx_http_gobi_json_pt next);
+ngx_int_t ngx_http_gobi_json_str(ngx_http_gobi_job_t *job, yajl_val json,
+    const char *key, char **out, size_t *len);
 ngx_table_elt_t *ngx_http_gobi_header_in(ngx_http_request_t *r,
     const char *name);
+ngx_int_t ngx_http_gobi_arg_int(ngx_http_request_t *r, const char *name,
+    int64_t *out);
 
-/* ngx_http_gobi_files.c */
-ngx_int_t ngx_http_gobi_file_put(ngx_http_request_t *r,
+/* ngx_http_gobi_auth.c: the authenticated user's vault (thread side) */
+ngx_int_t ngx_http_gobi_job_vault(ngx_http_gobi_job_t *job);
+
+/* ngx_http_gobi_api.c */
+ngx_int_t ngx_http_gobi_api_handler(ngx_http_request_t *r);
+
+/* ngx_http_gobi_files.c: the file routes */
+ngx_int_t ngx_http_gobi_file_put_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+void ngx_http_gobi_file_run_put_check(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_file_put_read(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
-ngx_int_t ngx_http_gobi_file_get(ngx_http_request_t *r,
+void ngx_http_gobi_file_run_get(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_file_get_done(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
-ngx_int_t ngx_http_gobi_file_delete(ngx_http_request_t *r,
+ngx_int_t ngx_http_gobi_file_delete_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+void ngx_http_gobi_file_run_delete(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_file_delete_done(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
 
 
