@@ -300,6 +300,9 @@ ngx_http_gobi_file_put_read(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     ngx_int_t  rc;
 
     if (job->code) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "gobi: PUT \"%s\" refused before the body: %s",
+                       job->path, job->code);
         return ngx_http_gobi_send_job(r, job);
     }
 
@@ -579,6 +582,11 @@ ngx_http_gobi_put_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
     ngx_http_gobi_keep_temp(r, job);
 
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "gobi: PUT \"%s\" base %L: %s, seq %L", job->path,
+                   job->base_version, job->code ? job->code : "written",
+                   job->event.seq);
+
     if (job->code == NULL && job->event.seq > 0
         && job->event.seq == job->file.version)
     {
@@ -848,8 +856,13 @@ ngx_http_gobi_file_run_delete(ngx_http_gobi_job_t *job)
 
 
 ngx_int_t
-ngx_http_gobi_file_delete_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+ngx_http_gobi_file_delete_done(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job)
 {
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "gobi: DELETE \"%s\" base %L: %s", job->path,
+                   job->base_version, job->code ? job->code : "deleted");
+
     if (job->code == NULL) {
         ngx_http_gobi_bus_publish(job->vault.id, job->event.seq);
     }

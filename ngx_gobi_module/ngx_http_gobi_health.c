@@ -122,9 +122,14 @@ ngx_http_gobi_health_refuse(ngx_http_gobi_job_t *job)
         && ngx_atomic_cmp_set(&h->probe_until, probe,
                               now + NGX_HTTP_GOBI_HEALTH_PROBE))
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "gobi: store breaker: this call probes the store");
         job->probe = 1;
         return 0;
     }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "gobi: store breaker open: 503 without asking");
 
     ngx_http_gobi_job_error(job, NGX_HTTP_SERVICE_UNAVAILABLE,
                             "store_unavailable",
@@ -158,10 +163,17 @@ ngx_http_gobi_health_outcome(ngx_http_gobi_job_t *job)
     if (job->code && ngx_strcmp(job->code, "store_unavailable") == 0) {
 
         if ((ngx_msec_int_t) (job->posted - h->up_at) >= 0) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                           "gobi: store breaker opens");
             h->down_until = now + NGX_HTTP_GOBI_HEALTH_RETRY;
         }
 
         return;
+    }
+
+    if (h->down_until) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "gobi: store breaker closes: the store answered");
     }
 
     h->up_at = now;

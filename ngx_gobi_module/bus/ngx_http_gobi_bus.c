@@ -75,5 +75,10 @@ ngx_http_gobi_bus_publish(int64_t vault, int64_t seq)
 
     gmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_gobi_module);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "gobi: %s bus: publish vault %L at seq %L",
+                   gmcf->bus->scheme, vault, seq);
+
     gmcf->bus->publish(vault, seq);
 }

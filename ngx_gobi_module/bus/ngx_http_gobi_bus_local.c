@@ -292,6 +292,9 @@ ngx_http_gobi_bus_local_wake(ngx_event_t *ev)
 
     ngx_shmtx_unlock(ngx_http_gobi_bus_mutex);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "gobi: local bus: %ui notices", n);
+
     for (i = 0; i < n; i++) {
         ngx_http_gobi_subs_notice(ngx_http_gobi_bus_batch[i].vault,
                                   ngx_http_gobi_bus_batch[i].seq);

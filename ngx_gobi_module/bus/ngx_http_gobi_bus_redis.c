@@ -952,6 +952,9 @@ ngx_http_gobi_bus_redis_sub_reply(redisAsyncContext *ac, void *r, void *data)
         seq = (msg->type == REDIS_REPLY_STRING)
               ? ngx_http_gobi_bus_redis_number(msg->str, msg->len) : -1;
 
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "gobi: redis bus: vault %L at seq %L", vault, seq);
+
         /* not a seq (someone else's message): re-read to be sure */
         ngx_http_gobi_subs_notice(vault, seq);
         return;
