@@ -47,10 +47,15 @@ module: $(BUILD)/ngx_http_gobi_module.so
 
 client: $(BUILD)/gobi
 
-# nginx's configure runs again only when the set of source files changes
+# optional drivers to leave out: GOBI_WITHOUT="mongodb redis" (see config)
+export GOBI_WITHOUT
+
+# nginx's configure runs again only when the set of source files (or of
+# drivers left out) changes
 SRCLIST := $(MOD_SRCS) $(LIB_SRCS) $(MOD_HDRS) $(LIB_HDRS)
-$(shell mkdir -p $(BUILD); echo '$(SRCLIST)' | cmp -s - $(BUILD)/.srclist \
-          || echo '$(SRCLIST)' > $(BUILD)/.srclist)
+$(shell mkdir -p $(BUILD); echo '$(SRCLIST) $(GOBI_WITHOUT)' \
+          | cmp -s - $(BUILD)/.srclist \
+          || echo '$(SRCLIST) $(GOBI_WITHOUT)' > $(BUILD)/.srclist)
 
 $(BUILD)/nginx/objs/Makefile: config $(BUILD)/.srclist
 	@rm -rf $(BUILD)/nginx && mkdir -p $(BUILD)/nginx
