@@ -39,7 +39,7 @@ NGX_CC_OPT := -g -O2 -fPIC -fstack-protector-strong -Wformat \
               -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2 $(WARN)
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
 
-.PHONY: all module client unit test prove run clean ferretdb
+.PHONY: all module client unit test prove run clean ferretdb fuzz
 
 all: module client
 
@@ -105,6 +105,11 @@ test: all unit ferretdb
 	$(PROVE) $(SUITES)
 	scripts/with-ferretdb build/unit/test_store
 	scripts/with-ferretdb $(PROVE) $(MONGO_SUITES)
+
+# libFuzzer targets (clang): t/fuzz/fuzz.mk; FUZZ_SECONDS per target
+FUZZ_SECONDS ?= 10
+fuzz:
+	@$(MAKE) --no-print-directory -f t/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 run: module
 	@scripts/run
