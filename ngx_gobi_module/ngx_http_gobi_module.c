@@ -204,7 +204,9 @@ ngx_http_gobi_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&gmcf->api_locations, cf->pool, 4,
                        sizeof(ngx_http_core_loc_conf_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&gmcf->data_paths, cf->pool, 2, sizeof(ngx_str_t))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -461,8 +463,9 @@ ngx_http_gobi_scheme_find(ngx_conf_t *cf, const char *directive,
     ngx_str_t *value, const ngx_http_gobi_scheme_t **found, ngx_str_t *arg)
 {
     u_char                        *p, *slash;
-    ngx_str_t                      dir;
+    ngx_str_t                      dir, *data;
     const ngx_http_gobi_scheme_t  *s;
+    ngx_http_gobi_main_conf_t     *gmcf;
 
     for (s = schemes; s->prefix.len; s++) {
 
@@ -530,8 +533,19 @@ ngx_http_gobi_scheme_find(ngx_conf_t *cf, const char *directive,
             dir.len = (slash && slash != dir.data) ? slash - dir.data : 0;
         }
 
-        if (dir.len && ngx_http_gobi_add_path(cf, &dir, NULL) != NGX_OK) {
-            return NGX_CONF_ERROR;
+        if (dir.len) {
+            if (ngx_http_gobi_add_path(cf, &dir, NULL) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            gmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                      ngx_http_gobi_module);
+            data = ngx_array_push(&gmcf->data_paths);
+            if (data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *data = dir;
         }
 
         dir = *arg;
@@ -613,6 +627,10 @@ ngx_http_gobi_init_module(ngx_cycle_t *cycle)
     gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_gobi_module);
     if (gmcf == NULL || !gmcf->enabled) {
         return NGX_OK;
+    }
+
+    if (ngx_http_gobi_access_check(cycle) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return gmcf->bus->init_module(cycle);

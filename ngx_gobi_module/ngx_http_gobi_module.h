@@ -49,6 +49,8 @@ typedef struct {
     ngx_msec_t                     blob_grace;
 
     ngx_path_t                    *tmp_path;     /* upload temp files */
+    ngx_array_t                    data_paths;   /* ngx_str_t: folders the
+                                                    workers must use */
     ngx_array_t                    api_locations; /* ngx_http_core_loc_conf_t * */
     ngx_flag_t                     enabled;      /* some gobi_* location */
 } ngx_http_gobi_main_conf_t;
@@ -294,6 +296,9 @@ void ngx_http_gobi_token_hash(const char *token, char *hex);
 
 /* ngx_http_gobi_errors.c */
 ngx_int_t ngx_http_gobi_errors_init(ngx_conf_t *cf);
+
+/* ngx_http_gobi_access.c: can the worker user use the data folders? */
+ngx_int_t ngx_http_gobi_access_check(ngx_cycle_t *cycle);
 
 /* ngx_http_gobi_retention.c */
 ngx_int_t ngx_http_gobi_retention_init(ngx_cycle_t *cycle);
