@@ -39,7 +39,7 @@ NGX_CC_OPT := -g -O2 -fPIC -fstack-protector-strong -Wformat \
               -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2 $(WARN)
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
 
-.PHONY: all module client unit test prove run clean ferretdb fuzz
+.PHONY: all module client unit test prove run clean ferretdb fuzz deps
 
 all: module client
 
@@ -100,8 +100,12 @@ MONGO_SUITES ?= $(filter-out t/4%,$(wildcard t/*.t))
 prove: all
 	$(PROVE) $(SUITES)
 
+# the Debian packages gobi needs (idempotent, quiet when all are there)
+deps:
+	@scripts/deps
+
 # every suite on SQLite, then on MongoDB (FerretDB, built from Go modules)
-test: all unit ferretdb
+test: deps all unit ferretdb
 	$(PROVE) $(SUITES)
 	scripts/with-ferretdb build/unit/test_store
 	scripts/with-ferretdb $(PROVE) $(MONGO_SUITES)
@@ -111,7 +115,8 @@ FUZZ_SECONDS ?= 10
 fuzz:
 	@$(MAKE) --no-print-directory -f t/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-run: module
+run: deps
+	@$(MAKE) --no-print-directory module
 	@scripts/run
 
 clean:
