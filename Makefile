@@ -18,6 +18,11 @@ WARN       := -Wall -Wextra -Werror
 CFLAGS     ?= -O2 -g
 MOD_DIRS   := ngx_gobi_module $(addprefix ngx_gobi_module/,store storage bus ws)
 CFLAGS     += $(WARN) -std=gnu99 -D_GNU_SOURCE -Ilib $(addprefix -I,$(MOD_DIRS))
+
+# sanitizers: SAN_FLAGS goes into the module, the client and the unit
+# tests alike (see test-asan)
+SAN_FLAGS  ?=
+CFLAGS     += $(SAN_FLAGS)
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread
 
@@ -36,10 +41,12 @@ UNIT_SRCS  := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 NGX_CC_OPT := -g -O2 -fPIC -fstack-protector-strong -Wformat \
-              -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2 $(WARN)
-NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
+              -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2 $(WARN) \
+              $(SAN_FLAGS)
+NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SAN_FLAGS)
 
-.PHONY: all module client unit test prove run clean ferretdb fuzz deps
+.PHONY: all module client unit test prove run clean ferretdb fuzz deps \
+           test-asan
 
 all: module client
 
@@ -110,6 +117,17 @@ test: deps all unit ferretdb
 	scripts/with-ferretdb build/unit/test_store
 	scripts/with-ferretdb $(PROVE) $(MONGO_SUITES)
 
+# the module, lib and client built with AddressSanitizer and UBSan into
+# build-asan/ (nginx itself stays stock and preloads the runtime), the unit
+# tests and every suite run against them; any report fails the run
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN_FLAGS='$(ASAN_FLAGS)' \
+	    all unit
+	@$(CC) -shared -fPIC -O2 -o build-asan/nodlclose.so t/asan/nodlclose.c
+	scripts/asan-prove $(PROVE) $(SUITES)
+
 # libFuzzer targets (clang): t/fuzz/fuzz.mk; FUZZ_SECONDS per target
 FUZZ_SECONDS ?= 10
 fuzz:
@@ -120,4 +138,4 @@ run: deps
 	@scripts/run
 
 clean:
-	rm -rf $(BUILD) t/servroot*
+	rm -rf $(BUILD) build-asan t/servroot*
