@@ -33,6 +33,7 @@ static ngx_http_gobi_status_t  ngx_http_gobi_statuses[] = {
     { 416, "range_not_satisfiable", "range not satisfiable" },
     { 494, "bad_request", "request headers too large" },
     { 500, "internal_error", "internal server error" },
+    { 507, "insufficient_storage", "not enough free space for the file" },
     { 503, "service_unavailable", "service unavailable" },
     { 0, NULL, NULL }
 };
@@ -69,6 +70,20 @@ ngx_http_gobi_errors_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gobi_module);
+
+    /*
+     * nginx failed writing a PUT's body to its temp file: when the disk
+     * is full (the write's errno, or no room left now), that is a 507
+     */
+
+    if (r->headers_out.status == NGX_HTTP_INTERNAL_SERVER_ERROR
+        && ctx != NULL && ctx->body_reading && ctx->job.storage != NULL
+        && (ngx_errno == NGX_ENOSPC || ngx_http_gobi_no_room(&ctx->job, 0)))
+    {
+        r->headers_out.status = NGX_HTTP_INSUFFICIENT_STORAGE;
+    }
+
     for (s = ngx_http_gobi_statuses; s->status; s++) {
         if (s->status == r->headers_out.status) {
             break;
@@ -78,8 +93,6 @@ ngx_http_gobi_errors_header_filter(ngx_http_request_t *r)
     if (s->status == 0) {
         return ngx_http_next_header_filter(r);
     }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_gobi_module);
 
     if (ctx == NULL) {
         ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_ctx_t));

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "gobi_hash.h"
@@ -251,6 +252,32 @@ ngx_http_gobi_file_put_check(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
 
 
 /*
+ * Is there less room under the storage's temp folder than `need` bytes
+ * (the temp file, and the blob it becomes by rename, share them) and a
+ * margin for the database and the file system?  Thread side: statvfs()
+ * may block on a network file system.
+ */
+
+ngx_int_t
+ngx_http_gobi_no_room(ngx_http_gobi_job_t *job, off_t need)
+{
+    struct statvfs  fs;
+
+    if (need < 0) {
+        need = 0;
+    }
+
+    if (statvfs(job->gmcf->storage_driver->tmp_dir(job->storage), &fs) == -1)
+    {
+        return 0;
+    }
+
+    return (off_t) fs.f_bavail * (off_t) fs.f_frsize
+           < need + NGX_HTTP_GOBI_ROOM_MARGIN;
+}
+
+
+/*
  * Before the body: credentials, the vault, and the precondition, so a
  * stale edit is refused before its bytes travel and leave no blob.  The
  * write checks again (another write may come in between).
@@ -261,9 +288,24 @@ ngx_http_gobi_file_run_put_check(ngx_http_gobi_job_t *job)
 {
     gobi_store_rc_e  rc;
 
-    if (ngx_http_gobi_job_vault(job) != NGX_OK
-        || job->base_version == GOBI_BASE_ANY)
+    if (ngx_http_gobi_job_vault(job) != NGX_OK) {
+        return;
+    }
+
+    if (ngx_http_gobi_no_room(job, job->request->headers_in.content_length_n))
     {
+        ngx_http_gobi_job_error(job, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                "insufficient_storage",
+                                "not enough free space for the file");
+        snprintf(job->log, sizeof(job->log), "no room for %lld bytes under "
+                 "\"%s\"",
+                 (long long) job->request->headers_in.content_length_n,
+                 job->gmcf->storage_driver->tmp_dir(job->storage));
+        job->log_level = NGX_LOG_WARN;
+        return;
+    }
+
+    if (job->base_version == GOBI_BASE_ANY) {
         return;
     }
 
@@ -308,6 +350,7 @@ ngx_http_gobi_file_put_read(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 
     /* persistent: a named file that can be renamed into place; clean: nginx
      * removes it if the request ends before that */
+    ngx_http_gobi_get_ctx(r)->body_reading = 1;
     r->request_body_in_file_only = 1;
     r->request_body_in_persistent_file = 1;
     r->request_body_in_clean_file = 1;
@@ -338,6 +381,7 @@ ngx_http_gobi_put_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_gobi_module);
     job = &ctx->job;
+    ctx->body_reading = 0;
 
     tf = r->request_body ? r->request_body->temp_file : NULL;
 
@@ -458,8 +502,15 @@ ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job)
                                        job->fd, err, sizeof(err))
         != 0)
     {
-        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "internal_error", "cannot store file");
+        if (errno == ENOSPC || errno == EDQUOT) {
+            ngx_http_gobi_job_error(job, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                    "insufficient_storage",
+                                    "not enough free space for the file");
+        } else {
+            ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "internal_error", "cannot store file");
+        }
+
         snprintf(job->log, sizeof(job->log), "storage: %s", err);
         goto done;
     }

@@ -25,6 +25,7 @@
 #define NGX_HTTP_GOBI_DEVICE_MAX    128
 #define NGX_HTTP_GOBI_EVENTS_LIMIT  1000   /* default ?limit= */
 #define NGX_HTTP_GOBI_EVENTS_MAX    10000
+#define NGX_HTTP_GOBI_ROOM_MARGIN   (1024 * 1024)  /* bytes kept free */
 
 
 typedef struct {
@@ -203,7 +204,12 @@ typedef struct {
     void                          *ws;
     ngx_str_t                      error_body;   /* see _errors.c */
     ngx_uint_t                     error_rewrite;
+    unsigned                       body_reading:1;  /* a PUT's bytes */
 } ngx_http_gobi_ctx_t;
+
+
+#define ngx_http_gobi_get_ctx(r)                                             \
+    ((ngx_http_gobi_ctx_t *) ngx_http_get_module_ctx(r, ngx_http_gobi_module))
 
 
 extern ngx_module_t                ngx_http_gobi_module;
@@ -329,6 +335,7 @@ ngx_int_t ngx_http_gobi_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_gobi_file_put_check(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, yajl_val json);
 void ngx_http_gobi_file_run_put_check(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_no_room(ngx_http_gobi_job_t *job, off_t need);
 ngx_int_t ngx_http_gobi_file_put_read(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
 void ngx_http_gobi_file_run_get(ngx_http_gobi_job_t *job);

@@ -31,7 +31,8 @@ typedef struct {
      * Makes the complete temp file `tmp_path` (open as fd) the blob
      * (vault, hash): fsync, then rename into place, so no reader sees a
      * partial blob.  An existing blob of that hash is kept and the temp file
-     * left to its owner.  0 or -1 with errbuf filled.
+     * left to its owner.  0 or -1 with errbuf filled and errno set (ENOSPC:
+     * the disk is full).
      */
     int             (*put)(gobi_storage_t *s, int64_t vault, const char *hash,
                            const char *tmp_path, int fd,
