@@ -235,7 +235,7 @@ typedef struct {
 } ngx_http_gobi_scheme_t;
 
 
-/* ngx_http_gobi_module.c */
+/* ngx_http_gobi_conf.c */
 char *ngx_http_gobi_scheme_find(ngx_conf_t *cf, const char *directive,
     const ngx_http_gobi_scheme_t *schemes, const char *expected,
     ngx_str_t *value, const ngx_http_gobi_scheme_t **found, ngx_str_t *arg);

@@ -1,0 +1,191 @@
+
+/*
+ * Copyright (C) the gobi authors
+ *
+ * Configuration helpers of the driver families (store/, storage/, bus/):
+ * the driver of a "scheme:..." value, and data folders nginx makes at
+ * start-up.
+ */
+
+
+#include "ngx_http_gobi_module.h"
+
+
+/*
+ * Registers a folder with nginx's path list: nginx then creates it at
+ * start-up, owned by the worker user, and refuses to start if it cannot.
+ * nginx makes one level per path, so missing parents are added first.
+ */
+
+ngx_int_t
+ngx_http_gobi_add_path(ngx_conf_t *cf, ngx_str_t *name, ngx_path_t **out)
+{
+    size_t           len;
+    ngx_path_t      *path;
+    ngx_file_info_t  fi;
+
+    for (len = 1; len <= name->len; len++) {
+
+        if (len < name->len && name->data[len] != '/') {
+            continue;
+        }
+
+        path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+        if (path == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* nginx's mkdir() takes the name as a C string */
+        path->name.len = len;
+        path->name.data = ngx_pnalloc(cf->pool, len + 1);
+        if (path->name.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(path->name.data, name->data, len);
+        path->name.data[len] = '\0';
+
+        if (len < name->len
+            && ngx_file_info(path->name.data, &fi) != NGX_FILE_ERROR)
+        {
+            continue;
+        }
+
+        path->conf_file = cf->conf_file->file.name.data;
+        path->line = cf->conf_file->line;
+
+        if (ngx_add_path(cf, &path) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (len == name->len && out) {
+            *out = path;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The driver of a "scheme:..." value, from a family's table (store,
+ * storage, bus), and the argument it opens: the whole value, or what
+ * follows the scheme as a path taken from the prefix, like nginx's own
+ * paths, whose folder nginx creates at start-up.
+ */
+
+char *
+ngx_http_gobi_scheme_find(ngx_conf_t *cf, const char *directive,
+    const ngx_http_gobi_scheme_t *schemes, const char *expected,
+    ngx_str_t *value, const ngx_http_gobi_scheme_t **found, ngx_str_t *arg)
+{
+    u_char                        *p, *slash;
+    ngx_str_t                      dir, *data;
+    const ngx_http_gobi_scheme_t  *s;
+    ngx_http_gobi_main_conf_t     *gmcf;
+
+    for (s = schemes; s->prefix.len; s++) {
+
+        if (value->len < s->prefix.len
+            || ngx_strncmp(value->data, s->prefix.data, s->prefix.len) != 0)
+        {
+            continue;
+        }
+
+        if (s->arg == NGX_HTTP_GOBI_ARG_NONE) {
+            if (value->len != s->prefix.len) {
+                continue;
+            }
+
+        } else if (value->len == s->prefix.len) {
+            continue;
+        }
+
+        if (s->driver == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": the %s is not built into this "
+                               "module (its library was not found)",
+                               directive, s->name);
+            return NGX_CONF_ERROR;
+        }
+
+        *found = s;
+
+        if (s->arg == NGX_HTTP_GOBI_ARG_URI
+            || s->arg == NGX_HTTP_GOBI_ARG_NONE)
+        {
+            dir = *value;
+            goto copy;
+        }
+
+        dir.data = value->data + s->prefix.len;
+        dir.len = value->len - s->prefix.len;
+
+        if (s->arg == NGX_HTTP_GOBI_ARG_FILE) {
+            if (dir.data[dir.len - 1] == '/') {
+                goto invalid;
+            }
+
+        } else {
+            while (dir.len > 1 && dir.data[dir.len - 1] == '/') {
+                dir.len--;
+            }
+        }
+
+        if (ngx_conf_full_name(cf->cycle, &dir, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        *arg = dir;
+
+        if (s->arg == NGX_HTTP_GOBI_ARG_FILE) {
+            /* the file's folder */
+            slash = NULL;
+            for (p = dir.data; p < dir.data + dir.len; p++) {
+                if (*p == '/') {
+                    slash = p;
+                }
+            }
+
+            dir.len = (slash && slash != dir.data) ? slash - dir.data : 0;
+        }
+
+        if (dir.len) {
+            if (ngx_http_gobi_add_path(cf, &dir, NULL) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            gmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                      ngx_http_gobi_module);
+            data = ngx_array_push(&gmcf->data_paths);
+            if (data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *data = dir;
+        }
+
+        dir = *arg;
+
+    copy:
+
+        /* drivers are nginx-free: they take C strings */
+        arg->data = ngx_pnalloc(cf->pool, dir.len + 1);
+        if (arg->data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(arg->data, dir.data, dir.len);
+        arg->data[dir.len] = '\0';
+        arg->len = dir.len;
+
+        return NGX_CONF_OK;
+    }
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"%s\" value \"%V\": expected %s",
+                       directive, value, expected);
+    return NGX_CONF_ERROR;
+}
