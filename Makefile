@@ -122,7 +122,7 @@ test: deps all unit ferretdb
 # tests and every suite run against them; any report fails the run
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
-test-asan: deps
+test-asan: deps ferretdb
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN_FLAGS='$(ASAN_FLAGS)' \
 	    all unit
 	@$(CC) -shared -fPIC -O2 -o build-asan/nodlclose.so t/asan/nodlclose.c
