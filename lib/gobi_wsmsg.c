@@ -7,19 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gobi_hash.h"
 #include "gobi_utf8.h"
 #include "gobi_wsmsg.h"
 
 
+/* what was wrong, into err (GOBI_WSMSG_ERR_MAX bytes); returns -1 */
 static int
-gobi_wsmsg_error(gobi_wsmsg_t *m, const char *fmt, ...)
+gobi_wsmsg_fail(char *err, const char *fmt, ...)
 {
     va_list  args;
 
-    m->code = GOBI_WSMSG_BAD;
-
     va_start(args, fmt);
-    vsnprintf(m->message, sizeof(m->message), fmt, args);
+    vsnprintf(err, GOBI_WSMSG_ERR_MAX, fmt, args);
     va_end(args);
 
     return -1;
@@ -54,12 +54,12 @@ gobi_wsmsg_clip(const char *s, size_t max)
  * JSON has none).
  */
 static const char *
-gobi_wsmsg_scan(const char *p, size_t len)
+gobi_wsmsg_scan(const char *p, size_t len, size_t max)
 {
     size_t  i;
     int     depth, in_string;
 
-    if (len > GOBI_WSMSG_MAX_SIZE) {
+    if (len > max) {
         return "message too big";
     }
 
@@ -118,36 +118,95 @@ gobi_wsmsg_scan(const char *p, size_t len)
 }
 
 
-static yajl_val
-gobi_wsmsg_get(yajl_val obj, const char *key)
+/* the text as a yajl tree (*tree is set whenever yajl built one) */
+static int
+gobi_wsmsg_tree(const char *text, size_t len, size_t max, yajl_val *tree,
+    char *err)
+{
+    const char  *why;
+    char        *buf, errbuf[256], *nl;
+
+    *tree = NULL;
+
+    why = gobi_wsmsg_scan(text, len, max);
+    if (why) {
+        return gobi_wsmsg_fail(err, "%s", why);
+    }
+
+    /* yajl_tree_parse wants a C string */
+    buf = malloc(len + 1);
+    if (buf == NULL) {
+        return gobi_wsmsg_fail(err, "out of memory");
+    }
+
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+
+    errbuf[0] = '\0';
+    *tree = yajl_tree_parse(buf, errbuf, sizeof(errbuf));
+    free(buf);
+
+    if (*tree == NULL) {
+        /* the first line; the rest is a picture of where */
+        nl = strchr(errbuf, '\n');
+        if (nl) {
+            *nl = '\0';
+        }
+
+        return gobi_wsmsg_fail(err, "message is not JSON: %s",
+                               errbuf[0] ? errbuf : "parse error");
+    }
+
+    if (!YAJL_IS_OBJECT(*tree)) {
+        return gobi_wsmsg_fail(err, "message is not a JSON object");
+    }
+
+    return 0;
+}
+
+
+/*
+ * obj's value for key (NULL when missing); the key given twice is an
+ * error.  Linear, so a huge object costs no more than reading it.
+ */
+static int
+gobi_wsmsg_get(yajl_val obj, const char *key, yajl_val *out, char *err)
 {
     size_t  i;
 
+    *out = NULL;
+
     for (i = 0; i < obj->u.object.len; i++) {
         if (strcmp(obj->u.object.keys[i], key) == 0) {
-            return obj->u.object.values[i];
+            if (*out) {
+                return gobi_wsmsg_fail(err, "duplicate key \"%s\"", key);
+            }
+
+            *out = obj->u.object.values[i];
         }
     }
 
-    return NULL;
+    return 0;
 }
 
 
 static int
-gobi_wsmsg_str(gobi_wsmsg_t *m, const char *key, const char **out,
-    int optional)
+gobi_wsmsg_str(yajl_val obj, const char *key, const char **out,
+    int optional, char *err)
 {
     yajl_val  v;
 
-    v = gobi_wsmsg_get(m->tree, key);
+    if (gobi_wsmsg_get(obj, key, &v, err) != 0) {
+        return -1;
+    }
 
     if (v == NULL || (optional && YAJL_IS_NULL(v))) {
         *out = NULL;
-        return optional ? 0 : gobi_wsmsg_error(m, "missing \"%s\"", key);
+        return optional ? 0 : gobi_wsmsg_fail(err, "missing \"%s\"", key);
     }
 
     if (!YAJL_IS_STRING(v)) {
-        return gobi_wsmsg_error(m, "\"%s\" must be a string", key);
+        return gobi_wsmsg_fail(err, "\"%s\" must be a string", key);
     }
 
     *out = YAJL_GET_STRING(v);
@@ -158,16 +217,18 @@ gobi_wsmsg_str(gobi_wsmsg_t *m, const char *key, const char **out,
 
 /* an integer >= min; dflt < min: required */
 static int
-gobi_wsmsg_int(gobi_wsmsg_t *m, const char *key, int64_t *out, int64_t min,
-    int64_t dflt)
+gobi_wsmsg_int(yajl_val obj, const char *key, int64_t *out, int64_t min,
+    int64_t dflt, char *err)
 {
     yajl_val  v;
 
-    v = gobi_wsmsg_get(m->tree, key);
+    if (gobi_wsmsg_get(obj, key, &v, err) != 0) {
+        return -1;
+    }
 
     if (v == NULL) {
         if (dflt < min) {
-            return gobi_wsmsg_error(m, "missing \"%s\"", key);
+            return gobi_wsmsg_fail(err, "missing \"%s\"", key);
         }
 
         *out = dflt;
@@ -175,8 +236,8 @@ gobi_wsmsg_int(gobi_wsmsg_t *m, const char *key, int64_t *out, int64_t min,
     }
 
     if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < min) {
-        return gobi_wsmsg_error(m, "\"%s\" must be an integer >= %lld", key,
-                                (long long) min);
+        return gobi_wsmsg_fail(err, "\"%s\" must be an integer >= %lld", key,
+                               (long long) min);
     }
 
     *out = YAJL_GET_INTEGER(v);
@@ -234,17 +295,24 @@ gobi_wsmsg_quote(char *dst, size_t cap, const char *s)
 }
 
 
+/*
+ * "id" as JSON text into id[GOBI_WSMSG_ID_MAX + 1]; optional: missing or
+ * null gives *id_len 0
+ */
 static int
-gobi_wsmsg_id(gobi_wsmsg_t *m)
+gobi_wsmsg_id(yajl_val obj, char *id, size_t *id_len, int optional,
+    char *err)
 {
     yajl_val     v;
     const char  *raw;
     size_t       len;
 
-    v = gobi_wsmsg_get(m->tree, "id");
+    if (gobi_wsmsg_get(obj, "id", &v, err) != 0) {
+        return -1;
+    }
 
-    if (v == NULL) {
-        return gobi_wsmsg_error(m, "missing \"id\"");
+    if (v == NULL || (optional && YAJL_IS_NULL(v))) {
+        return optional ? 0 : gobi_wsmsg_fail(err, "missing \"id\"");
     }
 
     if (YAJL_IS_NUMBER(v)) {
@@ -252,102 +320,66 @@ gobi_wsmsg_id(gobi_wsmsg_t *m)
         len = strlen(raw);
 
         if (len > GOBI_WSMSG_ID_MAX) {
-            return gobi_wsmsg_error(m, "\"id\" is too long");
+            return gobi_wsmsg_fail(err, "\"id\" is too long");
         }
 
-        memcpy(m->id, raw, len + 1);
+        memcpy(id, raw, len + 1);
 
     } else if (YAJL_IS_STRING(v)) {
-        len = gobi_wsmsg_quote(m->id, sizeof(m->id), YAJL_GET_STRING(v));
+        len = gobi_wsmsg_quote(id, GOBI_WSMSG_ID_MAX + 1, YAJL_GET_STRING(v));
         if (len == 0) {
-            m->id[0] = '\0';
-            return gobi_wsmsg_error(m, "\"id\" is too long");
+            id[0] = '\0';
+            return gobi_wsmsg_fail(err, "\"id\" is too long");
         }
 
     } else {
-        return gobi_wsmsg_error(m, "\"id\" must be a string or a number");
+        return gobi_wsmsg_fail(err, "\"id\" must be a string or a number");
     }
 
-    m->id_len = len;
+    *id_len = len;
 
     return 0;
 }
 
 
-int
-gobi_wsmsg_parse(gobi_wsmsg_t *m, const char *text, size_t len)
+static int
+gobi_wsmsg_parse_msg(gobi_wsmsg_t *m, const char *text, size_t len)
 {
-    const char  *err, *type;
-    char        *buf, errbuf[256], *nl;
+    const char  *type;
+    char        *err;
     size_t       i, j;
-    yajl_val     v;
+    yajl_val     obj;
 
-    memset(m, 0, sizeof(gobi_wsmsg_t));
+    err = m->message;
 
-    err = gobi_wsmsg_scan(text, len);
-    if (err) {
-        return gobi_wsmsg_error(m, "%s", err);
+    if (gobi_wsmsg_tree(text, len, GOBI_WSMSG_MAX_SIZE, &m->tree, err) != 0) {
+        return -1;
     }
 
-    /* yajl_tree_parse wants a C string */
-    buf = malloc(len + 1);
-    if (buf == NULL) {
-        return gobi_wsmsg_error(m, "out of memory");
-    }
+    obj = m->tree;
 
-    memcpy(buf, text, len);
-    buf[len] = '\0';
-
-    errbuf[0] = '\0';
-    m->tree = yajl_tree_parse(buf, errbuf, sizeof(errbuf));
-    free(buf);
-
-    if (m->tree == NULL) {
-        /* the first line; the rest is a picture of where */
-        nl = strchr(errbuf, '\n');
-        if (nl) {
-            *nl = '\0';
-        }
-
-        return gobi_wsmsg_error(m, "message is not JSON: %s",
-                                errbuf[0] ? errbuf : "parse error");
-    }
-
-    if (!YAJL_IS_OBJECT(m->tree)) {
-        return gobi_wsmsg_error(m, "message is not a JSON object");
-    }
-
-    for (i = 1; i < m->tree->u.object.len; i++) {
+    for (i = 1; i < obj->u.object.len; i++) {
         for (j = 0; j < i; j++) {
-            if (strcmp(m->tree->u.object.keys[i],
-                       m->tree->u.object.keys[j]) == 0)
-            {
-                return gobi_wsmsg_error(m, "duplicate key \"%.*s\"",
-                                 gobi_wsmsg_clip(m->tree->u.object.keys[i], 64),
-                                 m->tree->u.object.keys[i]);
+            if (strcmp(obj->u.object.keys[i], obj->u.object.keys[j]) == 0) {
+                return gobi_wsmsg_fail(err, "duplicate key \"%.*s\"",
+                                   gobi_wsmsg_clip(obj->u.object.keys[i], 64),
+                                   obj->u.object.keys[i]);
             }
         }
     }
 
-    v = gobi_wsmsg_get(m->tree, "type");
-    if (v == NULL) {
-        return gobi_wsmsg_error(m, "missing \"type\"");
+    if (gobi_wsmsg_str(obj, "type", &type, 0, err) != 0) {
+        return -1;
     }
-
-    if (!YAJL_IS_STRING(v)) {
-        return gobi_wsmsg_error(m, "\"type\" must be a string");
-    }
-
-    type = YAJL_GET_STRING(v);
 
     if (strcmp(type, "hello") == 0) {
         m->type = GOBI_WSMSG_HELLO;
 
-        if (gobi_wsmsg_str(m, "vault", &m->vault, 0) != 0
-            || gobi_wsmsg_int(m, "since", &m->since, 0, -1) != 0
-            || gobi_wsmsg_str(m, "device", &m->device, 1) != 0
-            || gobi_wsmsg_int(m, "protocol", &m->protocol, 1,
-                              GOBI_WSMSG_PROTOCOL) != 0)
+        if (gobi_wsmsg_str(obj, "vault", &m->vault, 0, err) != 0
+            || gobi_wsmsg_int(obj, "since", &m->since, 0, -1, err) != 0
+            || gobi_wsmsg_str(obj, "device", &m->device, 1, err) != 0
+            || gobi_wsmsg_int(obj, "protocol", &m->protocol, 1,
+                              GOBI_WSMSG_PROTOCOL, err) != 0)
         {
             return -1;
         }
@@ -358,11 +390,11 @@ gobi_wsmsg_parse(gobi_wsmsg_t *m, const char *text, size_t len)
     if (strcmp(type, "rename") == 0) {
         m->type = GOBI_WSMSG_RENAME;
 
-        if (gobi_wsmsg_id(m) != 0
-            || gobi_wsmsg_str(m, "from", &m->from, 0) != 0
-            || gobi_wsmsg_str(m, "to", &m->path, 0) != 0
-            || gobi_wsmsg_int(m, "base_version", &m->base_version, 0, -1)
-               != 0)
+        if (gobi_wsmsg_id(obj, m->id, &m->id_len, 0, err) != 0
+            || gobi_wsmsg_str(obj, "from", &m->from, 0, err) != 0
+            || gobi_wsmsg_str(obj, "to", &m->path, 0, err) != 0
+            || gobi_wsmsg_int(obj, "base_version", &m->base_version, 0, -1,
+                              err) != 0)
         {
             return -1;
         }
@@ -373,10 +405,10 @@ gobi_wsmsg_parse(gobi_wsmsg_t *m, const char *text, size_t len)
     if (strcmp(type, "delete") == 0) {
         m->type = GOBI_WSMSG_DELETE;
 
-        if (gobi_wsmsg_id(m) != 0
-            || gobi_wsmsg_str(m, "path", &m->path, 0) != 0
-            || gobi_wsmsg_int(m, "base_version", &m->base_version, 0, -1)
-               != 0)
+        if (gobi_wsmsg_id(obj, m->id, &m->id_len, 0, err) != 0
+            || gobi_wsmsg_str(obj, "path", &m->path, 0, err) != 0
+            || gobi_wsmsg_int(obj, "base_version", &m->base_version, 0, -1,
+                              err) != 0)
         {
             return -1;
         }
@@ -384,8 +416,22 @@ gobi_wsmsg_parse(gobi_wsmsg_t *m, const char *text, size_t len)
         return 0;
     }
 
-    return gobi_wsmsg_error(m, "unknown message type \"%.*s\"",
-                            gobi_wsmsg_clip(type, 64), type);
+    return gobi_wsmsg_fail(err, "unknown message type \"%.*s\"",
+                           gobi_wsmsg_clip(type, 64), type);
+}
+
+
+int
+gobi_wsmsg_parse(gobi_wsmsg_t *m, const char *text, size_t len)
+{
+    memset(m, 0, sizeof(gobi_wsmsg_t));
+
+    if (gobi_wsmsg_parse_msg(m, text, len) != 0) {
+        m->code = GOBI_WSMSG_BAD;
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -653,4 +699,448 @@ gobi_wsmsg_gen_error(yajl_gen g, const char *code, const char *message,
     }
 
     return gobi_wsmsg_gen_close(g, rc);
+}
+
+
+/* client messages */
+
+/* closes the message; one the server would refuse as too big fails */
+static int
+gobi_wsmsg_gen_client_close(yajl_gen g, int rc)
+{
+    const unsigned char  *buf;
+    size_t                len;
+
+    if (gobi_wsmsg_gen_close(g, rc) != 0
+        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok
+        || len > GOBI_WSMSG_MAX_SIZE)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+gobi_wsmsg_gen_hello(yajl_gen g, const char *vault, int64_t since,
+    const char *device)
+{
+    int  rc;
+
+    rc = gobi_wsmsg_gen_open(g, "hello");
+    rc |= gobi_wsmsg_gen_kv_str(g, "vault", vault);
+    rc |= gobi_wsmsg_gen_kv_int(g, "since", since);
+
+    if (device) {
+        rc |= gobi_wsmsg_gen_kv_str(g, "device", device);
+
+    } else {
+        rc |= gobi_wsmsg_gen_str(g, "device");
+        rc |= yajl_gen_null(g) != yajl_gen_status_ok;
+    }
+
+    rc |= gobi_wsmsg_gen_kv_int(g, "protocol", GOBI_WSMSG_PROTOCOL);
+
+    return gobi_wsmsg_gen_client_close(g, rc);
+}
+
+
+int
+gobi_wsmsg_gen_rename(yajl_gen g, const char *id, size_t id_len,
+    const char *from, const char *to, int64_t base_version)
+{
+    int  rc;
+
+    rc = gobi_wsmsg_gen_open(g, "rename");
+    rc |= gobi_wsmsg_gen_kv_id(g, id, id_len);
+    rc |= gobi_wsmsg_gen_kv_str(g, "from", from);
+    rc |= gobi_wsmsg_gen_kv_str(g, "to", to);
+    rc |= gobi_wsmsg_gen_kv_int(g, "base_version", base_version);
+
+    return gobi_wsmsg_gen_client_close(g, rc);
+}
+
+
+int
+gobi_wsmsg_gen_delete(yajl_gen g, const char *id, size_t id_len,
+    const char *path, int64_t base_version)
+{
+    int  rc;
+
+    rc = gobi_wsmsg_gen_open(g, "delete");
+    rc |= gobi_wsmsg_gen_kv_id(g, id, id_len);
+    rc |= gobi_wsmsg_gen_kv_str(g, "path", path);
+    rc |= gobi_wsmsg_gen_kv_int(g, "base_version", base_version);
+
+    return gobi_wsmsg_gen_client_close(g, rc);
+}
+
+
+/* server messages, read by the client */
+
+static int
+gobi_wsmsg_bool(yajl_val obj, const char *key, int *out, char *err)
+{
+    yajl_val  v;
+
+    if (gobi_wsmsg_get(obj, key, &v, err) != 0) {
+        return -1;
+    }
+
+    if (v == NULL) {
+        return gobi_wsmsg_fail(err, "missing \"%s\"", key);
+    }
+
+    if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
+        return gobi_wsmsg_fail(err, "\"%s\" must be true or false", key);
+    }
+
+    *out = YAJL_IS_TRUE(v);
+
+    return 0;
+}
+
+
+/* an array of at most max items; optional: missing or null is empty */
+static int
+gobi_wsmsg_array(yajl_val obj, const char *key, size_t max, int optional,
+    yajl_val **items, size_t *n, char *err)
+{
+    yajl_val  v;
+
+    *items = NULL;
+    *n = 0;
+
+    if (gobi_wsmsg_get(obj, key, &v, err) != 0) {
+        return -1;
+    }
+
+    if (v == NULL || (optional && YAJL_IS_NULL(v))) {
+        return optional ? 0 : gobi_wsmsg_fail(err, "missing \"%s\"", key);
+    }
+
+    if (!YAJL_IS_ARRAY(v)) {
+        return gobi_wsmsg_fail(err, "\"%s\" must be an array", key);
+    }
+
+    if (v->u.array.len > max) {
+        return gobi_wsmsg_fail(err, "\"%s\" has more than %zu items", key,
+                               max);
+    }
+
+    *items = v->u.array.values;
+    *n = v->u.array.len;
+
+    return 0;
+}
+
+
+static int
+gobi_wsmsg_read_event(yajl_val v, gobi_event_t *e, char *err)
+{
+    const char  *type, *hash;
+    size_t       len;
+
+    memset(e, 0, sizeof(gobi_event_t));
+
+    if (!YAJL_IS_OBJECT(v)) {
+        return gobi_wsmsg_fail(err, "an event must be an object");
+    }
+
+    if (gobi_wsmsg_int(v, "seq", &e->seq, 1, -1, err) != 0
+        || gobi_wsmsg_str(v, "type", &type, 0, err) != 0)
+    {
+        return -1;
+    }
+
+    e->type = gobi_event_type_parse(type);
+
+    if (e->type == GOBI_EV_NONE) {
+        return gobi_wsmsg_fail(err, "unknown event type \"%.*s\"",
+                               gobi_wsmsg_clip(type, 64), type);
+    }
+
+    if (gobi_wsmsg_str(v, "path", &e->path, 0, err) != 0
+        || (e->type == GOBI_EV_RENAME
+            && gobi_wsmsg_str(v, "from", &e->from, 0, err) != 0)
+        || gobi_wsmsg_int(v, "version", &e->version, 0, -1, err) != 0
+        || gobi_wsmsg_str(v, "hash", &hash, 0, err) != 0
+        || gobi_wsmsg_int(v, "size", &e->size, 0, -1, err) != 0
+        || gobi_wsmsg_int(v, "mtime", &e->mtime, 0, -1, err) != 0
+        || gobi_wsmsg_str(v, "device", &e->device, 1, err) != 0
+        || gobi_wsmsg_int(v, "ts", &e->ts, 0, -1, err) != 0)
+    {
+        return -1;
+    }
+
+    len = strlen(hash);
+
+    if (!(len == 0 && e->type == GOBI_EV_DELETE)
+        && !gobi_hash_valid_hex(hash, len))
+    {
+        return gobi_wsmsg_fail(err, "\"hash\" must be %d lowercase hex "
+                               "digits", GOBI_HASH_HEX_LEN);
+    }
+
+    memcpy(e->hash, hash, len + 1);
+
+    return 0;
+}
+
+
+static int
+gobi_wsmsg_read_action(yajl_val v, gobi_wsmsg_action_t *a, char *err)
+{
+    const char  *op;
+
+    memset(a, 0, sizeof(gobi_wsmsg_action_t));
+
+    if (!YAJL_IS_OBJECT(v)) {
+        return gobi_wsmsg_fail(err, "an action must be an object");
+    }
+
+    if (gobi_wsmsg_str(v, "op", &op, 0, err) != 0) {
+        return -1;
+    }
+
+    if (strcmp(op, "download") == 0) {
+        a->op = GOBI_WSMSG_DOWNLOAD;
+
+        return gobi_wsmsg_str(v, "path", &a->path, 0, err) != 0
+               || gobi_wsmsg_int(v, "version", &a->version, 0, -1, err) != 0
+               ? -1 : 0;
+    }
+
+    if (strcmp(op, "delete_local") == 0) {
+        a->op = GOBI_WSMSG_DELETE_LOCAL;
+
+        return gobi_wsmsg_str(v, "path", &a->path, 0, err);
+    }
+
+    if (strcmp(op, "rename_local") == 0) {
+        a->op = GOBI_WSMSG_RENAME_LOCAL;
+
+        return gobi_wsmsg_str(v, "from", &a->from, 0, err) != 0
+               || gobi_wsmsg_str(v, "to", &a->to, 0, err) != 0
+               ? -1 : 0;
+    }
+
+    return gobi_wsmsg_fail(err, "unknown action \"%.*s\"",
+                           gobi_wsmsg_clip(op, 64), op);
+}
+
+
+static int
+gobi_wsmsg_read_welcome(gobi_wsmsg_server_t *m, yajl_val obj)
+{
+    char  *err = m->error;
+
+    return gobi_wsmsg_str(obj, "vault", &m->vault, 0, err) != 0
+           || gobi_wsmsg_int(obj, "head_seq", &m->head_seq, 0, -1, err) != 0
+           || gobi_wsmsg_int(obj, "oldest_seq", &m->oldest_seq, 0, -1, err)
+              != 0
+           || gobi_wsmsg_int(obj, "protocol", &m->protocol, 1,
+                             GOBI_WSMSG_PROTOCOL, err) != 0
+           ? -1 : 0;
+}
+
+
+static int
+gobi_wsmsg_read_events(gobi_wsmsg_server_t *m, yajl_val obj)
+{
+    yajl_val  *items;
+    size_t     n, i;
+    char       why[GOBI_WSMSG_ERR_MAX];
+
+    if (gobi_wsmsg_array(obj, "events", GOBI_WSMSG_MAX_EVENTS, 0, &items,
+                         &n, m->error) != 0
+        || gobi_wsmsg_bool(obj, "more", &m->more, m->error) != 0)
+    {
+        return -1;
+    }
+
+    if (n == 0) {
+        return 0;
+    }
+
+    m->events = calloc(n, sizeof(gobi_event_t));
+    if (m->events == NULL) {
+        return gobi_wsmsg_fail(m->error, "out of memory");
+    }
+
+    for (i = 0; i < n; i++) {
+        if (gobi_wsmsg_read_event(items[i], &m->events[i], why) != 0) {
+            return gobi_wsmsg_fail(m->error, "events[%zu]: %s", i, why);
+        }
+
+        m->nevents++;
+    }
+
+    return 0;
+}
+
+
+static int
+gobi_wsmsg_read_event_msg(gobi_wsmsg_server_t *m, yajl_val obj)
+{
+    yajl_val  v;
+    char      why[GOBI_WSMSG_ERR_MAX];
+
+    if (gobi_wsmsg_get(obj, "event", &v, m->error) != 0) {
+        return -1;
+    }
+
+    if (v == NULL) {
+        return gobi_wsmsg_fail(m->error, "missing \"event\"");
+    }
+
+    if (gobi_wsmsg_read_event(v, &m->event, why) != 0) {
+        return gobi_wsmsg_fail(m->error, "event: %s", why);
+    }
+
+    m->events = &m->event;
+    m->nevents = 1;
+
+    return 0;
+}
+
+
+static int
+gobi_wsmsg_read_ack(gobi_wsmsg_server_t *m, yajl_val obj)
+{
+    char  *err = m->error;
+
+    return gobi_wsmsg_id(obj, m->id, &m->id_len, 1, err) != 0
+           || gobi_wsmsg_int(obj, "seq", &m->seq, 0, -1, err) != 0
+           || gobi_wsmsg_int(obj, "version", &m->version, 0, -1, err) != 0
+           ? -1 : 0;
+}
+
+
+static int
+gobi_wsmsg_read_reject(gobi_wsmsg_server_t *m, yajl_val obj)
+{
+    yajl_val  *items;
+    size_t     n, i;
+    char       why[GOBI_WSMSG_ERR_MAX];
+
+    if (gobi_wsmsg_id(obj, m->id, &m->id_len, 1, m->error) != 0
+        || gobi_wsmsg_str(obj, "code", &m->code, 0, m->error) != 0
+        || gobi_wsmsg_str(obj, "message", &m->message, 0, m->error) != 0
+        || gobi_wsmsg_array(obj, "actions", GOBI_WSMSG_MAX_ACTIONS, 1,
+                            &items, &n, m->error) != 0)
+    {
+        return -1;
+    }
+
+    if (n == 0) {
+        return 0;
+    }
+
+    m->actions = calloc(n, sizeof(gobi_wsmsg_action_t));
+    if (m->actions == NULL) {
+        return gobi_wsmsg_fail(m->error, "out of memory");
+    }
+
+    for (i = 0; i < n; i++) {
+        if (gobi_wsmsg_read_action(items[i], &m->actions[i], why) != 0) {
+            return gobi_wsmsg_fail(m->error, "actions[%zu]: %s", i, why);
+        }
+
+        m->nactions++;
+    }
+
+    return 0;
+}
+
+
+static int
+gobi_wsmsg_read_resync(gobi_wsmsg_server_t *m, yajl_val obj)
+{
+    return gobi_wsmsg_str(obj, "reason", &m->reason, 0, m->error) != 0
+           || gobi_wsmsg_int(obj, "head_seq", &m->head_seq, 0, -1, m->error)
+              != 0
+           ? -1 : 0;
+}
+
+
+static int
+gobi_wsmsg_read_error(gobi_wsmsg_server_t *m, yajl_val obj)
+{
+    char  *err = m->error;
+
+    /* the id first: an error can then still be matched with its op */
+    return gobi_wsmsg_id(obj, m->id, &m->id_len, 1, err) != 0
+           || gobi_wsmsg_str(obj, "code", &m->code, 0, err) != 0
+           || gobi_wsmsg_str(obj, "message", &m->message, 0, err) != 0
+           ? -1 : 0;
+}
+
+
+typedef struct {
+    const char            *name;
+    gobi_wsmsg_server_e    type;
+    int                  (*read)(gobi_wsmsg_server_t *m, yajl_val obj);
+} gobi_wsmsg_reader_t;
+
+
+static const gobi_wsmsg_reader_t  gobi_wsmsg_readers[] = {
+    { "welcome", GOBI_WSMSG_WELCOME, gobi_wsmsg_read_welcome },
+    { "events",  GOBI_WSMSG_EVENTS,  gobi_wsmsg_read_events },
+    { "event",   GOBI_WSMSG_EVENT,   gobi_wsmsg_read_event_msg },
+    { "ack",     GOBI_WSMSG_ACK,     gobi_wsmsg_read_ack },
+    { "reject",  GOBI_WSMSG_REJECT,  gobi_wsmsg_read_reject },
+    { "resync",  GOBI_WSMSG_RESYNC,  gobi_wsmsg_read_resync },
+    { "error",   GOBI_WSMSG_ERROR,   gobi_wsmsg_read_error },
+    { NULL, GOBI_WSMSG_SERVER_NONE, NULL }
+};
+
+
+int
+gobi_wsmsg_parse_server(gobi_wsmsg_server_t *m, const char *text,
+    size_t len)
+{
+    const gobi_wsmsg_reader_t  *r;
+    const char                 *type;
+
+    memset(m, 0, sizeof(gobi_wsmsg_server_t));
+
+    if (gobi_wsmsg_tree(text, len, GOBI_WSMSG_SERVER_MAX_SIZE, &m->tree,
+                        m->error) != 0
+        || gobi_wsmsg_str(m->tree, "type", &type, 0, m->error) != 0)
+    {
+        return -1;
+    }
+
+    for (r = gobi_wsmsg_readers; r->name; r++) {
+        if (strcmp(type, r->name) == 0) {
+            m->type = r->type;
+            return r->read(m, m->tree);
+        }
+    }
+
+    return gobi_wsmsg_fail(m->error, "unknown message type \"%.*s\"",
+                           gobi_wsmsg_clip(type, 64), type);
+}
+
+
+void
+gobi_wsmsg_server_free(gobi_wsmsg_server_t *m)
+{
+    if (m->events != &m->event) {
+        free(m->events);
+    }
+
+    free(m->actions);
+
+    m->events = NULL;
+    m->nevents = 0;
+    m->actions = NULL;
+    m->nactions = 0;
+
+    if (m->tree) {
+        yajl_tree_free(m->tree);
+        m->tree = NULL;
+    }
 }

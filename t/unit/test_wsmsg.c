@@ -2,7 +2,8 @@
  * Copyright (C) the gobi authors
  *
  * WebSocket JSON messages: what clients send, read strictly; what the
- * server sends, byte for byte.
+ * server sends, byte for byte; each side's writers read back by the other
+ * side's reader; hostile server messages refused.
  */
 
 #include "unit.h"
@@ -534,6 +535,489 @@ test_messages_are_sendable(void)
 }
 
 
+
+static gobi_wsmsg_server_t  sm;
+
+
+/* the gen's message parsed as the server would, the gen cleared */
+static int
+parse_gen(yajl_gen g)
+{
+    const unsigned char  *buf;
+    size_t                len;
+    int                   rc;
+
+    yajl_gen_get_buf(g, &buf, &len);
+    rc = parse_len((const char *) buf, len);
+    yajl_gen_clear(g);
+    yajl_gen_reset(g, NULL);
+
+    return rc;
+}
+
+
+static int
+sparse_len(const char *s, size_t len)
+{
+    gobi_wsmsg_server_free(&sm);
+    return gobi_wsmsg_parse_server(&sm, s, len);
+}
+
+
+static int
+sparse(const char *s)
+{
+    return sparse_len(s, strlen(s));
+}
+
+
+/* the gen's message parsed as the client would, the gen cleared */
+static int
+sparse_gen(yajl_gen g)
+{
+    const unsigned char  *buf;
+    size_t                len;
+    int                   rc;
+
+    yajl_gen_get_buf(g, &buf, &len);
+    rc = sparse_len((const char *) buf, len);
+    yajl_gen_clear(g);
+    yajl_gen_reset(g, NULL);
+
+    return rc;
+}
+
+
+static int
+ev_same(const gobi_event_t *a, const gobi_event_t *b)
+{
+    return a->seq == b->seq && a->type == b->type
+           && strcmp(a->path, b->path) == 0
+           && (a->type == GOBI_EV_RENAME ? strcmp(a->from, b->from) == 0
+                                         : b->from == NULL)
+           && a->version == b->version && strcmp(a->hash, b->hash) == 0
+           && a->size == b->size && a->mtime == b->mtime
+           && ((a->device && a->device[0])
+               ? b->device && strcmp(a->device, b->device) == 0
+               : b->device == NULL)
+           && a->ts == b->ts;
+}
+
+
+/* the client's messages, read back by the server's parser */
+static void
+test_gen_client(void)
+{
+    yajl_gen   g;
+    char      *big;
+
+    g = yajl_gen_alloc(NULL);
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+
+    is_int(gobi_wsmsg_gen_hello(g, "notes", 42, "laptop"), 0, "hello");
+    is_str(gen_str(g), "{\"type\":\"hello\",\"vault\":\"notes\",\"since\":42,"
+           "\"device\":\"laptop\",\"protocol\":1}", "hello JSON");
+
+    gobi_wsmsg_gen_hello(g, "n\xc3\xb6tes", 9007199254740993LL, "a \"b\"");
+    is_int(parse_gen(g), 0, "hello parses");
+    is_int(m.type, GOBI_WSMSG_HELLO, "type hello");
+    is_str(m.vault, "n\xc3\xb6tes", "vault");
+    is_int(m.since, 9007199254740993LL, "since");
+    is_str(m.device, "a \"b\"", "device");
+    is_int(m.protocol, GOBI_WSMSG_PROTOCOL, "protocol");
+
+    gobi_wsmsg_gen_hello(g, "v", 0, NULL);
+    is_int(parse_gen(g), 0, "hello without a device parses");
+    ok(m.device == NULL, "device null");
+
+    is_int(gobi_wsmsg_gen_rename(g, "7", 1, "a.md", "dir/b.md", 17), 0,
+           "rename");
+    is_str(gen_str(g), "{\"type\":\"rename\",\"id\":7,\"from\":\"a.md\","
+           "\"to\":\"dir/b.md\",\"base_version\":17}", "rename JSON");
+
+    gobi_wsmsg_gen_rename(g, "\"op-1\"", 6, "x \"y\"\n", "z\xc3\xa9", 0);
+    is_int(parse_gen(g), 0, "rename parses");
+    is_int(m.type, GOBI_WSMSG_RENAME, "type rename");
+    is_str(m.id, "\"op-1\"", "string id back as it went");
+    is_str(m.from, "x \"y\"\n", "from");
+    is_str(m.path, "z\xc3\xa9", "to");
+    is_int(m.base_version, 0, "base_version");
+
+    is_int(gobi_wsmsg_gen_delete(g, "12", 2, "x", 3), 0, "delete");
+    is_str(gen_str(g), "{\"type\":\"delete\",\"id\":12,\"path\":\"x\","
+           "\"base_version\":3}", "delete JSON");
+
+    gobi_wsmsg_gen_delete(g, "123456789012345678901234567890", 30,
+                          "d/e.md", 9);
+    is_int(parse_gen(g), 0, "delete parses");
+    is_int(m.type, GOBI_WSMSG_DELETE, "type delete");
+    is_str(m.id, "123456789012345678901234567890", "number id verbatim");
+    is_str(m.path, "d/e.md", "path");
+    is_int(m.base_version, 9, "base_version");
+
+    gobi_wsmsg_gen_delete(g, NULL, 0, "x", 1);
+    is_int(parse_gen(g), -1, "an op without an id is written as null");
+    is_str(m.message, "\"id\" must be a string or a number",
+           "and the server says so");
+
+    /* what the server would refuse is not written */
+    big = malloc(GOBI_WSMSG_MAX_SIZE + 1);
+    memset(big, 'a', GOBI_WSMSG_MAX_SIZE);
+    big[GOBI_WSMSG_MAX_SIZE] = '\0';
+    is_int(gobi_wsmsg_gen_delete(g, "1", 1, big, 1), -1,
+           "a message too big refused");
+    gen_str(g);
+    big[GOBI_WSMSG_MAX_SIZE - 100] = '\0';
+    is_int(gobi_wsmsg_gen_delete(g, "1", 1, big, 1), 0,
+           "one that fits written");
+    is_int(parse_gen(g), 0, "and parsed");
+    is_int(strlen(m.path), GOBI_WSMSG_MAX_SIZE - 100, "all of it");
+    free(big);
+
+    is_int(gobi_wsmsg_gen_rename(g, "1", 1, "\xff", "b", 1), -1,
+           "invalid UTF-8 refused");
+    gen_str(g);
+
+    yajl_gen_free(g);
+}
+
+
+/* the server's messages, read back by the client's parser */
+static void
+test_parse_server(void)
+{
+    gobi_wsmsg_action_t  act[3];
+    gobi_event_t         ev[3];
+    yajl_gen             g;
+    size_t               i;
+    int                  same;
+
+    g = yajl_gen_alloc(NULL);
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+
+    ev_init(&ev[0], 5, GOBI_EV_CREATE, "notes/a.md", NULL, 'a');
+    ev[0].device = "laptop";
+    ev_init(&ev[1], 6, GOBI_EV_RENAME, "b \"q\".md", "notes/a.md", 'f');
+    ev_init(&ev[2], 7, GOBI_EV_DELETE, "c\xc3\xa9", NULL, 0);
+    ev[2].device = "";
+
+    gobi_wsmsg_gen_welcome(g, "notes", 120, 3);
+    is_int(sparse_gen(g), 0, "welcome");
+    is_int(sm.type, GOBI_WSMSG_WELCOME, "type welcome");
+    is_str(sm.vault, "notes", "vault");
+    is_int(sm.head_seq, 120, "head_seq");
+    is_int(sm.oldest_seq, 3, "oldest_seq");
+    is_int(sm.protocol, 1, "protocol");
+
+    gobi_wsmsg_gen_events(g, ev, 3, 1);
+    is_int(sparse_gen(g), 0, "events");
+    is_int(sm.type, GOBI_WSMSG_EVENTS, "type events");
+    is_int(sm.nevents, 3, "three events");
+    is_int(sm.more, 1, "more");
+
+    same = 0;
+    for (i = 0; i < sm.nevents; i++) {
+        same += ev_same(&ev[i], &sm.events[i]);
+    }
+
+    is_int(same, 3, "each event as it was written");
+    is_str(sm.events[1].from, "notes/a.md", "rename's from");
+    is_str(sm.events[2].hash, "", "delete's empty hash");
+    ok(sm.events[2].device == NULL, "device null");
+
+    gobi_wsmsg_gen_events(g, ev, 0, 0);
+    is_int(sparse_gen(g), 0, "empty events batch");
+    is_int(sm.nevents, 0, "no events");
+    is_int(sm.more, 0, "no more");
+
+    gobi_wsmsg_gen_event_msg(g, &ev[1]);
+    is_int(sparse_gen(g), 0, "event");
+    is_int(sm.type, GOBI_WSMSG_EVENT, "type event");
+    is_int(sm.nevents, 1, "one event");
+    ok(ev_same(&ev[1], &sm.events[0]), "the event as it was written");
+
+    /* an id goes client -> server -> client unchanged */
+    gobi_wsmsg_gen_rename(g, "41", 2, "a", "b", 1);
+    parse_gen(g);
+    gobi_wsmsg_gen_ack(g, m.id, m.id_len, 31, 30);
+    is_int(sparse_gen(g), 0, "ack");
+    is_int(sm.type, GOBI_WSMSG_ACK, "type ack");
+    is_str(sm.id, "41", "the rename's id");
+    is_int(sm.id_len, 2, "id length");
+    is_int(sm.seq, 31, "seq");
+    is_int(sm.version, 30, "version");
+
+    gobi_wsmsg_gen_delete(g, "\"q\\\"\xc3\xa9\"", 7, "a", 1);
+    parse_gen(g);
+    gobi_wsmsg_gen_ack(g, m.id, m.id_len, 32, 32);
+    is_int(sparse_gen(g), 0, "ack with a string id");
+    is_str(sm.id, "\"q\\\"\xc3\xa9\"", "string id as JSON text");
+
+    gobi_wsmsg_gen_ack(g, NULL, 0, 1, 1);
+    is_int(sparse_gen(g), 0, "ack with a null id");
+    is_int(sm.id_len, 0, "no id");
+
+    act[0].op = GOBI_WSMSG_DOWNLOAD;
+    act[0].path = "a.md";
+    act[0].version = 40;
+    act[1].op = GOBI_WSMSG_DELETE_LOCAL;
+    act[1].path = "b.md";
+    act[2].op = GOBI_WSMSG_RENAME_LOCAL;
+    act[2].from = "c.md";
+    act[2].to = "d.md";
+
+    gobi_wsmsg_gen_reject(g, "\"r1\"", 4, "version_conflict",
+                          "a.md is at version 40", act, 3);
+    is_int(sparse_gen(g), 0, "reject");
+    is_int(sm.type, GOBI_WSMSG_REJECT, "type reject");
+    is_str(sm.id, "\"r1\"", "id");
+    is_str(sm.code, "version_conflict", "code");
+    is_str(sm.message, "a.md is at version 40", "message");
+    is_int(sm.nactions, 3, "three actions");
+    is_int(sm.actions[0].op, GOBI_WSMSG_DOWNLOAD, "download");
+    is_str(sm.actions[0].path, "a.md", "its path");
+    is_int(sm.actions[0].version, 40, "its version");
+    is_int(sm.actions[1].op, GOBI_WSMSG_DELETE_LOCAL, "delete_local");
+    is_str(sm.actions[1].path, "b.md", "its path");
+    is_int(sm.actions[2].op, GOBI_WSMSG_RENAME_LOCAL, "rename_local");
+    is_str(sm.actions[2].from, "c.md", "its from");
+    is_str(sm.actions[2].to, "d.md", "its to");
+
+    gobi_wsmsg_gen_reject(g, "7", 1, "invalid_path", "bad", NULL, 0);
+    is_int(sparse_gen(g), 0, "reject without actions");
+    is_int(sm.nactions, 0, "no actions");
+    is_str(sm.id, "7", "id");
+
+    is_int(sparse("{\"type\":\"reject\",\"id\":1,\"code\":\"c\","
+                  "\"message\":\"m\"}"), 0, "reject, actions missing");
+    is_int(sm.nactions, 0, "no actions");
+
+    gobi_wsmsg_gen_resync(g, "history_expired", 99);
+    is_int(sparse_gen(g), 0, "resync");
+    is_int(sm.type, GOBI_WSMSG_RESYNC, "type resync");
+    is_str(sm.reason, "history_expired", "reason");
+    is_int(sm.head_seq, 99, "head_seq");
+
+    gobi_wsmsg_gen_error(g, "bad_message", "missing \"type\"", NULL, 0);
+    is_int(sparse_gen(g), 0, "error");
+    is_int(sm.type, GOBI_WSMSG_ERROR, "type error");
+    is_str(sm.code, "bad_message", "code");
+    is_str(sm.message, "missing \"type\"", "message");
+    is_int(sm.id_len, 0, "no id");
+
+    gobi_wsmsg_gen_error(g, "bad_message", "m", "5", 1);
+    is_int(sparse_gen(g), 0, "error with an id");
+    is_str(sm.id, "5", "its id");
+
+    is_int(sparse_len("{\"more\":false,\"events\":[],\"type\":\"events\","
+                      "\"extra\":{\"x\":[1]}}garbage", 60), 0,
+           "any key order, unknown fields, length not NUL");
+
+    yajl_gen_free(g);
+}
+
+
+/* expect the server message refused with `want` */
+#define SBAD(json, want)                                                     \
+    do {                                                                     \
+        is_int(sparse(json), -1, "refused: %s", want);                       \
+        is_str(sm.error, want, "error for: %s", want);                       \
+    } while (0)
+
+
+#define EV_OK  "\"seq\":1,\"type\":\"create\",\"path\":\"a\",\"version\":1," \
+               "\"hash\":\"" H64("0") "\",\"size\":1,\"mtime\":1,"            \
+               "\"device\":null,\"ts\":1"
+
+
+static void
+test_parse_server_bad(void)
+{
+    char    *buf, *p;
+    size_t   i, n;
+
+    SBAD("", "message is not JSON: parse error: premature EOF");
+    SBAD("[1]", "message is not a JSON object");
+    SBAD("{\"type\":\"welcome\",/*x*/\"vault\":\"v\"}",
+         "message is not JSON: comments are not allowed");
+    SBAD("{\"type\":\"err\\u0000or\"}", "NUL is not allowed in strings");
+    SBAD("{\"type\":\"\xc0\xaf\"}", "message is not JSON: invalid UTF-8");
+    SBAD("{}", "missing \"type\"");
+    SBAD("{\"type\":1}", "\"type\" must be a string");
+    SBAD("{\"type\":\"hello\"}", "unknown message type \"hello\"");
+    SBAD("{\"type\":\"ack\",\"type\":\"ack\"}", "duplicate key \"type\"");
+
+    SBAD("{\"type\":\"welcome\",\"head_seq\":1,\"oldest_seq\":1}",
+         "missing \"vault\"");
+    SBAD("{\"type\":\"welcome\",\"vault\":\"v\",\"head_seq\":-1,"
+         "\"oldest_seq\":1}", "\"head_seq\" must be an integer >= 0");
+    SBAD("{\"type\":\"welcome\",\"vault\":\"v\",\"head_seq\":1,"
+         "\"oldest_seq\":1,\"protocol\":0}",
+         "\"protocol\" must be an integer >= 1");
+
+    SBAD("{\"type\":\"events\",\"more\":false}", "missing \"events\"");
+    SBAD("{\"type\":\"events\",\"events\":{},\"more\":false}",
+         "\"events\" must be an array");
+    SBAD("{\"type\":\"events\",\"events\":[]}", "missing \"more\"");
+    SBAD("{\"type\":\"events\",\"events\":[],\"more\":1}",
+         "\"more\" must be true or false");
+    SBAD("{\"type\":\"events\",\"events\":[{" EV_OK "},7],\"more\":false}",
+         "events[1]: an event must be an object");
+    SBAD("{\"type\":\"events\",\"events\":[{" EV_OK ",\"seq\":2}],"
+         "\"more\":false}", "events[0]: duplicate key \"seq\"");
+    SBAD("{\"type\":\"event\"}", "missing \"event\"");
+    SBAD("{\"type\":\"event\",\"event\":null}",
+         "event: an event must be an object");
+    SBAD("{\"type\":\"event\",\"event\":{\"seq\":0}}",
+         "event: \"seq\" must be an integer >= 1");
+    SBAD("{\"type\":\"event\",\"event\":{\"seq\":1,\"type\":\"none\"}}",
+         "event: unknown event type \"none\"");
+    SBAD("{\"type\":\"event\",\"event\":{" EV_OK ",\"type\":\"rename\"}}",
+         "event: duplicate key \"type\"");
+    SBAD("{\"type\":\"event\",\"event\":{\"seq\":1,\"type\":\"rename\","
+         "\"path\":\"a\",\"version\":1,\"hash\":\"" H64("0") "\"}}",
+         "event: missing \"from\"");
+    SBAD("{\"type\":\"event\",\"event\":{\"seq\":1,\"type\":\"modify\","
+         "\"path\":\"a\",\"version\":1,\"hash\":\"\",\"size\":1,"
+         "\"mtime\":1,\"ts\":1}}",
+         "event: \"hash\" must be 64 lowercase hex digits");
+    SBAD("{\"type\":\"event\",\"event\":{\"seq\":1,\"type\":\"modify\","
+         "\"path\":\"a\",\"version\":1,\"hash\":\"" H64("A") "\","
+         "\"size\":1,\"mtime\":1,\"ts\":1}}",
+         "event: \"hash\" must be 64 lowercase hex digits");
+    SBAD("{\"type\":\"event\",\"event\":{\"seq\":1,\"type\":\"delete\","
+         "\"path\":\"a\",\"version\":1,\"hash\":\"00\",\"size\":0,"
+         "\"mtime\":0,\"ts\":1}}",
+         "event: \"hash\" must be 64 lowercase hex digits");
+    SBAD("{\"type\":\"event\",\"event\":{\"seq\":1,\"type\":\"create\","
+         "\"path\":[],\"version\":1}}", "event: \"path\" must be a string");
+    SBAD("{\"type\":\"event\",\"event\":{\"seq\":1,\"type\":\"create\","
+         "\"path\":\"a\",\"version\":1,\"hash\":\"" H64("0") "\","
+         "\"size\":-1}}", "event: \"size\" must be an integer >= 0");
+    SBAD("{\"type\":\"event\",\"event\":{\"seq\":1,\"type\":\"create\","
+         "\"path\":\"a\",\"version\":1,\"hash\":\"" H64("0") "\","
+         "\"size\":1,\"mtime\":1,\"device\":3,\"ts\":1}}",
+         "event: \"device\" must be a string");
+    SBAD("{\"type\":\"event\",\"event\":{\"seq\":1,\"type\":\"create\","
+         "\"path\":\"a\",\"version\":1,\"hash\":\"" H64("0") "\","
+         "\"size\":1,\"mtime\":1}}", "event: missing \"ts\"");
+
+    SBAD("{\"type\":\"ack\",\"id\":1,\"seq\":1}", "missing \"version\"");
+    SBAD("{\"type\":\"ack\",\"id\":[1],\"seq\":1,\"version\":1}",
+         "\"id\" must be a string or a number");
+    SBAD("{\"type\":\"ack\",\"id\":7,\"seq\":1.5,\"version\":1}",
+         "\"seq\" must be an integer >= 0");
+    is_int(sm.type, GOBI_WSMSG_ACK, "a bad ack is still an ack");
+    is_str(sm.id, "7", "with its id");
+
+    SBAD("{\"type\":\"reject\",\"id\":3,\"message\":\"m\"}",
+         "missing \"code\"");
+    is_str(sm.id, "3", "a bad reject keeps its id");
+    SBAD("{\"type\":\"reject\",\"id\":3,\"code\":\"c\",\"message\":\"m\","
+         "\"actions\":[{\"op\":\"explode\"}]}",
+         "actions[0]: unknown action \"explode\"");
+    SBAD("{\"type\":\"reject\",\"id\":3,\"code\":\"c\",\"message\":\"m\","
+         "\"actions\":[{\"op\":\"download\",\"path\":\"a\"}]}",
+         "actions[0]: missing \"version\"");
+    SBAD("{\"type\":\"reject\",\"id\":3,\"code\":\"c\",\"message\":\"m\","
+         "\"actions\":[{\"op\":\"rename_local\",\"from\":\"a\"}]}",
+         "actions[0]: missing \"to\"");
+    SBAD("{\"type\":\"reject\",\"id\":3,\"code\":\"c\",\"message\":\"m\","
+         "\"actions\":[\"download\"]}",
+         "actions[0]: an action must be an object");
+    SBAD("{\"type\":\"reject\",\"id\":3,\"code\":\"c\",\"message\":\"m\","
+         "\"actions\":[{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}]}",
+         "\"actions\" has more than 16 items");
+
+    SBAD("{\"type\":\"resync\",\"head_seq\":1}", "missing \"reason\"");
+    SBAD("{\"type\":\"error\",\"code\":\"c\"}", "missing \"message\"");
+
+    /* limits: count, depth, size */
+    n = GOBI_WSMSG_MAX_EVENTS + 1;
+    buf = malloc(n * 3 + 64);
+    p = buf + sprintf(buf, "{\"type\":\"events\",\"more\":false,\"events\":[");
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "%s{}", i ? "," : "");
+    }
+    strcpy(p, "]}");
+    SBAD(buf, "\"events\" has more than 10000 items");
+    free(buf);
+
+    buf = malloc(64 + 2 * (GOBI_WSMSG_MAX_DEPTH + 1));
+    p = buf + sprintf(buf, "{\"type\":\"ack\",\"x\":");
+    for (i = 0; i < GOBI_WSMSG_MAX_DEPTH; i++) {
+        *p++ = '[';
+    }
+    for (i = 0; i < GOBI_WSMSG_MAX_DEPTH; i++) {
+        *p++ = ']';
+    }
+    strcpy(p, "}");
+    SBAD(buf, "message nested too deep");
+    free(buf);
+
+    n = GOBI_WSMSG_SERVER_MAX_SIZE + 1;
+    buf = malloc(n);
+    memset(buf, ' ', n);
+    p = "{\"type\":\"error\",\"code\":\"c\",\"message\":\"m\"}";
+    memcpy(buf, p, strlen(p));
+    is_int(sparse_len(buf, n - 1), 0, "a message of the maximum size");
+    is_int(sparse_len(buf, n), -1, "one byte more");
+    is_str(sm.error, "message too big", "is too big");
+    free(buf);
+
+    /* the first line of yajl's complaint only */
+    is_int(sparse("{\"type\":\"ack\",\"id\":tru}"), -1, "bad literal");
+    ok(strchr(sm.error, '\n') == NULL, "one line: %s", sm.error);
+
+    gobi_wsmsg_server_free(&sm);
+}
+
+
+/* any prefix and any one-byte change of good messages: no crash */
+static void
+test_parse_server_mangled(void)
+{
+    static const char  *good[] = {
+        "{\"type\":\"events\",\"events\":[{" EV_OK "},{\"seq\":2,"
+        "\"type\":\"rename\",\"path\":\"b\",\"from\":\"a\",\"version\":2,"
+        "\"hash\":\"" H64("1") "\",\"size\":1,\"mtime\":1,"
+        "\"device\":\"d\",\"ts\":2}],\"more\":true}",
+        "{\"type\":\"reject\",\"id\":\"x\",\"code\":\"c\",\"message\":\"m\","
+        "\"actions\":[{\"op\":\"download\",\"path\":\"a\",\"version\":4},"
+        "{\"op\":\"rename_local\",\"from\":\"a\",\"to\":\"b\"}]}",
+        NULL
+    };
+    static const char   bytes[] = "\"{}[],:\\0-9e.tnx\xc3\xff";
+    char                buf[1024];
+    size_t              len, i, j;
+    int                 k, good_n, bad_n;
+
+    good_n = 0;
+    bad_n = 0;
+
+    for (k = 0; good[k]; k++) {
+        len = strlen(good[k]);
+
+        for (i = 0; i <= len; i++) {
+            good_n += sparse_len(good[k], i) == 0;
+            bad_n += sparse_len(good[k], i) != 0;
+
+            for (j = 0; i < len && j < sizeof(bytes) - 1; j++) {
+                memcpy(buf, good[k], len);
+                buf[i] = bytes[j];
+                good_n += sparse_len(buf, len) == 0;
+                bad_n += sparse_len(buf, len) != 0
+                         && strchr(sm.error, '\n') == NULL;
+            }
+        }
+    }
+
+    ok(good_n > 0 && bad_n > 0, "mangled messages: %d parsed, %d refused "
+       "with a one-line error", good_n, bad_n);
+
+    gobi_wsmsg_server_free(&sm);
+}
+
 int
 main(void)
 {
@@ -543,6 +1027,10 @@ main(void)
     test_bad_messages();
     test_gen();
     test_messages_are_sendable();
+    test_gen_client();
+    test_parse_server();
+    test_parse_server_bad();
+    test_parse_server_mangled();
 
     gobi_wsmsg_free(&m);
 
