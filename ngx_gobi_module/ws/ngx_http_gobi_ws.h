@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_events.h"
 #include "gobi_ws_frame.h"
 
 
@@ -30,14 +31,6 @@ typedef struct ngx_http_gobi_ws_s    ngx_http_gobi_ws_t;
 typedef void (*ngx_http_gobi_ws_sent_pt)(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
 
-
-/* events read by a thread, strings copied */
-typedef struct {
-    gobi_event_t                  *ev;
-    size_t                         n;
-    size_t                         cap;
-    int                            failed;
-} ngx_http_gobi_evlist_t;
 
 struct ngx_http_gobi_ws_s {
     ngx_http_request_t            *request;
@@ -116,12 +109,6 @@ void ngx_http_gobi_wsproto_error(ngx_http_gobi_ws_t *ws, const char *code,
 void ngx_http_gobi_ws_send_msgs(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job, ngx_http_gobi_ws_sent_pt sent);
 void ngx_http_gobi_ws_pump(ngx_http_gobi_ws_t *ws);
-gobi_store_rc_e ngx_http_gobi_events_load(ngx_http_gobi_job_t *job,
-    int64_t since, int64_t limit, ngx_http_gobi_evlist_t *l, int64_t *head,
-    int *more);
-void ngx_http_gobi_evlist_free(ngx_http_gobi_evlist_t *l);
-int ngx_http_gobi_events_msgs(ngx_http_gobi_job_t *job, yajl_gen g,
-    const gobi_event_t *ev, size_t n);
 
 /* ngx_http_gobi_subs.c */
 ngx_int_t ngx_http_gobi_subs_join(ngx_http_gobi_ws_t *ws, int64_t head);
