@@ -13,82 +13,51 @@
 #include "gobi_api.h"
 #include "gobi_cmd.h"
 #include "gobi_path.h"
+#include "gobi_session.h"
 #include "gobi_sync.h"
 
 
-/* the one-line summary, or the JSON object */
-void
-gobi_sync_report(gobi_sync_t *s, const char *what, int64_t ms)
+/*
+ * s->rename for sync: the first rename opens a WebSocket session for the
+ * rest of the run; without one (no endpoint, server down) renames go as
+ * PUT + DELETE.
+ */
+typedef struct {
+    gobi_sync_t     *s;
+    gobi_session_t  *ss;
+    int              tried;
+} gobi_sync_ws_t;
+
+
+static int
+gobi_sync_ws_rename(void *data, const char *from, const char *to,
+    int64_t base_version, int64_t *version)
 {
-    gobi_sync_stats_t  *t;
-    yajl_gen            g;
-    char                line[512], b1[32];
-    size_t              len;
-    int64_t             pending, files;
+    gobi_sync_ws_t  *sw = data;
+    gobi_sync_t     *s;
+    int              rc;
 
-    t = &s->stats;
-    pending = gobi_state_queue_count(s->st);
+    s = sw->s;
 
-    if (gobi_opts.json) {
-        g = gobi_json_out_new();
-        yajl_gen_map_open(g);
-        gobi_jkv_str(g, "command", what);
-        gobi_jkv_str(g, "dir", s->root);
-        gobi_jkv_str(g, "server", s->server);
-        gobi_jkv_str(g, "vault", s->vault);
-        gobi_jkv_str(g, "device", s->device);
-        gobi_jkv_int(g, "cursor", s->cursor);
-        gobi_jkv_int(g, "uploaded", t->uploaded);
-        gobi_jkv_int(g, "downloaded", t->downloaded);
-        gobi_jkv_int(g, "deleted_local", t->deleted_local);
-        gobi_jkv_int(g, "deleted_remote", t->deleted_remote);
-        gobi_jkv_int(g, "renamed_local", t->renamed_local);
-        gobi_jkv_int(g, "renamed_remote", t->renamed_remote);
-        gobi_jkv_int(g, "conflicts", t->conflicts);
-        gobi_jkv_int(g, "bytes_up", t->bytes_up);
-        gobi_jkv_int(g, "bytes_down", t->bytes_down);
-        gobi_jkv_int(g, "pending", pending);
-        gobi_jkv_int(g, "mass_delete_refused", t->mass_delete_refused);
-        gobi_jkv_int(g, "ms", ms);
-        yajl_gen_map_close(g);
-        gobi_json_out_end(g);
-        return;
+    if (sw->ss == NULL) {
+        if (sw->tried) {
+            return gobi_error(GOBI_EXIT_NETWORK, "no WebSocket");
+        }
+
+        sw->tried = 1;
+
+        rc = gobi_session_open(s->server, s->cred.token, s->vault, s->cursor,
+                               s->device, NULL, NULL, &sw->ss);
+        if (rc != 0) {
+            gobi_out_v("no WebSocket (%s): renames go as PUT + DELETE",
+                       gobi_error_msg());
+            return gobi_error(GOBI_EXIT_NETWORK, "no WebSocket");
+        }
+
+        gobi_out_v("WebSocket connected");
     }
 
-    len = snprintf(line, sizeof(line), "%s %s:", what, s->vault);
-
-#define GOBI_PART(n, label)                                                  \
-    if ((n) && len < sizeof(line)) {                                         \
-        len += snprintf(line + len, sizeof(line) - len, " %lld %s,",         \
-                        (long long) (n), label);                             \
-    }
-
-    GOBI_PART(t->uploaded, "uploaded");
-    GOBI_PART(t->downloaded, "downloaded");
-    GOBI_PART(t->deleted_remote, "deleted on the server");
-    GOBI_PART(t->deleted_local, "deleted here");
-    GOBI_PART(t->renamed_remote, "renamed on the server");
-    GOBI_PART(t->renamed_local, "renamed here");
-    GOBI_PART(t->conflicts, "conflicts");
-    GOBI_PART(pending, "pending");
-
-#undef GOBI_PART
-
-    files = t->uploaded + t->downloaded + t->deleted_remote + t->deleted_local
-            + t->renamed_remote + t->renamed_local + t->conflicts + pending;
-
-    if (files == 0 && len < sizeof(line)) {
-        len += snprintf(line + len, sizeof(line) - len, " up to date,");
-    }
-
-    if (len < sizeof(line)) {
-        snprintf(line + len - 1, sizeof(line) - len + 1, " (%s, %.1fs)",
-                 gobi_human_bytes(b1, sizeof(b1),
-                                  t->bytes_up + t->bytes_down),
-                 ms / 1000.0);
-    }
-
-    gobi_out("%s", line);
+    return gobi_session_rename(sw->ss, from, to, base_version, version);
 }
 
 
@@ -167,9 +136,10 @@ gobi_cmd_clone(int argc, char **argv)
 int
 gobi_cmd_sync(int argc, char **argv)
 {
-    gobi_sync_t  *s;
-    int64_t       start;
-    int           rc;
+    gobi_sync_t     *s;
+    gobi_sync_ws_t   sw;
+    int64_t          start;
+    int              rc;
 
     start = gobi_mono_ms();
 
@@ -178,11 +148,14 @@ gobi_cmd_sync(int argc, char **argv)
         return rc;
     }
 
-    s->rename = gobi_watch_rename_lazy;
+    memset(&sw, 0, sizeof(gobi_sync_ws_t));
+    sw.s = s;
+    s->rename = gobi_sync_ws_rename;
+    s->rename_data = &sw;
 
     rc = gobi_sync_run(s);
 
-    gobi_watch_lazy_close();
+    gobi_session_close(sw.ss);
 
     if (rc == 0 || rc == GOBI_EXIT_MASS_DELETE) {
         gobi_sync_report(s, "sync", gobi_mono_ms() - start);

@@ -491,6 +491,47 @@ gobi_push_delete(gobi_sync_t *s, int64_t qid, const char *path,
 }
 
 
+/* the server did a rename (s->rename): so does the base */
+static int
+gobi_push_renamed(gobi_sync_t *s, const char *from, const char *to,
+    int64_t version)
+{
+    gobi_base_t        b;
+    gobi_scan_entry_t  e;
+    int                rc;
+
+    rc = gobi_state_base_get(s->st, from, &b);
+    if (rc < 0) {
+        return gobi_error_code();
+    }
+
+    if (rc == 1) {
+        b.path = (char *) to;
+        b.version = version > 0 ? version : b.version;
+        b.lmtime = 0;
+
+        if (gobi_scan_stat(s->rootfd, to, &e) == 1) {
+            b.ino = e.ino;
+        }
+
+        rc = gobi_sync_base_del(s, from);
+
+        if (rc == 0) {
+            rc = gobi_sync_base_put(s, &b);
+        }
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    s->stats.renamed_remote++;
+    gobi_out_v("renamed on the server: %s -> %s", from, to);
+
+    return 0;
+}
+
+
 /* what an entry means now, against the current base and disk */
 static int
 gobi_push_plan(gobi_sync_t *s, gobi_qentry_t *q, gobi_plan_t *p)
@@ -553,7 +594,7 @@ gobi_sync_push(gobi_sync_t *s)
     gobi_plan_t    *plan, *p;
     gobi_map_t      busy;
     size_t          n, i;
-    int64_t         deletes, total, files, bytes;
+    int64_t         deletes, total, files, bytes, version;
     int             rc, inflight, round;
 
     rc = 0;
@@ -654,8 +695,13 @@ gobi_sync_push(gobi_sync_t *s)
 
             case GOBI_P_RENAME:
                 gobi_http_wait(s->http);
-                rc = s->rename(s, p->q->src, p->q->path,
-                               p->lsrc.base.version);
+                rc = s->rename(s->rename_data, p->q->src, p->q->path,
+                               p->lsrc.base.version, &version);
+
+                if (rc == 0) {
+                    rc = gobi_push_renamed(s, p->q->src, p->q->path,
+                                           version);
+                }
 
                 if (rc == 0) {
                     rc = gobi_state_queue_del(s->st, p->q->id);

@@ -1,8 +1,8 @@
 /*
  * Copyright (C) the gobi authors
  *
- * Opening a vault folder (find it, lock it, read its state) and one whole
- * sync pass.
+ * Opening a vault folder (find it, lock it, read its state), one whole
+ * sync pass and its report.
  */
 
 #include <dirent.h>
@@ -455,4 +455,80 @@ gobi_sync_run(gobi_sync_t *s)
     }
 
     return 0;
+}
+
+
+/* the one-line summary, or the JSON object */
+void
+gobi_sync_report(gobi_sync_t *s, const char *what, int64_t ms)
+{
+    gobi_sync_stats_t  *t;
+    yajl_gen            g;
+    char                line[512], b1[32];
+    size_t              len;
+    int64_t             pending, files;
+
+    t = &s->stats;
+    pending = gobi_state_queue_count(s->st);
+
+    if (gobi_opts.json) {
+        g = gobi_json_out_new();
+        yajl_gen_map_open(g);
+        gobi_jkv_str(g, "command", what);
+        gobi_jkv_str(g, "dir", s->root);
+        gobi_jkv_str(g, "server", s->server);
+        gobi_jkv_str(g, "vault", s->vault);
+        gobi_jkv_str(g, "device", s->device);
+        gobi_jkv_int(g, "cursor", s->cursor);
+        gobi_jkv_int(g, "uploaded", t->uploaded);
+        gobi_jkv_int(g, "downloaded", t->downloaded);
+        gobi_jkv_int(g, "deleted_local", t->deleted_local);
+        gobi_jkv_int(g, "deleted_remote", t->deleted_remote);
+        gobi_jkv_int(g, "renamed_local", t->renamed_local);
+        gobi_jkv_int(g, "renamed_remote", t->renamed_remote);
+        gobi_jkv_int(g, "conflicts", t->conflicts);
+        gobi_jkv_int(g, "bytes_up", t->bytes_up);
+        gobi_jkv_int(g, "bytes_down", t->bytes_down);
+        gobi_jkv_int(g, "pending", pending);
+        gobi_jkv_int(g, "mass_delete_refused", t->mass_delete_refused);
+        gobi_jkv_int(g, "ms", ms);
+        yajl_gen_map_close(g);
+        gobi_json_out_end(g);
+        return;
+    }
+
+    len = snprintf(line, sizeof(line), "%s %s:", what, s->vault);
+
+#define GOBI_PART(n, label)                                                  \
+    if ((n) && len < sizeof(line)) {                                         \
+        len += snprintf(line + len, sizeof(line) - len, " %lld %s,",         \
+                        (long long) (n), label);                             \
+    }
+
+    GOBI_PART(t->uploaded, "uploaded");
+    GOBI_PART(t->downloaded, "downloaded");
+    GOBI_PART(t->deleted_remote, "deleted on the server");
+    GOBI_PART(t->deleted_local, "deleted here");
+    GOBI_PART(t->renamed_remote, "renamed on the server");
+    GOBI_PART(t->renamed_local, "renamed here");
+    GOBI_PART(t->conflicts, "conflicts");
+    GOBI_PART(pending, "pending");
+
+#undef GOBI_PART
+
+    files = t->uploaded + t->downloaded + t->deleted_remote + t->deleted_local
+            + t->renamed_remote + t->renamed_local + t->conflicts + pending;
+
+    if (files == 0 && len < sizeof(line)) {
+        len += snprintf(line + len, sizeof(line) - len, " up to date,");
+    }
+
+    if (len < sizeof(line)) {
+        snprintf(line + len - 1, sizeof(line) - len + 1, " (%s, %.1fs)",
+                 gobi_human_bytes(b1, sizeof(b1),
+                                  t->bytes_up + t->bytes_down),
+                 ms / 1000.0);
+    }
+
+    gobi_out("%s", line);
 }

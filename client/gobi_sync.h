@@ -39,9 +39,13 @@
 typedef struct gobi_sync_s  gobi_sync_t;
 
 
-/* a rename sender: the WebSocket when connected; returns 0 when sent */
-typedef int (*gobi_rename_pt)(gobi_sync_t *s, const char *from,
-    const char *to, int64_t base_version);
+/*
+ * A rename sender (a WebSocket session when there is one): returns 0 when
+ * the server did it, with the file's new version; else push sends the
+ * rename as PUT + DELETE.
+ */
+typedef int (*gobi_rename_pt)(void *data, const char *from, const char *to,
+    int64_t base_version, int64_t *version);
 
 
 typedef struct {
@@ -80,7 +84,7 @@ struct gobi_sync_s {
     gobi_sync_stats_t   stats;
 
     gobi_rename_pt      rename;            /* NULL: PUT + DELETE */
-    void               *ws;
+    void               *rename_data;
 };
 
 
@@ -115,10 +119,6 @@ int gobi_sync_connect(gobi_sync_t *s);
 int gobi_sync_run(gobi_sync_t *s);
 void gobi_sync_report(gobi_sync_t *s, const char *what, int64_t ms);
 
-/* renames over a WebSocket opened on first use (gobi_watch.c) */
-int gobi_watch_rename_lazy(gobi_sync_t *s, const char *from, const char *to,
-    int64_t base_version);
-void gobi_watch_lazy_close(void);
 int gobi_sync_pull(gobi_sync_t *s);
 int gobi_sync_scan(gobi_sync_t *s);
 

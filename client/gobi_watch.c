@@ -23,16 +23,12 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
-#include <sodium.h>
-#include <yajl/yajl_gen.h>
-
 #include "gobi.h"
 #include "gobi_cmd.h"
-#include "gobi_json.h"
 #include "gobi_out.h"
 #include "gobi_path.h"
+#include "gobi_session.h"
 #include "gobi_sync.h"
-#include "gobi_ws.h"
 
 
 #define GOBI_DEBOUNCE_MS     300
@@ -41,8 +37,6 @@
 #define GOBI_POLL_MS         2000          /* no WebSocket: REST polling */
 #define GOBI_BACKOFF_MAX     30000
 #define GOBI_RESCAN_MS       300000        /* a full scan now and then */
-#define GOBI_WS_TIMEOUT      5000
-#define GOBI_OP_TIMEOUT      10000
 
 #define GOBI_IN_MASK  (IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE    \
                        | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB             \
@@ -56,7 +50,7 @@ typedef struct {
     char          **wd_path;               /* by watch descriptor */
     int             nwd;
 
-    gobi_ws_t      *ws;
+    gobi_session_t *ss;
     int             ws_backoff;
     int64_t         ws_next;
 
@@ -75,12 +69,6 @@ typedef struct {
     uint32_t        mv_cookie;
     char           *mv_from;
     int64_t         mv_at;
-
-    int64_t         op_id;                 /* a rename waiting for ack */
-    int             op_done;
-    int             op_ok;
-    int64_t         op_version;
-    char           *op_msg;
 } gobi_watch_t;
 
 
@@ -347,206 +335,43 @@ gobi_watch_read_inotify(gobi_watch_t *w)
 }
 
 
-/* WebSocket messages: announcements schedule a pull */
+/* server messages: announcements and answers schedule a pull */
 static void
-gobi_watch_ws_msg(void *data, const char *msg, size_t len)
+gobi_watch_ws_msg(void *data, const gobi_wsmsg_server_t *m)
 {
     gobi_watch_t  *w = data;
-    yajl_val       root;
-    const char    *type, *m;
-    int64_t        id, v;
 
-    root = gobi_json_parse(msg, len, NULL, 0);
-    type = gobi_json_str(root, "type");
-
-    if (type == NULL) {
-        yajl_tree_free(root);
-        return;
-    }
-
-    if (strcmp(type, "welcome") == 0 || strcmp(type, "events") == 0
-        || strcmp(type, "event") == 0 || strcmp(type, "resync") == 0)
-    {
+    if (m->type != GOBI_WSMSG_ERROR) {
         w->pull_wanted = 1;
-
-    } else if (strcmp(type, "ack") == 0 || strcmp(type, "reject") == 0) {
-        if (gobi_json_int(root, "id", &id) == 0 && id == w->op_id) {
-            w->op_done = 1;
-            w->op_ok = (type[0] == 'a');
-            v = 0;
-            gobi_json_int(root, "version", &v);
-
-            if (v == 0) {
-                gobi_json_int(root, "seq", &v);
-            }
-
-            w->op_version = v;
-            m = gobi_json_str(root, "message");
-            free(w->op_msg);
-            w->op_msg = gobi_strdup(m ? m : (type[0] == 'a' ? "" : "reject"));
-        }
-
-        w->pull_wanted = 1;
-
-    } else if (strcmp(type, "error") == 0) {
-        m = gobi_json_str(root, "message");
-        gobi_out_v("server: %s", m ? m : "error");
     }
-
-    yajl_tree_free(root);
 }
-
-
-static gobi_watch_t  *gobi_watch_current;
 
 
 /* s->rename: a rename sent on the WebSocket, waiting for its answer */
 static int
-gobi_watch_rename(gobi_sync_t *s, const char *from, const char *to,
-    int64_t base_version)
+gobi_watch_rename(void *data, const char *from, const char *to,
+    int64_t base_version, int64_t *version)
 {
-    gobi_watch_t         *w;
-    gobi_base_t           b;
-    gobi_scan_entry_t     e;
-    yajl_gen              g;
-    const unsigned char  *buf;
-    size_t                len;
-    int64_t               deadline;
-    struct pollfd         pfd;
-    int                   rc;
+    gobi_watch_t  *w = data;
 
-    w = gobi_watch_current;
-
-    if (w == NULL || w->ws == NULL) {
+    if (w->ss == NULL) {
         return gobi_error(GOBI_EXIT_NETWORK, "no WebSocket");
     }
 
-    w->op_id++;
-    w->op_done = 0;
-
-    g = yajl_gen_alloc(NULL);
-    yajl_gen_map_open(g);
-    yajl_gen_string(g, (const unsigned char *) "type", 4);
-    yajl_gen_string(g, (const unsigned char *) "rename", 6);
-    yajl_gen_string(g, (const unsigned char *) "id", 2);
-    yajl_gen_integer(g, w->op_id);
-    yajl_gen_string(g, (const unsigned char *) "from", 4);
-    yajl_gen_string(g, (const unsigned char *) from, strlen(from));
-    yajl_gen_string(g, (const unsigned char *) "to", 2);
-    yajl_gen_string(g, (const unsigned char *) to, strlen(to));
-    yajl_gen_string(g, (const unsigned char *) "base_version", 12);
-    yajl_gen_integer(g, base_version);
-    yajl_gen_map_close(g);
-    yajl_gen_get_buf(g, &buf, &len);
-
-    rc = gobi_ws_send_text(w->ws, (const char *) buf, len);
-    yajl_gen_free(g);
-
-    if (rc != 0) {
-        return rc;
-    }
-
-    deadline = gobi_mono_ms() + GOBI_OP_TIMEOUT;
-
-    while (!w->op_done && gobi_mono_ms() < deadline) {
-        rc = gobi_ws_read(w->ws, gobi_watch_ws_msg, w);
-        if (rc != 0) {
-            return rc;
-        }
-
-        if (w->op_done) {
-            break;
-        }
-
-        pfd.fd = gobi_ws_fd(w->ws);
-        pfd.events = POLLIN;
-
-        if (poll(&pfd, 1, 200) < 0 && errno != EINTR) {
-            break;
-        }
-    }
-
-    if (!w->op_done) {
-        return gobi_error(GOBI_EXIT_NETWORK, "rename: no answer");
-    }
-
-    if (!w->op_ok) {
-        return gobi_error(GOBI_EXIT_CONFLICT, "rename refused: %s",
-                          w->op_msg);
-    }
-
-    /* the server moved it: so does the base */
-    rc = gobi_state_base_get(s->st, from, &b);
-    if (rc < 0) {
-        return gobi_error_code();
-    }
-
-    if (rc == 1) {
-        b.path = (char *) to;
-        b.version = w->op_version > 0 ? w->op_version : b.version;
-        b.lmtime = 0;
-
-        if (gobi_scan_stat(s->rootfd, to, &e) == 1) {
-            b.ino = e.ino;
-        }
-
-        rc = gobi_sync_base_del(s, from);
-
-        if (rc == 0) {
-            rc = gobi_sync_base_put(s, &b);
-        }
-
-        if (rc != 0) {
-            return rc;
-        }
-    }
-
-    s->stats.renamed_remote++;
-    gobi_out_v("renamed on the server: %s -> %s", from, to);
-
-    return 0;
+    return gobi_session_rename(w->ss, from, to, base_version, version);
 }
 
 
 static void
 gobi_watch_ws_connect(gobi_watch_t *w)
 {
-    gobi_sync_t          *s;
-    yajl_gen              g;
-    const unsigned char  *buf;
-    size_t                len;
-    int                   rc;
+    gobi_sync_t  *s;
+    int           rc;
 
     s = w->s;
 
-    rc = gobi_ws_connect(s->server, s->cred.token, GOBI_WS_TIMEOUT, &w->ws);
-
-    if (rc == 0) {
-        g = yajl_gen_alloc(NULL);
-        yajl_gen_map_open(g);
-        yajl_gen_string(g, (const unsigned char *) "type", 4);
-        yajl_gen_string(g, (const unsigned char *) "hello", 5);
-        yajl_gen_string(g, (const unsigned char *) "vault", 5);
-        yajl_gen_string(g, (const unsigned char *) s->vault,
-                        strlen(s->vault));
-        yajl_gen_string(g, (const unsigned char *) "since", 5);
-        yajl_gen_integer(g, s->cursor);
-        yajl_gen_string(g, (const unsigned char *) "device", 6);
-        yajl_gen_string(g, (const unsigned char *) s->device,
-                        strlen(s->device));
-        yajl_gen_string(g, (const unsigned char *) "protocol", 8);
-        yajl_gen_integer(g, 1);
-        yajl_gen_map_close(g);
-        yajl_gen_get_buf(g, &buf, &len);
-
-        rc = gobi_ws_send_text(w->ws, (const char *) buf, len);
-        yajl_gen_free(g);
-
-        if (rc != 0) {
-            gobi_ws_close(w->ws);
-            w->ws = NULL;
-        }
-    }
+    rc = gobi_session_open(s->server, s->cred.token, s->vault, s->cursor,
+                           s->device, gobi_watch_ws_msg, w, &w->ss);
 
     if (rc != 0) {
         gobi_out_v("no WebSocket (%s): polling", gobi_error_msg());
@@ -565,53 +390,7 @@ gobi_watch_ws_connect(gobi_watch_t *w)
     w->ws_backoff = 0;
     w->pull_wanted = 1;
     s->rename = gobi_watch_rename;
-}
-
-
-/*
- * s->rename for `sync`: the first rename opens a WebSocket for the rest of
- * the run; without one (no endpoint, server down) renames go as PUT +
- * DELETE.
- */
-static gobi_watch_t  gobi_watch_lazy;
-static int           gobi_watch_lazy_tried;
-
-
-int
-gobi_watch_rename_lazy(gobi_sync_t *s, const char *from, const char *to,
-    int64_t base_version)
-{
-    if (gobi_watch_current == NULL) {
-        if (gobi_watch_lazy_tried) {
-            return gobi_error(GOBI_EXIT_NETWORK, "no WebSocket");
-        }
-
-        gobi_watch_lazy_tried = 1;
-        memset(&gobi_watch_lazy, 0, sizeof(gobi_watch_t));
-        gobi_watch_lazy.s = s;
-        gobi_watch_current = &gobi_watch_lazy;
-
-        gobi_watch_ws_connect(&gobi_watch_lazy);
-
-        if (gobi_watch_lazy.ws == NULL) {
-            gobi_watch_current = NULL;
-            return gobi_error(GOBI_EXIT_NETWORK, "no WebSocket");
-        }
-    }
-
-    return gobi_watch_rename(s, from, to, base_version);
-}
-
-
-void
-gobi_watch_lazy_close(void)
-{
-    if (gobi_watch_current == &gobi_watch_lazy) {
-        gobi_ws_close(gobi_watch_lazy.ws);
-        free(gobi_watch_lazy.op_msg);
-        memset(&gobi_watch_lazy, 0, sizeof(gobi_watch_t));
-        gobi_watch_current = NULL;
-    }
+    s->rename_data = w;
 }
 
 
@@ -621,8 +400,8 @@ gobi_watch_ws_lost(gobi_watch_t *w)
     gobi_out_v("WebSocket lost: %s", gobi_error_msg());
     gobi_error_clear();
 
-    gobi_ws_close(w->ws);
-    w->ws = NULL;
+    gobi_session_close(w->ss);
+    w->ss = NULL;
     w->s->rename = NULL;
     w->ws_backoff = 1000;
     w->ws_next = gobi_mono_ms() + w->ws_backoff;
@@ -726,12 +505,12 @@ gobi_watch_loop(gobi_watch_t *w)
             gobi_watch_flush_move(w);
         }
 
-        if (w->ws == NULL && now >= w->ws_next && !w->offline) {
+        if (w->ss == NULL && now >= w->ws_next && !w->offline) {
             gobi_watch_ws_connect(w);
             now = gobi_mono_ms();
         }
 
-        if (w->ws == NULL && now >= w->poll_next) {
+        if (w->ss == NULL && now >= w->poll_next) {
             w->pull_wanted = 1;
             w->poll_next = now + GOBI_POLL_MS;
         }
@@ -777,7 +556,7 @@ gobi_watch_loop(gobi_watch_t *w)
 
                 w->net_next = gobi_mono_ms() + w->net_backoff;
 
-                if (w->ws) {
+                if (w->ss) {
                     gobi_watch_ws_lost(w);
                 }
 
@@ -807,11 +586,11 @@ gobi_watch_loop(gobi_watch_t *w)
             next = w->mv_at + GOBI_MOVE_PAIR_MS;
         }
 
-        if (w->ws == NULL && !w->offline && w->ws_next < next) {
+        if (w->ss == NULL && !w->offline && w->ws_next < next) {
             next = w->ws_next;
         }
 
-        if (w->ws == NULL && w->poll_next < next) {
+        if (w->ss == NULL && w->poll_next < next) {
             next = w->poll_next;
         }
 
@@ -834,8 +613,8 @@ gobi_watch_loop(gobi_watch_t *w)
         pfd[nfd].events = POLLIN;
         nfd++;
 
-        if (w->ws) {
-            pfd[nfd].fd = gobi_ws_fd(w->ws);
+        if (w->ss) {
+            pfd[nfd].fd = gobi_session_fd(w->ss);
             pfd[nfd].events = POLLIN;
             nfd++;
         }
@@ -854,8 +633,8 @@ gobi_watch_loop(gobi_watch_t *w)
             gobi_watch_read_inotify(w);
         }
 
-        if (w->ws && nfd > 1 && pfd[1].revents) {
-            if (gobi_ws_read(w->ws, gobi_watch_ws_msg, w) != 0) {
+        if (w->ss && nfd > 1 && pfd[1].revents) {
+            if (gobi_session_read(w->ss) != 0) {
                 gobi_watch_ws_lost(w);
             }
         }
@@ -884,7 +663,6 @@ gobi_cmd_watch(int argc, char **argv)
 
     memset(&w, 0, sizeof(gobi_watch_t));
     w.s = s;
-    gobi_watch_current = &w;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = gobi_watch_signal;
@@ -916,11 +694,8 @@ gobi_cmd_watch(int argc, char **argv)
         gobi_out("stopped");
     }
 
-    gobi_watch_current = NULL;
-
-    if (w.ws) {
-        gobi_ws_close(w.ws);
-    }
+    s->rename = NULL;
+    gobi_session_close(w.ss);
 
     for (i = 0; i < w.nwd; i++) {
         free(w.wd_path[i]);
@@ -928,7 +703,6 @@ gobi_cmd_watch(int argc, char **argv)
 
     free(w.wd_path);
     free(w.mv_from);
-    free(w.op_msg);
     close(w.ifd);
     gobi_sync_close(s);
 
