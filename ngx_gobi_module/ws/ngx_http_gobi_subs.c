@@ -7,11 +7,13 @@
  * worker reads the new events once (a thread) and sends them to every
  * session, in seq order.  A session that is behind the vault (it joined
  * late, or was catching up) reads on its own until it has caught up, so
- * no session sees a gap or a duplicate.
+ * no session sees a gap or a duplicate.  Sessions are reached through
+ * their ngx_http_gobi_sub_fn_t only.
  */
 
 
-#include "ngx_http_gobi_ws.h"
+#include "ngx_http_gobi_subs.h"
+#include "ngx_http_gobi_events.h"
 #include "ngx_http_gobi_bus.h"
 
 #include <stdlib.h>
@@ -56,6 +58,7 @@ static void ngx_http_gobi_subs_deliver(ngx_http_gobi_vsub_t *vsub,
     ngx_http_gobi_job_t *job, int64_t since);
 static void ngx_http_gobi_subs_free(ngx_http_gobi_vsub_t *vsub);
 static void ngx_http_gobi_subs_gone(ngx_http_gobi_vsub_t *vsub);
+static ngx_int_t ngx_http_gobi_subs_catch_up(ngx_http_gobi_sub_t *sub);
 
 
 static ngx_http_gobi_main_conf_t *
@@ -97,7 +100,9 @@ ngx_http_gobi_subs_find(int64_t vault)
 
 
 ngx_int_t
-ngx_http_gobi_subs_join(ngx_http_gobi_ws_t *ws, int64_t head)
+ngx_http_gobi_subs_join(ngx_http_gobi_sub_t *sub,
+    const ngx_http_gobi_sub_fn_t *fn, int64_t vault, int64_t head,
+    ngx_log_t *log)
 {
     ngx_http_gobi_vsub_t       *vsub;
     ngx_http_gobi_main_conf_t  *gmcf;
@@ -109,16 +114,16 @@ ngx_http_gobi_subs_join(ngx_http_gobi_ws_t *ws, int64_t head)
         ngx_http_gobi_subs_ready = 1;
     }
 
-    vsub = ngx_http_gobi_subs_find(ws->vault_id);
+    vsub = ngx_http_gobi_subs_find(vault);
 
     if (vsub == NULL) {
-        vsub = ngx_calloc(sizeof(ngx_http_gobi_vsub_t), ws->connection->log);
+        vsub = ngx_calloc(sizeof(ngx_http_gobi_vsub_t), log);
         if (vsub == NULL) {
             return NGX_ERROR;
         }
 
-        vsub->node.key = (ngx_rbtree_key_t) ws->vault_id;
-        vsub->vault = ws->vault_id;
+        vsub->node.key = (ngx_rbtree_key_t) vault;
+        vsub->vault = vault;
         vsub->seq = head;
         vsub->announced = head;
         ngx_queue_init(&vsub->sessions);
@@ -134,42 +139,43 @@ ngx_http_gobi_subs_join(ngx_http_gobi_ws_t *ws, int64_t head)
         gmcf->bus->subscribe(vsub->vault);
     }
 
-    ws->vsub = vsub;
-    ws->sent_seq = head;
-    ws->live = 1;
+    sub->fn = fn;
+    sub->vsub = vsub;
+    sub->sent_seq = head;
 
-    ngx_queue_insert_tail(&vsub->sessions, &ws->queue);
+    ngx_queue_insert_tail(&vsub->sessions, &sub->queue);
     vsub->nsessions++;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "gobi: session joins vault %L at seq %L (%ui here)",
+                   vault, head, vsub->nsessions);
 
     /*
      * Whatever was committed since the replay read the store may have rung
      * before this session listened: read once more on its own.
      */
 
-    return ngx_http_gobi_subs_catch_up(ws);
+    return ngx_http_gobi_subs_catch_up(sub);
 }
 
-
 void
-ngx_http_gobi_subs_leave(ngx_http_gobi_ws_t *ws)
+ngx_http_gobi_subs_leave(ngx_http_gobi_sub_t *sub)
 {
     ngx_http_gobi_vsub_t  *vsub;
 
-    vsub = ws->vsub;
+    vsub = sub->vsub;
 
     if (vsub == NULL) {
         return;
     }
 
-    ngx_queue_remove(&ws->queue);
-    ws->vsub = NULL;
-    ws->live = 0;
+    ngx_queue_remove(&sub->queue);
+    sub->vsub = NULL;
 
     if (--vsub->nsessions == 0 && !vsub->fetching) {
         ngx_http_gobi_subs_free(vsub);
     }
 }
-
 
 static void
 ngx_http_gobi_subs_free(ngx_http_gobi_vsub_t *vsub)
@@ -428,22 +434,23 @@ ngx_http_gobi_subs_retry(ngx_event_t *ev)
 static void
 ngx_http_gobi_subs_gone(ngx_http_gobi_vsub_t *vsub)
 {
-    ngx_queue_t         *q, *next;
-    ngx_http_gobi_ws_t  *ws;
+    ngx_queue_t          *q, *next;
+    ngx_http_gobi_sub_t  *sub;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "gobi: vault %L was deleted: %ui sessions close",
+                   vsub->vault, vsub->nsessions);
 
     for (q = ngx_queue_head(&vsub->sessions);
          q != ngx_queue_sentinel(&vsub->sessions);
          q = next)
     {
         next = ngx_queue_next(q);
-        ws = ngx_queue_data(q, ngx_http_gobi_ws_t, queue);
+        sub = ngx_queue_data(q, ngx_http_gobi_sub_t, queue);
 
-        ngx_http_gobi_wsproto_error(ws, "vault_not_found",
-                                    "the vault was deleted");
-        ngx_http_gobi_ws_end(ws, GOBI_WS_CLOSE_NORMAL, "vault deleted");
+        sub->fn->gone(sub);
     }
 }
-
 
 /* sends a fetched batch to every session that is exactly where it began */
 
@@ -451,52 +458,69 @@ static void
 ngx_http_gobi_subs_deliver(ngx_http_gobi_vsub_t *vsub,
     ngx_http_gobi_job_t *job, int64_t since)
 {
-    u_char              *p, *msg;
-    size_t               len;
-    int64_t              seq;
-    ngx_queue_t         *q, *next;
-    ngx_http_gobi_ws_t  *ws;
+    u_char               *p, *msg;
+    size_t                len;
+    int64_t               seq;
+    ngx_uint_t            n;
+    ngx_queue_t          *q, *next;
+    ngx_http_gobi_sub_t  *sub;
+
+    n = 0;
 
     for (q = ngx_queue_head(&vsub->sessions);
          q != ngx_queue_sentinel(&vsub->sessions);
          q = next)
     {
         next = ngx_queue_next(q);
-        ws = ngx_queue_data(q, ngx_http_gobi_ws_t, queue);
+        sub = ngx_queue_data(q, ngx_http_gobi_sub_t, queue);
 
-        if (ws->catching_up) {
+        if (sub->catching_up) {
             continue;
         }
 
-        if (ws->sent_seq < since) {
+        if (sub->sent_seq < since) {
             /* behind: it reads on its own */
-            (void) ngx_http_gobi_subs_catch_up(ws);
+            (void) ngx_http_gobi_subs_catch_up(sub);
             continue;
         }
 
+        n++;
         p = NULL;
 
         while ((p = ngx_http_gobi_msgs_next(job, p, &seq, &msg, &len))
                != NULL)
         {
-            if (seq <= ws->sent_seq) {
+            if (seq <= sub->sent_seq) {
                 continue;
             }
 
-            if (ngx_http_gobi_ws_send_text(ws, msg, len) != NGX_OK) {
+            if (sub->fn->respond(sub, msg, len) != NGX_OK) {
+                /* too slow for live traffic, or gone: it is closing */
+                ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                               "gobi: fan-out of vault %L cut a session "
+                               "off at seq %L", vsub->vault, seq);
                 break;
             }
 
-            ws->sent_seq = seq;
+            sub->sent_seq = seq;
         }
     }
-}
 
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "gobi: fan-out of vault %L after seq %L up to %L "
+                   "delivered to %ui sessions",
+                   vsub->vault, since, job->head, n);
+}
 
 /* a session's own reader ------------------------------------------------ */
 
 
-static void
+/*
+ * Thread side of a session's catch-up (the session posts it, see
+ * ngx_http_gobi_sub_fn_t): job->limit becomes "more".
+ */
+
+void
 ngx_http_gobi_subs_run_catch_up(ngx_http_gobi_job_t *job)
 {
     int       more;
@@ -527,8 +551,10 @@ ngx_http_gobi_subs_run_catch_up(ngx_http_gobi_job_t *job)
 }
 
 
-static void
-ngx_http_gobi_subs_catch_up_done(ngx_http_gobi_ws_t *ws,
+/* a catch-up came back: what the session has not had goes out */
+
+void
+ngx_http_gobi_subs_caught_up(ngx_http_gobi_sub_t *sub,
     ngx_http_gobi_job_t *job)
 {
     int       more;
@@ -536,73 +562,67 @@ ngx_http_gobi_subs_catch_up_done(ngx_http_gobi_ws_t *ws,
     size_t    len;
     int64_t   seq;
 
-    ws->catching_up = 0;
+    sub->catching_up = 0;
     more = (int) job->limit;
 
     if (job->code) {
-        ngx_http_gobi_wsproto_error(ws, job->code, job->message);
-
         if (ngx_strcmp(job->code, "vault_not_found") == 0) {
-            ngx_http_gobi_ws_end(ws, GOBI_WS_CLOSE_NORMAL, "vault deleted");
+            sub->fn->gone(sub);
+
+        } else {
+            sub->fn->error(sub, job->code, job->message);
         }
 
-        ngx_http_gobi_ws_job_free(job);
         return;
     }
 
     p = NULL;
 
     while ((p = ngx_http_gobi_msgs_next(job, p, &seq, &msg, &len)) != NULL) {
-        if (seq >= 0 && seq <= ws->sent_seq) {
+        if (seq >= 0 && seq <= sub->sent_seq) {
             continue;
         }
 
-        if (ngx_http_gobi_ws_send_text(ws, msg, len) != NGX_OK) {
-            ngx_http_gobi_ws_job_free(job);
+        if (sub->fn->respond(sub, msg, len) != NGX_OK) {
             return;
         }
 
-        ws->sent_seq = (seq >= 0) ? seq : job->head;
+        sub->sent_seq = (seq >= 0) ? seq : job->head;
     }
 
-    if (job->head > ws->sent_seq) {
-        ws->sent_seq = job->head;
+    if (job->head > sub->sent_seq) {
+        sub->sent_seq = job->head;
     }
 
-    ngx_http_gobi_ws_job_free(job);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "gobi: session caught up to seq %L (vault at %L, more %d)",
+                   sub->sent_seq, sub->vsub ? sub->vsub->seq : -1, more);
 
-    if (ws->vsub && (more || ws->sent_seq < ws->vsub->seq)) {
-        (void) ngx_http_gobi_subs_catch_up(ws);
+    if (sub->vsub && (more || sub->sent_seq < sub->vsub->seq)) {
+        (void) ngx_http_gobi_subs_catch_up(sub);
     }
 }
 
 
-ngx_int_t
-ngx_http_gobi_subs_catch_up(ngx_http_gobi_ws_t *ws)
+static ngx_int_t
+ngx_http_gobi_subs_catch_up(ngx_http_gobi_sub_t *sub)
 {
-    ngx_http_gobi_job_t  *job;
+    ngx_int_t  rc;
 
-    if (ws->catching_up || ws->closed) {
+    if (sub->catching_up) {
         return NGX_OK;
     }
 
-    job = ngx_http_gobi_ws_job(ws);
-    if (job == NULL) {
-        return NGX_ERROR;
+    rc = sub->fn->catch_up(sub, sub->sent_seq);
+
+    if (rc == NGX_DECLINED) {
+        /* closing */
+        return NGX_OK;
     }
 
-    job->vault.id = ws->vault_id;
-    job->since = ws->sent_seq;
-
-    if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_subs_run_catch_up,
-                                   ngx_http_gobi_subs_catch_up_done)
-        != NGX_OK)
-    {
-        ngx_http_gobi_ws_job_free(job);
-        return NGX_ERROR;
+    if (rc == NGX_OK) {
+        sub->catching_up = 1;
     }
 
-    ws->catching_up = 1;
-
-    return NGX_OK;
+    return rc;
 }

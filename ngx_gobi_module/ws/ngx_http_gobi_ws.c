@@ -865,7 +865,7 @@ ngx_http_gobi_ws_close(ngx_http_gobi_ws_t *ws)
         ngx_del_timer(&ws->ping);
     }
 
-    ngx_http_gobi_subs_leave(ws);
+    ngx_http_gobi_subs_leave(&ws->sub);
 
     /*
      * Closing may be asked for in the middle of a fan-out loop: the request
@@ -927,7 +927,7 @@ ngx_http_gobi_ws_cleanup(void *data)
         ngx_del_timer(ws->connection->write);
     }
 
-    ngx_http_gobi_subs_leave(ws);
+    ngx_http_gobi_subs_leave(&ws->sub);
 
     if (ws->pending) {
         ngx_http_gobi_ws_job_free(ws->pending);

@@ -12,6 +12,7 @@
 
 #include "ngx_http_gobi_module.h"
 #include "ngx_http_gobi_events.h"
+#include "ngx_http_gobi_subs.h"
 #include "gobi_ws_frame.h"
 
 
@@ -25,7 +26,6 @@ struct ngx_http_gobi_ws_out_s {
 };
 
 
-typedef struct ngx_http_gobi_vsub_s  ngx_http_gobi_vsub_t;
 typedef struct ngx_http_gobi_ws_s    ngx_http_gobi_ws_t;
 
 typedef void (*ngx_http_gobi_ws_sent_pt)(ngx_http_gobi_ws_t *ws,
@@ -41,9 +41,7 @@ struct ngx_http_gobi_ws_s {
     int64_t                        vault_id;
     char                          *device;
 
-    ngx_http_gobi_vsub_t          *vsub;     /* once live */
-    ngx_queue_t                    queue;    /* in vsub->sessions */
-    int64_t                        sent_seq; /* events up to it are sent */
+    ngx_http_gobi_sub_t            sub;      /* the vault's, once live */
 
     gobi_ws_assembler_t            in;
     u_char                        *rbuf;
@@ -68,7 +66,6 @@ struct ngx_http_gobi_ws_s {
     unsigned                       live:1;     /* replay done */
     unsigned                       busy:1;     /* an op or replay runs:
                                                   reading waits */
-    unsigned                       catching_up:1;
     unsigned                       pong:1;
     unsigned                       closing:1;  /* close frame queued */
     unsigned                       closed:1;   /* torn down */
@@ -109,11 +106,6 @@ void ngx_http_gobi_wsproto_error(ngx_http_gobi_ws_t *ws, const char *code,
 void ngx_http_gobi_ws_send_msgs(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job, ngx_http_gobi_ws_sent_pt sent);
 void ngx_http_gobi_ws_pump(ngx_http_gobi_ws_t *ws);
-
-/* ngx_http_gobi_subs.c */
-ngx_int_t ngx_http_gobi_subs_join(ngx_http_gobi_ws_t *ws, int64_t head);
-void ngx_http_gobi_subs_leave(ngx_http_gobi_ws_t *ws);
-ngx_int_t ngx_http_gobi_subs_catch_up(ngx_http_gobi_ws_t *ws);
 
 
 #endif /* _NGX_HTTP_GOBI_WS_H_INCLUDED_ */

@@ -34,6 +34,29 @@ static void ngx_http_gobi_op_sent(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_op_done(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
+static ngx_int_t ngx_http_gobi_session_respond(ngx_http_gobi_sub_t *sub,
+    u_char *msg, size_t len);
+static ngx_int_t ngx_http_gobi_session_catch_up(ngx_http_gobi_sub_t *sub,
+    int64_t since);
+static void ngx_http_gobi_session_caught_up(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_session_error(ngx_http_gobi_sub_t *sub,
+    const char *code, const char *message);
+static void ngx_http_gobi_session_gone(ngx_http_gobi_sub_t *sub);
+
+
+/* how the subscriptions reach a session */
+static const ngx_http_gobi_sub_fn_t  ngx_http_gobi_session_sub_fn = {
+    ngx_http_gobi_session_respond,
+    ngx_http_gobi_session_catch_up,
+    ngx_http_gobi_session_error,
+    ngx_http_gobi_session_gone
+};
+
+
+#define ngx_http_gobi_sub_ws(s)                                               \
+    ((ngx_http_gobi_ws_t *) ((u_char *) (s)                                   \
+                             - offsetof(ngx_http_gobi_ws_t, sub)))
 
 
 /*
@@ -500,7 +523,12 @@ ngx_http_gobi_hello_sent(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
      * now is fetched by the catch-up that joining starts.
      */
 
-    if (ngx_http_gobi_subs_join(ws, head) != NGX_OK) {
+    ws->live = 1;
+
+    if (ngx_http_gobi_subs_join(&ws->sub, &ngx_http_gobi_session_sub_fn,
+                                ws->vault_id, head, ws->connection->log)
+        != NGX_OK)
+    {
         ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "out of memory");
         return;
     }
@@ -685,4 +713,80 @@ ngx_http_gobi_op_sent(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
 {
     ngx_http_gobi_ws_job_free(job);
     ngx_http_gobi_ws_resume(ws);
+}
+
+
+/* the session as a subscriber (see ngx_http_gobi_sub_fn_t) -------------- */
+
+
+static ngx_int_t
+ngx_http_gobi_session_respond(ngx_http_gobi_sub_t *sub, u_char *msg,
+    size_t len)
+{
+    return ngx_http_gobi_ws_send_text(ngx_http_gobi_sub_ws(sub), msg, len);
+}
+
+
+static ngx_int_t
+ngx_http_gobi_session_catch_up(ngx_http_gobi_sub_t *sub, int64_t since)
+{
+    ngx_http_gobi_ws_t   *ws;
+    ngx_http_gobi_job_t  *job;
+
+    ws = ngx_http_gobi_sub_ws(sub);
+
+    if (ws->closed) {
+        return NGX_DECLINED;
+    }
+
+    job = ngx_http_gobi_ws_job(ws);
+    if (job == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->vault.id = ws->vault_id;
+    job->since = since;
+
+    if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_subs_run_catch_up,
+                                   ngx_http_gobi_session_caught_up)
+        != NGX_OK)
+    {
+        ngx_http_gobi_ws_job_free(job);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                   "gobi: session catches up after seq %L", since);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gobi_session_caught_up(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job)
+{
+    ngx_http_gobi_subs_caught_up(&ws->sub, job);
+    ngx_http_gobi_ws_job_free(job);
+}
+
+
+static void
+ngx_http_gobi_session_error(ngx_http_gobi_sub_t *sub, const char *code,
+    const char *message)
+{
+    ngx_http_gobi_wsproto_error(ngx_http_gobi_sub_ws(sub), code, message);
+}
+
+
+static void
+ngx_http_gobi_session_gone(ngx_http_gobi_sub_t *sub)
+{
+    ngx_http_gobi_ws_t  *ws;
+
+    ws = ngx_http_gobi_sub_ws(sub);
+
+    ngx_http_gobi_wsproto_error(ws, "vault_not_found",
+                                "the vault was deleted");
+    ngx_http_gobi_ws_end(ws, GOBI_WS_CLOSE_NORMAL, "vault deleted");
 }
