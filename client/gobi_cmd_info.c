@@ -11,9 +11,13 @@
 #include <unistd.h>
 
 #include "gobi.h"
-#include "gobi_out.h"
 #include "gobi_api.h"
+#include "gobi_changes.h"
 #include "gobi_cmd.h"
+#include "gobi_json.h"
+#include "gobi_local.h"
+#include "gobi_out.h"
+#include "gobi_state.h"
 #include "gobi_sync.h"
 
 

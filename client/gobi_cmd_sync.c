@@ -9,11 +9,15 @@
 #include <unistd.h>
 
 #include "gobi.h"
-#include "gobi_out.h"
 #include "gobi_api.h"
 #include "gobi_cmd.h"
+#include "gobi_conf.h"
+#include "gobi_http.h"
+#include "gobi_out.h"
 #include "gobi_path.h"
+#include "gobi_pull.h"
 #include "gobi_session.h"
+#include "gobi_state.h"
 #include "gobi_sync.h"
 
 

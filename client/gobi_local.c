@@ -13,9 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gobi_sync.h"
-#include "gobi_out.h"
+#include "gobi.h"
 #include "gobi_hash.h"
+#include "gobi_local.h"
+#include "gobi_map.h"
+#include "gobi_out.h"
+#include "gobi_scan.h"
+#include "gobi_state.h"
 
 
 #define GOBI_BATCH        512              /* base writes per commit */

@@ -18,10 +18,19 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "gobi_sync.h"
+#include "gobi.h"
 #include "gobi_api.h"
+#include "gobi_hash.h"
+#include "gobi_http.h"
+#include "gobi_ignore.h"
+#include "gobi_json.h"
+#include "gobi_local.h"
+#include "gobi_map.h"
 #include "gobi_out.h"
 #include "gobi_path.h"
+#include "gobi_pull.h"
+#include "gobi_scan.h"
+#include "gobi_state.h"
 #include "gobi_write.h"
 
 

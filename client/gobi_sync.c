@@ -15,8 +15,18 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "gobi_sync.h"
+#include "gobi.h"
+#include "gobi_changes.h"
+#include "gobi_conf.h"
+#include "gobi_http.h"
+#include "gobi_ignore.h"
+#include "gobi_local.h"
+#include "gobi_map.h"
 #include "gobi_out.h"
+#include "gobi_pull.h"
+#include "gobi_push.h"
+#include "gobi_state.h"
+#include "gobi_sync.h"
 
 
 #define GOBI_ROUNDS  5

@@ -18,6 +18,10 @@
  *   push   the queue in order, each entry re-checked against the base:
  *          PUT with If-Match/If-None-Match, DELETE with If-Match; 412 means
  *          the server moved on: pull again, then retry
+ *
+ * Each step has its file and header: gobi_pull, gobi_changes (scan),
+ * gobi_push; gobi_local holds what they share about the local side.  The
+ * engine calls the steps, never the other way round.
  */
 
 #ifndef _GOBI_SYNC_H_INCLUDED_
@@ -25,14 +29,12 @@
 
 
 #include <stdint.h>
-#include <sys/stat.h>
 
 #include "gobi.h"
 #include "gobi_conf.h"
 #include "gobi_http.h"
 #include "gobi_ignore.h"
 #include "gobi_map.h"
-#include "gobi_scan.h"
 #include "gobi_state.h"
 
 
@@ -88,25 +90,6 @@ struct gobi_sync_s {
 };
 
 
-/* a local file compared with its base */
-typedef enum {
-    GOBI_L_ABSENT = 0,                     /* no file, no base */
-    GOBI_L_UNCHANGED,                      /* same as the base */
-    GOBI_L_DELETED,                        /* base, no file */
-    GOBI_L_CHANGED,                        /* differs (or new) */
-    GOBI_L_OTHER                           /* a folder or special file */
-} gobi_lstate_e;
-
-
-typedef struct {
-    gobi_lstate_e       state;
-    int                 has_base;
-    gobi_base_t         base;
-    gobi_scan_entry_t   stat;              /* when a file is there */
-    char                hash[GOBI_HASH_HEX_LEN + 1];  /* CHANGED, UNCHANGED */
-} gobi_local_t;
-
-
 /* opens the folder holding `dir` (or a parent of it); lock: take it */
 int gobi_sync_open(const char *dir, int lock, gobi_sync_t **out);
 /* makes dir a new vault folder (clone) */
@@ -118,42 +101,6 @@ int gobi_sync_connect(gobi_sync_t *s);
 
 int gobi_sync_run(gobi_sync_t *s);
 void gobi_sync_report(gobi_sync_t *s, const char *what, int64_t ms);
-
-int gobi_sync_pull(gobi_sync_t *s);
-int gobi_sync_scan(gobi_sync_t *s);
-
-/* local changes against the base, reported instead of queued (status) */
-typedef enum {
-    GOBI_CH_NEW = 1,
-    GOBI_CH_MODIFIED,
-    GOBI_CH_DELETED,
-    GOBI_CH_RENAMED
-} gobi_change_e;
-
-typedef int (*gobi_change_pt)(void *data, gobi_change_e kind,
-    const char *path, const char *src);
-
-int gobi_sync_changes(gobi_sync_t *s, gobi_change_pt cb, void *data);
-int gobi_sync_push(gobi_sync_t *s);
-
-/* local helpers (gobi_local.c) */
-
-/* gobi_local_hash(): the file changed or went away while being read */
-#define GOBI_LOCAL_CHANGING  (-2)
-
-int gobi_local_get(gobi_sync_t *s, const char *path, gobi_local_t *l);
-int gobi_local_hash(gobi_sync_t *s, const char *path,
-    const gobi_scan_entry_t *e, char hash[GOBI_HASH_HEX_LEN + 1]);
-int gobi_local_same(const gobi_scan_entry_t *a, const gobi_scan_entry_t *b);
-char *gobi_local_conflict_name(gobi_sync_t *s, const char *path);
-int gobi_local_conflict_copy(gobi_sync_t *s, const char *path,
-    int64_t remote_version, char **copy);
-void gobi_local_prune_dirs(gobi_sync_t *s, const char *path);
-int gobi_local_tmpfile(gobi_sync_t *s, char **name);
-int64_t gobi_local_lmtime(const gobi_scan_entry_t *e);
-int gobi_sync_base_put(gobi_sync_t *s, const gobi_base_t *b);
-int gobi_sync_base_del(gobi_sync_t *s, const char *path);
-int gobi_sync_flush(gobi_sync_t *s);
 
 
 #endif /* _GOBI_SYNC_H_INCLUDED_ */

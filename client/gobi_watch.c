@@ -24,11 +24,17 @@
 #include <sys/stat.h>
 
 #include "gobi.h"
+#include "gobi_changes.h"
 #include "gobi_cmd.h"
+#include "gobi_ignore.h"
 #include "gobi_out.h"
 #include "gobi_path.h"
+#include "gobi_pull.h"
+#include "gobi_push.h"
 #include "gobi_session.h"
+#include "gobi_state.h"
 #include "gobi_sync.h"
+#include "gobi_wsmsg.h"
 
 
 #define GOBI_DEBOUNCE_MS     300
