@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gobi_hash.h"
+#include "gobi_header.h"
 
 
 static ngx_int_t ngx_http_gobi_put_headers(ngx_http_request_t *r,
@@ -29,67 +30,31 @@ static ngx_int_t ngx_http_gobi_put_done(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
 
 
-/* If-Match: "N", N or W/"N" -> N > 0; NGX_DECLINED when malformed */
-
-static ngx_int_t
-ngx_http_gobi_parse_version(ngx_str_t *v, int64_t *out)
-{
-    u_char   *p, *end;
-    int64_t   n;
-
-    p = v->data;
-    end = p + v->len;
-
-    if (end - p >= 2 && p[0] == 'W' && p[1] == '/') {
-        p += 2;
-    }
-
-    if (end - p >= 2 && *p == '"' && end[-1] == '"') {
-        p++;
-        end--;
-    }
-
-    if (p == end || end - p > 18) {
-        return NGX_DECLINED;
-    }
-
-    n = 0;
-
-    for ( /* void */ ; p < end; p++) {
-        if (*p < '0' || *p > '9') {
-            return NGX_DECLINED;
-        }
-
-        n = n * 10 + (*p - '0');
-    }
-
-    if (n <= 0) {
-        return NGX_DECLINED;
-    }
-
-    *out = n;
-
-    return NGX_OK;
-}
-
+/* the header values are parsed by lib/gobi_header.c, fuzzed on its own */
 
 static ngx_int_t
 ngx_http_gobi_if_match(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
+    int64_t           base;
     ngx_table_elt_t  *h;
 
     h = r->headers_in.if_match;
 
-    if (h == NULL || (h->value.len == 1 && h->value.data[0] == '*')) {
+    if (h == NULL) {
         return NGX_OK;
     }
 
-    if (ngx_http_gobi_parse_version(&h->value, &job->base_version)
-        != NGX_OK)
+    if (gobi_header_if_match((char *) h->value.data, h->value.len, &base)
+        != 0)
     {
         ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
                                 "If-Match must be a version: \"N\"");
         return NGX_DECLINED;
+    }
+
+    /* "*" leaves the precondition as it was */
+    if (base != GOBI_BASE_ANY) {
+        job->base_version = base;
     }
 
     return NGX_OK;
@@ -97,17 +62,17 @@ ngx_http_gobi_if_match(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 
 
 static char *
-ngx_http_gobi_header_str(ngx_http_request_t *r, ngx_table_elt_t *h)
+ngx_http_gobi_header_str(ngx_http_request_t *r, u_char *data, size_t len)
 {
     char  *s;
 
-    s = ngx_pnalloc(r->pool, h->value.len + 1);
+    s = ngx_pnalloc(r->pool, len + 1);
     if (s == NULL) {
         return NULL;
     }
 
-    ngx_memcpy(s, h->value.data, h->value.len);
-    s[h->value.len] = '\0';
+    ngx_memcpy(s, data, len);
+    s[len] = '\0';
 
     return s;
 }
@@ -124,13 +89,13 @@ ngx_http_gobi_device(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         return NGX_OK;
     }
 
-    if (h->value.len == 0 || h->value.len > NGX_HTTP_GOBI_DEVICE_MAX) {
+    if (gobi_header_device((char *) h->value.data, h->value.len) != 0) {
         ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
                                 "X-Gobi-Device must be 1-128 bytes");
         return NGX_DECLINED;
     }
 
-    job->device = ngx_http_gobi_header_str(r, h);
+    job->device = ngx_http_gobi_header_str(r, h->value.data, h->value.len);
     if (job->device == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -142,8 +107,7 @@ ngx_http_gobi_device(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 static ngx_int_t
 ngx_http_gobi_put_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
-    size_t            i;
-    u_char            c;
+    char              hex[GOBI_HASH_HEX_LEN + 1];
     ngx_int_t         rc;
     ngx_table_elt_t  *h;
 
@@ -155,7 +119,9 @@ ngx_http_gobi_put_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     h = r->headers_in.if_none_match;
 
     if (h) {
-        if (h->value.len != 1 || h->value.data[0] != '*') {
+        if (gobi_header_if_none_match((char *) h->value.data, h->value.len)
+            != 0)
+        {
             ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
                                     "only \"If-None-Match: *\" is "
                                     "supported on uploads");
@@ -174,51 +140,35 @@ ngx_http_gobi_put_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 
     h = ngx_http_gobi_header_in(r, "X-Gobi-Mtime");
 
-    if (h) {
-        job->mtime = 0;
-
-        if (h->value.len == 0 || h->value.len > 15) {
-            goto bad_mtime;
-        }
-
-        for (i = 0; i < h->value.len; i++) {
-            c = h->value.data[i];
-
-            if (c < '0' || c > '9') {
-                goto bad_mtime;
-            }
-
-            job->mtime = job->mtime * 10 + (c - '0');
-        }
+    if (h != NULL
+        && gobi_header_mtime((char *) h->value.data, h->value.len,
+                             &job->mtime) != 0)
+    {
+        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                "X-Gobi-Mtime must be unix milliseconds");
+        return NGX_DECLINED;
     }
 
     h = ngx_http_gobi_header_in(r, "X-Gobi-Hash");
 
     if (h) {
-        for (i = 0; i < h->value.len; i++) {
-            h->value.data[i] = ngx_tolower(h->value.data[i]);
-        }
-
-        if (!gobi_hash_valid_hex((char *) h->value.data, h->value.len)) {
+        if (gobi_header_hash((char *) h->value.data, h->value.len, hex)
+            != 0)
+        {
             ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
                                     "X-Gobi-Hash must be 64 hex "
                                     "digits (BLAKE2b-256)");
             return NGX_DECLINED;
         }
 
-        job->hash = ngx_http_gobi_header_str(r, h);
+        job->hash = ngx_http_gobi_header_str(r, (u_char *) hex,
+                                             GOBI_HASH_HEX_LEN);
         if (job->hash == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
     return ngx_http_gobi_device(r, job);
-
-bad_mtime:
-
-    ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
-                            "X-Gobi-Mtime must be unix milliseconds");
-    return NGX_DECLINED;
 }
 
 
