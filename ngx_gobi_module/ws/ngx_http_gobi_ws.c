@@ -3,9 +3,10 @@
  * Copyright (C) the gobi authors
  *
  * The WebSocket endpoint: RFC 6455 handshake and connection handling.
- * Frames are parsed by lib/gobi_ws_frame.c; messages go to
- * ngx_http_gobi_wsproto.c.  The connection is ours after the handshake:
- * reads go through a resumable parser, writes through a bounded queue.
+ * Frames are parsed by lib/gobi_ws_frame.c; messages go to the user's
+ * hooks (ngx_http_gobi_ws_hooks_t).  The connection is ours after the
+ * handshake: reads go through a resumable parser, writes through a
+ * bounded queue.
  */
 
 
@@ -59,11 +60,15 @@ static void ngx_http_gobi_ws_task_done(ngx_http_gobi_job_t *job);
 /* the handshake ---------------------------------------------------------- */
 
 
+/* the handshake, then the connection is the user's through its hooks */
+
 ngx_int_t
-ngx_http_gobi_ws_handler(ngx_http_request_t *r)
+ngx_http_gobi_ws_accept(ngx_http_request_t *r,
+    const ngx_http_gobi_ws_hooks_t *hooks)
 {
     ngx_int_t             rc;
     ngx_str_t             key;
+    ngx_http_gobi_ws_t   *ws;
     ngx_http_gobi_ctx_t  *ctx;
     ngx_http_gobi_job_t  *job;
 
@@ -106,6 +111,19 @@ ngx_http_gobi_ws_handler(ngx_http_request_t *r)
     }
 
     job->path = (char *) key.data;   /* the key, for the upgrade */
+
+    /*
+     * Made now to keep the hooks until the upgrade; nothing reads it
+     * before (the read and write handlers are nginx's until then).
+     */
+
+    ws = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_ws_t));
+    if (ws == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ws->hooks = hooks;
+    ctx_ws_set(r, ws);
 
     if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_ws_run_auth,
                                 ngx_http_gobi_ws_upgrade)
@@ -296,10 +314,7 @@ ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     c = r->connection;
     glcf = ngx_http_get_module_loc_conf(r, ngx_http_gobi_module);
 
-    ws = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_ws_t));
-    if (ws == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ws = ctx_ws_get(r);
 
     ws->request = r;
     ws->connection = c;
@@ -319,7 +334,7 @@ ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     gobi_ws_assembler_init(&ws->in, 1, glcf->ws_max_message);
 
     cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
+    if (cln == NULL || ws->hooks->on_open(ws) != NGX_OK) {
         ngx_free(ws->rbuf);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -374,8 +389,6 @@ ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     r->header_sent = 1;
     r->keepalive = 0;
     r->lingering_close = 0;
-
-    ctx_ws_set(r, ws);
 
     r->read_event_handler = ngx_http_gobi_ws_read;
     r->write_event_handler = ngx_http_gobi_ws_write;
@@ -445,7 +458,14 @@ ngx_http_gobi_ws_read(ngx_http_request_t *r)
 }
 
 
-/* resumes reading after an operation: called by the protocol layer */
+/* reading waits, the bytes stay in the socket (TCP pushes back) */
+
+void
+ngx_http_gobi_ws_pause(ngx_http_gobi_ws_t *ws)
+{
+    ws->busy = 1;
+}
+
 
 void
 ngx_http_gobi_ws_resume(ngx_http_gobi_ws_t *ws)
@@ -528,13 +548,11 @@ ngx_http_gobi_ws_message(ngx_http_gobi_ws_t *ws)
     switch (ws->in.opcode) {
 
     case GOBI_WS_TEXT:
-        ngx_http_gobi_wsproto_text(ws, ws->in.data, ws->in.len);
+        ws->hooks->on_text(ws, ws->in.data, ws->in.len);
         return;
 
     case GOBI_WS_BINARY:
-        ngx_http_gobi_wsproto_error(ws, "bad_message",
-                                    "binary messages are not part of the "
-                                    "protocol; send JSON text");
+        ws->hooks->on_binary(ws, ws->in.data, ws->in.len);
         return;
 
     case GOBI_WS_PING:
@@ -742,8 +760,8 @@ ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws)
         return;
     }
 
-    /* the queue is empty: more of a replay, if one is under way */
-    ngx_http_gobi_ws_pump(ws);
+    /* the queue is empty: the user may have more (a replay, paced) */
+    ws->hooks->on_writable(ws);
 }
 
 
@@ -865,7 +883,7 @@ ngx_http_gobi_ws_close(ngx_http_gobi_ws_t *ws)
         ngx_del_timer(&ws->ping);
     }
 
-    ngx_http_gobi_subs_leave(&ws->sub);
+    ws->hooks->on_close(ws);
 
     /*
      * Closing may be asked for in the middle of a fan-out loop: the request
@@ -901,19 +919,22 @@ ngx_http_gobi_ws_cleanup(void *data)
     u_char                   frame[4];
     ngx_http_gobi_ws_out_t  *out, *next;
 
-    if (!ws->closed && !ws->closing && !ws->connection->error) {
-        /* nginx is closing us (shutdown, reload): say "going away" */
-        frame[0] = 0x80 | GOBI_WS_CLOSE;
-        frame[1] = 2;
-        frame[2] = GOBI_WS_CLOSE_GOING_AWAY >> 8;
-        frame[3] = GOBI_WS_CLOSE_GOING_AWAY & 0xff;
+    if (!ws->closed) {
+        if (!ws->closing && !ws->connection->error) {
+            /* nginx is closing us (shutdown, reload): say "going away" */
+            frame[0] = 0x80 | GOBI_WS_CLOSE;
+            frame[1] = 2;
+            frame[2] = GOBI_WS_CLOSE_GOING_AWAY >> 8;
+            frame[3] = GOBI_WS_CLOSE_GOING_AWAY & 0xff;
 
-        if (ws->out == NULL || ws->out->sent == 0) {
-            (void) ws->connection->send(ws->connection, frame, 4);
+            if (ws->out == NULL || ws->out->sent == 0) {
+                (void) ws->connection->send(ws->connection, frame, 4);
+            }
         }
-    }
 
-    ws->closed = 1;
+        ws->closed = 1;
+        ws->hooks->on_close(ws);
+    }
 
     if (ws->ping.timer_set) {
         ngx_del_timer(&ws->ping);
@@ -925,13 +946,6 @@ ngx_http_gobi_ws_cleanup(void *data)
 
     if (ws->connection->write->timer_set) {
         ngx_del_timer(ws->connection->write);
-    }
-
-    ngx_http_gobi_subs_leave(&ws->sub);
-
-    if (ws->pending) {
-        ngx_http_gobi_ws_job_free(ws->pending);
-        ws->pending = NULL;
     }
 
     for (out = ws->out; out; out = next) {

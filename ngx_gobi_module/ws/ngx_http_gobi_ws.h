@@ -2,7 +2,11 @@
 /*
  * Copyright (C) the gobi authors
  *
- * WebSocket sessions: one per connection, subscribed to one vault.
+ * The WebSocket transport (ngx_http_gobi_ws.c): RFC 6455 handshake,
+ * frames in and out through a bounded send queue, ping, close, and thread
+ * tasks that keep the connection until they are back.  It knows nothing
+ * of vaults: its user gives it a table of hooks and hangs its own state
+ * on ws->data.
  */
 
 
@@ -12,7 +16,6 @@
 
 #include "ngx_http_gobi_module.h"
 #include "ngx_http_gobi_events.h"
-#include "ngx_http_gobi_subs.h"
 #include "gobi_ws_frame.h"
 
 
@@ -28,20 +31,36 @@ struct ngx_http_gobi_ws_out_s {
 
 typedef struct ngx_http_gobi_ws_s    ngx_http_gobi_ws_t;
 
-typedef void (*ngx_http_gobi_ws_sent_pt)(ngx_http_gobi_ws_t *ws,
-    ngx_http_gobi_job_t *job);
+
+/*
+ * What the transport tells its user:
+ *   on_open      upgraded, nothing sent yet: set ws->data (NGX_ERROR: 500);
+ *   on_text      a text message (reading waits while paused);
+ *   on_binary    a binary message;
+ *   on_writable  the send queue is empty;
+ *   on_close     once, when the connection closes or nginx closes it: let
+ *                go of ws (tasks in flight are not done any more) and free
+ *                what is yours.
+ */
+typedef struct {
+    ngx_int_t                    (*on_open)(ngx_http_gobi_ws_t *ws);
+    void                         (*on_text)(ngx_http_gobi_ws_t *ws,
+                                            u_char *p, size_t len);
+    void                         (*on_binary)(ngx_http_gobi_ws_t *ws,
+                                              u_char *p, size_t len);
+    void                         (*on_writable)(ngx_http_gobi_ws_t *ws);
+    void                         (*on_close)(ngx_http_gobi_ws_t *ws);
+} ngx_http_gobi_ws_hooks_t;
 
 
 struct ngx_http_gobi_ws_s {
     ngx_http_request_t            *request;
     ngx_connection_t              *connection;
     ngx_http_gobi_loc_conf_t      *conf;
+    gobi_user_t                    user;     /* who authenticated */
 
-    gobi_user_t                    user;
-    int64_t                        vault_id;
-    char                          *device;
-
-    ngx_http_gobi_sub_t            sub;      /* the vault's, once live */
+    const ngx_http_gobi_ws_hooks_t *hooks;
+    void                          *data;     /* the user's */
 
     gobi_ws_assembler_t            in;
     u_char                        *rbuf;
@@ -55,26 +74,18 @@ struct ngx_http_gobi_ws_s {
     ngx_event_t                    ping;
     ngx_event_t                    close_ev;
 
-    /* messages of a job still to be queued (see ngx_http_gobi_ws_pump) */
-    ngx_http_gobi_job_t           *pending;
-    u_char                        *pending_pos;
-    ngx_http_gobi_ws_sent_pt       pending_sent;
-
     ngx_uint_t                     tasks;    /* thread tasks in flight */
 
-    unsigned                       hello:1;
-    unsigned                       live:1;     /* replay done */
-    unsigned                       busy:1;     /* an op or replay runs:
-                                                  reading waits */
+    unsigned                       busy:1;     /* paused: reading waits */
     unsigned                       pong:1;
     unsigned                       closing:1;  /* close frame queued */
     unsigned                       closed:1;   /* torn down */
-    unsigned                       pumping:1;
 };
 
 
-/* ngx_http_gobi_ws.c */
-ngx_int_t ngx_http_gobi_ws_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_gobi_ws_accept(ngx_http_request_t *r,
+    const ngx_http_gobi_ws_hooks_t *hooks);
+void ngx_http_gobi_ws_pause(ngx_http_gobi_ws_t *ws);
 void ngx_http_gobi_ws_resume(ngx_http_gobi_ws_t *ws);
 ngx_int_t ngx_http_gobi_ws_send_text(ngx_http_gobi_ws_t *ws,
     const u_char *p, size_t len);
@@ -85,9 +96,10 @@ void ngx_http_gobi_ws_end(ngx_http_gobi_ws_t *ws, unsigned code,
     const char *reason);
 
 /*
- * A thread task for a session: job and task live in one malloc'd block
+ * A thread task for a connection: job and task live in one malloc'd block
  * (a long-lived connection must not grow its request pool), and the
- * session is kept until every task of it has come back.
+ * connection is kept until every task of it has come back; done is not
+ * called once it has closed.
  */
 typedef void (*ngx_http_gobi_ws_done_pt)(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
@@ -98,14 +110,12 @@ ngx_int_t ngx_http_gobi_ws_task_post(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_ws_done_pt done);
 void ngx_http_gobi_ws_job_free(ngx_http_gobi_job_t *job);
 
-/* ngx_http_gobi_wsproto.c */
-void ngx_http_gobi_wsproto_text(ngx_http_gobi_ws_t *ws, u_char *p,
-    size_t len);
-void ngx_http_gobi_wsproto_error(ngx_http_gobi_ws_t *ws, const char *code,
-    const char *message);
-void ngx_http_gobi_ws_send_msgs(ngx_http_gobi_ws_t *ws,
-    ngx_http_gobi_job_t *job, ngx_http_gobi_ws_sent_pt sent);
-void ngx_http_gobi_ws_pump(ngx_http_gobi_ws_t *ws);
+/*
+ * The endpoint, the location handler of ngx_http_gobi_module.c, is the
+ * protocol's (ngx_http_gobi_wsproto.c: the transport with the session's
+ * hooks); declared here, the header the module includes.
+ */
+ngx_int_t ngx_http_gobi_ws_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_GOBI_WS_H_INCLUDED_ */

@@ -2,15 +2,20 @@
 /*
  * Copyright (C) the gobi authors
  *
- * The WebSocket protocol: hello and squashed replay, rename and delete
- * with ack or reject.  Messages are parsed and written by lib/gobi_wsmsg.c;
- * the store is used from pool threads only.  A session handles one
- * message at a time: reading waits while an operation runs (TCP pushes
- * back), so operations are applied in the order they were sent.
+ * The WebSocket protocol and its sessions: hello and squashed replay,
+ * rename and delete with ack or reject.  A session is this file's state
+ * for one connection (its vault, device, cursor, paced replay), hung on
+ * the transport's ws->data; the transport reaches it through hooks, the
+ * subscriptions through ngx_http_gobi_sub_fn_t.  Messages are parsed and
+ * written by lib/gobi_wsmsg.c; the store is used from pool threads only.
+ * A session handles one message at a time: reading waits while an
+ * operation runs (TCP pushes back), so operations are applied in the
+ * order they were sent.
  */
 
 
 #include "ngx_http_gobi_ws.h"
+#include "ngx_http_gobi_subs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +25,35 @@
 #include "gobi_wsmsg.h"
 
 
+typedef void (*ngx_http_gobi_session_sent_pt)(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
+
+typedef struct {
+    ngx_http_gobi_ws_t            *ws;
+    ngx_http_gobi_sub_t            sub;        /* the vault's, once live */
+    int64_t                        vault_id;
+    char                          *device;
+
+    /* messages of a job still to be queued (see ngx_http_gobi_session_pump) */
+    ngx_http_gobi_job_t           *pending;
+    u_char                        *pending_pos;
+    ngx_http_gobi_session_sent_pt  pending_sent;
+
+    unsigned                       hello:1;
+    unsigned                       live:1;     /* replay done */
+    unsigned                       pumping:1;
+} ngx_http_gobi_session_t;
+
+
+static ngx_int_t ngx_http_gobi_session_open(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_session_text(ngx_http_gobi_ws_t *ws, u_char *p,
+    size_t len);
+static void ngx_http_gobi_session_binary(ngx_http_gobi_ws_t *ws, u_char *p,
+    size_t len);
+static void ngx_http_gobi_session_pump(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_session_close(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_wsproto_error(ngx_http_gobi_ws_t *ws,
+    const char *code, const char *message);
 static void ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws,
     gobi_wsmsg_t *m);
 static void ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws,
@@ -45,6 +79,16 @@ static void ngx_http_gobi_session_error(ngx_http_gobi_sub_t *sub,
 static void ngx_http_gobi_session_gone(ngx_http_gobi_sub_t *sub);
 
 
+/* how the transport reaches a session */
+static const ngx_http_gobi_ws_hooks_t  ngx_http_gobi_session_hooks = {
+    ngx_http_gobi_session_open,
+    ngx_http_gobi_session_text,
+    ngx_http_gobi_session_binary,
+    ngx_http_gobi_session_pump,
+    ngx_http_gobi_session_close
+};
+
+
 /* how the subscriptions reach a session */
 static const ngx_http_gobi_sub_fn_t  ngx_http_gobi_session_sub_fn = {
     ngx_http_gobi_session_respond,
@@ -54,50 +98,105 @@ static const ngx_http_gobi_sub_fn_t  ngx_http_gobi_session_sub_fn = {
 };
 
 
-#define ngx_http_gobi_sub_ws(s)                                               \
-    ((ngx_http_gobi_ws_t *) ((u_char *) (s)                                   \
-                             - offsetof(ngx_http_gobi_ws_t, sub)))
+#define ngx_http_gobi_sub_session(s)                                          \
+    ((ngx_http_gobi_session_t *) ((u_char *) (s)                              \
+                                  - offsetof(ngx_http_gobi_session_t, sub)))
+
+
+/* the endpoint: the transport, with a session on every connection */
+
+ngx_int_t
+ngx_http_gobi_ws_handler(ngx_http_request_t *r)
+{
+    return ngx_http_gobi_ws_accept(r, &ngx_http_gobi_session_hooks);
+}
+
+
+/* the session on its connection ----------------------------------------- */
+
+
+static ngx_int_t
+ngx_http_gobi_session_open(ngx_http_gobi_ws_t *ws)
+{
+    ngx_http_gobi_session_t  *s;
+
+    s = ngx_pcalloc(ws->request->pool, sizeof(ngx_http_gobi_session_t));
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->ws = ws;
+    ws->data = s;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gobi_session_close(ngx_http_gobi_ws_t *ws)
+{
+    ngx_http_gobi_session_t  *s;
+
+    s = ws->data;
+
+    ngx_http_gobi_subs_leave(&s->sub);
+    s->live = 0;
+
+    /* the pump, if on the stack, touches the job no more once closed */
+
+    if (s->pending) {
+        ngx_http_gobi_ws_job_free(s->pending);
+        s->pending = NULL;
+    }
+}
 
 
 /*
  * Sends every message of a job, in order, without letting the send queue
  * grow past half of gobi_ws_send_queue: a replay can be far bigger than the
  * queue, and a client that reads is not too slow.  The rest goes out as
- * the queue drains (ngx_http_gobi_ws_pump() from the write side); then
- * `sent` runs and gets the job back.  The job belongs to the session from
- * here on: a session that closes frees it.
+ * the queue drains (ngx_http_gobi_session_pump(), the transport's
+ * on_writable); then `sent` runs and gets the job back.  The job belongs
+ * to the session from here on: a session that closes frees it.
  */
 
-void
-ngx_http_gobi_ws_send_msgs(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job,
-    ngx_http_gobi_ws_sent_pt sent)
+static void
+ngx_http_gobi_session_send_msgs(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job, ngx_http_gobi_session_sent_pt sent)
 {
-    ws->pending = job;
-    ws->pending_pos = NULL;
-    ws->pending_sent = sent;
+    ngx_http_gobi_session_t  *s;
 
-    ngx_http_gobi_ws_pump(ws);
+    s = ws->data;
+
+    s->pending = job;
+    s->pending_pos = NULL;
+    s->pending_sent = sent;
+
+    ngx_http_gobi_session_pump(ws);
 }
 
 
-void
-ngx_http_gobi_ws_pump(ngx_http_gobi_ws_t *ws)
+static void
+ngx_http_gobi_session_pump(ngx_http_gobi_ws_t *ws)
 {
-    u_char                    *p, *msg;
-    size_t                     len;
-    int64_t                    seq;
-    ngx_http_gobi_job_t       *job;
-    ngx_http_gobi_ws_sent_pt   sent;
+    u_char                         *p, *msg;
+    size_t                          len;
+    int64_t                         seq;
+    ngx_http_gobi_job_t            *job;
+    ngx_http_gobi_session_t        *s;
+    ngx_http_gobi_session_sent_pt   sent;
 
-    if (ws->pending == NULL || ws->pumping) {
+    s = ws->data;
+
+    if (s->pending == NULL || s->pumping) {
         return;
     }
 
-    ws->pumping = 1;
-    job = ws->pending;
+    s->pumping = 1;
+    job = s->pending;
 
     for ( ;; ) {
-        p = ngx_http_gobi_msgs_next(job, ws->pending_pos, &seq, &msg, &len);
+        p = ngx_http_gobi_msgs_next(job, s->pending_pos, &seq, &msg, &len);
 
         if (p == NULL) {
             break;
@@ -105,24 +204,27 @@ ngx_http_gobi_ws_pump(ngx_http_gobi_ws_t *ws)
 
         if (ws->queued && ws->queued + len > ws->conf->ws_send_queue / 2) {
             /* the rest when the queue has drained */
-            ws->pumping = 0;
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                           "gobi: replay paced: %uz bytes queued, next "
+                           "message %uz bytes", ws->queued, len);
+            s->pumping = 0;
             return;
         }
 
-        ws->pending_pos = p;
+        s->pending_pos = p;
 
         if (ngx_http_gobi_ws_send_text(ws, msg, len) != NGX_OK) {
-            /* closed: the cleanup frees the pending job */
-            ws->pumping = 0;
+            /* closing or closed: the job is freed with the session */
+            s->pumping = 0;
             return;
         }
     }
 
-    ws->pumping = 0;
+    s->pumping = 0;
 
-    sent = ws->pending_sent;
-    ws->pending = NULL;
-    ws->pending_sent = NULL;
+    sent = s->pending_sent;
+    s->pending = NULL;
+    s->pending_sent = NULL;
 
     sent(ws, job);
 }
@@ -155,7 +257,7 @@ ngx_http_gobi_wsproto_error_id(ngx_http_gobi_ws_t *ws, const char *code,
 }
 
 
-void
+static void
 ngx_http_gobi_wsproto_error(ngx_http_gobi_ws_t *ws, const char *code,
     const char *message)
 {
@@ -179,8 +281,17 @@ ngx_http_gobi_wsproto_reject(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m,
 }
 
 
-void
-ngx_http_gobi_wsproto_text(ngx_http_gobi_ws_t *ws, u_char *p, size_t len)
+static void
+ngx_http_gobi_session_binary(ngx_http_gobi_ws_t *ws, u_char *p, size_t len)
+{
+    ngx_http_gobi_wsproto_error(ws, "bad_message",
+                                "binary messages are not part of the "
+                                "protocol; send JSON text");
+}
+
+
+static void
+ngx_http_gobi_session_text(ngx_http_gobi_ws_t *ws, u_char *p, size_t len)
 {
     gobi_wsmsg_t  m;
 
@@ -214,9 +325,12 @@ ngx_http_gobi_wsproto_text(ngx_http_gobi_ws_t *ws, u_char *p, size_t len)
 static void
 ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
 {
-    ngx_http_gobi_job_t  *job;
+    ngx_http_gobi_job_t      *job;
+    ngx_http_gobi_session_t  *s;
 
-    if (ws->hello) {
+    s = ws->data;
+
+    if (s->hello) {
         ngx_http_gobi_wsproto_error(ws, GOBI_WSMSG_BAD,
                                     "hello was already sent on this "
                                     "connection; open another one for "
@@ -259,8 +373,12 @@ ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
         return;
     }
 
-    ws->hello = 1;
-    ws->busy = 1;
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                   "gobi: hello for vault \"%s\" since seq %L",
+                   m->vault, m->since);
+
+    s->hello = 1;
+    ngx_http_gobi_ws_pause(ws);
 
     if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_run_hello,
                                    ngx_http_gobi_hello_done)
@@ -275,10 +393,16 @@ ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
 static void
 ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
 {
-    const char           *err;
-    ngx_http_gobi_job_t  *job;
+    const char               *err;
+    ngx_http_gobi_job_t      *job;
+    ngx_http_gobi_session_t  *s;
 
-    if (!ws->live) {
+    s = ws->data;
+
+    if (!s->live) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                       "gobi: operation refused: no hello yet");
+
         ngx_http_gobi_wsproto_error_id(ws, GOBI_WSMSG_BAD,
                                        "send hello before operations",
                                        m->id, m->id_len);
@@ -292,6 +416,8 @@ ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
     }
 
     if (err) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                       "gobi: operation rejected: invalid path: %s", err);
         ngx_http_gobi_wsproto_reject(ws, m, "invalid_path", err);
         return;
     }
@@ -302,10 +428,10 @@ ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
         return;
     }
 
-    job->vault.id = ws->vault_id;
+    job->vault.id = s->vault_id;
     job->path = strdup(m->path);
     job->from = (m->type == GOBI_WSMSG_RENAME) ? strdup(m->from) : NULL;
-    job->device = ws->device ? strdup(ws->device) : NULL;
+    job->device = s->device ? strdup(s->device) : NULL;
     job->base_version = m->base_version > 0 ? m->base_version
                                             : GOBI_BASE_ANY;
 
@@ -314,14 +440,14 @@ ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
 
     if (job->path == NULL
         || (m->type == GOBI_WSMSG_RENAME && job->from == NULL)
-        || (ws->device && job->device == NULL))
+        || (s->device && job->device == NULL))
     {
         ngx_http_gobi_ws_job_free(job);
         ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "out of memory");
         return;
     }
 
-    ws->busy = 1;
+    ngx_http_gobi_ws_pause(ws);
 
     if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_run_op,
                                    ngx_http_gobi_op_done)
@@ -434,6 +560,11 @@ ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
         goto nomem;
     }
 
+    /* a thread: the cycle's log, as nginx's own thread tasks log */
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "gobi: replay of vault %L after seq %L: %uz events "
+                   "squashed to %z", job->vault.id, job->since, list.n, n);
+
     if (n < 0) {
         /* the log contradicts itself: start over from the manifest */
         snprintf(job->log, sizeof(job->log),
@@ -486,35 +617,49 @@ done:
 static void
 ngx_http_gobi_hello_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
 {
+    ngx_http_gobi_session_t  *s;
+
+    s = ws->data;
+
     if (job->code) {
         /* no such vault, or the store failed: the session may try again */
-        ws->hello = 0;
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                       "gobi: hello refused: %s", job->code);
+
+        s->hello = 0;
         ngx_http_gobi_wsproto_error(ws, job->code, job->message);
         ngx_http_gobi_ws_job_free(job);
         ngx_http_gobi_ws_resume(ws);
         return;
     }
 
-    ws->vault_id = job->vault.id;
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                   "gobi: hello accepted: vault %L, since seq %L, head %L, "
+                   "replay of %uz bytes",
+                   job->vault.id, job->since, job->head, job->msgs_len);
+
+    s->vault_id = job->vault.id;
 
     if (job->device) {
-        ws->device = ngx_pnalloc(ws->request->pool,
-                                 ngx_strlen(job->device) + 1);
-        if (ws->device) {
-            ngx_cpystrn((u_char *) ws->device, (u_char *) job->device,
+        s->device = ngx_pnalloc(ws->request->pool,
+                                ngx_strlen(job->device) + 1);
+        if (s->device) {
+            ngx_cpystrn((u_char *) s->device, (u_char *) job->device,
                         ngx_strlen(job->device) + 1);
         }
     }
 
-    ngx_http_gobi_ws_send_msgs(ws, job, ngx_http_gobi_hello_sent);
+    ngx_http_gobi_session_send_msgs(ws, job, ngx_http_gobi_hello_sent);
 }
 
 
 static void
 ngx_http_gobi_hello_sent(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
 {
-    int64_t  head;
+    int64_t                   head;
+    ngx_http_gobi_session_t  *s;
 
+    s = ws->data;
     head = job->head;
     ngx_http_gobi_ws_job_free(job);
 
@@ -523,10 +668,10 @@ ngx_http_gobi_hello_sent(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
      * now is fetched by the catch-up that joining starts.
      */
 
-    ws->live = 1;
+    s->live = 1;
 
-    if (ngx_http_gobi_subs_join(&ws->sub, &ngx_http_gobi_session_sub_fn,
-                                ws->vault_id, head, ws->connection->log)
+    if (ngx_http_gobi_subs_join(&s->sub, &ngx_http_gobi_session_sub_fn,
+                                s->vault_id, head, ws->connection->log)
         != NGX_OK)
     {
         ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "out of memory");
@@ -692,7 +837,15 @@ done:
 static void
 ngx_http_gobi_op_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
 {
+    ngx_http_gobi_session_t  *s;
+
+    s = ws->data;
+
     if (job->code) {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                       "gobi: operation %*s failed: %s",
+                       job->op_id_len, job->op_id, job->code);
+
         ngx_http_gobi_wsproto_error_id(ws, job->code, job->message,
                                        job->op_id, job->op_id_len);
         ngx_http_gobi_ws_job_free(job);
@@ -701,10 +854,20 @@ ngx_http_gobi_op_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
     }
 
     if (job->head) {
-        ngx_http_gobi_bus_publish(ws->vault_id, job->head);
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                       "gobi: operation %*s accepted: seq %L, "
+                       "version %L", job->op_id_len, job->op_id,
+                       job->event.seq, job->event.version);
+
+        ngx_http_gobi_bus_publish(s->vault_id, job->head);
+
+    } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                       "gobi: operation %*s rejected",
+                       job->op_id_len, job->op_id);
     }
 
-    ngx_http_gobi_ws_send_msgs(ws, job, ngx_http_gobi_op_sent);
+    ngx_http_gobi_session_send_msgs(ws, job, ngx_http_gobi_op_sent);
 }
 
 
@@ -723,17 +886,20 @@ static ngx_int_t
 ngx_http_gobi_session_respond(ngx_http_gobi_sub_t *sub, u_char *msg,
     size_t len)
 {
-    return ngx_http_gobi_ws_send_text(ngx_http_gobi_sub_ws(sub), msg, len);
+    return ngx_http_gobi_ws_send_text(ngx_http_gobi_sub_session(sub)->ws,
+                                      msg, len);
 }
 
 
 static ngx_int_t
 ngx_http_gobi_session_catch_up(ngx_http_gobi_sub_t *sub, int64_t since)
 {
-    ngx_http_gobi_ws_t   *ws;
-    ngx_http_gobi_job_t  *job;
+    ngx_http_gobi_ws_t       *ws;
+    ngx_http_gobi_job_t      *job;
+    ngx_http_gobi_session_t  *s;
 
-    ws = ngx_http_gobi_sub_ws(sub);
+    s = ngx_http_gobi_sub_session(sub);
+    ws = s->ws;
 
     if (ws->closed) {
         return NGX_DECLINED;
@@ -744,7 +910,7 @@ ngx_http_gobi_session_catch_up(ngx_http_gobi_sub_t *sub, int64_t since)
         return NGX_ERROR;
     }
 
-    job->vault.id = ws->vault_id;
+    job->vault.id = s->vault_id;
     job->since = since;
 
     if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_subs_run_catch_up,
@@ -766,7 +932,11 @@ static void
 ngx_http_gobi_session_caught_up(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job)
 {
-    ngx_http_gobi_subs_caught_up(&ws->sub, job);
+    ngx_http_gobi_session_t  *s;
+
+    s = ws->data;
+
+    ngx_http_gobi_subs_caught_up(&s->sub, job);
     ngx_http_gobi_ws_job_free(job);
 }
 
@@ -775,7 +945,8 @@ static void
 ngx_http_gobi_session_error(ngx_http_gobi_sub_t *sub, const char *code,
     const char *message)
 {
-    ngx_http_gobi_wsproto_error(ngx_http_gobi_sub_ws(sub), code, message);
+    ngx_http_gobi_wsproto_error(ngx_http_gobi_sub_session(sub)->ws, code,
+                                message);
 }
 
 
@@ -784,7 +955,7 @@ ngx_http_gobi_session_gone(ngx_http_gobi_sub_t *sub)
 {
     ngx_http_gobi_ws_t  *ws;
 
-    ws = ngx_http_gobi_sub_ws(sub);
+    ws = ngx_http_gobi_sub_session(sub)->ws;
 
     ngx_http_gobi_wsproto_error(ws, "vault_not_found",
                                 "the vault was deleted");
