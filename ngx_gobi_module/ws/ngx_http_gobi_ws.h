@@ -15,7 +15,6 @@
 
 
 #include "ngx_http_gobi_module.h"
-#include "ngx_http_gobi_events.h"
 #include "gobi_ws_frame.h"
 
 

@@ -14,6 +14,7 @@
  */
 
 
+#include "ngx_http_gobi_events.h"
 #include "ngx_http_gobi_ws.h"
 #include "ngx_http_gobi_subs.h"
 
