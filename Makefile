@@ -101,8 +101,10 @@ ferretdb:
 
 PROVE      := prove -I t/lib $(PROVE_FLAGS)
 SUITES     ?= t/*.t
-# the cluster suites (t/4*) run on MongoDB already
-MONGO_SUITES ?= $(filter-out t/4%,$(wildcard t/*.t))
+# the cluster suites (t/4*) run on MongoDB already; the crash storm (t/093)
+# is about the local store's and the blobs' durability, on MongoDB that is
+# the database server's (t/450 kills it)
+MONGO_SUITES ?= $(filter-out t/4% t/093%,$(wildcard t/*.t))
 
 prove: all
 	$(PROVE) $(SUITES)

@@ -42,6 +42,7 @@ typedef struct {
 
     unsigned                       hello:1;
     unsigned                       live:1;     /* replay done */
+    unsigned                       joining:1;  /* the first catch-up runs */
     unsigned                       pumping:1;
 } ngx_http_gobi_session_t;
 
@@ -679,6 +680,16 @@ ngx_http_gobi_hello_sent(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
         return;
     }
 
+    /*
+     * Operations wait for that catch-up: one that ran beside it could
+     * have its own event delivered before its ack.
+     */
+
+    if (s->sub.catching_up) {
+        s->joining = 1;
+        return;
+    }
+
     ngx_http_gobi_ws_resume(ws);
 }
 
@@ -939,6 +950,11 @@ ngx_http_gobi_session_caught_up(ngx_http_gobi_ws_t *ws,
 
     ngx_http_gobi_subs_caught_up(&s->sub, job);
     ngx_http_gobi_ws_job_free(job);
+
+    if (s->joining && !s->sub.catching_up) {
+        s->joining = 0;
+        ngx_http_gobi_ws_resume(ws);
+    }
 }
 
 
