@@ -10,6 +10,7 @@
 
 #include "ngx_http_gobi_module.h"
 
+#include "gobi_json_body.h"
 #include "gobi_path.h"
 
 
@@ -352,27 +353,18 @@ ngx_http_gobi_read_json(ngx_http_request_t *r, yajl_val *json, char *err,
 
     *p = '\0';
 
-    /* yajl hands strings over NUL-terminated: refuse an embedded NUL */
-    if (ngx_strstr(buf, "\\u0000") != NULL) {
-        ngx_cpystrn((u_char *) err, (u_char *) "NUL is not allowed in strings",
-                    errlen);
+    /* the pure part, fuzzed on its own: lib/gobi_json_body.c */
+    switch (gobi_json_body_parse((char *) buf, p - buf, json, err, errlen)) {
+
+    case GOBI_JSON_BODY_OK:
+        return NGX_OK;
+
+    case GOBI_JSON_BODY_TOO_BIG:
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+
+    default:
         return NGX_DECLINED;
     }
-
-    *json = yajl_tree_parse((char *) buf, err, errlen);
-    if (*json == NULL) {
-        return NGX_DECLINED;
-    }
-
-    if (!YAJL_IS_OBJECT(*json)) {
-        yajl_tree_free(*json);
-        *json = NULL;
-        ngx_cpystrn((u_char *) err, (u_char *) "expected a JSON object",
-                    errlen);
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
 
 empty:
 
@@ -454,26 +446,17 @@ ngx_int_t
 ngx_http_gobi_json_str(ngx_http_gobi_job_t *job, yajl_val json,
     const char *key, char **out, size_t *len)
 {
-    size_t       n;
-    yajl_val     v;
-    const char  *path[2];
+    const char  *s;
 
-    path[0] = key;
-    path[1] = NULL;
+    s = gobi_json_body_str(json, key, len);
 
-    v = json ? yajl_tree_get(json, path, yajl_t_any) : NULL;
-
-    if (v == NULL || !YAJL_IS_STRING(v)) {
+    if (s == NULL) {
         ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
                                 "\"%s\" must be a string", key);
         return NGX_DECLINED;
     }
 
-    /* yajl strings are NUL-terminated and may hold NUL: keep the length */
-    n = ngx_strlen(v->u.string);
-
-    *out = v->u.string;
-    *len = n;
+    *out = (char *) s;
 
     return NGX_OK;
 }
