@@ -24,10 +24,11 @@ LIB_SRCS      := $(sort $(wildcard lib/*.c))
 LIB_HDRS      := $(wildcard lib/*.h)
 LIB_OBJS      := $(patsubst lib/%.c,$(FUZZ_DIR)/lib/%.o,$(LIB_SRCS))
 
-# the client readers: its sources but main() and the one the target
-# includes itself (to reach its static functions)
+# the client readers: its sources but main() and the two the target
+# includes itself (to reach their static functions)
 CLI_PKGS      := sqlite3 libcurl
-CLI_SRCS      := $(filter-out client/gobi_main.c client/gobi_pull.c, \
+CLI_INCLUDED  := client/gobi_api.c client/gobi_pull.c
+CLI_SRCS      := $(filter-out client/gobi_main.c $(CLI_INCLUDED), \
                    $(sort $(wildcard client/*.c)))
 CLI_OBJS      := $(patsubst client/%.c,$(FUZZ_DIR)/client/%.o,$(CLI_SRCS))
 
@@ -49,8 +50,9 @@ $(FUZZ_DIR)/client/%.o: client/%.c $(wildcard client/*.h) $(LIB_HDRS)
 	    -c -o $@ $<
 
 $(FUZZ_DIR)/fuzz_client: t/fuzz/fuzz_client.c t/fuzz/fuzz.h $(LIB_OBJS) \
-                         $(CLI_OBJS) client/gobi_pull.c
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_OBJS) $(CLI_OBJS) \
+                         $(CLI_OBJS) $(CLI_INCLUDED)
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(shell pkg-config --cflags $(CLI_PKGS)) \
+	    -o $@ $< $(LIB_OBJS) $(CLI_OBJS) \
 	    $(FUZZ_LIBS) $(shell pkg-config --libs $(CLI_PKGS))
 	@echo "built $@"
 
