@@ -4,6 +4,7 @@
 
 #include "gobi_header.h"
 #include "gobi_hash.h"
+#include "gobi_utf8.h"
 #include "gobi_write.h"
 
 
@@ -109,10 +110,16 @@ gobi_header_hash(const char *v, size_t len, char hex[GOBI_HASH_HEX_LEN + 1])
 }
 
 
-int
+const char *
 gobi_header_device(const char *v, size_t len)
 {
-    (void) v;
+    if (len == 0 || len > GOBI_HEADER_DEVICE_MAX) {
+        return "X-Gobi-Device must be 1-128 bytes";
+    }
 
-    return (len == 0 || len > GOBI_HEADER_DEVICE_MAX) ? -1 : 0;
+    if (!gobi_utf8_valid((const unsigned char *) v, len)) {
+        return "X-Gobi-Device must be UTF-8";
+    }
+
+    return NULL;
 }

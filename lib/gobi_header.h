@@ -4,7 +4,8 @@
  * The values of the request headers the file endpoints read, parsed
  * without nginx so that they can be unit-tested and fuzzed: each takes
  * the value as it arrived (len bytes, not NUL-terminated) and returns 0
- * with the parsed value, or -1 when it is malformed.
+ * with the parsed value, or -1 when it is malformed (the device check
+ * says why instead).
  */
 
 #ifndef _GOBI_HEADER_H_INCLUDED_
@@ -40,8 +41,12 @@ int gobi_header_mtime(const char *v, size_t len, int64_t *mtime);
 int gobi_header_hash(const char *v, size_t len,
     char hex[GOBI_HASH_HEX_LEN + 1]);
 
-/* X-Gobi-Device: 1-128 bytes, taken as they are */
-int gobi_header_device(const char *v, size_t len);
+/*
+ * X-Gobi-Device: 1-128 bytes of UTF-8 (the device goes into every event's
+ * JSON, which clients refuse when it is not UTF-8).  Returns NULL, or a
+ * static message saying what is wrong.
+ */
+const char *gobi_header_device(const char *v, size_t len);
 
 
 #endif /* _GOBI_HEADER_H_INCLUDED_ */

@@ -81,6 +81,7 @@ ngx_http_gobi_header_str(ngx_http_request_t *r, u_char *data, size_t len)
 static ngx_int_t
 ngx_http_gobi_device(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
+    const char       *err;
     ngx_table_elt_t  *h;
 
     h = ngx_http_gobi_header_in(r, "X-Gobi-Device");
@@ -89,9 +90,11 @@ ngx_http_gobi_device(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         return NGX_OK;
     }
 
-    if (gobi_header_device((char *) h->value.data, h->value.len) != 0) {
+    err = gobi_header_device((char *) h->value.data, h->value.len);
+
+    if (err != NULL) {
         ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                "X-Gobi-Device must be 1-128 bytes");
+                                "%s", err);
         return NGX_DECLINED;
     }
 

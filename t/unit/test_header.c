@@ -98,11 +98,20 @@ main(void)
 
     /* X-Gobi-Device */
     memset(big, 'd', sizeof(big));
-    is_int(gobi_header_device(S("laptop")), 0, "device");
-    is_int(gobi_header_device(big, GOBI_HEADER_DEVICE_MAX), 0, "128 bytes");
-    is_int(gobi_header_device(big, GOBI_HEADER_DEVICE_MAX + 1), -1,
-           "129 bytes refused");
-    is_int(gobi_header_device(S("")), -1, "empty device refused");
+    ok(gobi_header_device(S("laptop")) == NULL, "device");
+    ok(gobi_header_device(S("caf\xc3\xa9")) == NULL, "UTF-8 device");
+    ok(gobi_header_device(big, GOBI_HEADER_DEVICE_MAX) == NULL, "128 bytes");
+    is_str(gobi_header_device(big, GOBI_HEADER_DEVICE_MAX + 1),
+           "X-Gobi-Device must be 1-128 bytes", "129 bytes refused");
+    is_str(gobi_header_device(S("")), "X-Gobi-Device must be 1-128 bytes",
+           "empty device refused");
+
+    /* the fuzzer's find: raw bytes went into the events' JSON as they
+     * were, which no client could read any more */
+    is_str(gobi_header_device(S("\xff\xfe")), "X-Gobi-Device must be UTF-8",
+           "a device that is not UTF-8 is refused");
+    is_str(gobi_header_device(S("pc\xc3")), "X-Gobi-Device must be UTF-8",
+           "a cut UTF-8 character is refused");
 
     done_testing();
 }
