@@ -9,12 +9,14 @@
 SHELL         := /bin/bash
 FUZZ_SECONDS  ?= 10
 FUZZ_CC       ?= clang
+FUZZ_EXTRA    ?=
 FUZZ_DIR      := build/fuzz
 FUZZ_SAN      := -fsanitize=fuzzer,address,undefined \
                  -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -g -O1 $(FUZZ_SAN) -Wall -Wextra -Werror -std=gnu99 \
                  -D_GNU_SOURCE -Ilib -Iclient \
                  $(shell pkg-config --cflags yajl libsodium)
+FUZZ_CFLAGS   += $(FUZZ_EXTRA)
 FUZZ_LIBS     := $(shell pkg-config --libs yajl libsodium) -lpthread
 
 TARGETS       := $(patsubst t/fuzz/fuzz_%.c,%,$(sort $(wildcard t/fuzz/fuzz_*.c)))
