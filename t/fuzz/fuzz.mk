@@ -19,7 +19,8 @@ FUZZ_CFLAGS   := -g -O1 $(FUZZ_SAN) -Wall -Wextra -Werror -std=gnu99 \
 FUZZ_CFLAGS   += $(FUZZ_EXTRA)
 FUZZ_LIBS     := $(shell pkg-config --libs yajl libsodium) -lpthread
 
-TARGETS       := $(patsubst t/fuzz/fuzz_%.c,%,$(sort $(wildcard t/fuzz/fuzz_*.c)))
+TARGETS       := $(patsubst t/fuzz/fuzz_%.c,%, \
+                   $(sort $(wildcard t/fuzz/fuzz_*.c)))
 BINS          := $(addprefix $(FUZZ_DIR)/fuzz_,$(TARGETS))
 
 LIB_SRCS      := $(sort $(wildcard lib/*.c))
