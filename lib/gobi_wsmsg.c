@@ -16,11 +16,19 @@
 static int
 gobi_wsmsg_fail(char *err, const char *fmt, ...)
 {
-    va_list  args;
+    char     *p;
+    va_list   args;
 
     va_start(args, fmt);
     vsnprintf(err, GOBI_WSMSG_ERR_MAX, fmt, args);
     va_end(args);
+
+    /* it may quote what the peer sent: one line, no control characters */
+    for (p = err; *p; p++) {
+        if ((unsigned char) *p < 0x20 || *p == 0x7f) {
+            *p = '?';
+        }
+    }
 
     return -1;
 }
@@ -118,6 +126,45 @@ gobi_wsmsg_scan(const char *p, size_t len, size_t max)
 }
 
 
+/*
+ * Are the decoded strings and keys UTF-8?  The text is, but yajl decodes
+ * a lone surrogate escape ("\udc00") into bytes that are not: a device
+ * name taken that way would make every event of its writes unreadable.
+ * The depth is bounded by the scan.
+ */
+static int
+gobi_wsmsg_tree_utf8(yajl_val v)
+{
+    size_t  i;
+
+    if (YAJL_IS_STRING(v)) {
+        return gobi_utf8_valid((const unsigned char *) v->u.string,
+                               strlen(v->u.string));
+    }
+
+    if (YAJL_IS_OBJECT(v)) {
+        for (i = 0; i < v->u.object.len; i++) {
+            if (!gobi_utf8_valid((const unsigned char *) v->u.object.keys[i],
+                                 strlen(v->u.object.keys[i]))
+                || !gobi_wsmsg_tree_utf8(v->u.object.values[i]))
+            {
+                return 0;
+            }
+        }
+    }
+
+    if (YAJL_IS_ARRAY(v)) {
+        for (i = 0; i < v->u.array.len; i++) {
+            if (!gobi_wsmsg_tree_utf8(v->u.array.values[i])) {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
+
 /* the text as a yajl tree (*tree is set whenever yajl built one) */
 static int
 gobi_wsmsg_tree(const char *text, size_t len, size_t max, yajl_val *tree,
@@ -159,6 +206,11 @@ gobi_wsmsg_tree(const char *text, size_t len, size_t max, yajl_val *tree,
 
     if (!YAJL_IS_OBJECT(*tree)) {
         return gobi_wsmsg_fail(err, "message is not a JSON object");
+    }
+
+    if (!gobi_wsmsg_tree_utf8(*tree)) {
+        return gobi_wsmsg_fail(err, "message is not JSON: a string escape "
+                               "that is not UTF-8");
     }
 
     return 0;
@@ -357,6 +409,12 @@ gobi_wsmsg_parse_msg(gobi_wsmsg_t *m, const char *text, size_t len)
     }
 
     obj = m->tree;
+
+    /* bounds the pairwise duplicate check below */
+    if (obj->u.object.len > GOBI_WSMSG_MAX_KEYS) {
+        return gobi_wsmsg_fail(err, "more than %d keys",
+                               GOBI_WSMSG_MAX_KEYS);
+    }
 
     for (i = 1; i < obj->u.object.len; i++) {
         for (j = 0; j < i; j++) {

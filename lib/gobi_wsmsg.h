@@ -26,6 +26,7 @@
 #define GOBI_WSMSG_MAX_DEPTH  16           /* nesting of arrays/objects */
 #define GOBI_WSMSG_ID_MAX     256          /* bytes of an id's JSON text */
 #define GOBI_WSMSG_ERR_MAX    256          /* bytes of an error message */
+#define GOBI_WSMSG_MAX_KEYS   64           /* members of a client message */
 
 /*
  * What a client accepts from the server: an events batch holds up to

@@ -1018,9 +1018,41 @@ test_parse_server_mangled(void)
     gobi_wsmsg_server_free(&sm);
 }
 
+/* what the fuzzer found (t/fuzz/known/) */
+static void
+test_fuzz_findings(void)
+{
+    char    buf[4096], *p;
+    int     i;
+
+    BAD("{\"type\":\"hello\",\"vault\":\"v\",\"device\":\"\\udc00\"}",
+        "message is not JSON: a string escape that is not UTF-8");
+    BAD("{\"type\":\"delete\",\"id\":\"\\udc00\",\"path\":\"a\","
+        "\"base_version\":1}",
+        "message is not JSON: a string escape that is not UTF-8");
+    BAD("{\"type\":\"\\udfff\"}",
+        "message is not JSON: a string escape that is not UTF-8");
+
+    is_int(parse("{\"type\":\"hello\",\"vault\":\"v\",\"since\":0,"
+                 "\"device\":\"\\ud83d\\ude00\"}"), 0,
+           "a surrogate pair is a character");
+    is_str(m.device, "\xf0\x9f\x98\x80", "decoded to UTF-8");
+
+    BAD("{\"type\":\"a\\nb\"}", "unknown message type \"a?b\"");
+
+    p = buf + sprintf(buf, "{\"type\":\"hello\",\"vault\":\"v\",\"since\":0");
+    for (i = 0; i < 62; i++) {
+        p += sprintf(p, ",\"k%d\":1", i);
+    }
+    strcpy(p, "}");
+    BAD(buf, "more than 64 keys");
+}
+
+
 int
 main(void)
 {
+    test_fuzz_findings();
     test_hello();
     test_ops();
     test_ids();
