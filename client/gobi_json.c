@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "gobi.h"
 #include "gobi_json.h"
 
@@ -12,8 +14,55 @@
 yajl_val
 gobi_json_parse(const char *buf, size_t len, char *errbuf, size_t errlen)
 {
+    int        depth, in_string;
     char      *s;
+    size_t     i;
     yajl_val   v;
+
+    /*
+     * yajl_tree_free() recurses: a server answer nested millions deep would
+     * overflow the stack.  Answers nest a few levels; refuse more than
+     * GOBI_JSON_MAX_DEPTH before yajl sees them.
+     */
+
+    depth = 0;
+    in_string = 0;
+
+    for (i = 0; i < len; i++) {
+        if (in_string) {
+            if (buf[i] == '\\') {
+                i++;
+            } else if (buf[i] == '"') {
+                in_string = 0;
+            }
+            continue;
+        }
+
+        if (buf[i] == '"') {
+            in_string = 1;
+
+        } else if (buf[i] == '[' || buf[i] == '{') {
+            if (++depth > GOBI_JSON_MAX_DEPTH) {
+                if (errlen) {
+                    snprintf(errbuf, errlen, "JSON nested more than %d deep",
+                             GOBI_JSON_MAX_DEPTH);
+                }
+
+                return NULL;
+            }
+
+        } else if (buf[i] == ']' || buf[i] == '}') {
+            depth--;
+
+        } else if (buf[i] == '/') {
+            /* yajl allows comments, which would hide brackets from this */
+            if (errlen) {
+                snprintf(errbuf, errlen, "not JSON: a comment");
+            }
+
+            return NULL;
+        }
+    }
 
     s = gobi_strndup(buf, len);
     v = yajl_tree_parse(s, errbuf, errlen);

@@ -14,7 +14,11 @@
 #include <yajl/yajl_tree.h>
 
 
-/* NULL on a parse error (errbuf filled) */
+#define GOBI_JSON_MAX_DEPTH  64          /* nesting of a server answer */
+
+
+/* NULL on a parse error, or nesting deeper than GOBI_JSON_MAX_DEPTH
+ * (errbuf filled) */
 yajl_val gobi_json_parse(const char *buf, size_t len, char *errbuf,
     size_t errlen);
 

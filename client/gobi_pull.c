@@ -183,7 +183,7 @@ gobi_pull_manifest(gobi_sync_t *s, gobi_remote_t *r)
         return rc;
     }
 
-    if (gobi_json_int(root, "seq", &r->target) != 0) {
+    if (gobi_json_int(root, "seq", &r->target) != 0 || r->target < 0) {
         yajl_tree_free(root);
         return gobi_error(GOBI_EXIT_SERVER, "the server's file list has no "
                           "seq");
