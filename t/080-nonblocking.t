@@ -40,10 +40,17 @@ sub check_race {
     is(scalar(@$bad), 0, "$what: every GET answered") or diag "@$bad";
     # a worker busy hashing a password could not answer in between: the
     # first login would come back before (at most) one or two GETs
-    cmp_ok($sorted[0], '>=', 5,
-        "$what: GETs kept completing while the first login was hashed");
-    cmp_ok($sorted[-1], '>', $sorted[0],
-        "$what: and while the later logins were");
+    SKIP: {
+        # AddressSanitizer slows gobi's code several times but not
+        # libsodium's (not instrumented): the ordering says nothing there,
+        # the plain run asserts it
+        skip "orderings under AddressSanitizer (make test-asan)", 2
+            if $ENV{GOBI_ASAN};
+        cmp_ok($sorted[0], '>=', 5,
+            "$what: GETs kept completing while the first login was hashed");
+        cmp_ok($sorted[-1], '>', $sorted[0],
+            "$what: and while the later logins were");
+    }
 }
 
 # one worker: the GETs and the logins share its event loop
