@@ -201,11 +201,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     if (rc == 0) {
-        /*
-         * events move the target forward; the manifest's seq is taken as
-         * the server says it, even negative (reported: client/ is not
-         * ours to change)
-         */
+        /* a negative seq is refused (4ebb9b7); events move forward */
+        fuzz_check(r.target >= 0, "target %lld", (long long) r.target);
         fuzz_check(manifest || r.target >= s.cursor,
                    "target %lld before the cursor %lld",
                    (long long) r.target, (long long) s.cursor);
