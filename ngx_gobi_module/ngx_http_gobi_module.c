@@ -21,6 +21,10 @@ static char *ngx_http_gobi_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_gobi_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_gobi_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_gobi_rate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gobi_origins(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_gobi_websocket(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_gobi_init_module(ngx_cycle_t *cycle);
@@ -95,6 +99,27 @@ static ngx_command_t  ngx_http_gobi_commands[] = {
       offsetof(ngx_http_gobi_main_conf_t, token_ttl),
       NULL },
 
+    { ngx_string("gobi_auth_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, auth_concurrency),
+      NULL },
+
+    { ngx_string("gobi_login_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gobi_rate,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, login_limit),
+      NULL },
+
+    { ngx_string("gobi_bus_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, bus_prefix),
+      NULL },
+
     { ngx_string("gobi_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_gobi_api,
@@ -135,6 +160,20 @@ static ngx_command_t  ngx_http_gobi_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_gobi_loc_conf_t, ws_batch),
+      NULL },
+
+    { ngx_string("gobi_ws_max_replay"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gobi_loc_conf_t, ws_max_replay),
+      NULL },
+
+    { ngx_string("gobi_ws_allowed_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_gobi_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -201,6 +240,8 @@ ngx_http_gobi_create_main_conf(ngx_conf_t *cf)
     gmcf->event_retention = NGX_CONF_UNSET;
     gmcf->token_ttl = NGX_CONF_UNSET;
     gmcf->blob_grace = NGX_CONF_UNSET_MSEC;
+    gmcf->auth_concurrency = NGX_CONF_UNSET_UINT;
+    gmcf->login_limit.count = NGX_CONF_UNSET_UINT;
 
     if (ngx_array_init(&gmcf->api_locations, cf->pool, 4,
                        sizeof(ngx_http_core_loc_conf_t *))
@@ -255,6 +296,21 @@ ngx_http_gobi_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(gmcf->token_ttl, 30 * 86400);
     ngx_conf_init_msec_value(gmcf->blob_grace, 3600 * 1000);
 
+    if (gmcf->login_limit.count == NGX_CONF_UNSET_UINT) {
+        gmcf->login_limit.count = 10;
+        gmcf->login_limit.period = 60000;
+    }
+
+    if (gmcf->bus_prefix.data == NULL) {
+        ngx_str_set(&gmcf->bus_prefix, "gobi");
+    }
+
+    if (gmcf->auth_concurrency == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_auth_concurrency\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
     if (gmcf->max_file_size <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"gobi_max_file_size\" must be positive");
@@ -293,6 +349,8 @@ ngx_http_gobi_create_loc_conf(ngx_conf_t *cf)
     glcf->ws_max_message = NGX_CONF_UNSET_SIZE;
     glcf->ws_send_queue = NGX_CONF_UNSET_SIZE;
     glcf->ws_batch = NGX_CONF_UNSET_UINT;
+    glcf->ws_max_replay = NGX_CONF_UNSET_UINT;
+    glcf->ws_allowed_origins = NGX_CONF_UNSET_PTR;
 
     return glcf;
 }
@@ -315,6 +373,10 @@ ngx_http_gobi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->ws_send_queue, prev->ws_send_queue,
                               4 * 1024 * 1024);
     ngx_conf_merge_uint_value(conf->ws_batch, prev->ws_batch, 500);
+    ngx_conf_merge_uint_value(conf->ws_max_replay, prev->ws_max_replay,
+                              100000);
+    ngx_conf_merge_ptr_value(conf->ws_allowed_origins,
+                             prev->ws_allowed_origins, NULL);
 
     if (conf->ws_max_message < 125) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -389,6 +451,110 @@ ngx_http_gobi_websocket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gobi_module);
     gmcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* gobi_login_limit N/s | N/m | N/h */
+
+static char *
+ngx_http_gobi_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char               *slash;
+    ngx_int_t             n;
+    ngx_str_t            *value;
+    ngx_http_gobi_rate_t *rate;
+
+    rate = (ngx_http_gobi_rate_t *) (p + cmd->offset);
+
+    if (rate->count != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    slash = ngx_strlchr(value[1].data, value[1].data + value[1].len, '/');
+    if (slash == NULL || value[1].data + value[1].len - slash != 2) {
+        goto invalid;
+    }
+
+    n = ngx_atoi(value[1].data, slash - value[1].data);
+    if (n <= 0) {
+        goto invalid;
+    }
+
+    switch (slash[1]) {
+    case 's':
+        rate->period = 1000;
+        break;
+    case 'm':
+        rate->period = 60000;
+        break;
+    case 'h':
+        rate->period = 3600000;
+        break;
+    default:
+        goto invalid;
+    }
+
+    rate->count = n;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid rate \"%V\", expected N/s, N/m or N/h",
+                       &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* gobi_ws_allowed_origins https://a.example https://b.example | none */
+
+static char *
+ngx_http_gobi_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gobi_loc_conf_t *glcf = conf;
+
+    ngx_str_t   *value, *origin;
+    ngx_uint_t   i;
+
+    if (glcf->ws_allowed_origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "none") == 0) {
+        glcf->ws_allowed_origins = NULL;
+        return NGX_CONF_OK;
+    }
+
+    glcf->ws_allowed_origins = ngx_array_create(cf->pool, cf->args->nelts,
+                                                sizeof(ngx_str_t));
+    if (glcf->ws_allowed_origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0 || value[i].data[value[i].len - 1] == '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\", expected "
+                               "scheme://host[:port]", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        origin = ngx_array_push(glcf->ws_allowed_origins);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
+    }
 
     return NGX_CONF_OK;
 }

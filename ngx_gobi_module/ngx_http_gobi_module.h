@@ -28,6 +28,13 @@
 #define NGX_HTTP_GOBI_ROOM_MARGIN   (1024 * 1024)  /* bytes kept free */
 
 
+/* gobi_login_limit: count per period */
+typedef struct {
+    ngx_uint_t                     count;
+    ngx_msec_t                     period;
+} ngx_http_gobi_rate_t;
+
+
 typedef struct {
     ngx_str_t                      store_uri;
     const gobi_store_driver_t     *store_driver;
@@ -49,6 +56,11 @@ typedef struct {
     time_t                         token_ttl;
     ngx_msec_t                     blob_grace;
 
+    ngx_uint_t                     auth_concurrency; /* hashes at once, per
+                                                        worker */
+    ngx_http_gobi_rate_t           login_limit;  /* failed logins, sign-ups */
+    ngx_str_t                      bus_prefix;   /* channel names */
+
     ngx_path_t                    *tmp_path;     /* upload temp files */
     ngx_array_t                    data_paths;   /* ngx_str_t: folders the
                                                     workers must use */
@@ -64,6 +76,9 @@ typedef struct {
     size_t                         ws_max_message;
     size_t                         ws_send_queue;
     ngx_uint_t                     ws_batch;
+    ngx_uint_t                     ws_max_replay; /* events, else resync */
+    ngx_array_t                   *ws_allowed_origins; /* ngx_str_t; NULL:
+                                                          none */
 } ngx_http_gobi_loc_conf_t;
 
 
