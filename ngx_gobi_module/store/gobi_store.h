@@ -107,12 +107,28 @@ typedef struct {
     /* last error message of the calling thread, for the log */
     const char   *(*errmsg)(gobi_store_t *st);
 
+    /*
+     * Usernames are unique case-insensitively (ASCII letters folded):
+     * user_create answers EXISTS for "Alice" when "alice" exists, and
+     * user_get finds "alice" by "ALICE" (out->username keeps the spelling
+     * it was created with).
+     */
     gobi_store_rc_e (*user_create)(gobi_store_t *st, const char *username,
         const char *pwhash, int64_t now, gobi_user_t *out);
     gobi_store_rc_e (*user_get)(gobi_store_t *st, const char *username,
         gobi_user_t *out);
     gobi_store_rc_e (*user_get_by_id)(gobi_store_t *st, int64_t id,
         gobi_user_t *out);
+    /* NOT_FOUND when the user is gone */
+    gobi_store_rc_e (*user_set_password)(gobi_store_t *st, int64_t id,
+        const char *pwhash);
+    /*
+     * Removes the user, its tokens, and the records of any vault it still
+     * owns (files, events); the caller removes each vault first
+     * (vault_delete, then the storage's blobs) so that no blob is left
+     * without a record.  NOT_FOUND when the user is gone.
+     */
+    gobi_store_rc_e (*user_delete)(gobi_store_t *st, int64_t id);
 
     /* tokens are stored by their BLAKE2b-256 hash (64 hex chars) */
     gobi_store_rc_e (*token_create)(gobi_store_t *st, const char *token_hash,
@@ -121,6 +137,12 @@ typedef struct {
     gobi_store_rc_e (*token_get)(gobi_store_t *st, const char *token_hash,
         int64_t now, gobi_user_t *out, int64_t *expires_at);
     gobi_store_rc_e (*token_delete)(gobi_store_t *st, const char *token_hash);
+    /* every token of the user but keep_hash (NULL: all of them) */
+    gobi_store_rc_e (*token_delete_user)(gobi_store_t *st, int64_t user_id,
+        const char *keep_hash, int64_t *removed);
+    /* tokens with expires_at <= now */
+    gobi_store_rc_e (*tokens_prune)(gobi_store_t *st, int64_t now,
+        int64_t *removed);
 
     gobi_store_rc_e (*vault_create)(gobi_store_t *st, int64_t owner,
         const char *name, int64_t now, gobi_vault_t *out);
@@ -139,13 +161,15 @@ typedef struct {
     gobi_store_rc_e (*file_get)(gobi_store_t *st, int64_t vault,
         const char *path, gobi_file_t *out);
     /*
-     * The manifest ordered by path, consistent as of *seq (set to the
-     * vault's head seq the listing reflects).  prefix may be NULL; it is
-     * a plain string prefix of the path.
+     * One page of the manifest ordered by path (bytewise), consistent as
+     * of *seq (set to the vault's head seq the page reflects).  prefix may
+     * be NULL; it is a plain string prefix of the path.  after (NULL: from
+     * the start) lists only paths > after; at most limit records (0: all),
+     * *more is 1 when records beyond the page exist.
      */
     gobi_store_rc_e (*file_list)(gobi_store_t *st, int64_t vault,
-        const char *prefix, int include_deleted, int64_t *seq,
-        gobi_file_cb cb, void *data);
+        const char *prefix, int include_deleted, const char *after,
+        int64_t limit, int64_t *seq, int *more, gobi_file_cb cb, void *data);
 
     /* see gobi_write_t; on OK `ev` is the appended event */
     gobi_store_rc_e (*write)(gobi_store_t *st, int64_t vault,
