@@ -322,15 +322,61 @@ ngx_http_gobi_vault_deleted(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 }
 
 
-/* ?since=, ?limit=, ?include_deleted=, ?prefix= of the manifest and events */
+/* a query argument that is a path (or a prefix of one), unescaped */
+
+static ngx_int_t
+ngx_http_gobi_arg_path(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
+    const char *name, char **out)
+{
+    ssize_t    n;
+    ngx_str_t  value;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &value)
+        != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    if (value.len > 4 * GOBI_PATH_MAX) {
+        goto malformed;
+    }
+
+    *out = ngx_pnalloc(r->pool, value.len + 1);
+    if (*out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* '+' is a space in query strings */
+    for (n = 0; n < (ssize_t) value.len; n++) {
+        if (value.data[n] == '+') {
+            value.data[n] = ' ';
+        }
+    }
+
+    n = gobi_path_unescape(*out, (char *) value.data, value.len);
+    if (n >= 0 && ngx_strlen(*out) == (size_t) n) {
+        return NGX_OK;
+    }
+
+malformed:
+
+    ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                            "malformed \"%s\"", name);
+    return NGX_DECLINED;
+}
+
+
+/*
+ * ?since=, ?limit=, ?include_deleted=, ?prefix=, ?after= of the manifest
+ * and the events; both are answered in pages of at most 10000
+ */
 
 static ngx_int_t
 ngx_http_gobi_query_args(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
     yajl_val json)
 {
-    ssize_t    n;
     int64_t    flag;
-    ngx_str_t  value;
+    ngx_int_t  rc;
 
     job->since = 0;
     job->limit = NGX_HTTP_GOBI_EVENTS_LIMIT;
@@ -361,28 +407,12 @@ ngx_http_gobi_query_args(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
 
     job->include_deleted = flag;
 
-    if (ngx_http_arg(r, (u_char *) "prefix", 6, &value) == NGX_OK) {
-        job->prefix = ngx_pnalloc(r->pool, value.len + 1);
-        if (job->prefix == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        /* '+' is a space in query strings */
-        for (n = 0; n < (ssize_t) value.len; n++) {
-            if (value.data[n] == '+') {
-                value.data[n] = ' ';
-            }
-        }
-
-        n = gobi_path_unescape(job->prefix, (char *) value.data, value.len);
-        if (n < 0 || ngx_strlen(job->prefix) != (size_t) n) {
-            ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST,
-                                    "bad_request", "malformed \"prefix\"");
-            return NGX_DECLINED;
-        }
+    rc = ngx_http_gobi_arg_path(r, job, "prefix", &job->prefix);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
-    return NGX_OK;
+    return ngx_http_gobi_arg_path(r, job, "after", &job->after);
 }
 
 
@@ -646,19 +676,39 @@ ngx_http_gobi_run_vault_delete(ngx_http_gobi_job_t *job)
 }
 
 
+typedef struct {
+    yajl_gen   gen;
+    char      *last;                     /* GOBI_PATH_MAX + 1 bytes */
+} ngx_http_gobi_page_t;
+
+
 static int
 ngx_http_gobi_file_cb(void *data, const gobi_file_t *f)
 {
-    ngx_http_gobi_gen_file((yajl_gen) data, f, 1);
+    ngx_http_gobi_page_t  *page = data;
+
+    ngx_http_gobi_gen_file(page->gen, f, 1);
+    (void) ngx_cpystrn((u_char *) page->last, (u_char *) f->path,
+                       GOBI_PATH_MAX + 1);
     return 0;
 }
 
 
+/*
+ * One page of the manifest.  "next" is the ?after= of the following page
+ * (null on the last); each page is consistent as of its own "seq", so a
+ * client that pages through and then replays the events after the first
+ * page's seq ends up with the state at the head.
+ */
+
 static void
 ngx_http_gobi_run_manifest(ngx_http_gobi_job_t *job)
 {
-    int64_t          seq;
-    gobi_store_rc_e  rc;
+    int                   more;
+    char                  last[GOBI_PATH_MAX + 1];
+    int64_t               seq;
+    gobi_store_rc_e       rc;
+    ngx_http_gobi_page_t  page;
 
     if (ngx_http_gobi_job_vault(job) != NGX_OK
         || ngx_http_gobi_job_gen(job) != NGX_OK)
@@ -674,11 +724,16 @@ ngx_http_gobi_run_manifest(ngx_http_gobi_job_t *job)
     yajl_gen_array_open(job->gen);
 
     seq = 0;
+    more = 0;
+    page.gen = job->gen;
+    page.last = last;
+    last[0] = '\0';
 
     rc = job->gmcf->store_driver->file_list(job->store, job->vault.id,
                                             job->prefix, job->include_deleted,
-                                            &seq, ngx_http_gobi_file_cb,
-                                            job->gen);
+                                            job->after, job->limit, &seq,
+                                            &more, ngx_http_gobi_file_cb,
+                                            &page);
     if (rc != GOBI_STORE_OK) {
         ngx_http_gobi_job_store_error(job, rc);
         return;
@@ -687,6 +742,15 @@ ngx_http_gobi_run_manifest(ngx_http_gobi_job_t *job)
     yajl_gen_array_close(job->gen);
     ngx_http_gobi_gen_str(job->gen, "seq");
     ngx_http_gobi_gen_int(job->gen, seq);
+    ngx_http_gobi_gen_str(job->gen, "next");
+
+    if (more) {
+        ngx_http_gobi_gen_str(job->gen, page.last);
+
+    } else {
+        yajl_gen_null(job->gen);
+    }
+
     yajl_gen_map_close(job->gen);
 }
 

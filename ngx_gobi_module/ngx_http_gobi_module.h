@@ -144,6 +144,7 @@ struct ngx_http_gobi_job_s {
 
     /* inputs */
     char                          *prefix;
+    char                          *after;        /* manifest page cursor */
     ngx_flag_t                     include_deleted;
     int64_t                        since;
     int64_t                        limit;
