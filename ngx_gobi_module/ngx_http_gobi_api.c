@@ -2,15 +2,12 @@
 /*
  * Copyright (C) the gobi authors
  *
- * The REST API: routing, request parsing, and the users, sessions, vaults,
- * manifest and events endpoints.  File bytes are in ngx_http_gobi_files.c.
+ * The REST API: the route table, credentials and limits before any work,
+ * and the endpoints that page through the log and the manifest.
  */
 
 
 #include "ngx_http_gobi_module.h"
-
-#include <sodium.h>
-#include <stdio.h>
 
 #include "gobi_path.h"
 #include "gobi_wsmsg.h"
@@ -18,59 +15,60 @@
 
 static ngx_int_t ngx_http_gobi_api_start(ngx_http_request_t *r,
     yajl_val json);
-
-static ngx_int_t ngx_http_gobi_user_check(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job, yajl_val json);
-static ngx_int_t ngx_http_gobi_session_check(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job, yajl_val json);
-static ngx_int_t ngx_http_gobi_session_delete_check(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job, yajl_val json);
-static ngx_int_t ngx_http_gobi_vault_check(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job, yajl_val json);
 static ngx_int_t ngx_http_gobi_query_args(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, yajl_val json);
-
-static void ngx_http_gobi_run_user_create(ngx_http_gobi_job_t *job);
-static void ngx_http_gobi_run_session_create(ngx_http_gobi_job_t *job);
-static void ngx_http_gobi_run_session_delete(ngx_http_gobi_job_t *job);
-static void ngx_http_gobi_run_vault_list(ngx_http_gobi_job_t *job);
-static void ngx_http_gobi_run_vault_create(ngx_http_gobi_job_t *job);
-static void ngx_http_gobi_run_vault_delete(ngx_http_gobi_job_t *job);
-static ngx_int_t ngx_http_gobi_vault_deleted(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_manifest(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_events(ngx_http_gobi_job_t *job);
 
 
 #define NGX_HTTP_GOBI_GET   (NGX_HTTP_GET|NGX_HTTP_HEAD)
 
+#define PUBLIC   NGX_HTTP_GOBI_ROUTE_PUBLIC
+#define JSON     NGX_HTTP_GOBI_ROUTE_JSON
+#define BASIC    NGX_HTTP_GOBI_ROUTE_BASIC
+#define HASH     NGX_HTTP_GOBI_ROUTE_HASH
+#define SIGNUP   NGX_HTTP_GOBI_ROUTE_SIGNUP
+
 
 static const ngx_http_gobi_route_t  ngx_http_gobi_routes[] = {
 
-    { NGX_HTTP_POST, ngx_string("users"),
-      NGX_HTTP_GOBI_ROUTE_PUBLIC|NGX_HTTP_GOBI_ROUTE_JSON,
+    /* accounts: ngx_http_gobi_account.c */
+
+    { NGX_HTTP_POST, ngx_string("users"), PUBLIC|JSON|HASH|SIGNUP,
       ngx_http_gobi_user_check, ngx_http_gobi_run_user_create,
       ngx_http_gobi_send_job },
 
-    { NGX_HTTP_POST, ngx_string("sessions"),
-      NGX_HTTP_GOBI_ROUTE_PUBLIC|NGX_HTTP_GOBI_ROUTE_JSON
-      |NGX_HTTP_GOBI_ROUTE_BASIC,
+    { NGX_HTTP_PUT, ngx_string("users/me/password"), JSON|HASH,
+      ngx_http_gobi_password_check, ngx_http_gobi_run_password_change,
+      ngx_http_gobi_send_job },
+
+    { NGX_HTTP_DELETE, ngx_string("users/me"), JSON|HASH,
+      ngx_http_gobi_account_delete_check, ngx_http_gobi_run_account_delete,
+      ngx_http_gobi_send_job },
+
+    { NGX_HTTP_POST, ngx_string("sessions"), PUBLIC|JSON|BASIC|HASH,
       ngx_http_gobi_session_check, ngx_http_gobi_run_session_create,
       ngx_http_gobi_send_job },
 
+    { NGX_HTTP_DELETE, ngx_string("sessions"), 0,
+      NULL, ngx_http_gobi_run_sessions_delete, ngx_http_gobi_send_job },
+
     { NGX_HTTP_DELETE, ngx_string("sessions/current"), 0,
-      ngx_http_gobi_session_delete_check, ngx_http_gobi_run_session_delete,
-      ngx_http_gobi_send_job },
+      NULL, ngx_http_gobi_run_session_delete, ngx_http_gobi_send_job },
+
+    /* vaults: ngx_http_gobi_vaults.c */
 
     { NGX_HTTP_GOBI_GET, ngx_string("vaults"), 0,
       NULL, ngx_http_gobi_run_vault_list, ngx_http_gobi_send_job },
 
-    { NGX_HTTP_POST, ngx_string("vaults"), NGX_HTTP_GOBI_ROUTE_JSON,
+    { NGX_HTTP_POST, ngx_string("vaults"), JSON,
       ngx_http_gobi_vault_check, ngx_http_gobi_run_vault_create,
       ngx_http_gobi_send_job },
 
     { NGX_HTTP_DELETE, ngx_string("vaults/{vault}"), 0,
       NULL, ngx_http_gobi_run_vault_delete, ngx_http_gobi_vault_deleted },
+
+    /* the log and the manifest: here */
 
     { NGX_HTTP_GOBI_GET, ngx_string("vaults/{vault}/events"), 0,
       ngx_http_gobi_query_args, ngx_http_gobi_run_events,
@@ -79,6 +77,8 @@ static const ngx_http_gobi_route_t  ngx_http_gobi_routes[] = {
     { NGX_HTTP_GOBI_GET, ngx_string("vaults/{vault}/files"), 0,
       ngx_http_gobi_query_args, ngx_http_gobi_run_manifest,
       ngx_http_gobi_send_job },
+
+    /* file bytes: ngx_http_gobi_files.c */
 
     { NGX_HTTP_GOBI_GET, ngx_string("vaults/{vault}/files/{path}"), 0,
       NULL, ngx_http_gobi_file_run_get, ngx_http_gobi_file_get_done },
@@ -93,6 +93,12 @@ static const ngx_http_gobi_route_t  ngx_http_gobi_routes[] = {
 
     { 0, ngx_null_string, 0, NULL, NULL, NULL }
 };
+
+#undef PUBLIC
+#undef JSON
+#undef BASIC
+#undef HASH
+#undef SIGNUP
 
 
 ngx_int_t
@@ -159,6 +165,16 @@ ngx_http_gobi_api_start(ngx_http_request_t *r, yajl_val json)
                                             "unauthorized",
                                             "missing or invalid credentials");
         }
+
+        /* a password check costs an argon2id: only logins may ask one */
+
+        if (job->auth == NGX_HTTP_GOBI_AUTH_BASIC) {
+            return ngx_http_gobi_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                            "unauthorized",
+                                            "HTTP Basic is accepted only by "
+                                            "POST /api/v1/sessions; send "
+                                            "its token as Bearer");
+        }
     }
 
     if (route->validate) {
@@ -175,150 +191,21 @@ ngx_http_gobi_api_start(ngx_http_request_t *r, yajl_val json)
         }
     }
 
+    if ((route->flags & NGX_HTTP_GOBI_ROUTE_HASH)
+        && ngx_http_gobi_limit_check(r, job,
+                                     route->flags & NGX_HTTP_GOBI_ROUTE_SIGNUP)
+           != NGX_OK)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "gobi: refused before hashing: %s", job->message);
+        return ngx_http_gobi_send_job(r, job);
+    }
+
     if (ngx_http_gobi_task_post(r, job, route->run, route->done) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_DONE;
-}
-
-
-static ngx_int_t
-ngx_http_gobi_user_check(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
-    yajl_val json)
-{
-    size_t       ulen, plen;
-    char        *username, *password;
-    const char  *err;
-
-    if (!job->gmcf->registration) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_FORBIDDEN,
-                                "registration_closed",
-                                "registration is disabled");
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_gobi_json_str(job, json, "username", &username, &ulen)
-        != NGX_OK
-        || ngx_http_gobi_json_str(job, json, "password", &password, &plen)
-           != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    err = gobi_username_check(username, ulen);
-    if (err) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST,
-                                "invalid_username", "%s", err);
-        return NGX_DECLINED;
-    }
-
-    if (plen < 8 || plen > 1024) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST,
-                                "invalid_password",
-                                "password must be 8-1024 bytes");
-        return NGX_DECLINED;
-    }
-
-    job->username = username;
-    job->password = password;
-
-    return NGX_OK;
-}
-
-
-/* Basic credentials, or a JSON body with them */
-
-static ngx_int_t
-ngx_http_gobi_session_check(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
-    yajl_val json)
-{
-    size_t      ulen, plen;
-    char       *username, *password;
-    ngx_int_t   rc;
-
-    if (json) {
-        if (ngx_http_gobi_json_str(job, json, "username", &username, &ulen)
-            != NGX_OK
-            || ngx_http_gobi_json_str(job, json, "password", &password,
-                                      &plen)
-               != NGX_OK)
-        {
-            return NGX_DECLINED;
-        }
-
-        job->username = username;
-        job->password = password;
-        job->auth = NGX_HTTP_GOBI_AUTH_BASIC;
-
-        return NGX_OK;
-    }
-
-    rc = ngx_http_gobi_auth_parse(r, job);
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_DECLINED || job->auth != NGX_HTTP_GOBI_AUTH_BASIC) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_UNAUTHORIZED, "unauthorized",
-                                "username and password required");
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_gobi_session_delete_check(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job, yajl_val json)
-{
-    if (job->auth != NGX_HTTP_GOBI_AUTH_BEARER) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
-                                "present the token to revoke as "
-                                "\"Authorization: Bearer\"");
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_gobi_vault_check(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
-    yajl_val json)
-{
-    size_t       nlen;
-    char        *name;
-    const char  *err;
-
-    if (ngx_http_gobi_json_str(job, json, "name", &name, &nlen) != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    err = gobi_vault_name_check(name, nlen);
-    if (err) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST,
-                                "invalid_vault_name", "%s", err);
-        return NGX_DECLINED;
-    }
-
-    job->vault_name = name;
-
-    return NGX_OK;
-}
-
-
-/* ring the vault's subscribers: their next read finds it gone */
-
-static ngx_int_t
-ngx_http_gobi_vault_deleted(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
-{
-    if (job->code == NULL) {
-        ngx_http_gobi_bus_publish(job->vault.id, job->vault.head_seq + 1);
-    }
-
-    return ngx_http_gobi_send_job(r, job);
 }
 
 
@@ -417,263 +304,6 @@ ngx_http_gobi_query_args(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
 
 
 /* thread side -------------------------------------------------------- */
-
-
-static void
-ngx_http_gobi_gen_vault(yajl_gen g, const gobi_vault_t *v)
-{
-    yajl_gen_map_open(g);
-    ngx_http_gobi_gen_str(g, "id");
-    ngx_http_gobi_gen_int(g, v->id);
-    ngx_http_gobi_gen_str(g, "name");
-    ngx_http_gobi_gen_str(g, v->name);
-    ngx_http_gobi_gen_str(g, "created_at");
-    ngx_http_gobi_gen_int(g, v->created_at);
-    ngx_http_gobi_gen_str(g, "head_seq");
-    ngx_http_gobi_gen_int(g, v->head_seq);
-    yajl_gen_map_close(g);
-}
-
-
-static ngx_int_t
-ngx_http_gobi_job_gen(ngx_http_gobi_job_t *job)
-{
-    job->gen = ngx_http_gobi_gen_new();
-
-    if (job->gen == NULL) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "internal_error", "out of memory");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_gobi_run_user_create(ngx_http_gobi_job_t *job)
-{
-    char             pwhash[GOBI_PWHASH_MAX];
-    gobi_store_rc_e  rc;
-
-    if (ngx_http_gobi_password_hash(job->password, pwhash) != 0) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "internal_error", "password hashing failed");
-        return;
-    }
-
-    rc = job->gmcf->store_driver->user_create(job->store, job->username,
-                                              pwhash, job->now, &job->user);
-    if (rc == GOBI_STORE_EXISTS) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_CONFLICT, "user_exists",
-                                "this username is taken");
-        return;
-    }
-
-    if (rc != GOBI_STORE_OK) {
-        ngx_http_gobi_job_store_error(job, rc);
-        return;
-    }
-
-    if (ngx_http_gobi_job_gen(job) != NGX_OK) {
-        return;
-    }
-
-    job->status = NGX_HTTP_CREATED;
-
-    yajl_gen_map_open(job->gen);
-    ngx_http_gobi_gen_str(job->gen, "id");
-    ngx_http_gobi_gen_int(job->gen, job->user.id);
-    ngx_http_gobi_gen_str(job->gen, "username");
-    ngx_http_gobi_gen_str(job->gen, job->user.username);
-    yajl_gen_map_close(job->gen);
-}
-
-
-static void
-ngx_http_gobi_run_session_create(ngx_http_gobi_job_t *job)
-{
-    char             token[64];
-    int64_t          expires;
-    gobi_store_rc_e  rc;
-
-    if (ngx_http_gobi_auth_check(job) != NGX_OK) {
-        return;
-    }
-
-    if (ngx_http_gobi_token_new(job, token, sizeof(token)) != NGX_OK) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "internal_error", "token generation failed");
-        return;
-    }
-
-    expires = job->now + (int64_t) job->gmcf->token_ttl * 1000;
-
-    rc = job->gmcf->store_driver->token_create(job->store, job->token_hash,
-                                               job->user.id, job->now,
-                                               expires);
-    if (rc != GOBI_STORE_OK) {
-        ngx_http_gobi_job_store_error(job, rc);
-        return;
-    }
-
-    if (ngx_http_gobi_job_gen(job) != NGX_OK) {
-        return;
-    }
-
-    job->status = NGX_HTTP_CREATED;
-
-    yajl_gen_map_open(job->gen);
-    ngx_http_gobi_gen_str(job->gen, "token");
-    ngx_http_gobi_gen_str(job->gen, token);
-    ngx_http_gobi_gen_str(job->gen, "expires_at");
-    ngx_http_gobi_gen_int(job->gen, expires);
-    ngx_http_gobi_gen_str(job->gen, "user");
-    yajl_gen_map_open(job->gen);
-    ngx_http_gobi_gen_str(job->gen, "id");
-    ngx_http_gobi_gen_int(job->gen, job->user.id);
-    ngx_http_gobi_gen_str(job->gen, "username");
-    ngx_http_gobi_gen_str(job->gen, job->user.username);
-    yajl_gen_map_close(job->gen);
-    yajl_gen_map_close(job->gen);
-
-    sodium_memzero(token, sizeof(token));
-}
-
-
-static void
-ngx_http_gobi_run_session_delete(ngx_http_gobi_job_t *job)
-{
-    gobi_store_rc_e  rc;
-
-    if (ngx_http_gobi_auth_check(job) != NGX_OK) {
-        return;
-    }
-
-    rc = job->gmcf->store_driver->token_delete(job->store, job->token_hash);
-    if (rc != GOBI_STORE_OK && rc != GOBI_STORE_NOT_FOUND) {
-        ngx_http_gobi_job_store_error(job, rc);
-        return;
-    }
-
-    if (ngx_http_gobi_job_gen(job) != NGX_OK) {
-        return;
-    }
-
-    yajl_gen_map_open(job->gen);
-    ngx_http_gobi_gen_str(job->gen, "revoked");
-    yajl_gen_bool(job->gen, 1);
-    yajl_gen_map_close(job->gen);
-}
-
-
-static int
-ngx_http_gobi_vault_cb(void *data, const gobi_vault_t *v)
-{
-    ngx_http_gobi_gen_vault((yajl_gen) data, v);
-    return 0;
-}
-
-
-static void
-ngx_http_gobi_run_vault_list(ngx_http_gobi_job_t *job)
-{
-    gobi_store_rc_e  rc;
-
-    if (ngx_http_gobi_auth_check(job) != NGX_OK
-        || ngx_http_gobi_job_gen(job) != NGX_OK)
-    {
-        return;
-    }
-
-    yajl_gen_map_open(job->gen);
-    ngx_http_gobi_gen_str(job->gen, "vaults");
-    yajl_gen_array_open(job->gen);
-
-    rc = job->gmcf->store_driver->vault_list(job->store, job->user.id,
-                                             ngx_http_gobi_vault_cb,
-                                             job->gen);
-    if (rc != GOBI_STORE_OK) {
-        ngx_http_gobi_job_store_error(job, rc);
-        return;
-    }
-
-    yajl_gen_array_close(job->gen);
-    yajl_gen_map_close(job->gen);
-}
-
-
-static void
-ngx_http_gobi_run_vault_create(ngx_http_gobi_job_t *job)
-{
-    gobi_store_rc_e  rc;
-
-    if (ngx_http_gobi_auth_check(job) != NGX_OK) {
-        return;
-    }
-
-    rc = job->gmcf->store_driver->vault_create(job->store, job->user.id,
-                                               job->vault_name, job->now,
-                                               &job->vault);
-    if (rc == GOBI_STORE_EXISTS) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_CONFLICT, "vault_exists",
-                                "you already have a vault of this name");
-        return;
-    }
-
-    if (rc != GOBI_STORE_OK) {
-        ngx_http_gobi_job_store_error(job, rc);
-        return;
-    }
-
-    if (ngx_http_gobi_job_gen(job) != NGX_OK) {
-        return;
-    }
-
-    job->status = NGX_HTTP_CREATED;
-    ngx_http_gobi_gen_vault(job->gen, &job->vault);
-}
-
-
-static void
-ngx_http_gobi_run_vault_delete(ngx_http_gobi_job_t *job)
-{
-    gobi_store_rc_e  rc;
-
-    if (ngx_http_gobi_job_vault(job) != NGX_OK) {
-        return;
-    }
-
-    rc = job->gmcf->store_driver->vault_delete(job->store, job->vault.id);
-    if (rc != GOBI_STORE_OK) {
-        ngx_http_gobi_job_store_error(job, rc);
-        return;
-    }
-
-    /* the metadata is gone: the blobs are unreachable, remove them now */
-
-    if (job->gmcf->storage_driver->remove_vault(job->storage, job->vault.id)
-        != 0)
-    {
-        snprintf(job->log, sizeof(job->log),
-                 "removing the blobs of vault %lld failed",
-                 (long long) job->vault.id);
-        job->log_level = NGX_LOG_WARN;
-    }
-
-    if (ngx_http_gobi_job_gen(job) != NGX_OK) {
-        return;
-    }
-
-    yajl_gen_map_open(job->gen);
-    ngx_http_gobi_gen_str(job->gen, "id");
-    ngx_http_gobi_gen_int(job->gen, job->vault.id);
-    ngx_http_gobi_gen_str(job->gen, "name");
-    ngx_http_gobi_gen_str(job->gen, job->vault.name);
-    ngx_http_gobi_gen_str(job->gen, "deleted");
-    yajl_gen_bool(job->gen, 1);
-    yajl_gen_map_close(job->gen);
-}
 
 
 typedef struct {

@@ -40,6 +40,23 @@ ngx_http_gobi_strdup(ngx_pool_t *pool, u_char *s, size_t len)
 }
 
 
+/* no NUL or other control bytes (they would cut or bend the strings) */
+
+static ngx_uint_t
+ngx_http_gobi_printable(u_char *p, size_t len)
+{
+    u_char  *last;
+
+    for (last = p + len; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 ngx_int_t
 ngx_http_gobi_auth_parse(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
@@ -102,7 +119,11 @@ ngx_http_gobi_auth_parse(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         }
 
         colon = ngx_strlchr(decoded.data, decoded.data + decoded.len, ':');
-        if (colon == NULL) {
+        if (colon == NULL
+            || colon - decoded.data > GOBI_USERNAME_MAX
+            || !ngx_http_gobi_printable(decoded.data, decoded.len))
+        {
+            /* no such user can exist: refused without hashing */
             return NGX_DECLINED;
         }
 
@@ -234,6 +255,7 @@ ngx_http_gobi_auth_check(ngx_http_gobi_job_t *job)
             return NGX_OK;
         }
 
+        job->password_failed = 1;
         break;
 
     default:

@@ -574,7 +574,9 @@ ngx_http_gobi_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_gobi_errors_init(cf) != NGX_OK
-        || ngx_http_gobi_health_init(cf) != NGX_OK)
+        || ngx_http_gobi_health_init(cf) != NGX_OK
+        || ngx_http_gobi_limit_init(cf) != NGX_OK
+        || ngx_http_gobi_body_filter_init(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -615,7 +617,9 @@ ngx_http_gobi_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_gobi_access_check(cycle) != NGX_OK) {
+    if (ngx_http_gobi_access_check(cycle) != NGX_OK
+        || ngx_http_gobi_limit_init_module(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

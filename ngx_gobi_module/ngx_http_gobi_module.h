@@ -22,7 +22,7 @@
 
 #define NGX_HTTP_GOBI_JSON_MAX      65536  /* request JSON bodies */
 #define NGX_HTTP_GOBI_GONE          410
-#define NGX_HTTP_GOBI_DEVICE_MAX    128
+#define NGX_HTTP_GOBI_DEVICE_MAX    64     /* = GOBI_HEADER_DEVICE_MAX */
 #define NGX_HTTP_GOBI_EVENTS_LIMIT  1000   /* default ?limit= */
 #define NGX_HTTP_GOBI_EVENTS_MAX    10000
 #define NGX_HTTP_GOBI_ROOM_MARGIN   (1024 * 1024)  /* bytes kept free */
@@ -124,6 +124,10 @@ struct ngx_http_gobi_job_s {
     ngx_http_gobi_done_pt          done;         /* a request's */
     ngx_flag_t                     probe;        /* tries a down store */
     ngx_flag_t                     refused;      /* the store was down */
+    ngx_flag_t                     hashing;      /* holds a hashing slot */
+    ngx_flag_t                     password_failed; /* counts as a failed
+                                                       login */
+    ngx_uint_t                     retry_after;  /* s, with a 429 */
     ngx_msec_t                     posted;       /* ngx_current_msec */
 
     int64_t                        now;          /* unix ms */
@@ -133,6 +137,7 @@ struct ngx_http_gobi_job_s {
     char                          *token;
     char                          *username;
     char                          *password;
+    char                          *new_password;
     gobi_user_t                    user;
     char                           token_hash[GOBI_HASH_HEX_LEN + 1];
 
@@ -193,6 +198,9 @@ typedef ngx_int_t (*ngx_http_gobi_validate_pt)(ngx_http_request_t *r,
 #define NGX_HTTP_GOBI_ROUTE_PUBLIC  0x01   /* no credentials parsed first */
 #define NGX_HTTP_GOBI_ROUTE_JSON    0x02   /* a JSON body */
 #define NGX_HTTP_GOBI_ROUTE_BASIC   0x04   /* ... unless Basic, bodyless */
+#define NGX_HTTP_GOBI_ROUTE_HASH    0x08   /* checks or makes a password:
+                                              ngx_http_gobi_limit.c */
+#define NGX_HTTP_GOBI_ROUTE_SIGNUP  0x10   /* counted per address */
 
 /*
  * One endpoint: methods, the path after the API location ("{vault}" one
@@ -217,6 +225,7 @@ typedef struct {
     ngx_http_gobi_job_t            job;
     const ngx_http_gobi_route_t   *route;
     ngx_http_gobi_json_pt          json_next;
+    off_t                          json_read;    /* body bytes so far */
     void                          *ws;
     ngx_str_t                      error_body;   /* see _errors.c */
     ngx_uint_t                     error_rewrite;
@@ -305,6 +314,15 @@ yajl_gen ngx_http_gobi_gen_new(void);
 void ngx_http_gobi_gen_str(yajl_gen g, const char *s);
 void ngx_http_gobi_gen_int(yajl_gen g, int64_t n);
 void ngx_http_gobi_gen_file(yajl_gen g, const gobi_file_t *f, int full);
+ngx_int_t ngx_http_gobi_job_gen(ngx_http_gobi_job_t *job);
+
+/* ngx_http_gobi_limit.c */
+ngx_int_t ngx_http_gobi_limit_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_gobi_limit_init_module(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_gobi_limit_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, ngx_uint_t signup);
+void ngx_http_gobi_limit_done(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
 
 /* ngx_http_gobi_auth.c */
 ngx_int_t ngx_http_gobi_auth_parse(ngx_http_request_t *r,
@@ -334,6 +352,7 @@ ngx_int_t ngx_http_gobi_route_find(ngx_http_request_t *r,
     const ngx_http_gobi_route_t *routes, ngx_http_gobi_ctx_t *ctx);
 ngx_int_t ngx_http_gobi_json_body(ngx_http_request_t *r,
     ngx_http_gobi_json_pt next);
+ngx_int_t ngx_http_gobi_body_filter_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_gobi_json_str(ngx_http_gobi_job_t *job, yajl_val json,
     const char *key, char **out, size_t *len);
 ngx_table_elt_t *ngx_http_gobi_header_in(ngx_http_request_t *r,
@@ -346,6 +365,33 @@ ngx_int_t ngx_http_gobi_job_vault(ngx_http_gobi_job_t *job);
 
 /* ngx_http_gobi_api.c */
 ngx_int_t ngx_http_gobi_api_handler(ngx_http_request_t *r);
+
+/* ngx_http_gobi_account.c: the account routes */
+ngx_int_t ngx_http_gobi_user_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+void ngx_http_gobi_run_user_create(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_session_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+void ngx_http_gobi_run_session_create(ngx_http_gobi_job_t *job);
+void ngx_http_gobi_run_session_delete(ngx_http_gobi_job_t *job);
+void ngx_http_gobi_run_sessions_delete(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_password_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+void ngx_http_gobi_run_password_change(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_account_delete_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+void ngx_http_gobi_run_account_delete(ngx_http_gobi_job_t *job);
+
+/* ngx_http_gobi_vaults.c: the vault routes */
+ngx_int_t ngx_http_gobi_vault_remove(ngx_http_gobi_job_t *job,
+    int64_t vault);
+ngx_int_t ngx_http_gobi_vault_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+ngx_int_t ngx_http_gobi_vault_deleted(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+void ngx_http_gobi_run_vault_list(ngx_http_gobi_job_t *job);
+void ngx_http_gobi_run_vault_create(ngx_http_gobi_job_t *job);
+void ngx_http_gobi_run_vault_delete(ngx_http_gobi_job_t *job);
 
 /* ngx_http_gobi_files.c: the file routes */
 ngx_int_t ngx_http_gobi_file_put_check(ngx_http_request_t *r,

@@ -12,9 +12,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "gobi_json_gen.h"
+
 
 static ngx_int_t ngx_http_gobi_send_body(ngx_http_request_t *r,
-    ngx_uint_t status, const u_char *body, size_t len);
+    ngx_uint_t status, const u_char *body, size_t len, ngx_uint_t copy);
 
 
 yajl_gen
@@ -33,10 +35,27 @@ ngx_http_gobi_gen_new(void)
 }
 
 
+/* the job's success body (thread side) */
+
+ngx_int_t
+ngx_http_gobi_job_gen(ngx_http_gobi_job_t *job)
+{
+    job->gen = ngx_http_gobi_gen_new();
+
+    if (job->gen == NULL) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "internal_error", "out of memory");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 void
 ngx_http_gobi_gen_str(yajl_gen g, const char *s)
 {
-    yajl_gen_string(g, (const unsigned char *) s, strlen(s));
+    (void) gobi_json_gen_str(g, s, strlen(s));
 }
 
 
@@ -121,9 +140,14 @@ ngx_http_gobi_job_store_error(ngx_http_gobi_job_t *job, gobi_store_rc_e rc)
 }
 
 
+/*
+ * copy 0: body stays valid until the request is freed (a job's generator
+ * goes with the request pool), so it is sent from where it is.
+ */
+
 static ngx_int_t
 ngx_http_gobi_send_body(ngx_http_request_t *r, ngx_uint_t status,
-    const u_char *body, size_t len)
+    const u_char *body, size_t len, ngx_uint_t copy)
 {
     ngx_int_t     rc;
     ngx_buf_t    *b;
@@ -149,12 +173,25 @@ ngx_http_gobi_send_body(ngx_http_request_t *r, ngx_uint_t status,
         return ngx_http_send_header(r);
     }
 
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_ERROR;
+    if (copy) {
+        b = ngx_create_temp_buf(r->pool, len);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->last = ngx_cpymem(b->pos, body, len);
+
+    } else {
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->pos = (u_char *) body;
+        b->last = (u_char *) body + len;
+        b->memory = 1;
     }
 
-    b->last = ngx_cpymem(b->pos, body, len);
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
@@ -171,8 +208,9 @@ ngx_http_gobi_send_body(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-ngx_int_t
-ngx_http_gobi_send_gen(ngx_http_request_t *r, ngx_uint_t status, yajl_gen g)
+static ngx_int_t
+ngx_http_gobi_send_yajl(ngx_http_request_t *r, ngx_uint_t status, yajl_gen g,
+    ngx_uint_t copy)
 {
     size_t                len;
     const unsigned char  *buf;
@@ -181,7 +219,14 @@ ngx_http_gobi_send_gen(ngx_http_request_t *r, ngx_uint_t status, yajl_gen g)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_gobi_send_body(r, status, buf, len);
+    return ngx_http_gobi_send_body(r, status, buf, len, copy);
+}
+
+
+ngx_int_t
+ngx_http_gobi_send_gen(ngx_http_request_t *r, ngx_uint_t status, yajl_gen g)
+{
+    return ngx_http_gobi_send_yajl(r, status, g, 1);
 }
 
 
@@ -213,10 +258,12 @@ ngx_http_gobi_add_header(ngx_http_request_t *r, const char *key,
 
 static ngx_int_t
 ngx_http_gobi_send_error_file(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *message, const gobi_file_t *current)
+    const char *code, const char *message, const gobi_file_t *current,
+    ngx_uint_t retry_after)
 {
-    ngx_int_t  rc;
-    yajl_gen   g;
+    u_char     *after;
+    ngx_int_t   rc;
+    yajl_gen    g;
 
     g = ngx_http_gobi_gen_new();
     if (g == NULL) {
@@ -256,6 +303,19 @@ ngx_http_gobi_send_error_file(ngx_http_request_t *r, ngx_uint_t status,
         }
     }
 
+    if (status == NGX_HTTP_TOO_MANY_REQUESTS && retry_after) {
+        after = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 1);
+        if (after == NULL
+            || ngx_http_gobi_add_header(r, "Retry-After",
+                   (char *) after) != NGX_OK)
+        {
+            yajl_gen_free(g);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *ngx_sprintf(after, "%ui", retry_after) = '\0';
+    }
+
     rc = ngx_http_gobi_send_gen(r, status, g);
     yajl_gen_free(g);
 
@@ -267,7 +327,8 @@ ngx_int_t
 ngx_http_gobi_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
-    return ngx_http_gobi_send_error_file(r, status, code, message, NULL);
+    return ngx_http_gobi_send_error_file(r, status, code, message, NULL,
+                                         0);
 }
 
 
@@ -280,13 +341,14 @@ ngx_http_gobi_send_job(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         return ngx_http_gobi_send_error_file(r, job->status, job->code,
                    job->message,
                    job->status == NGX_HTTP_PRECONDITION_FAILED
-                   ? &job->file : NULL);
+                   ? &job->file : NULL, job->retry_after);
     }
 
     if (job->gen == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_gobi_send_gen(r, job->status ? job->status : NGX_HTTP_OK,
-                                  job->gen);
+    /* the generator is the request's (ngx_http_gobi_task.c): no copy */
+    return ngx_http_gobi_send_yajl(r, job->status ? job->status : NGX_HTTP_OK,
+                                   job->gen, 0);
 }

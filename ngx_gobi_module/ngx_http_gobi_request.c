@@ -269,6 +269,50 @@ not_found:
  * next(r, json) with the object; errors in the body are answered here.
  */
 
+/*
+ * A JSON body is counted while nginx reads it: a chunked (or lying)
+ * client is cut at 64 KiB, before anything more reaches memory or the
+ * temp file, and before its credentials cost anything.
+ */
+
+static ngx_http_request_body_filter_pt  ngx_http_gobi_next_body_filter;
+
+
+static ngx_int_t
+ngx_http_gobi_json_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t          *cl;
+    ngx_http_gobi_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gobi_module);
+
+    if (ctx && ctx->json_next) {
+        for (cl = in; cl; cl = cl->next) {
+            ctx->json_read += ngx_buf_size(cl->buf);
+        }
+
+        if (ctx->json_read > NGX_HTTP_GOBI_JSON_MAX) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "gobi: JSON body cut at %O bytes",
+                           ctx->json_read);
+            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+    }
+
+    return ngx_http_gobi_next_body_filter(r, in);
+}
+
+
+ngx_int_t
+ngx_http_gobi_body_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_gobi_next_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_gobi_json_body_filter;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_gobi_json_body(ngx_http_request_t *r, ngx_http_gobi_json_pt next)
 {

@@ -187,6 +187,8 @@ ngx_http_gobi_task_complete(ngx_http_gobi_job_t *job)
     r->main->blocked--;
     r->aio = 0;
 
+    ngx_http_gobi_limit_done(r, job);
+
     if (job->gen) {
         /* the response body generator goes with the request */
         cln = ngx_pool_cleanup_add(r->pool, 0);

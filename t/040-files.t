@@ -608,7 +608,7 @@ cmp_ok(scalar @files, '>=', 2, 'the live blobs are there');
 
 
 
-=== TEST 32: Basic credentials work for files too
+=== TEST 32: Basic credentials do not open files (only POST /sessions takes them)
 --- setup
 register alice
 login alice
@@ -618,9 +618,8 @@ put notes a.txt hello
 GET /api/v1/vaults/notes/files/a.txt
 --- more_headers
 Authorization: $BASIC
---- error_code: 200
---- response_body chomp
-hello
+--- error_code: 401
+--- json_error: unauthorized
 
 
 

@@ -446,3 +446,88 @@ Authorization: Bearer $TOKEN
 --- check
 is(scalar @{ $V->{RESPONSES}[5]->json->{files} }, 3,
     'the manifest still has every file');
+
+
+
+=== TEST 20: the manifest in pages: ?limit= and ?after=, next until null
+--- setup
+user alice
+vault notes
+--- perl
+my @paths = map { sprintf("d%d/f%02d.txt", $_ % 3, $_) } 1 .. 25;
+$c->put_ok('notes', $_, $_) for @paths;
+my $all = $c->manifest('notes')->json;
+is(scalar @{ $all->{files} }, 25, 'one page holds all 25 by default');
+ok(exists $all->{next} && !defined $all->{next}, 'next is null');
+my (@got, @seqs, $after, $pages);
+while (1) {
+    my $r = $c->manifest('notes', limit => 10,
+        (defined $after ? (after => $after) : ()));
+    is($r->status, 200, 'page') or last;
+    my $j = $r->json;
+    cmp_ok(scalar @{ $j->{files} }, '<=', 10, 'at most limit files');
+    push @got, map { $_->{path} } @{ $j->{files} };
+    push @seqs, $j->{seq};
+    $pages++;
+    last unless defined $j->{next};
+    is($j->{next}, $j->{files}[-1]{path}, 'next is the last path of the page');
+    $after = $j->{next};
+    last if $pages > 10;
+}
+is($pages, 3, 'three pages');
+is_deeply(\@got, [ sort @paths ], 'the pages together are the manifest, in order');
+is_deeply(\@seqs, [ 25, 25, 25 ], 'each page says its seq');
+my $r = $c->manifest('notes', after => 'd1/', limit => 100)->json;
+is($r->{files}[0]{path}, 'd1/f01.txt', '?after= need not be a listed path');
+ok(!(grep { $_->{path} lt 'd1/' } @{ $r->{files} }), 'nothing before it');
+
+
+
+=== TEST 21: a write between pages: the later page shows it with its seq, the events fill the rest
+--- setup
+user alice
+vault notes
+--- perl
+$c->put_ok('notes', "f$_.txt", $_) for 1 .. 6;
+my $p1 = $c->manifest('notes', limit => 3)->json;
+is($p1->{seq}, 6, 'first page at seq 6');
+$c->delete('notes', 'f1.txt');
+$c->put_ok('notes', 'f5.txt', 'changed');
+my $p2 = $c->manifest('notes', limit => 3, after => $p1->{next})->json;
+is($p2->{seq}, 8, 'the second page is at seq 8');
+my ($f5) = grep { $_->{path} eq 'f5.txt' } @{ $p2->{files} };
+is($f5->{version}, 8, 'and shows the change');
+my $ev = $c->events('notes', since => $p1->{seq})->json;
+is_deeply([ map { $_->{path} } @{ $ev->{events} } ], [ 'f1.txt', 'f5.txt' ],
+    'the events after the first page\'s seq bring the rest');
+
+
+
+=== TEST 22: ?limit= defaults to 1000
+--- setup
+user alice
+vault notes
+--- perl
+$c->put_ok('notes', sprintf("f%04d", $_), 'x') for 1 .. 1001;
+my $j = $c->manifest('notes')->json;
+is(scalar @{ $j->{files} }, 1000, '1000 files');
+is($j->{next}, 'f1000', 'next');
+my $k = $c->manifest('notes', after => $j->{next})->json;
+is_deeply([ map { $_->{path} } @{ $k->{files} } ], [ 'f1001' ], 'the rest');
+ok(!defined $k->{next}, 'the last page');
+
+
+
+=== TEST 23: bad paging arguments: 400
+--- setup
+user alice
+vault notes
+--- request eval
+[ "GET /api/v1/vaults/notes/files?limit=0", "GET /api/v1/vaults/notes/files?limit=10001",
+  "GET /api/v1/vaults/notes/files?limit=x", "GET /api/v1/vaults/notes/files?after=%zz" ]
+--- more_headers eval
+[ ("Authorization: Bearer \$TOKEN") x 4 ]
+--- error_code eval
+[ 400, 400, 400, 400 ]
+--- json_error eval
+[ ('bad_request') x 4 ]

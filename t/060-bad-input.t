@@ -317,7 +317,7 @@ login bob
   "GET /api/v1/vaults/secret/events", "DELETE /api/v1/vaults/secret",
   "GET /api/v1/vaults/secret/files/a.txt" ]
 --- more_headers eval
-[ ("Authorization: Bearer \$TOKEN_BOB") x 6, "Authorization: \$BASIC_BOB" ]
+[ ("Authorization: Bearer \$TOKEN_BOB") x 7 ]
 --- error_code eval
 [ (404) x 7 ]
 --- json_error eval

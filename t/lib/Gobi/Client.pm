@@ -48,6 +48,7 @@ sub new {
         basic     => $o{basic},
         timeout   => $o{timeout} || $TIMEOUT,
         api       => $o{api} || '/api/v1',
+        local_addr => $o{local_addr},      # e.g. 127.0.0.2: another client
         passwords => {},
         tokens    => {},
     }, $class;
@@ -87,6 +88,7 @@ sub connect {
         PeerPort => $self->{port},
         Proto    => 'tcp',
         Timeout  => $self->{timeout},
+        ($self->{local_addr} ? (LocalAddr => $self->{local_addr}) : ()),
     ) or croak "connect $self->{host}:$self->{port}: $!";
     $sock->autoflush(1);
     setsockopt($sock, IPPROTO_TCP, TCP_NODELAY, 1);
