@@ -113,12 +113,27 @@ gobi_header_hash(const char *v, size_t len, char hex[GOBI_HASH_HEX_LEN + 1])
 const char *
 gobi_header_device(const char *v, size_t len)
 {
+    size_t                i;
+    const unsigned char  *p;
+
     if (len == 0 || len > GOBI_HEADER_DEVICE_MAX) {
-        return "X-Gobi-Device must be 1-128 bytes";
+        return "X-Gobi-Device must be 1-64 bytes";
     }
 
-    if (!gobi_utf8_valid((const unsigned char *) v, len)) {
+    p = (const unsigned char *) v;
+
+    if (!gobi_utf8_valid(p, len)) {
         return "X-Gobi-Device must be UTF-8";
+    }
+
+    /* C0, DEL and C1 controls: a device name is shown to people */
+
+    for (i = 0; i < len; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f
+            || (p[i] == 0xc2 && i + 1 < len && p[i + 1] < 0xa0))
+        {
+            return "X-Gobi-Device must be printable";
+        }
     }
 
     return NULL;

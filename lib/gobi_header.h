@@ -18,7 +18,7 @@
 #include "gobi_event.h"
 
 
-#define GOBI_HEADER_DEVICE_MAX   128       /* bytes of X-Gobi-Device */
+#define GOBI_HEADER_DEVICE_MAX   64        /* bytes of X-Gobi-Device */
 #define GOBI_HEADER_MTIME_MAX    15        /* digits of X-Gobi-Mtime */
 
 
@@ -42,8 +42,9 @@ int gobi_header_hash(const char *v, size_t len,
     char hex[GOBI_HASH_HEX_LEN + 1]);
 
 /*
- * X-Gobi-Device: 1-128 bytes of UTF-8 (the device goes into every event's
- * JSON, which clients refuse when it is not UTF-8).  Returns NULL, or a
+ * X-Gobi-Device (and a WebSocket hello's "device"): 1-64 bytes of
+ * printable UTF-8 (the device goes into every event's JSON, which clients
+ * refuse when it is not UTF-8, and is shown to people).  Returns NULL, or a
  * static message saying what is wrong.
  */
 const char *gobi_header_device(const char *v, size_t len);

@@ -6,6 +6,78 @@
 #include <string.h>
 
 #include "gobi_json_body.h"
+#include "gobi_utf8.h"
+
+
+/*
+ * Before yajl builds a tree: at most GOBI_JSON_BODY_DEPTH levels (its
+ * tree is freed recursively) and GOBI_JSON_BODY_KEYS members per object.
+ * A scan of the bytes outside strings; yajl still judges the syntax.
+ */
+
+static const char *
+gobi_json_body_shape(const char *p, size_t len)
+{
+    int          in_str, esc;
+    size_t       depth;
+    const char  *last;
+    unsigned     keys[GOBI_JSON_BODY_DEPTH + 1];
+
+    in_str = 0;
+    esc = 0;
+    depth = 0;
+    keys[0] = 0;
+
+    for (last = p + len; p < last; p++) {
+
+        if (in_str) {
+            if (esc) {
+                esc = 0;
+
+            } else if (*p == '\\') {
+                esc = 1;
+
+            } else if (*p == '"') {
+                in_str = 0;
+            }
+
+            continue;
+        }
+
+        switch (*p) {
+
+        case '"':
+            in_str = 1;
+            break;
+
+        case '{':
+        case '[':
+            if (++depth > GOBI_JSON_BODY_DEPTH) {
+                return "JSON nested too deep";
+            }
+
+            keys[depth] = 0;
+            break;
+
+        case '}':
+        case ']':
+            if (depth) {
+                depth--;
+            }
+
+            break;
+
+        case ':':
+            if (++keys[depth] > GOBI_JSON_BODY_KEYS) {
+                return "too many members in a JSON object";
+            }
+
+            break;
+        }
+    }
+
+    return NULL;
+}
 
 
 static int
@@ -23,6 +95,8 @@ int
 gobi_json_body_parse(const char *buf, size_t len, yajl_val *json, char *err,
     size_t errlen)
 {
+    const char  *msg;
+
     *json = NULL;
 
     if (len > GOBI_JSON_BODY_MAX) {
@@ -37,6 +111,11 @@ gobi_json_body_parse(const char *buf, size_t len, yajl_val *json, char *err,
     if (strstr(buf, "\\u0000") != NULL) {
         return gobi_json_body_fail(err, errlen,
                                    "NUL is not allowed in strings");
+    }
+
+    msg = gobi_json_body_shape(buf, len);
+    if (msg) {
+        return gobi_json_body_fail(err, errlen, msg);
     }
 
     *json = yajl_tree_parse(buf, err, errlen);
@@ -71,6 +150,11 @@ gobi_json_body_str(yajl_val json, const char *key, size_t *len)
 
     /* yajl strings are NUL-terminated and may hold NUL: keep the length */
     *len = strlen(v->u.string);
+
+    /* yajl turns a lone surrogate escape into bytes that are not UTF-8 */
+    if (!gobi_utf8_valid((const unsigned char *) v->u.string, *len)) {
+        return NULL;
+    }
 
     return v->u.string;
 }

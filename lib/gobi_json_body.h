@@ -16,6 +16,8 @@
 
 
 #define GOBI_JSON_BODY_MAX       65536     /* bytes */
+#define GOBI_JSON_BODY_DEPTH     64        /* nesting levels */
+#define GOBI_JSON_BODY_KEYS      64        /* members of an object */
 
 #define GOBI_JSON_BODY_OK        0
 #define GOBI_JSON_BODY_BAD       -1        /* err says why */
@@ -33,7 +35,7 @@ int gobi_json_body_parse(const char *buf, size_t len, yajl_val *json,
 
 /*
  * The string member `key` of json (which may be NULL), and its length;
- * NULL when missing or not a string.
+ * NULL when missing, not a string or not valid UTF-8.
  */
 const char *gobi_json_body_str(yajl_val json, const char *key, size_t *len);
 

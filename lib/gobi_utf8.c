@@ -7,6 +7,8 @@
  *   bits 16-23 upper bound of the next byte (first continuation only)
  */
 
+#include <string.h>
+
 #include "gobi_utf8.h"
 
 
@@ -90,4 +92,58 @@ gobi_utf8_valid(const unsigned char *p, size_t len)
     unsigned  state = 0;
 
     return gobi_utf8_feed(&state, p, len) == 0 && state == 0;
+}
+
+
+/* the length of the valid character at p, 0 if there is none */
+
+static size_t
+gobi_utf8_char(const unsigned char *p, size_t len)
+{
+    size_t    n;
+    unsigned  state;
+
+    state = 0;
+
+    for (n = 1; n <= len && n <= 4; n++) {
+        if (gobi_utf8_feed(&state, p + n - 1, 1) != 0) {
+            return 0;
+        }
+
+        if (state == 0) {
+            return n;
+        }
+    }
+
+    return 0;
+}
+
+
+size_t
+gobi_utf8_repair(const unsigned char *in, size_t len, unsigned char *out)
+{
+    size_t          n;
+    unsigned char  *o;
+
+    o = out;
+
+    while (len) {
+        n = gobi_utf8_char(in, len);
+
+        if (n == 0) {
+            *o++ = 0xef;
+            *o++ = 0xbf;
+            *o++ = 0xbd;
+            n = 1;
+
+        } else {
+            memcpy(o, in, n);
+            o += n;
+        }
+
+        in += n;
+        len -= n;
+    }
+
+    return o - out;
 }

@@ -20,5 +20,12 @@ int gobi_utf8_valid(const unsigned char *p, size_t len);
  */
 int gobi_utf8_feed(unsigned *state, const unsigned char *p, size_t len);
 
+/*
+ * in with every byte that does not start a valid character replaced by
+ * U+FFFD; out holds 3 * len bytes.  Returns the length written.
+ */
+size_t gobi_utf8_repair(const unsigned char *in, size_t len,
+    unsigned char *out);
+
 
 #endif /* _GOBI_UTF8_H_INCLUDED_ */

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "gobi_hash.h"
+#include "gobi_header.h"
 #include "gobi_utf8.h"
+#include "gobi_json_gen.h"
 #include "gobi_wsmsg.h"
 
 
@@ -397,7 +399,7 @@ gobi_wsmsg_id(yajl_val obj, char *id, size_t *id_len, int optional,
 static int
 gobi_wsmsg_parse_msg(gobi_wsmsg_t *m, const char *text, size_t len)
 {
-    const char  *type;
+    const char  *type, *msg;
     char        *err;
     size_t       i, j;
     yajl_val     obj;
@@ -440,6 +442,13 @@ gobi_wsmsg_parse_msg(gobi_wsmsg_t *m, const char *text, size_t len)
                               GOBI_WSMSG_PROTOCOL, err) != 0)
         {
             return -1;
+        }
+
+        /* the same rule as X-Gobi-Device: it goes into every event */
+        if (m->device
+            && (msg = gobi_header_device(m->device, strlen(m->device))))
+        {
+            return gobi_wsmsg_fail(err, "%s", msg);
         }
 
         return 0;
@@ -508,8 +517,7 @@ gobi_wsmsg_free(gobi_wsmsg_t *m)
 static int
 gobi_wsmsg_gen_str(yajl_gen g, const char *s)
 {
-    return yajl_gen_string(g, (const unsigned char *) s, strlen(s))
-           != yajl_gen_status_ok;
+    return gobi_json_gen_str(g, s, strlen(s));
 }
 
 

@@ -100,14 +100,22 @@ main(void)
     memset(big, 'd', sizeof(big));
     ok(gobi_header_device(S("laptop")) == NULL, "device");
     ok(gobi_header_device(S("caf\xc3\xa9")) == NULL, "UTF-8 device");
-    ok(gobi_header_device(big, GOBI_HEADER_DEVICE_MAX) == NULL, "128 bytes");
+    ok(gobi_header_device(big, GOBI_HEADER_DEVICE_MAX) == NULL, "64 bytes");
     is_str(gobi_header_device(big, GOBI_HEADER_DEVICE_MAX + 1),
-           "X-Gobi-Device must be 1-128 bytes", "129 bytes refused");
-    is_str(gobi_header_device(S("")), "X-Gobi-Device must be 1-128 bytes",
+           "X-Gobi-Device must be 1-64 bytes", "65 bytes refused");
+    is_str(gobi_header_device(S("")), "X-Gobi-Device must be 1-64 bytes",
            "empty device refused");
 
     /* the fuzzer's find: raw bytes went into the events' JSON as they
      * were, which no client could read any more */
+    is_str(gobi_header_device(S("pc\tone")),
+           "X-Gobi-Device must be printable", "a tab is refused");
+    is_str(gobi_header_device(S("pc\x7f")),
+           "X-Gobi-Device must be printable", "DEL is refused");
+    is_str(gobi_header_device(S("pc\xc2\x85")),
+           "X-Gobi-Device must be printable", "a C1 control is refused");
+    ok(gobi_header_device(S("pc\xc2\xa0")) == NULL,
+       "U+00A0 is printable");
     is_str(gobi_header_device(S("\xff\xfe")), "X-Gobi-Device must be UTF-8",
            "a device that is not UTF-8 is refused");
     is_str(gobi_header_device(S("pc\xc3")), "X-Gobi-Device must be UTF-8",
