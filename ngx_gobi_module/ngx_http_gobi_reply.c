@@ -305,15 +305,19 @@ ngx_http_gobi_send_error_file(ngx_http_request_t *r, ngx_uint_t status,
 
     if (status == NGX_HTTP_TOO_MANY_REQUESTS && retry_after) {
         after = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 1);
-        if (after == NULL
-            || ngx_http_gobi_add_header(r, "Retry-After",
-                   (char *) after) != NGX_OK)
-        {
+        if (after == NULL) {
             yajl_gen_free(g);
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         *ngx_sprintf(after, "%ui", retry_after) = '\0';
+
+        if (ngx_http_gobi_add_header(r, "Retry-After", (char *) after)
+            != NGX_OK)
+        {
+            yajl_gen_free(g);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     rc = ngx_http_gobi_send_gen(r, status, g);

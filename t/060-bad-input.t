@@ -55,7 +55,7 @@ user alice
 vault notes
 put notes a.txt hello
 --- request eval
-[ "GET /api/v1/users", "PUT /api/v1/users", "DELETE /api/v1/sessions",
+[ "GET /api/v1/users", "PUT /api/v1/users", "PATCH /api/v1/sessions",
   "GET /api/v1/sessions", "PUT /api/v1/vaults", "DELETE /api/v1/vaults",
   "PATCH /api/v1/vaults/notes", "POST /api/v1/vaults/notes/files/a.txt",
   "PATCH /api/v1/vaults/notes/files/a.txt", "POST /api/v1/vaults/notes/events",

@@ -15,7 +15,7 @@ sub main::largest {
     my $max = 0;
     File::Find::find({ no_chdir => 1, wanted => sub {
         return unless -f $_;
-        return if m{/logs/} || m{\.db(-wal|-shm)?$};
+        return if m{/logs/} || m{/modules/} || m{\.db(-wal|-shm)?$};
         my $s = -s _;
         $max = $s if $s > $max;
     } }, $root);
@@ -25,11 +25,11 @@ sub main::largest {
 # streams a chunked body of up to $total bytes until the server answers;
 # returns (bytes sent, the answer's status line and body, largest file seen)
 sub main::flood {
-    my ($t, $uri, $total, $root) = @_;
+    my ($t, $method, $uri, $total, $root) = @_;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
         PeerPort => $t->port, Proto => 'tcp') or die "connect: $!";
     binmode $sock;
-    syswrite($sock, "POST $uri HTTP/1.1\r\nHost: localhost\r\n"
+    syswrite($sock, "$method $uri HTTP/1.1\r\nHost: localhost\r\n"
         . "Content-Type: application/json\r\n"
         . "Transfer-Encoding: chunked\r\n\r\n");
     my $chunk = sprintf("%x\r\n", 65536) . ('[' x 16 . ' ' x (65536 - 16))
@@ -62,9 +62,9 @@ sub main::flood {
 }
 
 sub main::flood_ok {
-    my ($t, $V, $uri) = @_;
-    my ($sent, $answer, $largest) =
-        main::flood($t, $uri, 600 * 1024 * 1024, $V->{SERVROOT});
+    my ($t, $V, $uri, $method) = @_;
+    my ($sent, $answer, $largest) = main::flood($t, $method // 'POST', $uri,
+        600 * 1024 * 1024, $V->{SERVROOT});
     like($answer, qr{^HTTP/1\.1 413 }, "$uri: 413") or diag substr($answer, 0, 300);
     like($answer, qr{"code"\s*:\s*"payload_too_large"}, "$uri: payload_too_large");
     cmp_ok($sent, '<', 64 * 1024 * 1024, "$uri: the server stopped reading early")
@@ -89,7 +89,7 @@ main::flood_ok($t, $V, '/api/v1/users');
 --- perl
 main::flood_ok($t, $V, '/api/v1/sessions');
 main::flood_ok($t, $V, '/api/v1/vaults');
-main::flood_ok($t, $V, '/api/v1/users/me/password');
+main::flood_ok($t, $V, '/api/v1/users/me/password', 'PUT');
 
 
 
@@ -99,7 +99,7 @@ register alice
 --- perl
 my $pad = ' ' x (65536 - 100);
 my $r = $c->request(POST => 'sessions', no_auth => 1,
-    headers => [ 'Transfer-Encoding' => 'chunked' ],
+    headers => [ 'Transfer-Encoding: chunked' ],
     body => sprintf("%x\r\n%s\r\n0\r\n\r\n", length("{\"username\":\"alice\",\"password\":\"$V->{PASSWORD}\"}$pad"),
         "{\"username\":\"alice\",\"password\":\"$V->{PASSWORD}\"}$pad"));
 is($r->status, 201, 'a chunked login of almost 64 KiB works') or diag $r->describe;
@@ -124,12 +124,12 @@ is($c->request(POST => 'users', no_auth => 1, body => $body)->status, 201,
 
 
 
-=== TEST 5: a lone surrogate escape is not a string (it would not be UTF-8)
+=== TEST 5: a lone low surrogate escape is not a string (yajl makes bytes that are not UTF-8 of it)
 --- request eval
 [ "POST /api/v1/users\n" . '{"username":"al\udc00ice","password":"long enough password"}',
-  "POST /api/v1/vaults\n" . '{"name":"n\ud800"}' ]
+  "POST /api/v1/vaults\n" . '{"name":"n\udc00"}' ]
 --- more_headers eval
-[ "", "Authorization: Bearer nothing" ]
+[ "X-Nothing: 1", "Authorization: Bearer nothing" ]
 --- error_code eval
 [ 400, 400 ]
 --- json_error eval
