@@ -143,19 +143,33 @@ ngx_http_gobi_auth_parse(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 }
 
 
+/* argon2id, at a low priority (ngx_http_gobi_limit.c) */
+
 int
 ngx_http_gobi_password_hash(const char *password, char *out)
 {
-    return crypto_pwhash_str(out, password, strlen(password),
-                             crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                             crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    int  rc, low;
+
+    low = ngx_http_gobi_hash_begin();
+    rc = crypto_pwhash_str(out, password, strlen(password),
+                           crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                           crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    ngx_http_gobi_hash_end(low);
+
+    return rc;
 }
 
 
 int
 ngx_http_gobi_password_verify(const char *hash, const char *password)
 {
-    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+    int  rc, low;
+
+    low = ngx_http_gobi_hash_begin();
+    rc = crypto_pwhash_str_verify(hash, password, strlen(password));
+    ngx_http_gobi_hash_end(low);
+
+    return rc == 0;
 }
 
 

@@ -106,6 +106,13 @@ static ngx_command_t  ngx_http_gobi_commands[] = {
       offsetof(ngx_http_gobi_main_conf_t, auth_concurrency),
       NULL },
 
+    { ngx_string("gobi_auth_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, auth_pool_name),
+      NULL },
+
     { ngx_string("gobi_login_limit"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_gobi_rate,
@@ -586,6 +593,19 @@ ngx_http_gobi_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    /* password hashes: a pool of their own, or a share of the main one */
+
+    if (gmcf->auth_pool_name.data) {
+        gmcf->auth_pool = ngx_thread_pool_add(cf, &gmcf->auth_pool_name);
+        if (gmcf->auth_pool == NULL) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        gmcf->auth_pool = gmcf->thread_pool;
+        gmcf->auth_pool_name = gmcf->thread_pool_name;
+    }
+
     if (gmcf->bus->configure(cf, &gmcf->bus_uri) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -694,6 +714,8 @@ ngx_http_gobi_init_process(ngx_cycle_t *cycle)
     if (ngx_http_gobi_retention_init(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_http_gobi_limit_init_process(cycle);
 
     return gmcf->bus->init_process(cycle);
 }

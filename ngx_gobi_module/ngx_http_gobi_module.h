@@ -49,6 +49,9 @@ typedef struct {
 
     ngx_str_t                      thread_pool_name;
     ngx_thread_pool_t             *thread_pool;
+    ngx_str_t                      auth_pool_name;
+    ngx_thread_pool_t             *auth_pool;    /* password hashes: its
+                                                    own, or thread_pool */
 
     ngx_flag_t                     registration;
     off_t                          max_file_size;
@@ -319,6 +322,9 @@ ngx_int_t ngx_http_gobi_job_gen(ngx_http_gobi_job_t *job);
 /* ngx_http_gobi_limit.c */
 ngx_int_t ngx_http_gobi_limit_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_gobi_limit_init_module(ngx_cycle_t *cycle);
+void ngx_http_gobi_limit_init_process(ngx_cycle_t *cycle);
+int ngx_http_gobi_hash_begin(void);
+void ngx_http_gobi_hash_end(int lowered);
 ngx_int_t ngx_http_gobi_limit_check(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, ngx_uint_t signup);
 void ngx_http_gobi_limit_done(ngx_http_request_t *r,

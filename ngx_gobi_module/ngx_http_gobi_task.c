@@ -105,7 +105,11 @@ ngx_http_gobi_job_post(ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
                        "gobi: store down, job refused without a thread");
         ngx_post_event(&task->event, &ngx_posted_events);
 
-    } else if (ngx_thread_task_post(job->gmcf->thread_pool, task) != NGX_OK) {
+    } else if (ngx_thread_task_post(job->hashing ? job->gmcf->auth_pool
+                                                 : job->gmcf->thread_pool,
+                                    task)
+               != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -205,3 +205,55 @@ gobi_auth_concurrency 0;
 --- must_die
 --- error_log
 "gobi_auth_concurrency" must be positive
+
+
+
+=== TEST 12: gobi_auth_thread_pool: hashes in a pool of their own, whose threads run as SCHED_IDLE
+--- main_config
+thread_pool gobi_auth threads=2;
+--- gobi_config
+gobi_auth_thread_pool gobi_auth;
+--- workers: 1
+--- setup
+register alice
+--- perl
+# a login and a sign-up hash there; the store work stays in the main pool
+is($c->login_res('alice')->status, 201, 'a login works');
+is($c->register('bob')->status, 201, 'a sign-up works');
+my ($pid) = $t->worker_pids;
+my @idle;
+for my $task (glob "/proc/$pid/task/*") {
+    open my $f, '<', "$task/stat" or next;
+    my $stat = <$f>;
+    $stat =~ s/^.*\) //;                  # the name may hold spaces
+    my @f = split ' ', $stat;
+    push @idle, $task if $f[38] == 5;     # policy: SCHED_IDLE
+}
+cmp_ok(scalar @idle, '>=', 1, 'a worker thread runs as SCHED_IDLE');
+cmp_ok(scalar @idle, '<=', 2, 'only threads of the auth pool');
+# with its 2 threads, 2 hashes at once by default; a flood gets 429
+my @p = map { $c->start(POST => 'sessions', no_auth => 1,
+    json => { username => 'alice', password => $c->password_of('alice') }) }
+    1 .. 12;
+my @r = map { $_->wait->status } @p;
+cmp_ok(scalar(grep { $_ == 429 } @r), '>=', 1, 'over 2 at once: 429');
+cmp_ok(scalar(grep { $_ == 201 } @r), '>=', 2, 'the rest log in');
+is($c->request(GET => 'vaults', token => $c->login('alice'))->status, 200,
+    'Bearer requests go on');
+
+
+
+=== TEST 13: without it, no thread is SCHED_IDLE (a shared pool may not go back)
+--- workers: 1
+--- setup
+register alice
+--- perl
+is($c->login_res('alice')->status, 201, 'a login works');
+my ($pid) = $t->worker_pids;
+my $idle = 0;
+for my $task (glob "/proc/$pid/task/*") {
+    open my $f, '<', "$task/stat" or next;
+    (my $stat = <$f>) =~ s/^.*\) //;
+    $idle++ if (split ' ', $stat)[38] == 5;
+}
+is($idle, 0, 'no SCHED_IDLE thread');
