@@ -86,6 +86,11 @@ test_hello(void)
         "99999999999999999999}", "\"since\" must be an integer >= 0");
     BAD("{\"type\":\"hello\",\"vault\":\"v\",\"since\":1,\"device\":5}",
         "\"device\" must be a string");
+    BAD("{\"type\":\"hello\",\"vault\":\"v\",\"since\":1,"
+        "\"device\":\"pc\\tone\"}", "X-Gobi-Device must be printable");
+    BAD("{\"type\":\"hello\",\"vault\":\"v\",\"since\":1,\"device\":\""
+        "0123456789012345678901234567890123456789012345678901234567890123"
+        "4\"}", "X-Gobi-Device must be 1-64 bytes");
     BAD("{\"type\":\"hello\",\"vault\":\"v\",\"since\":1,\"protocol\":0}",
         "\"protocol\" must be an integer >= 1");
     BAD("{\"type\":\"hello\",\"vault\":\"v\",\"since\":1,\"protocol\":\"1\"}",
