@@ -28,6 +28,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_conf.h"
 #include "ngx_http_gobi_bus.h"
 #include "ngx_http_gobi_bus_redis_io.h"
 
@@ -57,7 +58,7 @@
 
 
 typedef struct {
-    ngx_str_t                  name;        /* redis://host:port/db */
+    ngx_str_t                  name;        /* the URI, for logs */
     char                      *addr;        /* numeric, for hiredis */
     int                        port;
     ngx_int_t                  db;
@@ -237,7 +238,17 @@ ngx_http_gobi_bus_redis_configure(ngx_conf_t *cf, ngx_str_t *uri)
     ngx_int_t                        db;
     ngx_url_t                        u;
     ngx_str_t                        userinfo, user, password, hostport;
+    ngx_str_t                        name;
     ngx_http_gobi_bus_redis_conf_t  *rcf;
+
+    /*
+     * What the messages below show of the URI: a password with an
+     * unescaped '/' is cut at it, and its start would pass for the host.
+     */
+
+    if (ngx_http_gobi_uri_mask(cf->pool, uri, &name) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     p = uri->data;
     last = p + uri->len;
@@ -357,15 +368,14 @@ ngx_http_gobi_bus_redis_configure(ngx_conf_t *cf, ngx_str_t *uri)
 
     if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"gobi_bus\": %s in \"%V\" of the Redis URI",
-                           u.err ? u.err : "invalid host", &hostport);
+                           "\"gobi_bus\": %s in \"%V\"",
+                           u.err ? u.err : "invalid host", &name);
         return NGX_ERROR;
     }
 
     if (u.naddrs == 0 || u.family == AF_UNIX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"gobi_bus\": no address for \"%V\" of the "
-                           "Redis URI", &hostport);
+                           "\"gobi_bus\": no address for \"%V\"", &name);
         return NGX_ERROR;
     }
 
@@ -390,16 +400,7 @@ ngx_http_gobi_bus_redis_configure(ngx_conf_t *cf, ngx_str_t *uri)
     rcf->password = password;
 
     /* for logs: never the password */
-
-    rcf->name.data = ngx_pnalloc(cf->pool, sizeof("redis:///") - 1
-                                           + hostport.len + NGX_INT_T_LEN);
-    if (rcf->name.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    rcf->name.len = ngx_sprintf(rcf->name.data, "redis://%V/%i", &hostport,
-                                db)
-                    - rcf->name.data;
+    rcf->name = name;
 
     if (u.naddrs > 1) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
