@@ -4,7 +4,7 @@
  *
  * Configuration helpers of the driver families (store/, storage/, bus/):
  * the driver of a "scheme:..." value, data folders nginx makes at
- * start-up, and the form of a URI that may be logged.
+ * start-up, the form of a URI that may be logged, and gobi_bus_prefix.
  */
 
 
@@ -261,6 +261,37 @@ ngx_http_gobi_uri_mask(ngx_pool_t *pool, ngx_str_t *value, ngx_str_t *out)
     p = ngx_cpymem(out->data, uri->data, from - uri->data);
     p = ngx_cpymem(p, "***", sizeof("***") - 1);
     ngx_memcpy(p, at, last - at);
+
+    return NGX_OK;
+}
+
+
+/*
+ * gobi_bus_prefix names a deployment's channels on a shared Redis: one
+ * word of printable ASCII, bounded so that a channel name is too.
+ */
+
+ngx_int_t
+ngx_http_gobi_bus_prefix_check(ngx_conf_t *cf, ngx_str_t *prefix)
+{
+    size_t  i;
+
+    if (prefix->len == 0 || prefix->len > NGX_HTTP_GOBI_BUS_PREFIX_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_bus_prefix\" must be 1 to %d characters",
+                           NGX_HTTP_GOBI_BUS_PREFIX_MAX);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < prefix->len; i++) {
+        if (prefix->data[i] <= ' ' || prefix->data[i] >= 0x7f) {
+            /* not echoed: it may hold control characters */
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"gobi_bus_prefix\" must be printable "
+                               "ASCII without spaces");
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }
