@@ -6,6 +6,7 @@
  * - events older than gobi_event_retention go; clients whose cursor falls
  *   behind get 410 history_expired (REST) or resync (WebSocket) and
  *   rebuild from the manifest;
+ * - expired tokens go;
  * - blobs no live file uses, unchanged for gobi_blob_grace, go;
  * - upload temp files no process writes any more go (those of a killed
  *   worker at once, see gobi_storage_local.c).
@@ -27,6 +28,8 @@ typedef struct {
     int64_t                        removed;
     gobi_store_rc_e                rc;
     char                           err[256];
+    int64_t                        tokens;
+    gobi_store_rc_e                tokens_rc;
     int64_t                        blobs;
     int                            gc_failed;
     int64_t                        temps;
@@ -134,6 +137,12 @@ ngx_http_gobi_retention_run(ngx_http_gobi_job_t *job)
     p->rc = drv->events_prune(ngx_http_gobi_worker.store, p->before,
                               &p->removed);
 
+    if (p->rc == GOBI_STORE_OK) {
+        p->rc = drv->tokens_prune(ngx_http_gobi_worker.store, job->now,
+                                  &p->tokens);
+        p->tokens_rc = p->rc;
+    }
+
     if (p->rc != GOBI_STORE_OK) {
         if (p->rc == GOBI_STORE_UNAVAILABLE) {
             /* the breaker hears of it too */
@@ -208,13 +217,20 @@ ngx_http_gobi_retention_done(ngx_http_gobi_job_t *job)
 
     if (p->rc != GOBI_STORE_OK) {
         ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "gobi: pruning old events failed: %s", p->err);
+                      "gobi: pruning old %s failed: %s",
+                      p->tokens_rc != GOBI_STORE_OK ? "tokens" : "events",
+                      p->err);
     }
 
     if (p->removed) {
         ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                       "gobi: pruned %L events older than the retention",
                       p->removed);
+    }
+
+    if (p->tokens) {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "gobi: pruned %L expired tokens", p->tokens);
     }
 
     if (p->gc_failed) {

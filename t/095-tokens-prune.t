@@ -1,0 +1,37 @@
+# Housekeeping prunes expired tokens (the store's tokens_prune), says how
+# many in the log, and leaves the tokens that are still good.  With
+# gobi_event_retention 4s housekeeping runs every second.
+use Gobi::Test;
+
+plan tests => repeat_each() * blocks();
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: expired tokens go, a good one stays
+--- gobi_config
+gobi_token_ttl 4s;
+gobi_event_retention 4s;
+--- setup
+user alice
+login alice
+--- perl
+my $db = $t->db_file;
+my $count = sub {
+    my $n = `sqlite3 '$db' 'SELECT count(*) FROM tokens' 2>&1`;
+    chomp $n;
+    return $n;
+};
+is($count->(), 2, 'two tokens at first');
+my $old = $c->token;
+sleep 4.5;
+$c->login('alice');                           # a fresh one, good for 4 s
+ok($t->wait_for_log(error => qr/gobi: pruned 2 expired tokens/, 5),
+   'housekeeping pruned the two expired tokens');
+is($count->(), 1, 'one token is left');
+is($c->request(GET => 'vaults')->status, 200, 'the fresh token works');
+is($c->request(GET => 'vaults', token => $old)->status, 401,
+   'an expired one does not');
+--- no_error_log
+[warn]
