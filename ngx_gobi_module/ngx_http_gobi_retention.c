@@ -124,11 +124,12 @@ ngx_http_gobi_retention_run(ngx_http_gobi_job_t *job)
     drv = p->gmcf->store_driver;
     sdrv = p->gmcf->storage_driver;
 
-    if (p->start) {
-        p->sweep_failed = sdrv->tmp_sweep(ngx_http_gobi_worker.storage,
-                                          (int64_t) p->gmcf->blob_grace,
-                                          &p->temps);
+    /* first: it needs no store */
+    p->sweep_failed = sdrv->tmp_sweep(ngx_http_gobi_worker.storage,
+                                      (int64_t) p->gmcf->blob_grace,
+                                      &p->temps);
 
+    if (p->start) {
         /* the store was not asked: this says nothing of its health */
         job->refused = 1;
         return;
@@ -159,10 +160,6 @@ ngx_http_gobi_retention_run(ngx_http_gobi_job_t *job)
                                  (int64_t) p->gmcf->blob_grace,
                                  ngx_http_gobi_retention_referenced,
                                  p, &p->blobs);
-
-    p->sweep_failed = sdrv->tmp_sweep(ngx_http_gobi_worker.storage,
-                                      (int64_t) p->gmcf->blob_grace,
-                                      &p->temps);
 }
 
 
