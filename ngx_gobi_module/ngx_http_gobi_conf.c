@@ -3,12 +3,13 @@
  * Copyright (C) the gobi authors
  *
  * Configuration helpers of the driver families (store/, storage/, bus/):
- * the driver of a "scheme:..." value, and data folders nginx makes at
- * start-up.
+ * the driver of a "scheme:..." value, data folders nginx makes at
+ * start-up, the form of a URI that may be logged, and gobi_bus_prefix.
  */
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_conf.h"
 
 
 /*
@@ -184,8 +185,113 @@ ngx_http_gobi_scheme_find(ngx_conf_t *cf, const char *directive,
 
 invalid:
 
+    if (ngx_http_gobi_uri_mask(cf->pool, value, &dir) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid \"%s\" value \"%V\": expected %s",
-                       directive, value, expected);
+                       directive, &dir, expected);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The form of a URI for logs and error messages: the password goes
+ * ("mongodb://user:***@host", "redis://:***@host").  The user part ends
+ * at the last '@', so a password with an unescaped '@', '/' or '?' goes
+ * whole.  A value with an '@' but no "://" is no URI we parse, only a
+ * mistyped one: everything from its first ':' to the '@' goes.  Without
+ * an '@' there is no password: the value is used as it is.
+ */
+
+ngx_int_t
+ngx_http_gobi_uri_mask(ngx_pool_t *pool, ngx_str_t *value, ngx_str_t *out)
+{
+    u_char     *p, *last, *start, *at, *from;
+    ngx_str_t   in, *uri;
+
+    /* out may be value */
+    in = *value;
+    uri = &in;
+
+    last = uri->data + uri->len;
+
+    at = NULL;
+    for (p = uri->data; p < last; p++) {
+        if (*p == '@') {
+            at = p;
+        }
+    }
+
+    if (at == NULL) {
+        *out = *uri;
+        return NGX_OK;
+    }
+
+    start = NULL;
+    for (p = uri->data; p + 3 <= at; p++) {
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
+            start = p + 3;
+            break;
+        }
+    }
+
+    if (start) {
+        /* user:password@: the user stays */
+        from = ngx_strlchr(start, at, ':');
+        if (from == NULL) {
+            *out = *uri;
+            return NGX_OK;
+        }
+
+        from++;
+
+    } else {
+        from = ngx_strlchr(uri->data, at, ':');
+        from = from ? from + 1 : uri->data;
+    }
+
+    out->len = (from - uri->data) + sizeof("***") - 1 + (last - at);
+    out->data = ngx_pnalloc(pool, out->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(out->data, uri->data, from - uri->data);
+    p = ngx_cpymem(p, "***", sizeof("***") - 1);
+    ngx_memcpy(p, at, last - at);
+
+    return NGX_OK;
+}
+
+
+/*
+ * gobi_bus_prefix names a deployment's channels on a shared Redis: one
+ * word of printable ASCII, bounded so that a channel name is too.
+ */
+
+ngx_int_t
+ngx_http_gobi_bus_prefix_check(ngx_conf_t *cf, ngx_str_t *prefix)
+{
+    size_t  i;
+
+    if (prefix->len == 0 || prefix->len > NGX_HTTP_GOBI_BUS_PREFIX_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_bus_prefix\" must be 1 to %d characters",
+                           NGX_HTTP_GOBI_BUS_PREFIX_MAX);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < prefix->len; i++) {
+        if (prefix->data[i] <= ' ' || prefix->data[i] >= 0x7f) {
+            /* not echoed: it may hold control characters */
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"gobi_bus_prefix\" must be printable "
+                               "ASCII without spaces");
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }

@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_conf.h"
 #include "ngx_http_gobi_bus.h"
 
 #include <sys/eventfd.h>
@@ -75,10 +76,25 @@ static ngx_http_gobi_notice_t    ngx_http_gobi_bus_batch[
                                      NGX_HTTP_GOBI_BUS_RING];
 
 
+/*
+ * The local bus needs no gobi_bus_prefix: its ring and eventfds belong to
+ * one nginx instance (the zone is the master's memory, inherited by its
+ * workers), so two instances never share them, whatever their zones are
+ * called.  The prefix is checked all the same, so that a configuration
+ * keeps loading when it moves to Redis.
+ */
+
 static ngx_int_t
 ngx_http_gobi_bus_local_configure(ngx_conf_t *cf, ngx_str_t *uri)
 {
-    ngx_str_t  name;
+    ngx_str_t                   name;
+    ngx_http_gobi_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gobi_module);
+
+    if (ngx_http_gobi_bus_prefix_check(cf, &gmcf->bus_prefix) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ngx_str_set(&name, "gobi_bus");
 

@@ -3,9 +3,11 @@
  * Copyright (C) the gobi authors
  *
  * The Redis bus: the workers of every instance that serve one deployment.
- * A notice "vault V is at seq N" is PUBLISHed on the channel gobi:vault:V
- * with the seq in decimal as the message; a worker SUBSCRIBEs to the
- * channels of the vaults it has live sessions of, and only to those.
+ * A notice "vault V is at seq N" is PUBLISHed on the channel P:vault:V
+ * with the seq in decimal as the message, P being gobi_bus_prefix (the
+ * deployment: several may share one Redis, and vault ids of different
+ * stores collide); a worker SUBSCRIBEs to the channels of the vaults it
+ * has live sessions of, and only to those.
  *
  * Each worker has two hiredis async contexts on nginx's event loop
  * (ngx_http_gobi_bus_redis_io.c): one for commands (AUTH, SELECT,
@@ -28,6 +30,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_conf.h"
 #include "ngx_http_gobi_bus.h"
 #include "ngx_http_gobi_bus_redis_io.h"
 
@@ -35,8 +38,9 @@
 #include <hiredis/sds.h>
 
 
-#define NGX_HTTP_GOBI_BUS_REDIS_PREFIX       "gobi:vault:"
-#define NGX_HTTP_GOBI_BUS_REDIS_CHANNEL_LEN  (sizeof("gobi:vault:") - 1    \
+#define NGX_HTTP_GOBI_BUS_REDIS_VAULT        ":vault:"
+#define NGX_HTTP_GOBI_BUS_REDIS_CHANNEL_LEN  (NGX_HTTP_GOBI_BUS_PREFIX_MAX   \
+                                              + sizeof(":vault:") - 1       \
                                               + NGX_INT64_LEN)
 #define NGX_HTTP_GOBI_BUS_REDIS_PORT         6379
 
@@ -57,7 +61,8 @@
 
 
 typedef struct {
-    ngx_str_t                  name;        /* redis://host:port/db */
+    ngx_str_t                  name;        /* the URI, for logs */
+    ngx_str_t                  channel;     /* "<gobi_bus_prefix>:vault:" */
     char                      *addr;        /* numeric, for hiredis */
     int                        port;
     ngx_int_t                  db;
@@ -237,7 +242,24 @@ ngx_http_gobi_bus_redis_configure(ngx_conf_t *cf, ngx_str_t *uri)
     ngx_int_t                        db;
     ngx_url_t                        u;
     ngx_str_t                        userinfo, user, password, hostport;
+    ngx_str_t                        name;
     ngx_http_gobi_bus_redis_conf_t  *rcf;
+    ngx_http_gobi_main_conf_t       *gmcf;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gobi_module);
+
+    if (ngx_http_gobi_bus_prefix_check(cf, &gmcf->bus_prefix) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * What the messages below show of the URI: a password with an
+     * unescaped '/' is cut at it, and its start would pass for the host.
+     */
+
+    if (ngx_http_gobi_uri_mask(cf->pool, uri, &name) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     p = uri->data;
     last = p + uri->len;
@@ -357,15 +379,14 @@ ngx_http_gobi_bus_redis_configure(ngx_conf_t *cf, ngx_str_t *uri)
 
     if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"gobi_bus\": %s in \"%V\" of the Redis URI",
-                           u.err ? u.err : "invalid host", &hostport);
+                           "\"gobi_bus\": %s in \"%V\"",
+                           u.err ? u.err : "invalid host", &name);
         return NGX_ERROR;
     }
 
     if (u.naddrs == 0 || u.family == AF_UNIX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"gobi_bus\": no address for \"%V\" of the "
-                           "Redis URI", &hostport);
+                           "\"gobi_bus\": no address for \"%V\"", &name);
         return NGX_ERROR;
     }
 
@@ -390,16 +411,17 @@ ngx_http_gobi_bus_redis_configure(ngx_conf_t *cf, ngx_str_t *uri)
     rcf->password = password;
 
     /* for logs: never the password */
+    rcf->name = name;
 
-    rcf->name.data = ngx_pnalloc(cf->pool, sizeof("redis:///") - 1
-                                           + hostport.len + NGX_INT_T_LEN);
-    if (rcf->name.data == NULL) {
+    rcf->channel.len = gmcf->bus_prefix.len
+                       + sizeof(NGX_HTTP_GOBI_BUS_REDIS_VAULT) - 1;
+    rcf->channel.data = ngx_pnalloc(cf->pool, rcf->channel.len);
+    if (rcf->channel.data == NULL) {
         return NGX_ERROR;
     }
 
-    rcf->name.len = ngx_sprintf(rcf->name.data, "redis://%V/%i", &hostport,
-                                db)
-                    - rcf->name.data;
+    ngx_sprintf(rcf->channel.data, "%V" NGX_HTTP_GOBI_BUS_REDIS_VAULT,
+                &gmcf->bus_prefix);
 
     if (u.naddrs > 1) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
@@ -910,6 +932,7 @@ ngx_http_gobi_bus_redis_sub_reply(redisAsyncContext *ac, void *r, void *data)
     ngx_http_gobi_bus_redis_conn_t  *rc = data;
 
     int64_t                           vault, seq;
+    ngx_str_t                        *prefix;
     redisReply                       *type, *chan, *msg;
     ngx_rbtree_node_t                *node;
     ngx_http_gobi_bus_redis_vault_t  *v;
@@ -932,18 +955,17 @@ ngx_http_gobi_bus_redis_sub_reply(redisAsyncContext *ac, void *r, void *data)
     type = reply->element[0];
     chan = reply->element[1];
     msg = reply->element[2];
+    prefix = &ngx_http_gobi_bus_redis_conf->channel;
 
     if (type->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING
-        || chan->len <= sizeof(NGX_HTTP_GOBI_BUS_REDIS_PREFIX) - 1
-        || ngx_strncmp(chan->str, NGX_HTTP_GOBI_BUS_REDIS_PREFIX,
-                       sizeof(NGX_HTTP_GOBI_BUS_REDIS_PREFIX) - 1) != 0)
+        || chan->len <= prefix->len
+        || ngx_strncmp(chan->str, prefix->data, prefix->len) != 0)
     {
         return;
     }
 
-    vault = ngx_http_gobi_bus_redis_number(
-                chan->str + sizeof(NGX_HTTP_GOBI_BUS_REDIS_PREFIX) - 1,
-                chan->len - (sizeof(NGX_HTTP_GOBI_BUS_REDIS_PREFIX) - 1));
+    vault = ngx_http_gobi_bus_redis_number(chan->str + prefix->len,
+                                           chan->len - prefix->len);
     if (vault < 0) {
         return;
     }
@@ -1460,7 +1482,9 @@ ngx_http_gobi_bus_redis_walk_node(ngx_rbtree_node_t *node,
 static size_t
 ngx_http_gobi_bus_redis_channel(u_char *buf, int64_t vault)
 {
-    return ngx_sprintf(buf, NGX_HTTP_GOBI_BUS_REDIS_PREFIX "%L", vault) - buf;
+    return ngx_sprintf(buf, "%V%L", &ngx_http_gobi_bus_redis_conf->channel,
+                       vault)
+           - buf;
 }
 
 

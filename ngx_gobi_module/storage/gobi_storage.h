@@ -20,11 +20,19 @@ typedef struct gobi_storage_s  gobi_storage_t;
 typedef struct {
     const char       *scheme;              /* "local" */
 
-    /* arg is what follows "scheme:"; NULL with errbuf filled on failure */
+    /*
+     * arg is what follows "scheme:"; NULL with errbuf filled on failure.
+     * Called once per worker: the handle is the process's own (its temp
+     * folder, see tmp_dir), and close() gives that up.
+     */
     gobi_storage_t *(*open)(const char *arg, char *errbuf, size_t errlen);
     void            (*close)(gobi_storage_t *s);
 
-    /* the directory for upload temp files: same filesystem as the blobs */
+    /*
+     * The directory for this process's upload temp files: same filesystem
+     * as the blobs, and no other process writes there, so that what a
+     * killed worker left can be told from an upload in flight.
+     */
     const char     *(*tmp_dir)(gobi_storage_t *s);
 
     /*
@@ -50,15 +58,24 @@ typedef struct {
     /*
      * Collects garbage: every blob older than min_age_ms (by mtime) that
      * `referenced` says no live file uses (1: used, 0: not, -1: could not
-     * tell, keep it), and upload temp files older than min_age_ms (left by
-     * a crash).  Safe against a writer of the same content: put() refreshes
-     * an existing blob's mtime, and a blob is renamed aside and checked
-     * again before it goes.  *removed counts the blobs removed.
+     * tell, keep it).  Safe against a writer of the same content: put()
+     * refreshes an existing blob's mtime, and a blob is renamed aside and
+     * checked again before it goes.  *removed counts the blobs removed.
      */
     int             (*collect)(gobi_storage_t *s, int64_t min_age_ms,
                                int (*referenced)(void *data, int64_t vault,
                                                  const char *hash),
                                void *data, int64_t *removed);
+
+    /*
+     * Removes upload temp files no process writes any more: those of a
+     * process that is gone (killed mid-upload), at once, and any that
+     * cannot be told apart (another host's, on a shared file system)
+     * once older than min_age_ms.  Never one of an upload in flight.
+     * *removed counts the files removed.
+     */
+    int             (*tmp_sweep)(gobi_storage_t *s, int64_t min_age_ms,
+                                 int64_t *removed);
 } gobi_storage_driver_t;
 
 

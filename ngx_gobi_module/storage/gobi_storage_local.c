@@ -4,9 +4,28 @@
  * Blobs on a local (or network) filesystem:
  *
  *     <root>/<vault id>/<hash[0..1]>/<hash>
- *     <root>/.tmp/                  upload temp files (nginx writes them)
+ *     <root>/.tmp/<host>.<pid>[.n]/  one worker's upload temp files (nginx
+ *                                    writes them)
+ *
+ * Folders are made 0700 and blobs are 0600: the data is the users' only.
+ *
+ * Each worker makes its own temp folder at open() and holds an flock() on
+ * it as long as it lives; the kernel lets go of it when the process dies,
+ * SIGKILL included.  So a folder whose lock can be taken has no
+ * writer: what is in it was left by a killed worker and goes at once, and
+ * the files of an upload in flight are never touched however slow it is.
+ * Ages could not tell the two apart: a slow client may send nothing for
+ * client_body_timeout, and a large body is hashed and fsynced after its
+ * last write; nor could a lock on each temp file, which nginx creates
+ * without asking us.
+ *
+ * The host in a folder's name says whose kernel holds its lock.  On a file
+ * system that several hosts share, a lock may not reach the others (NFS
+ * with local locks): another host's folder is swept by age only, and left
+ * in place.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <dirent.h>
@@ -24,12 +44,23 @@
 
 
 #define GOBI_STORAGE_HASH_LEN  64
+#define GOBI_STORAGE_HOST_MAX  64
+#define GOBI_STORAGE_TRIES     16          /* names for a temp folder */
 
 
 struct gobi_storage_s {
     char   root[PATH_MAX];
-    char   tmp[PATH_MAX];
+    char   tmp[PATH_MAX];                  /* <root>/.tmp */
+    char   mine[PATH_MAX];                 /* this process's temp folder */
+    char   host[GOBI_STORAGE_HOST_MAX + 1];
+    int    lock;                           /* mine, open and flock()ed */
 };
+
+
+static int gobi_storage_local_tmp_own(gobi_storage_t *s, char *errbuf,
+    size_t errlen);
+static int64_t gobi_storage_local_tmp_clear(const char *dir, time_t before,
+    int *left);
 
 
 static gobi_storage_t *
@@ -50,12 +81,19 @@ gobi_storage_local_open(const char *arg, char *errbuf, size_t errlen)
         return NULL;
     }
 
+    s->lock = -1;
+
     if ((size_t) snprintf(s->root, sizeof(s->root), "%s", arg)
             >= sizeof(s->root)
         || (size_t) snprintf(s->tmp, sizeof(s->tmp), "%s/.tmp", arg)
             >= sizeof(s->tmp))
     {
         snprintf(errbuf, errlen, "path too long");
+        free(s);
+        return NULL;
+    }
+
+    if (gobi_storage_local_tmp_own(s, errbuf, errlen) != 0) {
         free(s);
         return NULL;
     }
@@ -67,14 +105,275 @@ gobi_storage_local_open(const char *arg, char *errbuf, size_t errlen)
 static void
 gobi_storage_local_close(gobi_storage_t *s)
 {
+    int  left;
+
+    if (s->lock >= 0) {
+        /* the worker exits: nothing of it is in flight any more */
+        (void) gobi_storage_local_tmp_clear(s->mine, 0, &left);
+
+        if (!left) {
+            (void) rmdir(s->mine);
+        }
+
+        close(s->lock);
+    }
+
     free(s);
+}
+
+
+/* this host in folder names: no '.', which ends it */
+
+static void
+gobi_storage_local_host(gobi_storage_t *s)
+{
+    size_t  i;
+
+    if (gethostname(s->host, sizeof(s->host)) != 0) {
+        s->host[0] = '\0';
+    }
+
+    s->host[sizeof(s->host) - 1] = '\0';
+
+    for (i = 0; s->host[i]; i++) {
+        if (!isalnum((unsigned char) s->host[i]) && s->host[i] != '-') {
+            s->host[i] = '_';
+        }
+    }
+
+    if (i == 0) {
+        strcpy(s->host, "localhost");
+    }
+}
+
+
+/*
+ * Makes this process's temp folder and locks it.  A folder of the same
+ * name is what a dead process of the same pid left (a live one holds the
+ * lock: then the next name); one that a sweep removed meanwhile shows in
+ * its inode, and the next name is made.
+ */
+
+static int
+gobi_storage_local_tmp_own(gobi_storage_t *s, char *errbuf, size_t errlen)
+{
+    int          n, fd, i, left;
+    struct stat  named, held;
+
+    gobi_storage_local_host(s);
+
+    for (i = 0; i < GOBI_STORAGE_TRIES; i++) {
+
+        if (i == 0) {
+            n = snprintf(s->mine, sizeof(s->mine), "%s/%s.%ld", s->tmp,
+                         s->host, (long) getpid());
+
+        } else {
+            n = snprintf(s->mine, sizeof(s->mine), "%s/%s.%ld.%d", s->tmp,
+                         s->host, (long) getpid(), i);
+        }
+
+        if (n < 0 || (size_t) n >= sizeof(s->mine)) {
+            snprintf(errbuf, errlen, "temp folder path too long");
+            return -1;
+        }
+
+        if (mkdir(s->mine, 0700) != 0 && errno != EEXIST) {
+            snprintf(errbuf, errlen, "mkdir(\"%s\") failed: %s", s->mine,
+                     strerror(errno));
+            return -1;
+        }
+
+        fd = open(s->mine, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+            if (errno == ENOENT) {
+                continue;
+            }
+
+            snprintf(errbuf, errlen, "open(\"%s\") failed: %s", s->mine,
+                     strerror(errno));
+            return -1;
+        }
+
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+            close(fd);
+            continue;
+        }
+
+        /* (a file system without locks: sweeps go by age there) */
+
+        if (stat(s->mine, &named) != 0 || fstat(fd, &held) != 0
+            || named.st_dev != held.st_dev || named.st_ino != held.st_ino)
+        {
+            close(fd);
+            continue;
+        }
+
+        (void) gobi_storage_local_tmp_clear(s->mine, 0, &left);
+
+        s->lock = fd;
+
+        return 0;
+    }
+
+    snprintf(errbuf, errlen, "no temp folder of its own under \"%s\"",
+             s->tmp);
+    return -1;
+}
+
+
+/*
+ * Unlinks the files in a temp folder (but dot files, such as NFS's silly
+ * renames) whose mtime is before `before` (0: all), and counts them;
+ * *left tells that something stays.
+ */
+
+static int64_t
+gobi_storage_local_tmp_clear(const char *dir, time_t before, int *left)
+{
+    char            path[PATH_MAX];
+    DIR            *d;
+    int64_t         n;
+    struct stat     st;
+    struct dirent  *de;
+
+    n = 0;
+    *left = 0;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        *left = (errno != ENOENT);
+        return 0;
+    }
+
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+
+        if (de->d_name[0] == '.'
+            || (size_t) snprintf(path, sizeof(path), "%s/%s", dir,
+                                 de->d_name) >= sizeof(path)
+            || lstat(path, &st) != 0 || !S_ISREG(st.st_mode)
+            || (before && st.st_mtime >= before)
+            || unlink(path) != 0)
+        {
+            *left = 1;
+            continue;
+        }
+
+        n++;
+    }
+
+    closedir(d);
+
+    return n;
+}
+
+
+/*
+ * Another process's temp folder: swept when its lock is free, that is when
+ * the process is gone.  This host's goes whole; another host's (whose lock
+ * may not reach us), or one on a file system without locks, by age only.
+ */
+
+static int64_t
+gobi_storage_local_tmp_dead(const char *dir, int local, time_t before)
+{
+    int      fd, left;
+    int64_t  n;
+
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return 0;
+    }
+
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            /* its process lives */
+            close(fd);
+            return 0;
+        }
+
+        local = 0;
+    }
+
+    n = gobi_storage_local_tmp_clear(dir, local ? 0 : before, &left);
+
+    /*
+     * Under the lock: a process that makes a folder of this name meanwhile
+     * fails to lock it, or locks the folder removed, sees that and makes
+     * another.
+     */
+
+    if (local && !left) {
+        (void) rmdir(dir);
+    }
+
+    close(fd);
+
+    return n;
+}
+
+
+static int
+gobi_storage_local_tmp_sweep(gobi_storage_t *s, int64_t min_age_ms,
+    int64_t *removed)
+{
+    int             local;
+    char            path[PATH_MAX];
+    DIR            *d;
+    size_t          hlen;
+    time_t          before;
+    struct stat     st;
+    struct dirent  *de;
+
+    before = time(NULL) - (time_t) (min_age_ms / 1000);
+    hlen = strlen(s->host);
+    *removed = 0;
+
+    d = opendir(s->tmp);
+    if (d == NULL) {
+        return -1;
+    }
+
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.'
+            || (size_t) snprintf(path, sizeof(path), "%s/%s", s->tmp,
+                                 de->d_name) >= sizeof(path)
+            || strcmp(path, s->mine) == 0
+            || lstat(path, &st) != 0)
+        {
+            continue;
+        }
+
+        if (S_ISREG(st.st_mode)) {
+            /* loose (gobi before folders per process): by age */
+            if (st.st_mtime < before && unlink(path) == 0) {
+                (*removed)++;
+            }
+
+            continue;
+        }
+
+        if (S_ISDIR(st.st_mode)) {
+            local = strncmp(de->d_name, s->host, hlen) == 0
+                    && de->d_name[hlen] == '.';
+
+            *removed += gobi_storage_local_tmp_dead(path, local, before);
+        }
+    }
+
+    closedir(d);
+
+    return 0;
 }
 
 
 static const char *
 gobi_storage_local_tmp_dir(gobi_storage_t *s)
 {
-    return s->tmp;
+    return s->mine;
 }
 
 
@@ -132,13 +431,31 @@ gobi_storage_local_fsync_dir(const char *dir)
 }
 
 
+/*
+ * A blob folder, 0700.  One made now is fsynced into its parent: else a
+ * crash could lose the folder, and the blob acknowledged in it.
+ */
+
 static int
-gobi_storage_local_mkdir(const char *dir)
+gobi_storage_local_mkdir(const char *dir, const char *parent, char *errbuf,
+    size_t errlen)
 {
-    if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
+    if (mkdir(dir, 0700) == 0) {
+        if (gobi_storage_local_fsync_dir(parent) != 0) {
+            snprintf(errbuf, errlen, "fsync(\"%s\") failed: %s", parent,
+                     strerror(errno));
+            return -1;
+        }
+
         return 0;
     }
 
+    if (errno == EEXIST) {
+        return 0;
+    }
+
+    snprintf(errbuf, errlen, "mkdir(\"%s\") failed: %s", dir,
+             strerror(errno));
     return -1;
 }
 
@@ -147,7 +464,7 @@ static int
 gobi_storage_local_put(gobi_storage_t *s, int64_t vault, const char *hash,
     const char *tmp_path, int fd, char *errbuf, size_t errlen)
 {
-    char  path[PATH_MAX], dir[PATH_MAX];
+    char  path[PATH_MAX], vdir[PATH_MAX], dir[PATH_MAX];
 
     if (gobi_storage_local_path(s, vault, hash, path, sizeof(path)) != 0) {
         snprintf(errbuf, errlen, "blob path too long");
@@ -164,13 +481,16 @@ gobi_storage_local_put(gobi_storage_t *s, int64_t vault, const char *hash,
         return 0;
     }
 
-    if (gobi_storage_local_dir(s, vault, NULL, dir, sizeof(dir)) != 0
-        || gobi_storage_local_mkdir(dir) != 0
-        || gobi_storage_local_dir(s, vault, hash, dir, sizeof(dir)) != 0
-        || gobi_storage_local_mkdir(dir) != 0)
+    if (gobi_storage_local_dir(s, vault, NULL, vdir, sizeof(vdir)) != 0
+        || gobi_storage_local_dir(s, vault, hash, dir, sizeof(dir)) != 0)
     {
-        snprintf(errbuf, errlen, "mkdir(\"%s\") failed: %s", dir,
-                 strerror(errno));
+        snprintf(errbuf, errlen, "blob path too long");
+        return -1;
+    }
+
+    if (gobi_storage_local_mkdir(vdir, s->root, errbuf, errlen) != 0
+        || gobi_storage_local_mkdir(dir, vdir, errbuf, errlen) != 0)
+    {
         return -1;
     }
 
@@ -285,7 +605,6 @@ gobi_storage_local_remove_vault(gobi_storage_t *s, int64_t vault)
 
 
 typedef struct {
-    gobi_storage_t   *storage;
     time_t            before;             /* older than this: a candidate */
     int             (*referenced)(void *data, int64_t vault,
                                   const char *hash);
@@ -385,41 +704,6 @@ gobi_storage_local_gc_dir(gobi_storage_local_gc_t *gc, int64_t vault,
 }
 
 
-static void
-gobi_storage_local_gc_tmp(gobi_storage_local_gc_t *gc)
-{
-    char            path[PATH_MAX];
-    DIR            *d;
-    struct stat     st;
-    struct dirent  *de;
-
-    d = opendir(gc->storage->tmp);
-    if (d == NULL) {
-        return;
-    }
-
-    /* an upload in progress keeps writing, so its mtime stays fresh */
-
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.'
-            || (size_t) snprintf(path, sizeof(path), "%s/%s",
-                                 gc->storage->tmp, de->d_name)
-               >= sizeof(path))
-        {
-            continue;
-        }
-
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)
-            && st.st_mtime < gc->before)
-        {
-            (void) unlink(path);
-        }
-    }
-
-    closedir(d);
-}
-
-
 static int
 gobi_storage_local_collect(gobi_storage_t *s, int64_t min_age_ms,
     int (*referenced)(void *data, int64_t vault, const char *hash),
@@ -431,13 +715,10 @@ gobi_storage_local_collect(gobi_storage_t *s, int64_t min_age_ms,
     struct dirent             *de, *ve;
     gobi_storage_local_gc_t    gc;
 
-    gc.storage = s;
     gc.before = time(NULL) - (time_t) (min_age_ms / 1000);
     gc.referenced = referenced;
     gc.data = data;
     gc.removed = 0;
-
-    gobi_storage_local_gc_tmp(&gc);
 
     d = opendir(s->root);
     if (d == NULL) {
@@ -491,5 +772,6 @@ const gobi_storage_driver_t  gobi_storage_local = {
     gobi_storage_local_path,
     gobi_storage_local_remove,
     gobi_storage_local_remove_vault,
-    gobi_storage_local_collect
+    gobi_storage_local_collect,
+    gobi_storage_local_tmp_sweep
 };

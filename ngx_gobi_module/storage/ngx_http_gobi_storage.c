@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_conf.h"
 
 
 static const ngx_http_gobi_scheme_t  ngx_http_gobi_storage_schemes[] = {
@@ -47,6 +48,14 @@ ngx_http_gobi_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                    &uri, &s, &gmcf->storage_root);
     if (rv != NGX_CONF_OK) {
         return rv;
+    }
+
+    /* storage_uri is what the logs show: a URI's password never is */
+
+    if (s->arg == NGX_HTTP_GOBI_ARG_URI
+        && ngx_http_gobi_uri_mask(cf->pool, &uri, &uri) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     gmcf->storage_uri = uri;

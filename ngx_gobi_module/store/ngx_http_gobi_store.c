@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_conf.h"
 
 
 static const ngx_http_gobi_scheme_t  ngx_http_gobi_store_schemes[] = {
@@ -60,6 +61,15 @@ ngx_http_gobi_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                    &uri, &s, &gmcf->store_arg);
     if (rv != NGX_CONF_OK) {
         return rv;
+    }
+
+    /* store_uri is what the logs show: never the password (the driver
+     * opens store_arg) */
+
+    if (s->arg == NGX_HTTP_GOBI_ARG_URI
+        && ngx_http_gobi_uri_mask(cf->pool, &uri, &uri) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     gmcf->store_uri = uri;
