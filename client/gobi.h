@@ -74,8 +74,5 @@ int64_t gobi_mono_ms(void);
 /* errno to an exit code: ENOSPC, EDQUOT, EIO -> DISK, ENOENT -> NOT_FOUND */
 int gobi_errno_exit(int err);
 
-/* mkdir -p for the parents of path under root (relative path) */
-int gobi_mkparents(int rootfd, const char *path);
-
 
 #endif /* _GOBI_H_INCLUDED_ */

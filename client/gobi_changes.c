@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gobi.h"
+#include "gobi_beneath.h"
 #include "gobi_changes.h"
 #include "gobi_ignore.h"
 #include "gobi_local.h"
@@ -102,8 +103,14 @@ gobi_sync_changes(gobi_sync_t *s, gobi_change_pt cb, void *data)
         }
 
         if (cmp > 0) {
-            /* in the base, not on disk: deleted, unless now ignored */
-            if (!gobi_ignore_path(s->ign, base[j].path)) {
+            /*
+             * In the base, not on disk: deleted, unless now ignored or
+             * behind a symbolic link (a folder replaced by a link is not
+             * synced: the server keeps its files).
+             */
+            if (!gobi_ignore_path(s->ign, base[j].path)
+                && gobi_beneath_link(s->rootfd, base[j].path) == 0)
+            {
                 gone[ngone].path = base[j].path;
                 memcpy(gone[ngone].hash, base[j].hash, sizeof(base[j].hash));
                 gone[ngone].used = 0;
@@ -195,6 +202,10 @@ gobi_sync_changes(gobi_sync_t *s, gobi_change_pt cb, void *data)
             rc = gobi_scan_emit(s, cb, data, GOBI_CH_DELETED, gone[k].path,
                                 NULL);
         }
+    }
+
+    for (k = 0; rc == 0 && cb && k < sc.nskips; k++) {
+        rc = cb(data, GOBI_CH_SKIPPED, sc.skips[k].path, sc.skips[k].why);
     }
 
 done:

@@ -15,12 +15,17 @@
 
 int gobi_sync_scan(gobi_sync_t *s);
 
-/* local changes against the base, reported instead of queued (status) */
+/*
+ * Local changes against the base, reported instead of queued (status),
+ * and what the scan skipped (not synced): src is the old path of a
+ * rename, the reason of a skip.
+ */
 typedef enum {
     GOBI_CH_NEW = 1,
     GOBI_CH_MODIFIED,
     GOBI_CH_DELETED,
-    GOBI_CH_RENAMED
+    GOBI_CH_RENAMED,
+    GOBI_CH_SKIPPED
 } gobi_change_e;
 
 typedef int (*gobi_change_pt)(void *data, gobi_change_e kind,

@@ -12,6 +12,7 @@
 
 #include "gobi.h"
 #include "gobi_api.h"
+#include "gobi_beneath.h"
 #include "gobi_changes.h"
 #include "gobi_cmd.h"
 #include "gobi_json.h"
@@ -24,6 +25,8 @@
 typedef struct {
     yajl_gen    g;
     int64_t     n;
+    char      **skips;                     /* "path\0why": after changes */
+    size_t      nskips;
 } gobi_status_ctx_t;
 
 
@@ -37,6 +40,8 @@ gobi_change_name(gobi_change_e kind)
         return "modified";
     case GOBI_CH_DELETED:
         return "deleted";
+    case GOBI_CH_SKIPPED:
+        return "skipped";
     default:
         return "renamed";
     }
@@ -48,6 +53,18 @@ gobi_status_change(void *data, gobi_change_e kind, const char *path,
     const char *src)
 {
     gobi_status_ctx_t  *ctx = data;
+    size_t              len;
+
+    if (kind == GOBI_CH_SKIPPED) {
+        len = strlen(path) + 1;
+        ctx->skips = gobi_realloc(ctx->skips,
+                                  (ctx->nskips + 1) * sizeof(char *));
+        ctx->skips[ctx->nskips] = gobi_alloc(len + strlen(src) + 1);
+        memcpy(ctx->skips[ctx->nskips], path, len);
+        strcpy(ctx->skips[ctx->nskips] + len, src);
+        ctx->nskips++;
+        return 0;
+    }
 
     ctx->n++;
 
@@ -151,12 +168,43 @@ gobi_cmd_status(int argc, char **argv)
 
     if (ctx.g) {
         yajl_gen_array_close(ctx.g);
+
+        /* links (never followed), special files, bad names */
+        gobi_jstr(ctx.g, "skipped");
+        yajl_gen_array_open(ctx.g);
+
+        for (i = 0; i < ctx.nskips; i++) {
+            yajl_gen_map_open(ctx.g);
+            gobi_jkv_str(ctx.g, "path", ctx.skips[i]);
+            gobi_jkv_str(ctx.g, "why",
+                         ctx.skips[i] + strlen(ctx.skips[i]) + 1);
+            yajl_gen_map_close(ctx.g);
+        }
+
+        yajl_gen_array_close(ctx.g);
         yajl_gen_map_close(ctx.g);
         gobi_json_out_end(ctx.g);
 
-    } else if (rc == 0 && ctx.n == 0) {
-        gobi_out("  none");
+    } else if (rc == 0) {
+        if (ctx.n == 0) {
+            gobi_out("  none");
+        }
+
+        if (ctx.nskips) {
+            gobi_out("skipped (not synced):");
+        }
+
+        for (i = 0; i < ctx.nskips; i++) {
+            gobi_out("  %s (%s)", ctx.skips[i],
+                     ctx.skips[i] + strlen(ctx.skips[i]) + 1);
+        }
     }
+
+    for (i = 0; i < ctx.nskips; i++) {
+        free(ctx.skips[i]);
+    }
+
+    free(ctx.skips);
 
     gobi_state_conflict_free(c, nc);
     gobi_sync_close(s);
@@ -396,7 +444,7 @@ gobi_cmd_resolve(int argc, char **argv)
             goto done;
         }
 
-        if (renameat(s->rootfd, hit->copy, s->rootfd, hit->path) != 0) {
+        if (gobi_beneath_rename(s->rootfd, hit->copy, hit->path, 0) != 0) {
             rc = gobi_error(gobi_errno_exit(errno), "cannot replace \"%s\" "
                             "with \"%s\": %s", hit->path, hit->copy,
                             strerror(errno));
@@ -404,7 +452,9 @@ gobi_cmd_resolve(int argc, char **argv)
         }
 
     } else if (strcmp(keep, "remote") == 0) {
-        if (unlinkat(s->rootfd, hit->copy, 0) != 0 && errno != ENOENT) {
+        if (gobi_beneath_unlink(s->rootfd, hit->copy, 0) != 0
+            && errno != ENOENT)
+        {
             rc = gobi_error(gobi_errno_exit(errno), "cannot delete \"%s\": "
                             "%s", hit->copy, strerror(errno));
             goto done;

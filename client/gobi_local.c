@@ -2,7 +2,8 @@
  * Copyright (C) the gobi authors
  *
  * The local side: comparing a file with its base, conflict copies, temp
- * files, batched base writes.
+ * files, batched base writes.  Nothing here follows a symbolic link in
+ * the folder (gobi_beneath.c).
  */
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "gobi.h"
+#include "gobi_beneath.h"
 #include "gobi_hash.h"
 #include "gobi_local.h"
 #include "gobi_map.h"
@@ -79,9 +81,10 @@ gobi_local_hash(gobi_sync_t *s, const char *path, const gobi_scan_entry_t *e,
         return 0;
     }
 
-    fd = openat(s->rootfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    fd = gobi_beneath_open(s->rootfd, path, O_RDONLY, 0);
     if (fd < 0) {
-        if (errno == ENOENT) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
+            /* gone, or a link now: the caller looks again */
             return GOBI_LOCAL_CHANGING;
         }
 
@@ -117,6 +120,38 @@ gobi_local_hash(gobi_sync_t *s, const char *path, const gobi_scan_entry_t *e,
 }
 
 
+/* 1: a regular file in st; 0: l->state says what is there; or an error */
+static int
+gobi_local_lstat(gobi_sync_t *s, const char *path, struct stat *st,
+    gobi_local_t *l)
+{
+    if (gobi_beneath_stat(s->rootfd, path, st) != 0) {
+        if (errno == ELOOP) {
+            /* a folder on the path is a link: not ours to look into */
+            l->state = GOBI_L_OTHER;
+            l->link = 1;
+            return 0;
+        }
+
+        if (errno != ENOENT && errno != ENOTDIR) {
+            return gobi_error(gobi_errno_exit(errno), "cannot stat \"%s\": "
+                              "%s", path, strerror(errno));
+        }
+
+        l->state = l->has_base ? GOBI_L_DELETED : GOBI_L_ABSENT;
+        return 0;
+    }
+
+    if (!S_ISREG(st->st_mode)) {
+        l->state = GOBI_L_OTHER;
+        l->link = S_ISLNK(st->st_mode);
+        return 0;
+    }
+
+    return 1;
+}
+
+
 int
 gobi_local_get(gobi_sync_t *s, const char *path, gobi_local_t *l)
 {
@@ -132,19 +167,9 @@ gobi_local_get(gobi_sync_t *s, const char *path, gobi_local_t *l)
 
     l->has_base = rc;
 
-    if (fstatat(s->rootfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno != ENOENT && errno != ENOTDIR) {
-            return gobi_error(gobi_errno_exit(errno), "cannot stat \"%s\": "
-                              "%s", path, strerror(errno));
-        }
-
-        l->state = l->has_base ? GOBI_L_DELETED : GOBI_L_ABSENT;
-        return 0;
-    }
-
-    if (!S_ISREG(st.st_mode)) {
-        l->state = GOBI_L_OTHER;
-        return 0;
+    rc = gobi_local_lstat(s, path, &st, l);
+    if (rc != 1) {
+        return rc;
     }
 
     gobi_scan_from_stat(&st, &l->stat);
@@ -170,11 +195,9 @@ gobi_local_get(gobi_sync_t *s, const char *path, gobi_local_t *l)
         }
 
         /* it changed while we read it, or went away: look again */
-        if (fstatat(s->rootfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0
-            || !S_ISREG(st.st_mode))
-        {
-            l->state = l->has_base ? GOBI_L_DELETED : GOBI_L_ABSENT;
-            return 0;
+        rc = gobi_local_lstat(s, path, &st, l);
+        if (rc != 1) {
+            return rc;
         }
 
         gobi_scan_from_stat(&st, &l->stat);
@@ -207,8 +230,9 @@ gobi_local_get(gobi_sync_t *s, const char *path, gobi_local_t *l)
 }
 
 
-char *
-gobi_local_conflict_name(gobi_sync_t *s, const char *path)
+/* a free name beside path, in its folder dfd */
+static char *
+gobi_local_conflict_name(gobi_sync_t *s, int dfd, const char *path)
 {
     const char  *slash, *name, *dot;
     char         date[32], *copy;
@@ -254,9 +278,8 @@ gobi_local_conflict_name(gobi_sync_t *s, const char *path)
                                 path, s->device, date, i, "");
         }
 
-        if (fstatat(s->rootfd, copy, &st, AT_SYMLINK_NOFOLLOW) != 0
-            && errno == ENOENT)
-        {
+        /* free, or not for fstatat to say: RENAME_NOREPLACE decides */
+        if (fstatat(dfd, copy + dirlen, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             return copy;
         }
 
@@ -269,15 +292,22 @@ int
 gobi_local_conflict_copy(gobi_sync_t *s, const char *path,
     int64_t remote_version, char **out)
 {
-    char  *copy;
-    int    rc, tries;
+    const char  *name;
+    char        *copy;
+    int          rc, tries, dfd;
 
-    for (tries = 0; tries < 10; tries++) {
-        copy = gobi_local_conflict_name(s, path);
+    /* the copy goes beside the file: one folder, opened once */
+    dfd = gobi_beneath_parent(s->rootfd, path, &name);
+    copy = NULL;
+    rc = dfd < 0 ? errno : 0;
 
-        if (renameat2(s->rootfd, path, s->rootfd, copy, RENAME_NOREPLACE)
+    for (tries = 0; dfd >= 0 && tries < 10; tries++) {
+        copy = gobi_local_conflict_name(s, dfd, path);
+
+        if (renameat2(dfd, name, dfd, copy + (name - path), RENAME_NOREPLACE)
             == 0)
         {
+            rc = 0;
             break;
         }
 
@@ -285,18 +315,29 @@ gobi_local_conflict_copy(gobi_sync_t *s, const char *path,
         free(copy);
         copy = NULL;
 
-        if (rc == EEXIST) {
-            continue;
+        if (rc != EEXIST) {
+            break;
         }
+    }
 
-        if (rc == ENOENT) {
-            /* the local file went away meanwhile: nothing to keep */
+    if (dfd >= 0) {
+        close(dfd);
+    }
+
+    if (rc == ENOENT || rc == ENOTDIR) {
+        /* the local file went away meanwhile: nothing to keep */
+        if (out) {
             *out = NULL;
-            return 0;
         }
 
+        return 0;
+    }
+
+    if (rc != 0 && rc != EEXIST) {
         return gobi_error(gobi_errno_exit(rc), "cannot keep the local "
-                          "version of \"%s\": %s", path, strerror(rc));
+                          "version of \"%s\": %s", path,
+                          rc == ELOOP ? "a folder on the path is a symbolic "
+                                        "link" : strerror(rc));
     }
 
     if (copy == NULL) {
@@ -335,7 +376,7 @@ gobi_local_prune_dirs(gobi_sync_t *s, const char *path)
     while ((slash = strrchr(p, '/')) != NULL) {
         *slash = '\0';
 
-        if (unlinkat(s->rootfd, p, AT_REMOVEDIR) != 0) {
+        if (gobi_beneath_unlink(s->rootfd, p, AT_REMOVEDIR) != 0) {
             break;
         }
     }
@@ -347,33 +388,40 @@ gobi_local_prune_dirs(gobi_sync_t *s, const char *path)
 int
 gobi_local_tmpfile(gobi_sync_t *s, char **name)
 {
-    char  *tmpl;
-    int    fd;
+    static unsigned int   n;
+    char                 *tmp;
+    int                   fd, tries, err;
 
-    tmpl = gobi_sprintf("%s/.gobi/tmp/dl.XXXXXX", s->root);
+    /* O_EXCL and no links: nothing there is opened but our new file */
+    for (tries = 0; tries < 100; tries++) {
+        tmp = gobi_sprintf(".gobi/tmp/dl.%ld.%u", (long) getpid(), n++);
+        fd = gobi_beneath_open(s->rootfd, tmp, O_RDWR | O_CREAT | O_EXCL,
+                               0600);
 
-    fd = mkostemp(tmpl, O_CLOEXEC);
+        if (fd >= 0) {
+            *name = tmp;
+            return fd;
+        }
 
-    if (fd < 0 && errno == ENOENT) {
-        /* someone removed .gobi/tmp */
-        free(tmpl);
-        tmpl = gobi_sprintf("%s/.gobi/tmp", s->root);
-        mkdir(tmpl, 0700);
-        free(tmpl);
-        tmpl = gobi_sprintf("%s/.gobi/tmp/dl.XXXXXX", s->root);
-        fd = mkostemp(tmpl, O_CLOEXEC);
+        err = errno;
+        free(tmp);
+
+        if (err == ENOENT && tries == 0) {
+            /* someone removed .gobi/tmp */
+            gobi_beneath_mkdir(s->rootfd, ".gobi/tmp", 0700);
+            continue;
+        }
+
+        if (err != EEXIST) {
+            break;
+        }
     }
 
-    if (fd < 0) {
-        gobi_error(gobi_errno_exit(errno), "cannot create a temporary file "
-                   "in %s/.gobi/tmp: %s", s->root, strerror(errno));
-        free(tmpl);
-        return -1;
-    }
+    gobi_error(gobi_errno_exit(err), "cannot create a temporary file in "
+               "%s/.gobi/tmp: %s", s->root,
+               err == ELOOP ? "it is a symbolic link" : strerror(err));
 
-    *name = tmpl;
-
-    return fd;
+    return -1;
 }
 
 

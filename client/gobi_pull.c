@@ -9,6 +9,10 @@
  * that keeps paths free: local renames first (a rename event whose source
  * we have unchanged), then deletions, then downloads, several in flight.
  * The cursor moves to the head only when every target was applied.
+ *
+ * Nothing is written through a symbolic link (gobi_beneath.c): a change
+ * at a path that is, or goes through, a link here is refused with a
+ * warning and counted as skipped; the server keeps the file.
  */
 
 #include <errno.h>
@@ -20,6 +24,7 @@
 
 #include "gobi.h"
 #include "gobi_api.h"
+#include "gobi_beneath.h"
 #include "gobi_hash.h"
 #include "gobi_http.h"
 #include "gobi_ignore.h"
@@ -63,8 +68,9 @@ typedef struct {
     gobi_sync_t      *s;
     gobi_rchange_t   *ch;
     gobi_local_t      l0;                  /* the local file we saw */
-    char             *tmp;
+    char             *tmp;                 /* relative to the root */
     int               fd;
+    int               refused;             /* a link on the path */
 } gobi_dl_t;
 
 
@@ -302,6 +308,30 @@ gobi_pull_events(gobi_sync_t *s, gobi_remote_t *r, int *expired)
 }
 
 
+/* a remote change at a path that is, or goes through, a link here */
+static void
+gobi_pull_refuse(gobi_sync_t *s, gobi_rchange_t *ch, const char *what)
+{
+    size_t  len;
+
+    len = gobi_beneath_link(s->rootfd, ch->path);
+
+    if (len) {
+        gobi_warn("not applied: \"%s\" %s on the server, but \"%.*s\" is a "
+                  "symbolic link here (gobi does not follow links)",
+                  ch->path, what, (int) len, ch->path);
+
+    } else {
+        gobi_warn("not applied: \"%s\" %s on the server, but a folder on "
+                  "its path was a symbolic link here (gobi does not follow "
+                  "links)", ch->path, what);
+    }
+
+    s->stats.skipped++;
+    ch->done = 1;
+}
+
+
 /* a rename event whose source we have unchanged: move it locally */
 static int
 gobi_pull_rename(gobi_sync_t *s, gobi_remote_t *r, gobi_rchange_t *ch)
@@ -332,15 +362,20 @@ gobi_pull_rename(gobi_sync_t *s, gobi_remote_t *r, gobi_rchange_t *ch)
     }
 
     if (lp.state != GOBI_L_ABSENT) {
+        /* a link there: the download refuses it */
         return 0;
     }
 
-    rc = gobi_mkparents(s->rootfd, ch->path);
-    if (rc != 0) {
-        return rc;
+    if (gobi_beneath_mkparents(s->rootfd, ch->path, 0777) != 0) {
+        if (errno == ELOOP) {
+            return 0;
+        }
+
+        return gobi_error(gobi_errno_exit(errno), "cannot create the folder "
+                          "of \"%s\": %s", ch->path, strerror(errno));
     }
 
-    if (renameat2(s->rootfd, ch->from, s->rootfd, ch->path, RENAME_NOREPLACE)
+    if (gobi_beneath_rename(s->rootfd, ch->from, ch->path, RENAME_NOREPLACE)
         != 0)
     {
         /* a race with the user: leave it to the download */
@@ -398,6 +433,12 @@ gobi_pull_delete(gobi_sync_t *s, gobi_rchange_t *ch)
         return 0;
     }
 
+    if (l.link) {
+        /* what is there is not ours: the base row goes, the file stays */
+        gobi_pull_refuse(s, ch, "was deleted");
+        return gobi_sync_base_del(s, ch->path);
+    }
+
     switch (l.state) {
 
     case GOBI_L_UNCHANGED:
@@ -405,7 +446,14 @@ gobi_pull_delete(gobi_sync_t *s, gobi_rchange_t *ch)
         if (gobi_scan_stat(s->rootfd, ch->path, &e) == 1
             && gobi_local_same(&e, &l.stat))
         {
-            if (unlinkat(s->rootfd, ch->path, 0) != 0 && errno != ENOENT) {
+            if (gobi_beneath_unlink(s->rootfd, ch->path, 0) != 0
+                && errno != ENOENT)
+            {
+                if (errno == ELOOP) {
+                    gobi_pull_refuse(s, ch, "was deleted");
+                    return gobi_sync_base_del(s, ch->path);
+                }
+
                 return gobi_error(gobi_errno_exit(errno), "cannot delete "
                                   "\"%s\": %s", ch->path, strerror(errno));
             }
@@ -442,7 +490,7 @@ gobi_dl_free(gobi_dl_t *dl)
     }
 
     if (dl->tmp) {
-        unlink(dl->tmp);
+        gobi_beneath_unlink(dl->s->rootfd, dl->tmp, 0);
         free(dl->tmp);
     }
 
@@ -460,7 +508,7 @@ gobi_dl_place(gobi_dl_t *dl, int64_t version, const char *hash,
     gobi_base_t         b;
     struct timespec     ts[2];
     struct stat         st;
-    char               *rel, cur[GOBI_HASH_HEX_LEN + 1];
+    char                cur[GOBI_HASH_HEX_LEN + 1];
     int                 rc, n, exists;
 
     s = dl->s;
@@ -483,12 +531,15 @@ gobi_dl_place(gobi_dl_t *dl, int64_t version, const char *hash,
                           ch->path, strerror(errno));
     }
 
-    rc = gobi_mkparents(s->rootfd, ch->path);
-    if (rc != 0) {
-        return rc;
-    }
+    if (gobi_beneath_mkparents(s->rootfd, ch->path, 0777) != 0) {
+        if (errno == ELOOP) {
+            dl->refused = 1;
+            return 0;
+        }
 
-    rel = dl->tmp + strlen(s->root) + 1;
+        return gobi_error(gobi_errno_exit(errno), "cannot create the folder "
+                          "of \"%s\": %s", ch->path, strerror(errno));
+    }
 
     for (n = 0; n < 5; n++) {
         exists = gobi_scan_stat(s->rootfd, ch->path, &now);
@@ -501,10 +552,17 @@ gobi_dl_place(gobi_dl_t *dl, int64_t version, const char *hash,
                 return 0;
             }
 
-            if (renameat2(s->rootfd, rel, s->rootfd, ch->path,
-                          RENAME_NOREPLACE) == 0)
+            if (gobi_beneath_rename(s->rootfd, dl->tmp, ch->path,
+                                    RENAME_NOREPLACE) == 0)
             {
                 break;
+            }
+
+            if (errno == ELOOP || (errno == EEXIST
+                                   && gobi_beneath_link(s->rootfd, ch->path)))
+            {
+                dl->refused = 1;
+                return 0;
             }
 
             if (errno == EEXIST) {
@@ -519,7 +577,12 @@ gobi_dl_place(gobi_dl_t *dl, int64_t version, const char *hash,
             && gobi_local_same(&now, &dl->l0.stat))
         {
             /* still the version the base knows: replace it */
-            if (renameat(s->rootfd, rel, s->rootfd, ch->path) != 0) {
+            if (gobi_beneath_rename(s->rootfd, dl->tmp, ch->path, 0) != 0) {
+                if (errno == ELOOP) {
+                    dl->refused = 1;
+                    return 0;
+                }
+
                 return gobi_error(gobi_errno_exit(errno), "cannot write "
                                   "\"%s\": %s", ch->path, strerror(errno));
             }
@@ -636,6 +699,12 @@ gobi_dl_done(gobi_req_t *r)
         goto done;
     }
 
+    if (dl->refused) {
+        /* a link appeared on the path while the bytes came */
+        gobi_pull_refuse(s, ch, dl->l0.has_base ? "changed" : "was added");
+        goto done;
+    }
+
     ch->done = 1;
     s->stats.downloaded++;
     s->stats.bytes_down += r->received;
@@ -694,6 +763,11 @@ gobi_pull_download(gobi_sync_t *s, gobi_rchange_t *ch)
         b.ino = l.stat.ino;
         ch->done = 1;
         return gobi_sync_base_put(s, &b);
+    }
+
+    if (l.state == GOBI_L_OTHER && l.link) {
+        gobi_pull_refuse(s, ch, l.has_base ? "changed" : "was added");
+        return 0;
     }
 
     if (l.state == GOBI_L_OTHER) {

@@ -3,7 +3,8 @@
  *
  * Push: the queue to the server.  Each queue entry is re-checked against
  * the base when it is sent, so entries queued long ago (offline) stay
- * correct after a pull changed the base.
+ * correct after a pull changed the base.  Files are read without
+ * following a symbolic link on their path: a link is never uploaded.
  */
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 
 #include "gobi.h"
 #include "gobi_api.h"
+#include "gobi_beneath.h"
 #include "gobi_http.h"
 #include "gobi_ignore.h"
 #include "gobi_local.h"
@@ -166,7 +168,7 @@ gobi_up_done(gobi_req_t *r)
     b.lmtime = 0;
     b.ino = u->stat.ino;
 
-    if (fstatat(s->rootfd, u->path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (gobi_beneath_stat(s->rootfd, u->path, &st) == 0) {
         gobi_scan_from_stat(&st, &now);
 
         if (gobi_local_same(&now, &u->stat)
@@ -210,11 +212,11 @@ gobi_push_upload(gobi_sync_t *s, int64_t qid, const char *path,
     struct stat         st;
     int                 fd;
 
-    fd = openat(s->rootfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    fd = gobi_beneath_open(s->rootfd, path, O_RDONLY, 0);
 
     if (fd < 0) {
-        if (errno == ENOENT) {
-            /* gone meanwhile: the next scan sees it */
+        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
+            /* gone meanwhile, or a link now: the next scan sees it */
             return 0;
         }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gobi.h"
+#include "gobi_beneath.h"
 #include "gobi_out.h"
 #include "gobi_path.h"
 #include "gobi_scan.h"
@@ -30,8 +31,8 @@ gobi_scan_stat(int rootfd, const char *path, gobi_scan_entry_t *e)
 {
     struct stat  st;
 
-    if (fstatat(rootfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR) {
+    if (gobi_beneath_stat(rootfd, path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
             return 0;
         }
 
@@ -55,6 +56,30 @@ gobi_scan_cmp(const void *a, const void *b)
 {
     return strcmp(((const gobi_scan_entry_t *) a)->path,
                   ((const gobi_scan_entry_t *) b)->path);
+}
+
+
+static int
+gobi_scan_skip_cmp(const void *a, const void *b)
+{
+    return strcmp(((const gobi_scan_skip_t *) a)->path,
+                  ((const gobi_scan_skip_t *) b)->path);
+}
+
+
+/* not synced: listed for status; takes path */
+static void
+gobi_scan_skip(gobi_scan_t *out, char *path, const char *why)
+{
+    if (out->nskips == out->skips_cap) {
+        out->skips_cap = out->skips_cap ? out->skips_cap * 2 : 16;
+        out->skips = gobi_realloc(out->skips,
+                                  out->skips_cap * sizeof(gobi_scan_skip_t));
+    }
+
+    out->skips[out->nskips].path = path;
+    out->skips[out->nskips].why = why;
+    out->nskips++;
 }
 
 
@@ -108,18 +133,31 @@ gobi_scan_dir(int dfd, const char *prefix, gobi_ignore_t *ig,
         if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno != ENOENT) {
                 gobi_warn("cannot stat \"%s\": %s", path, strerror(errno));
-                out->skipped++;
+                gobi_scan_skip(out, path, "cannot be read");
+
+            } else {
+                free(path);
             }
 
-            free(path);
             continue;
         }
 
         is_dir = S_ISDIR(st.st_mode);
 
-        if (!is_dir && !S_ISREG(st.st_mode)) {
-            out->skipped++;
+        if (gobi_ignore_entry(ig, path, is_dir)) {
             free(path);
+            continue;
+        }
+
+        if (S_ISLNK(st.st_mode)) {
+            /* never followed: its target may be anywhere */
+            gobi_out_v("skipping \"%s\": a symbolic link", path);
+            gobi_scan_skip(out, path, "symbolic link");
+            continue;
+        }
+
+        if (!is_dir && !S_ISREG(st.st_mode)) {
+            gobi_scan_skip(out, path, "special file");
             continue;
         }
 
@@ -127,13 +165,7 @@ gobi_scan_dir(int dfd, const char *prefix, gobi_ignore_t *ig,
 
         if (why) {
             gobi_out_v("skipping \"%s\": %s", path, why);
-            out->skipped++;
-            free(path);
-            continue;
-        }
-
-        if (gobi_ignore_entry(ig, path, is_dir)) {
-            free(path);
+            gobi_scan_skip(out, path, why);
             continue;
         }
 
@@ -144,8 +176,7 @@ gobi_scan_dir(int dfd, const char *prefix, gobi_ignore_t *ig,
             if (fd < 0) {
                 gobi_warn("cannot open folder \"%s\": %s", path,
                           strerror(errno));
-                out->skipped++;
-                free(path);
+                gobi_scan_skip(out, path, "cannot be read");
                 continue;
             }
 
@@ -200,6 +231,11 @@ gobi_scan_tree(int rootfd, gobi_ignore_t *ig, gobi_scan_t *out)
         qsort(out->files, out->n, sizeof(gobi_scan_entry_t), gobi_scan_cmp);
     }
 
+    if (out->nskips > 1) {
+        qsort(out->skips, out->nskips, sizeof(gobi_scan_skip_t),
+              gobi_scan_skip_cmp);
+    }
+
     return 0;
 }
 
@@ -213,6 +249,11 @@ gobi_scan_free(gobi_scan_t *s)
         free(s->files[i].path);
     }
 
+    for (i = 0; i < s->nskips; i++) {
+        free(s->skips[i].path);
+    }
+
     free(s->files);
+    free(s->skips);
     memset(s, 0, sizeof(gobi_scan_t));
 }

@@ -185,7 +185,9 @@ gobi_state_open(const char *root, int create, gobi_state_t **out)
 
     st = gobi_calloc(sizeof(gobi_state_t));
 
-    flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    /* no link on the way to our state (gobi_sync checks .gobi/ too) */
+    flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+            | SQLITE_OPEN_NOFOLLOW;
     if (create) {
         flags |= SQLITE_OPEN_CREATE;
     }

@@ -2,7 +2,8 @@
  * Copyright (C) the gobi authors
  *
  * Opening a vault folder (find it, lock it, read its state), one whole
- * sync pass and its report.
+ * sync pass and its report.  .gobi/ and what is in it are opened beneath
+ * the root without following links (gobi_beneath.c).
  */
 
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "gobi.h"
+#include "gobi_beneath.h"
 #include "gobi_changes.h"
 #include "gobi_conf.h"
 #include "gobi_http.h"
@@ -71,23 +73,51 @@ gobi_sync_find_root(const char *dir)
 }
 
 
+/*
+ * .gobi/ and the state files must be what they seem: a link there would
+ * have SQLite, the lock or the temp files write wherever it points.
+ */
+static int
+gobi_sync_check_state(gobi_sync_t *s)
+{
+    static const char  *files[] = { ".gobi", ".gobi/state.db",
+                                    ".gobi/state.db-wal",
+                                    ".gobi/state.db-shm",
+                                    ".gobi/state.db-journal", ".gobi/lock",
+                                    ".gobi/tmp" };
+    struct stat         st;
+    size_t              i;
+
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (gobi_beneath_stat(s->rootfd, files[i], &st) != 0) {
+            if (errno == ENOENT) {
+                continue;
+            }
+
+            return gobi_error(gobi_errno_exit(errno), "cannot use %s/%s: "
+                              "%s", s->root, files[i], strerror(errno));
+        }
+
+        if (S_ISLNK(st.st_mode)) {
+            return gobi_error(GOBI_EXIT_ERROR, "%s/%s is a symbolic link: "
+                              "gobi does not follow links there; remove it",
+                              s->root, files[i]);
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 gobi_sync_lock(gobi_sync_t *s)
 {
-    char  *path;
-    int    rc;
-
-    path = gobi_sprintf("%s/.gobi/lock", s->root);
-
-    s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    s->lockfd = gobi_beneath_open(s->rootfd, ".gobi/lock", O_RDWR | O_CREAT,
+                                  0600);
     if (s->lockfd < 0) {
-        rc = gobi_error(gobi_errno_exit(errno), "cannot open %s: %s", path,
-                        strerror(errno));
-        free(path);
-        return rc;
+        return gobi_error(gobi_errno_exit(errno), "cannot open %s/.gobi/lock:"
+                          " %s", s->root, strerror(errno));
     }
-
-    free(path);
 
     if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) {
@@ -107,27 +137,35 @@ gobi_sync_lock(gobi_sync_t *s)
 static void
 gobi_sync_clean_tmp(gobi_sync_t *s)
 {
-    char           *path;
     DIR            *d;
     struct dirent  *de;
+    int             fd;
 
-    path = gobi_sprintf("%s/.gobi/tmp", s->root);
+    if (gobi_beneath_mkdir(s->rootfd, ".gobi/tmp", 0700) == 0
+        || errno != EEXIST)
+    {
+        return;
+    }
 
-    if (mkdir(path, 0700) != 0 && errno == EEXIST) {
-        d = opendir(path);
+    fd = gobi_beneath_open(s->rootfd, ".gobi/tmp", O_RDONLY | O_DIRECTORY,
+                           0);
+    if (fd < 0) {
+        return;
+    }
 
-        if (d) {
-            while ((de = readdir(d)) != NULL) {
-                if (strncmp(de->d_name, "dl.", 3) == 0) {
-                    unlinkat(dirfd(d), de->d_name, 0);
-                }
-            }
+    d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return;
+    }
 
-            closedir(d);
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, "dl.", 3) == 0) {
+            unlinkat(dirfd(d), de->d_name, 0);
         }
     }
 
-    free(path);
+    closedir(d);
 }
 
 
@@ -140,6 +178,11 @@ gobi_sync_init(gobi_sync_t *s, int lock)
     if (s->rootfd < 0) {
         return gobi_error(gobi_errno_exit(errno), "cannot open %s: %s",
                           s->root, strerror(errno));
+    }
+
+    rc = gobi_sync_check_state(s);
+    if (rc != 0) {
+        return rc;
     }
 
     if (lock) {
@@ -497,6 +540,7 @@ gobi_sync_report(gobi_sync_t *s, const char *what, int64_t ms)
         gobi_jkv_int(g, "renamed_local", t->renamed_local);
         gobi_jkv_int(g, "renamed_remote", t->renamed_remote);
         gobi_jkv_int(g, "conflicts", t->conflicts);
+        gobi_jkv_int(g, "skipped", t->skipped);
         gobi_jkv_int(g, "bytes_up", t->bytes_up);
         gobi_jkv_int(g, "bytes_down", t->bytes_down);
         gobi_jkv_int(g, "pending", pending);
@@ -522,12 +566,14 @@ gobi_sync_report(gobi_sync_t *s, const char *what, int64_t ms)
     GOBI_PART(t->renamed_remote, "renamed on the server");
     GOBI_PART(t->renamed_local, "renamed here");
     GOBI_PART(t->conflicts, "conflicts");
+    GOBI_PART(t->skipped, "skipped");
     GOBI_PART(pending, "pending");
 
 #undef GOBI_PART
 
     files = t->uploaded + t->downloaded + t->deleted_remote + t->deleted_local
-            + t->renamed_remote + t->renamed_local + t->conflicts + pending;
+            + t->renamed_remote + t->renamed_local + t->conflicts
+            + t->skipped + pending;
 
     if (files == 0 && len < sizeof(line)) {
         len += snprintf(line + len, sizeof(line) - len, " up to date,");

@@ -58,6 +58,7 @@ typedef struct {
     int64_t     renamed_remote;
     int64_t     renamed_local;
     int64_t     conflicts;
+    int64_t     skipped;                   /* remote changes behind links */
     int64_t     bytes_up;
     int64_t     bytes_down;
     int64_t     mass_delete_refused;

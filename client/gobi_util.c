@@ -1,16 +1,14 @@
 /*
  * Copyright (C) the gobi authors
  *
- * The error slot, allocation that never returns NULL, clocks, mkdir -p.
+ * The error slot, allocation that never returns NULL, clocks.
  */
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include "gobi.h"
 
@@ -221,29 +219,3 @@ gobi_errno_exit(int err)
     }
 }
 
-
-int
-gobi_mkparents(int rootfd, const char *path)
-{
-    char   *p, *s;
-    int     rc;
-
-    p = gobi_strdup(path);
-    rc = 0;
-
-    for (s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-
-        if (mkdirat(rootfd, p, 0777) != 0 && errno != EEXIST) {
-            rc = gobi_error(gobi_errno_exit(errno), "cannot create folder "
-                            "\"%s\": %s", p, strerror(errno));
-            break;
-        }
-
-        *s = '/';
-    }
-
-    free(p);
-
-    return rc;
-}

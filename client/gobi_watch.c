@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "gobi.h"
+#include "gobi_beneath.h"
 #include "gobi_changes.h"
 #include "gobi_cmd.h"
 #include "gobi_ignore.h"
@@ -124,8 +125,11 @@ gobi_watch_add_dir(gobi_watch_t *w, const char *rel)
     free(w->wd_path[wd]);
     w->wd_path[wd] = gobi_strdup(rel);
 
-    fd = open(abs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* what is watched is read beneath the root: links are not followed */
     free(abs);
+    fd = *rel ? gobi_beneath_open(w->s->rootfd, rel, O_RDONLY | O_DIRECTORY,
+                                  0)
+              : openat(w->s->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (fd < 0) {
         return;
