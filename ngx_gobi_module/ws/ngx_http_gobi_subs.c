@@ -29,7 +29,8 @@ struct ngx_http_gobi_vsub_s {
     ngx_rbtree_node_t              node;       /* key: vault id */
     int64_t                        vault;
     int64_t                        seq;        /* fanned out up to */
-    int64_t                        announced;  /* highest seq heard of */
+    int64_t                        announced;  /* highest seq heard of
+                                                  since the last read */
     ngx_queue_t                    sessions;
     ngx_uint_t                     nsessions;
     ngx_event_t                    retry;      /* the store failed a read */
@@ -413,6 +414,13 @@ ngx_http_gobi_subs_fetch(ngx_http_gobi_vsub_t *vsub)
 
     vsub->fetching = 1;
     vsub->again = 0;
+
+    /*
+     * What was heard so far, this read covers: a seq beyond what the
+     * store then has (a stale or foreign notice) is forgotten, not read
+     * for again and again.  Notices heard while it runs count anew.
+     */
+    vsub->announced = vsub->seq;
 }
 
 
