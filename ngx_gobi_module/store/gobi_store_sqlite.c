@@ -14,6 +14,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@
 #include "gobi_store.h"
 
 
-#define GOBI_STORE_SQLITE_SCHEMA   1
+#define GOBI_STORE_SQLITE_SCHEMA   2
 #define GOBI_STORE_SQLITE_BUSY_MS  10000
 #define GOBI_STORE_SQLITE_ERRLEN   512
 
@@ -44,10 +45,19 @@ typedef enum {
     GOBI_SQLITE_USER_INSERT,
     GOBI_SQLITE_USER_BY_NAME,
     GOBI_SQLITE_USER_BY_ID,
+    GOBI_SQLITE_USER_TAKEN,
+    GOBI_SQLITE_USER_SET_PASSWORD,
+    GOBI_SQLITE_USER_DELETE_EVENTS,
+    GOBI_SQLITE_USER_DELETE_FILES,
+    GOBI_SQLITE_USER_DELETE_VAULTS,
+    GOBI_SQLITE_USER_DELETE_TOKENS,
+    GOBI_SQLITE_USER_DELETE,
     GOBI_SQLITE_TOKEN_INSERT,
     GOBI_SQLITE_TOKEN_EXPIRE,
     GOBI_SQLITE_TOKEN_GET,
     GOBI_SQLITE_TOKEN_DELETE,
+    GOBI_SQLITE_TOKEN_DELETE_USER,
+    GOBI_SQLITE_TOKEN_PRUNE,
     GOBI_SQLITE_VAULT_INSERT,
     GOBI_SQLITE_VAULT_BY_NAME,
     GOBI_SQLITE_VAULT_BY_ID,
@@ -116,10 +126,31 @@ static const gobi_store_sqlite_sql_t  gobi_store_sqlite_sql[] = {
 
     [GOBI_SQLITE_USER_INSERT] = { "user_create",
       "INSERT INTO users (username, pwhash, created_at) VALUES (?1, ?2, ?3)" },
+    /*
+     * NOCASE folds ASCII letters, as the contract says.  Names that differ
+     * only in case and predate schema 2 both stay: the exact one wins.
+     */
     [GOBI_SQLITE_USER_BY_NAME] = { "user_get",
-      GOBI_SQLITE_USER_COLUMNS "WHERE username = ?1" },
+      GOBI_SQLITE_USER_COLUMNS "WHERE username = ?1 COLLATE NOCASE"
+      " ORDER BY username = ?1 DESC, id LIMIT 1" },
     [GOBI_SQLITE_USER_BY_ID] = { "user_get_by_id",
       GOBI_SQLITE_USER_COLUMNS "WHERE id = ?1" },
+    [GOBI_SQLITE_USER_TAKEN] = { "user_create",
+      "SELECT 1 FROM users WHERE username = ?1 COLLATE NOCASE LIMIT 1" },
+    [GOBI_SQLITE_USER_SET_PASSWORD] = { "user_set_password",
+      "UPDATE users SET pwhash = ?2 WHERE id = ?1" },
+    [GOBI_SQLITE_USER_DELETE_EVENTS] = { "user_delete",
+      "DELETE FROM events WHERE vault IN"
+      " (SELECT id FROM vaults WHERE owner = ?1)" },
+    [GOBI_SQLITE_USER_DELETE_FILES] = { "user_delete",
+      "DELETE FROM files WHERE vault IN"
+      " (SELECT id FROM vaults WHERE owner = ?1)" },
+    [GOBI_SQLITE_USER_DELETE_VAULTS] = { "user_delete",
+      "DELETE FROM vaults WHERE owner = ?1" },
+    [GOBI_SQLITE_USER_DELETE_TOKENS] = { "user_delete",
+      "DELETE FROM tokens WHERE user_id = ?1" },
+    [GOBI_SQLITE_USER_DELETE] = { "user_delete",
+      "DELETE FROM users WHERE id = ?1" },
 
     [GOBI_SQLITE_TOKEN_INSERT] = { "token_create",
       "INSERT INTO tokens (hash, user_id, created_at, expires_at)"
@@ -132,6 +163,10 @@ static const gobi_store_sqlite_sql_t  gobi_store_sqlite_sql[] = {
       " WHERE t.hash = ?1 AND t.expires_at > ?2" },
     [GOBI_SQLITE_TOKEN_DELETE] = { "token_delete",
       "DELETE FROM tokens WHERE hash = ?1" },
+    [GOBI_SQLITE_TOKEN_DELETE_USER] = { "token_delete_user",
+      "DELETE FROM tokens WHERE user_id = ?1 AND (?2 IS NULL OR hash <> ?2)" },
+    [GOBI_SQLITE_TOKEN_PRUNE] = { "tokens_prune",
+      "DELETE FROM tokens WHERE expires_at <= ?1" },
 
     [GOBI_SQLITE_VAULT_INSERT] = { "vault_create",
       "INSERT INTO vaults (owner, name, created_at, head_seq)"
@@ -157,12 +192,16 @@ static const gobi_store_sqlite_sql_t  gobi_store_sqlite_sql[] = {
     [GOBI_SQLITE_FILE_GET] = { "file_get",
       "SELECT path, version, hash, size, mtime, deleted FROM files"
       " WHERE vault = ?1 AND path = ?2" },
-    /* the prefix is checked in C: rows sort bytewise, so the matches are
-     * the run that starts at the prefix itself */
+    /*
+     * The prefix is checked in C: rows sort bytewise, so the matches are
+     * the run that starts at the prefix itself.  ?2 is the one lower
+     * bound of the index range, the prefix or the page cursor, whichever
+     * is greater (a path equal to the cursor is skipped in C).
+     */
     [GOBI_SQLITE_FILE_LIST] = { "file_list",
       "SELECT path, version, hash, size, mtime, deleted FROM files"
       " WHERE vault = ?1 AND path >= ?2 AND (?3 OR deleted = 0)"
-      " ORDER BY path" },
+      " ORDER BY path LIMIT ?4" },
     [GOBI_SQLITE_FILE_PUT] = { "write",
       "INSERT INTO files (vault, path, version, hash, size, mtime, deleted)"
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -190,7 +229,11 @@ static const gobi_store_sqlite_sql_t  gobi_store_sqlite_sql[] = {
 };
 
 
-/* Version 1.  Later versions add steps keyed on PRAGMA user_version. */
+/*
+ * Version 2.  Every statement is idempotent, so running the whole script
+ * migrates an older database; a later version that cannot be written so
+ * adds steps keyed on PRAGMA user_version.
+ */
 static const char  gobi_store_sqlite_schema[] =
     /* AUTOINCREMENT: an id never comes back after a delete (blob folders
      * and bus channels are keyed by it, live sessions know it) */
@@ -243,7 +286,13 @@ static const char  gobi_store_sqlite_schema[] =
     " ts INTEGER NOT NULL,"
     " PRIMARY KEY (vault, seq)"
     ") WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS events_ts ON events (ts);";
+    "CREATE INDEX IF NOT EXISTS events_ts ON events (ts);"
+
+    /* version 2: usernames unique case-insensitively (checked by
+     * user_create in its write transaction), expired tokens pruned */
+    "CREATE INDEX IF NOT EXISTS users_fold"
+    " ON users (username COLLATE NOCASE);"
+    "CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);";
 
 
 static __thread char  gobi_store_sqlite_errbuf[GOBI_STORE_SQLITE_ERRLEN];
@@ -729,6 +778,7 @@ gobi_store_sqlite_close(gobi_store_t *st)
 static gobi_store_t *
 gobi_store_sqlite_open(const char *uri, char *errbuf, size_t errlen)
 {
+    int                        fd;
     gobi_store_t              *st;
     gobi_store_rc_e            rc;
     gobi_store_sqlite_conn_t  *c;
@@ -768,6 +818,17 @@ gobi_store_sqlite_open(const char *uri, char *errbuf, size_t errlen)
     st->pid = getpid();
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->wlock, NULL);
+
+    /*
+     * The database holds password and token hashes: a new file is made
+     * 0600 before SQLite opens it (it gives its -wal and -shm files the
+     * database's mode).  A failure is left for SQLite to report.
+     */
+
+    fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd != -1) {
+        (void) close(fd);
+    }
 
     /* open one connection now: creates the file, or says why it cannot */
 
@@ -835,7 +896,7 @@ gobi_store_sqlite_init_schema(gobi_store_t *st)
 
     rc = sqlite3_exec(c->db, gobi_store_sqlite_schema, NULL, NULL, &msg);
     if (rc == SQLITE_OK) {
-        rc = sqlite3_exec(c->db, "PRAGMA user_version = 1", NULL, NULL,
+        rc = sqlite3_exec(c->db, "PRAGMA user_version = 2", NULL, NULL,
                           &msg);
     }
 
@@ -870,10 +931,46 @@ gobi_store_sqlite_user_row(sqlite3_stmt *stmt, gobi_user_t *u)
 }
 
 
+/*
+ * Runs statements bound to one id in turn: *changes is what the last one
+ * changed.  Inside the caller's transaction.
+ */
+
+static gobi_store_rc_e
+gobi_store_sqlite_steps(gobi_store_sqlite_conn_t *c,
+    const gobi_store_sqlite_stmt_e *steps, size_t n, int64_t id,
+    int64_t *changes)
+{
+    size_t            i;
+    sqlite3_stmt     *stmt;
+    gobi_store_rc_e   grc;
+
+    for (i = 0; i < n; i++) {
+        grc = gobi_store_sqlite_stmt(c, steps[i], &stmt);
+        if (grc != GOBI_STORE_OK) {
+            return grc;
+        }
+
+        sqlite3_bind_int64(stmt, 1, id);
+        grc = gobi_store_sqlite_step(c, stmt, steps[i], NULL);
+        gobi_store_sqlite_reset(stmt);
+
+        if (grc != GOBI_STORE_OK) {
+            return grc;
+        }
+    }
+
+    *changes = sqlite3_changes64(c->db);
+
+    return GOBI_STORE_OK;
+}
+
+
 static gobi_store_rc_e
 gobi_store_sqlite_user_create(gobi_store_t *st, const char *username,
     const char *pwhash, int64_t now, gobi_user_t *out)
 {
+    int                        taken;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
@@ -885,9 +982,37 @@ gobi_store_sqlite_user_create(gobi_store_t *st, const char *username,
                                          "username or hash too long");
     }
 
-    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_USER_INSERT, &c, &stmt);
+    /*
+     * The case-folded name is checked and the row inserted in one write
+     * transaction: writers of every process are serialized by it.
+     */
+
+    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_WRITE, &c);
     if (grc != GOBI_STORE_OK) {
         return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_USER_TAKEN, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    sqlite3_bind_text(stmt, 1, username, -1, SQLITE_STATIC);
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_USER_TAKEN, &taken);
+    gobi_store_sqlite_reset(stmt);
+
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    if (taken) {
+        grc = GOBI_STORE_EXISTS;
+        goto done;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_USER_INSERT, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        goto done;
     }
 
     sqlite3_bind_text(stmt, 1, username, -1, SQLITE_STATIC);
@@ -895,8 +1020,13 @@ gobi_store_sqlite_user_create(gobi_store_t *st, const char *username,
     sqlite3_bind_int64(stmt, 3, now);
 
     grc = gobi_store_sqlite_insert(c, stmt, GOBI_SQLITE_USER_INSERT);
+    gobi_store_sqlite_reset(stmt);
 
-    if (grc == GOBI_STORE_OK && out) {
+    if (grc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    if (out) {
         out->id = sqlite3_last_insert_rowid(c->db);
         gobi_store_sqlite_copy(out->username, sizeof(out->username),
                                (const unsigned char *) username);
@@ -904,7 +1034,11 @@ gobi_store_sqlite_user_create(gobi_store_t *st, const char *username,
                                (const unsigned char *) pwhash);
     }
 
-    gobi_store_sqlite_release(st, c, stmt);
+    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+
+done:
+
+    gobi_store_sqlite_end(st, GOBI_SQLITE_WRITE, c);
 
     return grc;
 }
@@ -957,6 +1091,77 @@ gobi_store_sqlite_user_get_by_id(gobi_store_t *st, int64_t id,
 {
     return gobi_store_sqlite_user_find(st, GOBI_SQLITE_USER_BY_ID, NULL, id,
                                        out);
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_user_set_password(gobi_store_t *st, int64_t id,
+    const char *pwhash)
+{
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (strlen(pwhash) >= GOBI_PWHASH_MAX) {
+        return gobi_store_sqlite_invalid("user_set_password",
+                                         "hash too long");
+    }
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_USER_SET_PASSWORD, &c,
+                                    &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, pwhash, -1, SQLITE_STATIC);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_USER_SET_PASSWORD,
+                                 NULL);
+
+    if (grc == GOBI_STORE_OK && sqlite3_changes(c->db) == 0) {
+        grc = GOBI_STORE_NOT_FOUND;
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_user_delete(gobi_store_t *st, int64_t id)
+{
+    int64_t                    changes;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    /* children first: the same whether foreign keys cascade or not */
+
+    static const gobi_store_sqlite_stmt_e  steps[] = {
+        GOBI_SQLITE_USER_DELETE_EVENTS,
+        GOBI_SQLITE_USER_DELETE_FILES,
+        GOBI_SQLITE_USER_DELETE_VAULTS,
+        GOBI_SQLITE_USER_DELETE_TOKENS,
+        GOBI_SQLITE_USER_DELETE
+    };
+
+    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_WRITE, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_steps(c, steps, sizeof(steps) / sizeof(steps[0]),
+                                  id, &changes);
+
+    if (grc == GOBI_STORE_OK) {
+        grc = (changes == 0) ? GOBI_STORE_NOT_FOUND
+                             : gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+    }
+
+    gobi_store_sqlite_end(st, GOBI_SQLITE_WRITE, c);
+
+    return grc;
 }
 
 
@@ -1067,6 +1272,73 @@ gobi_store_sqlite_token_delete(gobi_store_t *st, const char *token_hash)
 
     if (grc == GOBI_STORE_OK && sqlite3_changes(c->db) == 0) {
         grc = GOBI_STORE_NOT_FOUND;
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_token_delete_user(gobi_store_t *st, int64_t user_id,
+    const char *keep_hash, int64_t *removed)
+{
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    *removed = 0;
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_TOKEN_DELETE_USER, &c,
+                                    &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, user_id);
+
+    if (keep_hash) {
+        sqlite3_bind_text(stmt, 2, keep_hash, -1, SQLITE_STATIC);
+
+    } else {
+        sqlite3_bind_null(stmt, 2);
+    }
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_TOKEN_DELETE_USER,
+                                 NULL);
+
+    if (grc == GOBI_STORE_OK) {
+        *removed = sqlite3_changes64(c->db);
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_tokens_prune(gobi_store_t *st, int64_t now,
+    int64_t *removed)
+{
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    *removed = 0;
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_TOKEN_PRUNE, &c, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, now);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_TOKEN_PRUNE, NULL);
+
+    if (grc == GOBI_STORE_OK) {
+        *removed = sqlite3_changes64(c->db);
     }
 
     gobi_store_sqlite_release(st, c, stmt);
@@ -1219,8 +1491,7 @@ gobi_store_sqlite_vault_list(gobi_store_t *st, int64_t owner,
 static gobi_store_rc_e
 gobi_store_sqlite_vault_delete(gobi_store_t *st, int64_t vault_id)
 {
-    int                        i;
-    sqlite3_stmt              *stmt;
+    int64_t                    changes;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
 
@@ -1235,31 +1506,15 @@ gobi_store_sqlite_vault_delete(gobi_store_t *st, int64_t vault_id)
         return grc;
     }
 
-    for (i = 0; i < 3; i++) {
-        grc = gobi_store_sqlite_stmt(c, steps[i], &stmt);
-        if (grc != GOBI_STORE_OK) {
-            goto done;
-        }
-
-        sqlite3_bind_int64(stmt, 1, vault_id);
-        grc = gobi_store_sqlite_step(c, stmt, steps[i], NULL);
-        gobi_store_sqlite_reset(stmt);
-
-        if (grc != GOBI_STORE_OK) {
-            goto done;
-        }
-    }
+    grc = gobi_store_sqlite_steps(c, steps, sizeof(steps) / sizeof(steps[0]),
+                                  vault_id, &changes);
 
     /* the last step deleted the vault row itself */
 
-    if (sqlite3_changes(c->db) == 0) {
-        grc = GOBI_STORE_NOT_FOUND;
-        goto done;
+    if (grc == GOBI_STORE_OK) {
+        grc = (changes == 0) ? GOBI_STORE_NOT_FOUND
+                             : gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
     }
-
-    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
-
-done:
 
     gobi_store_sqlite_end(st, GOBI_SQLITE_WRITE, c);
 
@@ -1390,12 +1645,13 @@ gobi_store_sqlite_head(gobi_store_sqlite_conn_t *c, int64_t vault,
 
 static gobi_store_rc_e
 gobi_store_sqlite_file_list(gobi_store_t *st, int64_t vault,
-    const char *prefix, int include_deleted, int64_t *seq,
-    gobi_file_cb cb, void *data)
+    const char *prefix, int include_deleted, const char *after,
+    int64_t limit, int64_t *seq, int *more, gobi_file_cb cb, void *data)
 {
     int                        row;
     size_t                     plen;
-    int64_t                    head;
+    int64_t                    head, n;
+    const char                *from;
     gobi_file_t                f;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
@@ -1406,6 +1662,12 @@ gobi_store_sqlite_file_list(gobi_store_t *st, int64_t vault,
     }
 
     plen = strlen(prefix);
+
+    from = (after != NULL && strcmp(after, prefix) >= 0) ? after : prefix;
+
+    if (more) {
+        *more = 0;
+    }
 
     /* one read transaction: head and rows from the same snapshot */
 
@@ -1429,8 +1691,13 @@ gobi_store_sqlite_file_list(gobi_store_t *st, int64_t vault,
     }
 
     sqlite3_bind_int64(stmt, 1, vault);
-    sqlite3_bind_text(stmt, 2, prefix, (int) plen, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, from, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 3, include_deleted ? 1 : 0);
+
+    /* room for the cursor's own row and for one that says there is more */
+    sqlite3_bind_int64(stmt, 4, limit > 0 ? limit + 2 : -1);
+
+    n = 0;
 
     for ( ;; ) {
         grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_FILE_LIST, &row);
@@ -1443,6 +1710,19 @@ gobi_store_sqlite_file_list(gobi_store_t *st, int64_t vault,
         if (f.path == NULL || strncmp(f.path, prefix, plen) != 0) {
             break;
         }
+
+        if (from == after && strcmp(f.path, after) == 0) {
+            continue;
+        }
+
+        if (limit > 0 && n == limit) {
+            if (more) {
+                *more = 1;
+            }
+            break;
+        }
+
+        n++;
 
         if (cb(data, &f) != 0) {
             break;
@@ -1925,9 +2205,13 @@ const gobi_store_driver_t  gobi_store_sqlite = {
     gobi_store_sqlite_user_create,
     gobi_store_sqlite_user_get,
     gobi_store_sqlite_user_get_by_id,
+    gobi_store_sqlite_user_set_password,
+    gobi_store_sqlite_user_delete,
     gobi_store_sqlite_token_create,
     gobi_store_sqlite_token_get,
     gobi_store_sqlite_token_delete,
+    gobi_store_sqlite_token_delete_user,
+    gobi_store_sqlite_tokens_prune,
     gobi_store_sqlite_vault_create,
     gobi_store_sqlite_vault_get,
     gobi_store_sqlite_vault_get_by_id,
