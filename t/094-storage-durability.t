@@ -1,7 +1,8 @@
 # The storage's folders and files, under umask 0:
 # - the data folders gobi makes (the SQLite file's folder, the storage
 #   root, its temp folder and each worker's, vault and blob folders) are
-#   0700, blobs and upload temp files 0600;
+#   0700, blobs, upload temp files and the SQLite database (with its
+#   -wal and -shm) 0600;
 # - a blob folder made for an upload is fsynced into its parent (strace);
 # - an upload whose worker is killed (SIGKILL) leaves a temp file that the
 #   worker started in its place removes at once, not gobi_blob_grace
@@ -100,6 +101,14 @@ subtest 'modes of the data folders and files' => sub {
         is(sprintf('%04o', mode($dir)), '0700', "$dir is 0700");
     }
     is(sprintf('%04o', mode("$bdir/$hash")), '0600', 'the blob is 0600');
+
+    # the store holds password and token hashes
+    if ($t->store_uri =~ /^sqlite:(.*)/) {
+        my $db = $1;
+        for my $f ($db, "$db-wal", "$db-shm") {
+            is(sprintf('%04o', mode($f)), '0600', "$f is 0600");
+        }
+    }
 
     my $u = half_upload('big.bin');
     my @tmp;
