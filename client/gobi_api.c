@@ -274,12 +274,27 @@ gobi_api_vault_head(gobi_http_t *h, const char *server, const char *vault,
 
 int
 gobi_api_manifest(gobi_http_t *h, const char *server, const char *vault,
-    yajl_val *root)
+    const char *after, yajl_val *root)
 {
     gobi_req_t  *r;
+    char        *base, *ea, *url;
     int          rc;
 
-    r = gobi_req_new("GET", gobi_api_vault_url(server, vault, "files"));
+    base = gobi_api_vault_url(server, vault, "files");
+
+    if (after) {
+        ea = gobi_http_escape_path(after);
+        url = gobi_sprintf("%s?limit=%d&after=%s", base, GOBI_MANIFEST_PAGE,
+                           ea);
+        free(ea);
+
+    } else {
+        url = gobi_sprintf("%s?limit=%d", base, GOBI_MANIFEST_PAGE);
+    }
+
+    free(base);
+
+    r = gobi_req_new("GET", url);
 
     gobi_http_do(h, r);
 

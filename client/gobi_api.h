@@ -35,8 +35,11 @@ int gobi_api_vault_create(gobi_http_t *h, const char *server,
 int gobi_api_vault_head(gobi_http_t *h, const char *server,
     const char *vault, int64_t *head_seq);
 
+#define GOBI_MANIFEST_PAGE  1000
+
+/* one page of the manifest, from the path after `after` (NULL: the first) */
 int gobi_api_manifest(gobi_http_t *h, const char *server, const char *vault,
-    yajl_val *root);
+    const char *after, yajl_val *root);
 /* *expired = 1 on 410 history_expired (then returns 0) */
 int gobi_api_events(gobi_http_t *h, const char *server, const char *vault,
     int64_t since, int limit, yajl_val *root, int *expired);

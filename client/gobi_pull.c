@@ -173,7 +173,12 @@ gobi_remote_event(gobi_remote_t *r, const gobi_event_t *ev)
 }
 
 
-/* the whole remote tree from the manifest: clone, or history expired */
+/*
+ * The whole remote tree from the manifest, page by page: clone, or history
+ * expired.  Each page is consistent as of its own seq; the target is the
+ * first page's, so the events after it (replayed by the next sync) cover
+ * whatever changed while the later pages were read.
+ */
 static int
 gobi_pull_manifest(gobi_sync_t *s, gobi_remote_t *r)
 {
@@ -181,42 +186,74 @@ gobi_pull_manifest(gobi_sync_t *s, gobi_remote_t *r)
     gobi_file_t      f;
     gobi_base_t     *base;
     gobi_rchange_t  *ch;
+    const char      *next;
+    char            *after;
+    int64_t          seq;
     size_t           i, n, nbase;
     int              rc;
 
-    rc = gobi_api_manifest(s->http, s->server, s->vault, &root);
-    if (rc != 0) {
-        return rc;
-    }
+    after = NULL;
 
-    if (gobi_json_int(root, "seq", &r->target) != 0 || r->target < 0) {
+    for ( ;; ) {
+        rc = gobi_api_manifest(s->http, s->server, s->vault, after, &root);
+        if (rc != 0) {
+            free(after);
+            return rc;
+        }
+
+        if (gobi_json_int(root, "seq", &seq) != 0 || seq < 0) {
+            rc = gobi_error(GOBI_EXIT_SERVER, "the server's file list has "
+                            "no seq");
+            goto failed;
+        }
+
+        if (after == NULL) {
+            r->target = seq;
+        }
+
+        n = gobi_json_array(root, "files", &items);
+
+        for (i = 0; i < n; i++) {
+            if (gobi_api_file(items[i], &f) != 0) {
+                rc = gobi_error(GOBI_EXIT_SERVER, "bad file entry in the "
+                                "server's file list");
+                goto failed;
+            }
+
+            if (f.deleted || gobi_path_check(f.path, strlen(f.path)) != NULL)
+            {
+                continue;
+            }
+
+            ch = gobi_remote_set(r, f.path);
+            ch->exists = 1;
+            ch->version = f.version;
+            ch->size = f.size;
+            ch->mtime = f.mtime;
+            memcpy(ch->hash, f.hash, sizeof(ch->hash));
+        }
+
+        /* a cursor that does not move on would page forever */
+
+        next = gobi_json_str(root, "next");
+
+        if (next == NULL) {
+            break;
+        }
+
+        if (n == 0 || (after && strcmp(next, after) <= 0)) {
+            rc = gobi_error(GOBI_EXIT_SERVER, "the server's file list "
+                            "pages do not move on");
+            goto failed;
+        }
+
+        free(after);
+        after = gobi_strdup(next);
         yajl_tree_free(root);
-        return gobi_error(GOBI_EXIT_SERVER, "the server's file list has no "
-                          "seq");
-    }
-
-    n = gobi_json_array(root, "files", &items);
-
-    for (i = 0; i < n; i++) {
-        if (gobi_api_file(items[i], &f) != 0) {
-            yajl_tree_free(root);
-            return gobi_error(GOBI_EXIT_SERVER, "bad file entry in the "
-                              "server's file list");
-        }
-
-        if (f.deleted || gobi_path_check(f.path, strlen(f.path)) != NULL) {
-            continue;
-        }
-
-        ch = gobi_remote_set(r, f.path);
-        ch->exists = 1;
-        ch->version = f.version;
-        ch->size = f.size;
-        ch->mtime = f.mtime;
-        memcpy(ch->hash, f.hash, sizeof(ch->hash));
     }
 
     yajl_tree_free(root);
+    free(after);
 
     /* what we have and the server no longer has: deleted */
     rc = gobi_state_base_all(s->st, &base, &nbase);
@@ -236,6 +273,13 @@ gobi_pull_manifest(gobi_sync_t *s, gobi_remote_t *r)
     gobi_state_base_free(base, nbase);
 
     return 0;
+
+failed:
+
+    yajl_tree_free(root);
+    free(after);
+
+    return rc;
 }
 
 

@@ -32,7 +32,7 @@
 #undef gobi_api_events
 
 int gobi_api_manifest(gobi_http_t *h, const char *server, const char *vault,
-    yajl_val *root);
+    const char *after, yajl_val *root);
 int gobi_api_events(gobi_http_t *h, const char *server, const char *vault,
     int64_t since, int limit, yajl_val *root, int *expired);
 
@@ -95,11 +95,12 @@ fuzz_answer(const char *what, yajl_val *root, int *expired)
 
 int
 gobi_api_manifest(gobi_http_t *h, const char *server, const char *vault,
-    yajl_val *root)
+    const char *after, yajl_val *root)
 {
     (void) h;
     (void) server;
     (void) vault;
+    (void) after;
 
     return fuzz_answer("manifest", root, NULL);
 }
