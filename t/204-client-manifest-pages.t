@@ -38,7 +38,7 @@ my @next = grep { m{GET /api/v1/vaults/big/files\?limit=1000&after=} }
     split /\n/, $t->server->access_log;
 cmp_ok(scalar @next, '>=', 2, 'the clone read the manifest in 3 pages')
     or diag $t->server->access_log;
-like($next[0] // "", qr{like($next[0] // '', qr/&after=[^ ]*%26b%3Dc%2Bd%20%23%2520%20%C3%BC%20\d{4}\.txt ,after=[^ ]*%26b%3Dc%2Bd%20%23%2520%20%C3%BC%20\d{4}\.txt },
+like($next[0] // '', qr{&after=[^ ]*%26b%3Dc%2Bd%20%23%2520%20%C3%BC%20\d{4}\.txt },
      'the cursor is escaped in the query');
 
 done_testing;
