@@ -24,7 +24,7 @@ register alice
 my @t = map { $c->login('alice') } 1 .. 3;
 is(main::status_of($c, $_), 200, 'a token works') for @t;
 my $r = $c->request(DELETE => 'sessions', token => $t[0]);
-is($r->status, 200, '200');
+is($r->status, 200, 'answers 200');
 json_subset_ok($r->json, { logged_out => JSON::PP::true, revoked => 3 },
     'three tokens revoked');
 is(main::status_of($c, $_), 401, 'the token is dead') for @t;
@@ -58,7 +58,7 @@ my $t2 = $c->login('alice');
 my $new = 'a brand new password';
 my $r = $c->request(PUT => 'users/me/password', token => $t1,
     json => { password => $c->password_of('alice'), new_password => $new });
-is($r->status, 200, '200') or diag $r->describe;
+is($r->status, 200, 'answers 200') or diag $r->describe;
 json_subset_ok($r->json, { changed => JSON::PP::true, revoked => 1 },
     'one other session revoked');
 is(main::status_of($c, $t1), 200, 'this session goes on');
@@ -79,7 +79,7 @@ my $t1 = $c->token;
 my $t2 = $c->login('alice');
 my $r = $c->request(PUT => 'users/me/password', token => $t1,
     json => { password => 'not my password', new_password => 'whatever123' });
-is($r->status, 401, '401');
+is($r->status, 401, 'answers 401');
 is($r->error_code, 'unauthorized', 'unauthorized');
 is(main::status_of($c, $t1), 200, 'the session still works');
 is(main::status_of($c, $t2), 200, 'so does the other one');
@@ -140,7 +140,7 @@ my @before = grep { -f } glob("$root/*/*/*");
 cmp_ok(scalar @before, '>=', 3, 'three blobs on disk');
 my $r = $c->request(DELETE => 'users/me',
     json => { password => $c->password_of('alice') });
-is($r->status, 200, '200') or diag $r->describe;
+is($r->status, 200, 'answers 200') or diag $r->describe;
 json_subset_ok($r->json, { deleted => JSON::PP::true, username => 'alice',
     vaults => 2 }, 'the account and two vaults');
 is(main::status_of($c, $c->token), 401, 'its token is dead');
