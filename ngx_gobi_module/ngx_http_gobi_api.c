@@ -198,7 +198,7 @@ ngx_http_gobi_api_start(ngx_http_request_t *r, yajl_val json)
     {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "gobi: refused before hashing: %s", job->message);
-        return ngx_http_gobi_send_job(r, job);
+        return ngx_http_gobi_limit_pause(r);
     }
 
     if (ngx_http_gobi_task_post(r, job, route->run, route->done) != NGX_OK) {

@@ -329,6 +329,7 @@ ngx_int_t ngx_http_gobi_limit_check(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, ngx_uint_t signup);
 void ngx_http_gobi_limit_done(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_limit_pause(ngx_http_request_t *r);
 
 /* ngx_http_gobi_auth.c */
 ngx_int_t ngx_http_gobi_auth_parse(ngx_http_request_t *r,
