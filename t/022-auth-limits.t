@@ -257,3 +257,27 @@ for my $task (glob "/proc/$pid/task/*") {
     $idle++ if (split ' ', $stat)[38] == 5;
 }
 is($idle, 0, 'no SCHED_IDLE thread');
+
+
+
+=== TEST 14: a 429 waits a pause that holds no slot; clients that hang up during it cost nothing
+--- gobi_config
+gobi_login_limit 2/m;
+gobi_auth_concurrency 1;
+--- setup
+register alice
+--- perl
+main::login_from($t, 2, 'nobody', 'guessing') for 1 .. 2;
+my $from = main::from($t, 2);
+my @login = (POST => 'sessions', no_auth => 1,
+    json => { username => 'alice', password => $c->password_of('alice') });
+my @gone = map { $from->start(@login) } 1 .. 20;
+close $_->{sock} for @gone;
+my @waiting = map { $from->start(@login) } 1 .. 5;
+my $other = main::login_from($t, 3, 'alice', $c->password_of('alice'));
+is($other->status, 201, 'another address logs in meanwhile (the slot is free)');
+main::is_429($_->wait, 'a paused refusal') for @waiting;
+is($c->request(GET => 'vaults')->status, 200, 'the server goes on');
+--- no_error_log
+[alert]
+[error]
