@@ -29,9 +29,12 @@
  * "<vault>:<seq>", catches whatever it could not see.
  *
  * Collections (gobi_store_mongodb_schema() lists the indexes):
- *   users     {_id: id, username, pwhash, created_at}
+ *   users     {_id: id, username, username_key, pwhash, created_at};
+ *             username_key is the name with ASCII letters folded, unique
+ *             (gobi_store_mongodb_migrate_users)
  *   tokens    {_id: token hash, user, created_at, expires_at}; a user's
- *             expired tokens are dropped when the user logs in again
+ *             expired tokens are dropped when the user logs in again, the
+ *             rest by tokens_prune
  *   vaults    {_id: id, owner, name, created_at, head_seq, pruned_seq}
  *   files     {_id: "<vault>:<path>", vault, path, version, hash, size,
  *              mtime, deleted}
@@ -246,6 +249,10 @@ static gobi_store_rc_e gobi_store_mongodb_need_schema(gobi_store_t *st,
 static gobi_store_rc_e gobi_store_mongodb_index(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const char *name, int unique,
     const char *key1, const char *key2);
+static void gobi_store_mongodb_name_key(char *key, const char *name);
+static int gobi_store_mongodb_key_cmp(const void *a, const void *b);
+static gobi_store_rc_e gobi_store_mongodb_migrate_users(gobi_store_t *st,
+    mongoc_client_t *cl);
 static void gobi_store_mongodb_user_from(const bson_t *doc,
     gobi_user_t *u);
 static gobi_store_rc_e gobi_store_mongodb_user_find(gobi_store_t *st,
@@ -301,9 +308,6 @@ static void gobi_store_mongodb_list_free(gobi_store_mongodb_list_t *l);
 static int gobi_store_mongodb_entry_cmp(const void *a, const void *b);
 static gobi_store_rc_e gobi_store_mongodb_collect(void *data,
     const bson_t *doc, const gobi_event_t *ev);
-static gobi_store_rc_e gobi_store_mongodb_file_list_locked(gobi_store_t *st,
-    mongoc_client_t *cl, int64_t vault, const char *prefix,
-    int include_deleted, int64_t *seq, gobi_file_cb cb, void *data);
 static gobi_store_rc_e gobi_store_mongodb_events_by_id(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, int64_t since, int64_t to,
     gobi_event_cb cb, void *data, int64_t *last);
@@ -1129,9 +1133,21 @@ gobi_store_mongodb_schema(gobi_store_t *st, mongoc_client_t *cl)
     rc = gobi_store_mongodb_index(st, cl, "users", "username_1", 1,
                                   "username", NULL);
     if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_migrate_users(st, cl);
+    }
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_index(st, cl, "users", "username_key_1", 1,
+                                      "username_key", NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "tokens",
                                       "user_1_expires_at_1", 0, "user",
                                       "expires_at");
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* tokens_prune */
+        rc = gobi_store_mongodb_index(st, cl, "tokens", "expires_at_1", 0,
+                                      "expires_at", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "vaults", "owner_1_name_1", 1,
@@ -1209,6 +1225,177 @@ gobi_store_mongodb_init_schema(gobi_store_t *st)
 /* users */
 
 
+#define GOBI_MONGODB_NAME_KEY_LEN  (GOBI_USERNAME_MAX + 24)
+
+
+/* the unique form of a user name: ASCII letters folded */
+
+static void
+gobi_store_mongodb_name_key(char *key, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; name[i] != '\0' && i < GOBI_USERNAME_MAX; i++) {
+        key[i] = (name[i] >= 'A' && name[i] <= 'Z') ? name[i] | 0x20
+                                                    : name[i];
+    }
+
+    key[i] = '\0';
+}
+
+
+typedef struct {
+    char     key[GOBI_MONGODB_NAME_KEY_LEN];
+    int64_t  id;
+    int      lacking;
+} gobi_store_mongodb_name_t;
+
+
+static int
+gobi_store_mongodb_key_cmp(const void *a, const void *b)
+{
+    int                               c;
+    const gobi_store_mongodb_name_t  *x, *y;
+
+    x = a;
+    y = b;
+
+    c = strcmp(x->key, y->key);
+    if (c != 0) {
+        return c;
+    }
+
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+
+/*
+ * Schema 2: every user has a username_key, unique.  Users made before it
+ * get theirs here.  Names that then differed only in case all stay: the
+ * oldest of them gets the plain key, the others "<key>#<id>" ('#' is never
+ * in a name), so each still logs in by its exact spelling and the unique
+ * index builds.  The keys follow from the users alone, so processes that
+ * migrate at once (and a migration cut short, run again) agree.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_migrate_users(gobi_store_t *st, mongoc_client_t *cl)
+{
+    size_t                      i, n, nalloc;
+    bson_t                      filter, exists, opts, proj, sort, doc, upd;
+    bson_t                      set;
+    int64_t                     matched;
+    const char                 *name;
+    bson_error_t                err;
+    const bson_t               *d;
+    gobi_store_rc_e             rc;
+    mongoc_cursor_t            *cur;
+    mongoc_collection_t        *coll;
+    gobi_store_mongodb_name_t  *names, *p;
+
+    bson_init(&filter);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "username_key", &exists);
+    BSON_APPEND_BOOL(&exists, "$exists", false);
+    bson_append_document_end(&filter, &exists);
+    rc = gobi_store_mongodb_find_one(st, cl, "users", &filter, NULL, 0,
+                                     &doc);
+    bson_destroy(&filter);
+
+    if (rc != GOBI_STORE_OK) {
+        return rc == GOBI_STORE_NOT_FOUND ? GOBI_STORE_OK : rc;
+    }
+
+    bson_destroy(&doc);
+
+    /* every user, as the keys of the lacking ones depend on the others */
+
+    names = NULL;
+    n = 0;
+    nalloc = 0;
+
+    bson_init(&filter);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "username", 1);
+    BSON_APPEND_INT32(&proj, "username_key", 1);
+    bson_append_document_end(&opts, &proj);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "_id", 1);
+    bson_append_document_end(&opts, &sort);
+
+    coll = mongoc_client_get_collection(cl, st->db, "users");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    while (mongoc_cursor_next(cur, &d)) {
+        name = gobi_store_mongodb_get_str(d, "username");
+        if (name == NULL) {
+            continue;
+        }
+
+        if (n == nalloc) {
+            nalloc = nalloc ? nalloc * 2 : 256;
+            p = realloc(names, nalloc * sizeof(gobi_store_mongodb_name_t));
+            if (p == NULL) {
+                gobi_store_mongodb_set_err("mongodb: out of memory");
+                rc = GOBI_STORE_ERROR;
+                break;
+            }
+            names = p;
+        }
+
+        gobi_store_mongodb_name_key(names[n].key, name);
+        names[n].id = gobi_store_mongodb_get_int(d, "_id");
+        names[n].lacking = !bson_has_field(d, "username_key");
+        n++;
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("users", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK && n > 0) {
+        qsort(names, n, sizeof(gobi_store_mongodb_name_t),
+              gobi_store_mongodb_key_cmp);
+    }
+
+    for (i = 0; rc == GOBI_STORE_OK && i < n; i++) {
+        if (i > 0 && strcmp(names[i].key, names[i - 1].key) == 0) {
+            snprintf(names[i].key + strlen(names[i].key),
+                     GOBI_MONGODB_NAME_KEY_LEN - strlen(names[i].key),
+                     "#%lld", (long long) names[i].id);
+        }
+
+        if (!names[i].lacking) {
+            continue;
+        }
+
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "_id", names[i].id);
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "username_key", &exists);
+        BSON_APPEND_BOOL(&exists, "$exists", false);
+        bson_append_document_end(&filter, &exists);
+        bson_init(&upd);
+        BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
+        BSON_APPEND_UTF8(&set, "username_key", names[i].key);
+        bson_append_document_end(&upd, &set);
+
+        rc = gobi_store_mongodb_update(st, cl, "users", &filter, &upd, 0,
+                                       &matched);
+        bson_destroy(&upd);
+        bson_destroy(&filter);
+    }
+
+    free(names);
+
+    return rc;
+}
+
+
 static void
 gobi_store_mongodb_user_from(const bson_t *doc, gobi_user_t *u)
 {
@@ -1246,6 +1433,7 @@ static gobi_store_rc_e
 gobi_store_mongodb_user_create(gobi_store_t *st, const char *username,
     const char *pwhash, int64_t now, gobi_user_t *out)
 {
+    char              key[GOBI_MONGODB_NAME_KEY_LEN];
     bson_t            filter, fields;
     int64_t           id;
     gobi_store_rc_e   rc;
@@ -1262,10 +1450,14 @@ gobi_store_mongodb_user_create(gobi_store_t *st, const char *username,
         return rc;
     }
 
+    gobi_store_mongodb_name_key(key, username);
+
+    /* the unique username_key index settles a race of two spellings */
     bson_init(&filter);
-    BSON_APPEND_UTF8(&filter, "username", username);
+    BSON_APPEND_UTF8(&filter, "username_key", key);
     bson_init(&fields);
     BSON_APPEND_UTF8(&fields, "username", username);
+    BSON_APPEND_UTF8(&fields, "username_key", key);
     BSON_APPEND_UTF8(&fields, "pwhash", pwhash);
     BSON_APPEND_INT64(&fields, "created_at", now);
 
@@ -1291,11 +1483,26 @@ static gobi_store_rc_e
 gobi_store_mongodb_user_get(gobi_store_t *st, const char *username,
     gobi_user_t *out)
 {
+    char             key[GOBI_MONGODB_NAME_KEY_LEN];
     bson_t           filter;
     gobi_store_rc_e  rc;
 
+    /* the exact spelling first: it wins over a legacy case twin */
+
     bson_init(&filter);
     BSON_APPEND_UTF8(&filter, "username", username);
+    rc = gobi_store_mongodb_get(st, gobi_store_mongodb_user_find, &filter,
+                                out);
+    bson_destroy(&filter);
+
+    if (rc != GOBI_STORE_NOT_FOUND) {
+        return rc;
+    }
+
+    gobi_store_mongodb_name_key(key, username);
+
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "username_key", key);
     rc = gobi_store_mongodb_get(st, gobi_store_mongodb_user_find, &filter,
                                 out);
     bson_destroy(&filter);
@@ -1316,6 +1523,123 @@ gobi_store_mongodb_user_get_by_id(gobi_store_t *st, int64_t id,
     rc = gobi_store_mongodb_get(st, gobi_store_mongodb_user_find, &filter,
                                 out);
     bson_destroy(&filter);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_user_set_password(gobi_store_t *st, int64_t id,
+    const char *pwhash)
+{
+    bson_t            filter, upd, set;
+    int64_t           matched;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", id);
+    bson_init(&upd);
+    BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
+    BSON_APPEND_UTF8(&set, "pwhash", pwhash);
+    bson_append_document_end(&upd, &set);
+
+    matched = 0;
+    rc = gobi_store_mongodb_update(st, cl, "users", &filter, &upd, 0,
+                                   &matched);
+    if (rc == GOBI_STORE_OK && matched == 0) {
+        rc = GOBI_STORE_NOT_FOUND;
+    }
+
+    bson_destroy(&upd);
+    bson_destroy(&filter);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/*
+ * The user document goes last: a failure half way leaves a user that can
+ * log in and delete again, never records without an owner that nobody
+ * can reach.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_user_delete(gobi_store_t *st, int64_t id)
+{
+    bson_t                filter, opts, proj, vf;
+    int64_t               vault;
+    bson_error_t          err;
+    const bson_t         *doc;
+    gobi_store_rc_e       rc;
+    mongoc_cursor_t      *cur;
+    mongoc_client_t      *cl;
+    mongoc_collection_t  *coll;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = GOBI_STORE_OK;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "owner", id);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "_id", 1);
+    bson_append_document_end(&opts, &proj);
+
+    coll = mongoc_client_get_collection(cl, st->db, "vaults");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    while (rc == GOBI_STORE_OK && mongoc_cursor_next(cur, &doc)) {
+        vault = gobi_store_mongodb_get_int(doc, "_id");
+
+        bson_init(&vf);
+        BSON_APPEND_INT64(&vf, "vault", vault);
+        rc = gobi_store_mongodb_delete(st, cl, "files", &vf, NULL);
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_delete(st, cl, "events", &vf, NULL);
+        }
+        bson_destroy(&vf);
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("vaults", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_delete(st, cl, "vaults", &filter, NULL);
+    }
+
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK) {
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "user", id);
+        rc = gobi_store_mongodb_delete(st, cl, "tokens", &filter, NULL);
+        bson_destroy(&filter);
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "_id", id);
+        rc = gobi_store_mongodb_remove(st, cl, "users", &filter);
+        bson_destroy(&filter);
+    }
+
+    mongoc_client_pool_push(st->pool, cl);
 
     return rc;
 }
@@ -1423,6 +1747,75 @@ gobi_store_mongodb_token_delete(gobi_store_t *st, const char *token_hash)
     BSON_APPEND_UTF8(&filter, "_id", token_hash);
     rc = gobi_store_mongodb_remove(st, cl, "tokens", &filter);
     bson_destroy(&filter);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_token_delete_user(gobi_store_t *st, int64_t user_id,
+    const char *keep_hash, int64_t *removed)
+{
+    bson_t            filter, ne;
+    int64_t           n;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "user", user_id);
+    if (keep_hash != NULL) {
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &ne);
+        BSON_APPEND_UTF8(&ne, "$ne", keep_hash);
+        bson_append_document_end(&filter, &ne);
+    }
+
+    n = 0;
+    rc = gobi_store_mongodb_delete(st, cl, "tokens", &filter, &n);
+    bson_destroy(&filter);
+
+    if (removed != NULL) {
+        *removed = n;
+    }
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_tokens_prune(gobi_store_t *st, int64_t now,
+    int64_t *removed)
+{
+    bson_t            filter, range;
+    int64_t           n;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "expires_at", &range);
+    BSON_APPEND_INT64(&range, "$lte", now);
+    bson_append_document_end(&filter, &range);
+
+    n = 0;
+    rc = gobi_store_mongodb_delete(st, cl, "tokens", &filter, &n);
+    bson_destroy(&filter);
+
+    if (removed != NULL) {
+        *removed = n;
+    }
 
     mongoc_client_pool_push(st->pool, cl);
 
@@ -2498,57 +2891,138 @@ nomem:
  * is inserted before it is applied), never one above m.  Overlaying the
  * newest backlog event of every path the backlog touches gives exactly
  * the state as of m.
+ *
+ * A page: the records after the cursor are listed up to `fetch`; when the
+ * listing is cut there, only paths up to its last one are known, so the
+ * page ends there.  The backlog can hide listed records (deletes and
+ * renames away); if that leaves fewer than `limit`, the page is listed
+ * again with room for more (the backlog is short: a few writes in flight).
  */
 
-static gobi_store_rc_e
-gobi_store_mongodb_file_list_locked(gobi_store_t *st, mongoc_client_t *cl,
-    int64_t vault, const char *prefix, int include_deleted, int64_t *seq,
+typedef struct {
+    const char                  *prefix;
+    size_t                       plen;
+    const char                  *after;
+    int                          include_deleted;
+    const char                  *bound;       /* NULL: the listing is whole */
+    gobi_store_mongodb_list_t    list;
+    gobi_store_mongodb_list_t    over;
+} gobi_store_mongodb_page_t;
+
+
+/* the page's entries in order, at most max (0: all); cb NULL counts */
+
+static size_t
+gobi_store_mongodb_merge(gobi_store_mongodb_page_t *pg, size_t max,
     gobi_file_cb cb, void *data)
 {
     int                          c;
-    size_t                       i, j, plen;
+    size_t                       i, j, n;
+    gobi_file_t                  f;
+    gobi_store_mongodb_entry_t  *le, *oe, *e;
+
+    i = 0;
+    j = 0;
+    n = 0;
+
+    while ((i < pg->list.nelts || j < pg->over.nelts)
+           && (max == 0 || n < max))
+    {
+        le = i < pg->list.nelts ? &pg->list.elts[i] : NULL;
+        oe = j < pg->over.nelts ? &pg->over.elts[j] : NULL;
+
+        if (le != NULL && oe != NULL) {
+            c = strcmp(le->path, oe->path);
+
+        } else {
+            c = le != NULL ? -1 : 1;
+        }
+
+        if (c < 0) {
+            i++;
+            e = le;
+
+        } else {
+            if (c == 0) {
+                i++;
+            }
+
+            j++;
+            e = oe;
+
+            if (strncmp(oe->path, pg->prefix, pg->plen) != 0
+                || (pg->after != NULL && strcmp(oe->path, pg->after) <= 0)
+                || (oe->s.deleted && !pg->include_deleted))
+            {
+                continue;
+            }
+
+            if (pg->bound != NULL && strcmp(oe->path, pg->bound) > 0) {
+                break;
+            }
+        }
+
+        n++;
+
+        if (cb != NULL) {
+            gobi_store_mongodb_to_file(&e->s, e->path, &f);
+
+            if (cb(data, &f) != 0) {
+                break;
+            }
+        }
+    }
+
+    return n;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_page_read(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, gobi_store_mongodb_page_t *pg, int64_t fetch,
+    int64_t *seq)
+{
+    size_t                       i, j;
     bson_t                       filter, range, opts, sort;
     int64_t                      applied, head;
-    gobi_file_t                  f;
     bson_error_t                 err;
     const char                  *path;
     const bson_t                *doc;
     gobi_store_rc_e              rc;
     mongoc_cursor_t             *cur;
     mongoc_collection_t         *coll;
-    gobi_store_mongodb_list_t    list, over;
     gobi_store_mongodb_state_t   s;
-    gobi_store_mongodb_entry_t  *le, *oe;
-
-    memset(&list, 0, sizeof(gobi_store_mongodb_list_t));
-    memset(&over, 0, sizeof(gobi_store_mongodb_list_t));
-
-    if (prefix == NULL) {
-        prefix = "";
-    }
-    plen = strlen(prefix);
 
     rc = gobi_store_mongodb_vault_heads(st, cl, vault, 1, &applied, NULL);
     if (rc != GOBI_STORE_OK) {
         return rc;
     }
 
-    /* the listing: paths >= prefix in order, until one lacks the prefix */
+    /* the listing: paths after the cursor in order, until one lacks the
+     * prefix */
 
     bson_init(&filter);
     BSON_APPEND_INT64(&filter, "vault", vault);
-    if (plen > 0) {
+    if (pg->after != NULL && strcmp(pg->after, pg->prefix) >= 0) {
         BSON_APPEND_DOCUMENT_BEGIN(&filter, "path", &range);
-        BSON_APPEND_UTF8(&range, "$gte", prefix);
+        BSON_APPEND_UTF8(&range, "$gt", pg->after);
+        bson_append_document_end(&filter, &range);
+
+    } else if (pg->plen > 0) {
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "path", &range);
+        BSON_APPEND_UTF8(&range, "$gte", pg->prefix);
         bson_append_document_end(&filter, &range);
     }
-    if (!include_deleted) {
+    if (!pg->include_deleted) {
         BSON_APPEND_BOOL(&filter, "deleted", false);
     }
     bson_init(&opts);
     BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
     BSON_APPEND_INT32(&sort, "path", 1);
     bson_append_document_end(&opts, &sort);
+    if (fetch > 0) {
+        BSON_APPEND_INT64(&opts, "limit", fetch);
+    }
     gobi_store_mongodb_read_opts(st, &opts, 1);
 
     coll = mongoc_client_get_collection(cl, st->db, "files");
@@ -2560,13 +3034,13 @@ gobi_store_mongodb_file_list_locked(gobi_store_t *st, mongoc_client_t *cl,
             continue;
         }
 
-        if (strncmp(path, prefix, plen) != 0) {
+        if (strncmp(path, pg->prefix, pg->plen) != 0) {
             break;
         }
 
         gobi_store_mongodb_record_state(doc, &s);
 
-        if (gobi_store_mongodb_list_push(&list, path, &s) != 0) {
+        if (gobi_store_mongodb_list_push(&pg->list, path, &s) != 0) {
             rc = GOBI_STORE_ERROR;
             gobi_store_mongodb_set_err("mongodb: out of memory");
             break;
@@ -2583,104 +3057,118 @@ gobi_store_mongodb_file_list_locked(gobi_store_t *st, mongoc_client_t *cl,
     bson_destroy(&filter);
 
     if (rc != GOBI_STORE_OK) {
-        goto done;
+        return rc;
+    }
+
+    pg->bound = NULL;
+    if (fetch > 0 && pg->list.nelts == (size_t) fetch) {
+        pg->bound = pg->list.elts[pg->list.nelts - 1].path;
     }
 
     /* the backlog after the listing: the newest state of each path */
 
     rc = gobi_store_mongodb_probe(st, cl, vault, applied, 1,
-                                  gobi_store_mongodb_collect, &over, &head);
+                                  gobi_store_mongodb_collect, &pg->over,
+                                  &head);
     if (rc != GOBI_STORE_OK) {
-        goto done;
+        return rc;
     }
 
-    if (over.nelts > 0) {
-        qsort(over.elts, over.nelts, sizeof(gobi_store_mongodb_entry_t),
+    if (pg->over.nelts > 0) {
+        qsort(pg->over.elts, pg->over.nelts,
+              sizeof(gobi_store_mongodb_entry_t),
               gobi_store_mongodb_entry_cmp);
 
-        for (i = 0, j = 0; i < over.nelts; i++) {
-            if (i + 1 < over.nelts
-                && strcmp(over.elts[i].path, over.elts[i + 1].path) == 0)
+        for (i = 0, j = 0; i < pg->over.nelts; i++) {
+            if (i + 1 < pg->over.nelts
+                && strcmp(pg->over.elts[i].path,
+                          pg->over.elts[i + 1].path) == 0)
             {
-                free(over.elts[i].path);
+                free(pg->over.elts[i].path);
                 continue;
             }
 
-            over.elts[j++] = over.elts[i];
+            pg->over.elts[j++] = pg->over.elts[i];
         }
 
-        over.nelts = j;
+        pg->over.nelts = j;
     }
 
-    if (seq != NULL) {
-        *seq = head;
-    }
+    *seq = head;
 
-    /* merge the listing and the backlog, both ordered by path */
-
-    i = 0;
-    j = 0;
-
-    while (i < list.nelts || j < over.nelts) {
-        le = i < list.nelts ? &list.elts[i] : NULL;
-        oe = j < over.nelts ? &over.elts[j] : NULL;
-
-        if (le != NULL && oe != NULL) {
-            c = strcmp(le->path, oe->path);
-
-        } else {
-            c = le != NULL ? -1 : 1;
-        }
-
-        if (c < 0) {
-            i++;
-            gobi_store_mongodb_to_file(&le->s, le->path, &f);
-
-        } else {
-            if (c == 0) {
-                i++;
-            }
-
-            j++;
-
-            if (strncmp(oe->path, prefix, plen) != 0
-                || (oe->s.deleted && !include_deleted))
-            {
-                continue;
-            }
-
-            gobi_store_mongodb_to_file(&oe->s, oe->path, &f);
-        }
-
-        if (cb(data, &f) != 0) {
-            break;
-        }
-    }
-
-done:
-
-    gobi_store_mongodb_list_free(&list);
-    gobi_store_mongodb_list_free(&over);
-
-    return rc;
+    return GOBI_STORE_OK;
 }
 
 
 static gobi_store_rc_e
 gobi_store_mongodb_file_list(gobi_store_t *st, int64_t vault,
-    const char *prefix, int include_deleted, int64_t *seq, gobi_file_cb cb,
-    void *data)
+    const char *prefix, int include_deleted, const char *after,
+    int64_t limit, int64_t *seq, int *more, gobi_file_cb cb, void *data)
 {
-    gobi_store_rc_e   rc;
-    mongoc_client_t  *cl;
+    int                         attempt;
+    size_t                      n;
+    int64_t                     fetch, head;
+    gobi_store_rc_e             rc;
+    mongoc_client_t            *cl;
+    gobi_store_mongodb_page_t   pg;
 
     cl = gobi_store_mongodb_pop(st);
     if (cl == NULL) {
         return GOBI_STORE_UNAVAILABLE;
     }
 
-    rc = gobi_store_mongodb_file_list_locked(st, cl, vault, prefix,
-                                             include_deleted, seq, cb, data);
+    memset(&pg, 0, sizeof(gobi_store_mongodb_page_t));
+    pg.prefix = prefix != NULL ? prefix : "";
+    pg.plen = strlen(pg.prefix);
+    pg.after = after;
+    pg.include_deleted = include_deleted;
+
+    /* one record beyond the page says whether there is more */
+    fetch = limit > 0 ? limit + 1 : 0;
+    n = 0;
+
+    for (attempt = 0; /* void */; attempt++) {
+        rc = gobi_store_mongodb_page_read(st, cl, vault, &pg, fetch, &head);
+        if (rc != GOBI_STORE_OK) {
+            goto done;
+        }
+
+        if (pg.bound == NULL) {
+            break;
+        }
+
+        n = gobi_store_mongodb_merge(&pg, (size_t) limit + 1, NULL, NULL);
+
+        if (n > (size_t) limit || attempt == 4) {
+            break;
+        }
+
+        gobi_store_mongodb_list_free(&pg.list);
+        gobi_store_mongodb_list_free(&pg.over);
+        memset(&pg.list, 0, sizeof(gobi_store_mongodb_list_t));
+        memset(&pg.over, 0, sizeof(gobi_store_mongodb_list_t));
+        fetch *= 2;
+    }
+
+    if (seq != NULL) {
+        *seq = head;
+    }
+
+    if (pg.bound == NULL && limit > 0) {
+        n = gobi_store_mongodb_merge(&pg, (size_t) limit + 1, NULL, NULL);
+    }
+
+    if (more != NULL) {
+        /* a listing still cut after the retries: more, to be safe */
+        *more = limit > 0 && (n > (size_t) limit || pg.bound != NULL);
+    }
+
+    (void) gobi_store_mongodb_merge(&pg, (size_t) limit, cb, data);
+
+done:
+
+    gobi_store_mongodb_list_free(&pg.list);
+    gobi_store_mongodb_list_free(&pg.over);
 
     mongoc_client_pool_push(st->pool, cl);
 
@@ -3192,9 +3680,13 @@ const gobi_store_driver_t  gobi_store_mongodb = {
     gobi_store_mongodb_user_create,
     gobi_store_mongodb_user_get,
     gobi_store_mongodb_user_get_by_id,
+    gobi_store_mongodb_user_set_password,
+    gobi_store_mongodb_user_delete,
     gobi_store_mongodb_token_create,
     gobi_store_mongodb_token_get,
     gobi_store_mongodb_token_delete,
+    gobi_store_mongodb_token_delete_user,
+    gobi_store_mongodb_tokens_prune,
     gobi_store_mongodb_vault_create,
     gobi_store_mongodb_vault_get,
     gobi_store_mongodb_vault_get_by_id,

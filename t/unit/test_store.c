@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <mongoc/mongoc.h>
 #include <sqlite3.h>
 
 #include "unit.h"
@@ -304,7 +305,7 @@ test_schema(void)
 static void
 test_users(void)
 {
-    char          name[80], name2[80], longname[80];
+    char          name[80], name2[80], longname[80], upper[80];
     gobi_user_t   u, u2;
 
     snprintf(name, sizeof(name), "alice-%s", run);
@@ -331,6 +332,16 @@ test_users(void)
     is_int(u2.id, alice, "user_get id");
     is_str(u2.username, name, "user_get username");
     is_str(u2.pwhash, "$argon2id$alice", "user_get pwhash");
+
+    /* usernames are unique case-insensitively; the spelling stays */
+    snprintf(upper, sizeof(upper), "ALICE-%s", run);
+    is_int(drv->user_create(st, upper, "$argon2id$twin", T0, &u2),
+           GOBI_STORE_EXISTS, "the same name in capitals: EXISTS");
+    memset(&u2, 0, sizeof(u2));
+    is_int(drv->user_get(st, upper, &u2), GOBI_STORE_OK,
+           "user_get in capitals");
+    is_int(u2.id, alice, "finds the user");
+    is_str(u2.username, name, "with the spelling it was created with");
 
     is_int(drv->user_get(st, "nobody-at-all-here", &u2),
            GOBI_STORE_NOT_FOUND, "user_get unknown: NOT_FOUND");
@@ -745,12 +756,13 @@ test_write(void)
 static void
 test_manifest(void)
 {
+    int      more;
     list_t   l;
     int64_t  seq;
 
     memset(&l, 0, sizeof(l));
     seq = -1;
-    is_int(drv->file_list(st, wv, NULL, 0, &seq, file_cb, &l),
+    is_int(drv->file_list(st, wv, NULL, 0, NULL, 0, &seq, NULL, file_cb, &l),
            GOBI_STORE_OK, "file_list");
     is_int(seq, 10, "manifest seq");
     is_str(joined(&l), "a.txt,b.txt,dir/d.txt,dir/e.txt,dirx.txt",
@@ -759,7 +771,7 @@ test_manifest(void)
     is_str(l.hashes[2], hash(0xc), "dir/d.txt hash");
 
     memset(&l, 0, sizeof(l));
-    is_int(drv->file_list(st, wv, "", 1, &seq, file_cb, &l), GOBI_STORE_OK,
+    is_int(drv->file_list(st, wv, "", 1, NULL, 0, &seq, NULL, file_cb, &l), GOBI_STORE_OK,
            "file_list with tombstones");
     is_str(joined(&l), "a.txt,b.txt,dir/d.txt,dir/e.txt,dir/f.txt,dirx.txt",
            "tombstones included");
@@ -768,38 +780,87 @@ test_manifest(void)
     is_int(l.deleted[0], 0, "a.txt is live");
 
     memset(&l, 0, sizeof(l));
-    is_int(drv->file_list(st, wv, "dir/", 0, &seq, file_cb, &l),
+    is_int(drv->file_list(st, wv, "dir/", 0, NULL, 0, &seq, NULL, file_cb, &l),
            GOBI_STORE_OK, "prefix dir/");
     is_str(joined(&l), "dir/d.txt,dir/e.txt", "prefix dir/");
 
     memset(&l, 0, sizeof(l));
-    drv->file_list(st, wv, "dir/", 1, &seq, file_cb, &l);
+    drv->file_list(st, wv, "dir/", 1, NULL, 0, &seq, NULL, file_cb, &l);
     is_str(joined(&l), "dir/d.txt,dir/e.txt,dir/f.txt",
            "prefix dir/ with tombstones");
 
     memset(&l, 0, sizeof(l));
-    drv->file_list(st, wv, "dir", 0, &seq, file_cb, &l);
+    drv->file_list(st, wv, "dir", 0, NULL, 0, &seq, NULL, file_cb, &l);
     is_str(joined(&l), "dir/d.txt,dir/e.txt,dirx.txt",
            "prefix dir: a plain string prefix");
 
     memset(&l, 0, sizeof(l));
-    drv->file_list(st, wv, "b.txt", 1, &seq, file_cb, &l);
+    drv->file_list(st, wv, "b.txt", 1, NULL, 0, &seq, NULL, file_cb, &l);
     is_str(joined(&l), "b.txt", "prefix: a whole path");
 
     memset(&l, 0, sizeof(l));
-    is_int(drv->file_list(st, wv, "zzz", 1, &seq, file_cb, &l),
+    is_int(drv->file_list(st, wv, "zzz", 1, NULL, 0, &seq, NULL, file_cb, &l),
            GOBI_STORE_OK, "prefix matching nothing");
     is_int(l.n, 0, "empty");
     is_int(seq, 10, "still the head seq");
 
     memset(&l, 0, sizeof(l));
     l.stop = 2;
-    is_int(drv->file_list(st, wv, NULL, 1, &seq, file_cb, &l),
+    is_int(drv->file_list(st, wv, NULL, 1, NULL, 0, &seq, NULL, file_cb, &l),
            GOBI_STORE_OK, "file_list stopped by the callback: OK");
     is_int(l.n, 2, "stopped after 2");
 
+    /* pages: limit, a cursor, more */
     memset(&l, 0, sizeof(l));
-    is_int(drv->file_list(st, INT64_C(999999999999), NULL, 0, &seq, file_cb,
+    more = -1;
+    is_int(drv->file_list(st, wv, NULL, 0, NULL, 2, &seq, &more, file_cb,
+                          &l),
+           GOBI_STORE_OK, "first page of 2");
+    is_str(joined(&l), "a.txt,b.txt", "first page");
+    is_int(more, 1, "more");
+    is_int(seq, 10, "page seq");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, wv, NULL, 0, "b.txt", 2, &seq, &more, file_cb, &l);
+    is_str(joined(&l), "dir/d.txt,dir/e.txt", "second page after b.txt");
+    is_int(more, 1, "more again");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, wv, NULL, 0, "dir/e.txt", 2, &seq, &more, file_cb,
+                   &l);
+    is_str(joined(&l), "dirx.txt", "last page skips the tombstone");
+    is_int(more, 0, "no more");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, wv, NULL, 0, "dirx.txt", 2, &seq, &more, file_cb,
+                   &l);
+    is_int(l.n, 0, "a cursor at the end: empty");
+    is_int(more, 0, "and no more");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, wv, NULL, 1, "b", 3, &seq, &more, file_cb, &l);
+    is_str(joined(&l), "b.txt,dir/d.txt,dir/e.txt",
+           "a cursor that is no path: the paths after it");
+    is_int(more, 1, "more with tombstones");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, wv, "dir/", 1, "dir/d.txt", 2, &seq, &more, file_cb,
+                   &l);
+    is_str(joined(&l), "dir/e.txt,dir/f.txt", "prefix and cursor");
+    is_int(more, 0, "the prefix ends the listing");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, wv, "dir/", 0, "a", 1, &seq, &more, file_cb, &l);
+    is_str(joined(&l), "dir/d.txt", "a cursor before the prefix");
+    is_int(more, 1, "more in the prefix");
+
+    memset(&l, 0, sizeof(l));
+    drv->file_list(st, wv, NULL, 0, NULL, 5, &seq, &more, file_cb, &l);
+    is_int(l.n, 5, "a page of exactly the live files");
+    is_int(more, 0, "no more after it");
+
+    memset(&l, 0, sizeof(l));
+    is_int(drv->file_list(st, INT64_C(999999999999), NULL, 0, NULL, 0, &seq, NULL, file_cb,
                           &l),
            GOBI_STORE_NOT_FOUND, "file_list of a missing vault");
 }
@@ -1054,7 +1115,7 @@ test_prune(void)
 
     /* the files survive the prune */
     memset(&l, 0, sizeof(l));
-    drv->file_list(st, pv, NULL, 0, &head, file_cb, &l);
+    drv->file_list(st, pv, NULL, 0, NULL, 0, &head, NULL, file_cb, &l);
     is_str(joined(&l), "p1,p2,p3,p4,p5,p6", "files untouched by the prune");
 
     /* a clock that went back and forth must not leave holes */
@@ -1144,13 +1205,199 @@ test_vault_delete(void)
        "starts empty");
 
     memset(&l, 0, sizeof(l));
-    drv->file_list(st, dv, NULL, 1, &head, file_cb, &l);
+    drv->file_list(st, dv, NULL, 1, NULL, 0, &head, NULL, file_cb, &l);
     is_int(l.n, 0, "no files inherited");
     is_int(drv->file_get(st, dv, "a", &f), GOBI_STORE_NOT_FOUND,
            "no file a");
     is_int(put(dv, "a", 0, hash(1), T0, &ev, &cur), GOBI_STORE_OK,
            "write to the new vault");
     is_int(ev.seq, 1, "seq starts at 1");
+}
+
+
+static void
+test_account(void)
+{
+    char          name[80], t1[GOBI_HASH_HEX_LEN + 1];
+    char          t2[GOBI_HASH_HEX_LEN + 1], t3[GOBI_HASH_HEX_LEN + 1];
+    int64_t       cv, removed, exp;
+    gobi_user_t   u;
+    gobi_file_t   f, cur;
+    gobi_event_t  ev;
+    gobi_vault_t  v;
+
+    snprintf(name, sizeof(name), "carol-%s", run);
+    is_int(drv->user_create(st, name, "$argon2id$old", T0, &u),
+           GOBI_STORE_OK, "carol");
+
+    is_int(drv->user_set_password(st, u.id, "$argon2id$new"), GOBI_STORE_OK,
+           "user_set_password");
+    drv->user_get(st, name, &u);
+    is_str(u.pwhash, "$argon2id$new", "the new hash");
+    is_int(drv->user_set_password(st, INT64_C(999999999999), "$x"),
+           GOBI_STORE_NOT_FOUND, "user_set_password of nobody: NOT_FOUND");
+
+    snprintf(t1, sizeof(t1), "%s", token(31));
+    snprintf(t2, sizeof(t2), "%s", token(32));
+    snprintf(t3, sizeof(t3), "%s", token(33));
+    drv->token_create(st, t1, u.id, T0, T0 + 100000);
+    drv->token_create(st, t2, u.id, T0, T0 + 100000);
+    drv->token_create(st, t3, u.id, T0, T0 + 100000);
+
+    removed = -1;
+    is_int(drv->token_delete_user(st, u.id, t1, &removed), GOBI_STORE_OK,
+           "token_delete_user keeping one");
+    is_int(removed, 2, "two removed");
+    is_int(drv->token_get(st, t1, T0, &u, &exp), GOBI_STORE_OK,
+           "the kept token works");
+    is_int(drv->token_get(st, t2, T0, &u, &exp), GOBI_STORE_NOT_FOUND,
+           "another is gone");
+
+    removed = -1;
+    is_int(drv->token_delete_user(st, u.id, NULL, &removed), GOBI_STORE_OK,
+           "token_delete_user, all");
+    is_int(removed, 1, "the last one removed");
+    is_int(drv->token_get(st, t1, T0, &u, &exp), GOBI_STORE_NOT_FOUND,
+           "none left");
+
+    /* tokens_prune: expired ones of anyone, never a live one */
+    drv->token_create(st, t1, u.id, T0, T0 + 10);
+    drv->token_create(st, t2, u.id, T0, T0 + 20);
+    drv->token_create(st, t3, u.id, T0, T0 + 100000);
+    removed = -1;
+    is_int(drv->tokens_prune(st, T0 + 20, &removed), GOBI_STORE_OK,
+           "tokens_prune");
+    ok(removed >= 2, "the expired ones removed (%lld)", (long long) removed);
+    is_int(drv->token_get(st, t3, T0, &u, &exp), GOBI_STORE_OK,
+           "a live token stays");
+    is_int(drv->token_delete(st, t1), GOBI_STORE_NOT_FOUND,
+           "an expired one is gone");
+
+    /* user_delete: the user, its tokens, its vaults' records */
+    cv = new_vault(u.id, "carols");
+    put(cv, "x", GOBI_BASE_ANY, hash(7), T0, &ev, &cur);
+
+    is_int(drv->user_delete(st, u.id), GOBI_STORE_OK, "user_delete");
+    is_int(drv->user_get(st, name, &u), GOBI_STORE_NOT_FOUND,
+           "the user is gone");
+    is_int(drv->token_get(st, t3, T0, &u, &exp), GOBI_STORE_NOT_FOUND,
+           "its tokens are gone");
+    is_int(drv->vault_get_by_id(st, cv, &v), GOBI_STORE_NOT_FOUND,
+           "its vault is gone");
+    is_int(drv->file_get(st, cv, "x", &f), GOBI_STORE_NOT_FOUND,
+           "its files are gone");
+    is_int(drv->user_delete(st, u.id), GOBI_STORE_NOT_FOUND,
+           "user_delete again: NOT_FOUND");
+
+    is_int(drv->user_create(st, name, "$argon2id$again", T0, &u),
+           GOBI_STORE_OK, "the name is free again");
+}
+
+
+/*
+ * Users from before usernames were unique case-insensitively: two names
+ * that differ only in case.  The schema upgrade keeps both, each logs in by
+ * its exact spelling, other spellings find the older, new twins are refused.
+ */
+
+static int
+legacy_twins(const char *a, const char *b)
+{
+    int                   rc;
+    char                  sql[512];
+    bson_t               *doc;
+    sqlite3              *db;
+    mongoc_uri_t         *u;
+    bson_error_t          err;
+    mongoc_client_t      *cl;
+    mongoc_collection_t  *c;
+
+    if (drv == &gobi_store_sqlite) {
+        if (sqlite3_open(uri, &db) != SQLITE_OK) {
+            sqlite3_close(db);
+            return -1;
+        }
+
+        snprintf(sql, sizeof(sql), "INSERT INTO users (username, pwhash, "
+                 "created_at) VALUES ('%s', '$old', 0), ('%s', '$new', 0)",
+                 a, b);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+        sqlite3_close(db);
+
+        return rc;
+    }
+
+    u = mongoc_uri_new(uri);
+    if (u == NULL) {
+        return -1;
+    }
+
+    cl = mongoc_client_new_from_uri(u);
+    c = mongoc_client_get_collection(cl, mongoc_uri_get_database(u)
+                                     ? mongoc_uri_get_database(u) : "gobi",
+                                     "users");
+
+    /* as before the upgrade: no username_key, no index on it */
+    (void) mongoc_collection_drop_index(c, "username_key_1", &err);
+
+    rc = 0;
+    doc = BCON_NEW("_id", BCON_INT64(INT64_C(7000000000000) + (T0 % 100000)),
+                   "username", BCON_UTF8(a), "pwhash", BCON_UTF8("$old"),
+                   "created_at", BCON_INT64(0));
+    if (!mongoc_collection_insert_one(c, doc, NULL, NULL, &err)) {
+        rc = -1;
+    }
+    bson_destroy(doc);
+
+    doc = BCON_NEW("_id", BCON_INT64(INT64_C(7000000000001) + (T0 % 100000)),
+                   "username", BCON_UTF8(b), "pwhash", BCON_UTF8("$new"),
+                   "created_at", BCON_INT64(0));
+    if (!mongoc_collection_insert_one(c, doc, NULL, NULL, &err)) {
+        rc = -1;
+    }
+    bson_destroy(doc);
+
+    mongoc_collection_destroy(c);
+    mongoc_client_destroy(cl);
+    mongoc_uri_destroy(u);
+
+    return rc;
+}
+
+
+static void
+test_twins(void)
+{
+    char         a[80], b[80], up[80];
+    gobi_user_t  u, older;
+
+    snprintf(a, sizeof(a), "Dave-%s", run);
+    snprintf(b, sizeof(b), "dave-%s", run);
+    snprintf(up, sizeof(up), "DAVE-%s", run);
+
+    if (legacy_twins(a, b) != 0) {
+        ok(0, "legacy users written");
+        return;
+    }
+
+    is_int(drv->init_schema(st), GOBI_STORE_OK,
+           "the schema upgrades with two names differing in case");
+
+    memset(&older, 0, sizeof(older));
+    is_int(drv->user_get(st, a, &older), GOBI_STORE_OK, "the first twin");
+    is_str(older.pwhash, "$old", "by its exact spelling");
+    memset(&u, 0, sizeof(u));
+    is_int(drv->user_get(st, b, &u), GOBI_STORE_OK, "the second twin");
+    is_str(u.pwhash, "$new", "by its exact spelling too");
+    ok(u.id != older.id, "two users");
+
+    memset(&u, 0, sizeof(u));
+    is_int(drv->user_get(st, up, &u), GOBI_STORE_OK, "another spelling");
+    is_int(u.id, older.id, "finds the older twin");
+
+    is_int(drv->user_create(st, up, "$x", T0, &u), GOBI_STORE_EXISTS,
+           "a third spelling cannot be created");
+    is_int(drv->init_schema(st), GOBI_STORE_OK, "init_schema once more");
 }
 
 
@@ -1609,6 +1856,8 @@ main(void)
     test_prune();
     test_blob();
     test_vault_delete();
+    test_account();
+    test_twins();
     test_concurrency();
     test_busy();
 
