@@ -624,3 +624,27 @@ for my $i (1 .. 10) {
 --- check
 main::untouched($t, $c, 'notes', files => [ sort map { "ok$_.txt" } 1 .. 5 ],
     head => 5, blobs => [ map { "complete $_" } 1 .. 5 ]);
+
+
+
+=== TEST 34: X-Gobi-Device must be 1-64 bytes of printable UTF-8: else 400 bad_request, nothing written
+--- setup
+user alice
+vault notes
+--- perl
+my @bad = ('x' x 65, "lap\x01top", "lap\x7ftop", "caf\xc3", "\xff\xfe",
+           "lap\xc2\x85top");
+for my $d (@bad) {
+    my $res = $c->put('notes', 'a.txt', 'hello', 'X-Gobi-Device' => $d);
+    is($res->status, 400, 'refused: ' . unpack('H*', $d));
+    is(eval { $res->json->{error}{code} }, 'bad_request', 'bad_request');
+    $res = $c->delete('notes', 'a.txt', 'X-Gobi-Device' => $d);
+    is($res->status, 400, 'a delete too: ' . unpack('H*', $d));
+}
+my $ok = $c->put('notes', 'b.txt', 'hello', 'X-Gobi-Device' => ('é' x 32));
+is($ok->status, 201, '64 bytes of UTF-8 are fine');
+is($c->events('notes', since => 0)->json->{events}[0]{device}, "\x{e9}" x 32,
+   'and go into the event as sent');
+--- check
+main::untouched($t, $c, 'notes', files => ['b.txt'], head => 1,
+    blobs => ['hello']);
