@@ -23,7 +23,9 @@ static pthread_once_t  ngx_http_gobi_dummy_once = PTHREAD_ONCE_INIT;
 static char            ngx_http_gobi_dummy_hash[crypto_pwhash_STRBYTES];
 
 
-static char *
+/* a NUL-terminated copy of len bytes */
+
+char *
 ngx_http_gobi_strdup(ngx_pool_t *pool, u_char *s, size_t len)
 {
     char  *p;

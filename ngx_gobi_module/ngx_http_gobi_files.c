@@ -61,23 +61,6 @@ ngx_http_gobi_if_match(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 }
 
 
-static char *
-ngx_http_gobi_header_str(ngx_http_request_t *r, u_char *data, size_t len)
-{
-    char  *s;
-
-    s = ngx_pnalloc(r->pool, len + 1);
-    if (s == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(s, data, len);
-    s[len] = '\0';
-
-    return s;
-}
-
-
 static ngx_int_t
 ngx_http_gobi_device(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
@@ -98,7 +81,7 @@ ngx_http_gobi_device(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         return NGX_DECLINED;
     }
 
-    job->device = ngx_http_gobi_header_str(r, h->value.data, h->value.len);
+    job->device = ngx_http_gobi_strdup(r->pool, h->value.data, h->value.len);
     if (job->device == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -164,7 +147,7 @@ ngx_http_gobi_put_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
             return NGX_DECLINED;
         }
 
-        job->hash = ngx_http_gobi_header_str(r, (u_char *) hex,
+        job->hash = ngx_http_gobi_strdup(r->pool, (u_char *) hex,
                                              GOBI_HASH_HEX_LEN);
         if (job->hash == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

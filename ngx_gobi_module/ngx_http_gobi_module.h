@@ -332,6 +332,7 @@ void ngx_http_gobi_limit_done(ngx_http_request_t *r,
 ngx_int_t ngx_http_gobi_limit_pause(ngx_http_request_t *r);
 
 /* ngx_http_gobi_auth.c */
+char *ngx_http_gobi_strdup(ngx_pool_t *pool, u_char *s, size_t len);
 ngx_int_t ngx_http_gobi_auth_parse(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
 ngx_int_t ngx_http_gobi_auth_check(ngx_http_gobi_job_t *job);

@@ -66,17 +66,24 @@ ok($ws->ok, 'verified');
 
 
 
-=== TEST 3: Basic credentials and ?access_token= work as well as Bearer
+=== TEST 3: ?access_token= works as well as Bearer; HTTP Basic is 401 (it would cost an argon2id)
 --- websocket
 --- setup
 user alice
 vault notes
 put notes a.txt A
 --- perl
-main::ws_hello_ok($t, basic => [ 'alice', $V->{PASSWORD} ]);
 main::ws_hello_ok($t, access_token => $V->{TOKEN});
 # among other arguments
 main::ws_hello_ok($t, path => '/api/v1/ws?x=1', access_token => $V->{TOKEN});
+my $ws = Gobi::WS->new(port => $t->port, basic => [ 'alice', $V->{PASSWORD} ]);
+is($ws->status, 401, 'right Basic credentials: 401');
+error_code_is($ws->response, 'unauthorized');
+like($ws->response->json->{error}{message}, qr/Bearer/, 'says to use the token');
+# a Basic header is not rescued by a good ?access_token= either
+$ws = Gobi::WS->new(port => $t->port, basic => [ 'alice', $V->{PASSWORD} ],
+    access_token => $V->{TOKEN});
+is($ws->status, 401, 'Basic with an ?access_token=: 401');
 --- no_error_log
 [error]
 

@@ -38,8 +38,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_gobi_ws_check(ngx_http_request_t *r,
     ngx_str_t *key);
-static ngx_int_t ngx_http_gobi_ws_token_arg(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job);
+static char *ngx_http_gobi_ws_token_arg(ngx_http_request_t *r);
+static ngx_int_t ngx_http_gobi_ws_origin(ngx_http_request_t *r);
 static void ngx_http_gobi_ws_run_auth(ngx_http_gobi_job_t *job);
 static ngx_int_t ngx_http_gobi_ws_upgrade(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
@@ -66,6 +66,7 @@ ngx_int_t
 ngx_http_gobi_ws_accept(ngx_http_request_t *r,
     const ngx_http_gobi_ws_hooks_t *hooks)
 {
+    char                 *arg;
     ngx_int_t             rc;
     ngx_str_t             key;
     ngx_http_gobi_ws_t   *ws;
@@ -79,6 +80,17 @@ ngx_http_gobi_ws_accept(ngx_http_request_t *r,
 
     job = &ctx->job;
 
+    /*
+     * Browsers cannot set headers: ?access_token= stands in for Bearer.
+     * It is taken and masked before anything can answer, so no outcome
+     * logs it.
+     */
+
+    arg = ngx_http_gobi_ws_token_arg(r);
+    if (arg == (char *) NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /* not a handshake: the error is sent, key.data stays NULL */
     key.data = NULL;
 
@@ -87,17 +99,25 @@ ngx_http_gobi_ws_accept(ngx_http_request_t *r,
         return rc;
     }
 
+    if (ngx_http_gobi_ws_origin(r) != NGX_OK) {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                        "this Origin may not open a "
+                                        "WebSocket (gobi_ws_allowed_origins)");
+    }
+
     if (job->store == NULL) {
         return ngx_http_gobi_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         "store_unavailable",
                                         "the metadata store is not open");
     }
 
-    /* browsers cannot set headers: ?access_token= stands in for Bearer */
-
     rc = ngx_http_gobi_auth_parse(r, job);
-    if (rc == NGX_DECLINED) {
-        rc = ngx_http_gobi_ws_token_arg(r, job);
+    if (rc == NGX_DECLINED && r->headers_in.authorization == NULL
+        && arg != NULL)
+    {
+        job->token = arg;
+        job->auth = NGX_HTTP_GOBI_AUTH_BEARER;
+        rc = NGX_OK;
     }
 
     if (rc == NGX_ERROR) {
@@ -108,6 +128,16 @@ ngx_http_gobi_ws_accept(ngx_http_request_t *r,
         return ngx_http_gobi_send_error(r, NGX_HTTP_UNAUTHORIZED,
                                         "unauthorized",
                                         "missing or invalid credentials");
+    }
+
+    /* a password check costs an argon2id: only logins may ask one */
+
+    if (job->auth == NGX_HTTP_GOBI_AUTH_BASIC) {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                        "unauthorized",
+                                        "HTTP Basic is accepted only by "
+                                        "POST /api/v1/sessions; send its "
+                                        "token as Bearer");
     }
 
     job->path = (char *) key.data;   /* the key, for the upgrade */
@@ -256,34 +286,87 @@ ngx_http_gobi_ws_check(ngx_http_request_t *r, ngx_str_t *key)
 }
 
 
-static ngx_int_t
-ngx_http_gobi_ws_token_arg(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
-{
-    ngx_str_t  value;
+/*
+ * The first ?access_token= (NULL if none, or not a token's size), after
+ * every access_token value in the arguments is overwritten with '*': the
+ * arguments point into the request line, which the access and error logs
+ * show, whatever the answer.
+ */
 
-    if (ngx_http_arg(r, (u_char *) "access_token", 12, &value) != NGX_OK
-        || value.len == 0 || value.len > 256)
-    {
+static char *
+ngx_http_gobi_ws_token_arg(ngx_http_request_t *r)
+{
+    char    *token;
+    u_char  *p, *last, *v;
+
+    token = NULL;
+    p = r->args.data;
+    last = p + r->args.len;
+
+    while (p < last) {
+        v = NULL;
+
+        if ((size_t) (last - p) > 13
+            && ngx_strncmp(p, "access_token=", 13) == 0)
+        {
+            v = p + 13;
+        }
+
+        while (p < last && *p != '&') {
+            p++;
+        }
+
+        if (v != NULL) {
+            if (token == NULL && p - v > 0 && p - v <= 256) {
+                /* tokens are url-safe base64: nothing to unescape */
+                token = ngx_http_gobi_strdup(r->pool, v, p - v);
+                if (token == NULL) {
+                    return (char *) NGX_ERROR;
+                }
+            }
+
+            ngx_memset(v, '*', p - v);
+        }
+
+        p++;
+    }
+
+    return token;
+}
+
+
+/* no Origin (not a browser), or one of gobi_ws_allowed_origins */
+
+static ngx_int_t
+ngx_http_gobi_ws_origin(ngx_http_request_t *r)
+{
+    ngx_str_t                 *o;
+    ngx_uint_t                 i;
+    ngx_table_elt_t           *h;
+    ngx_http_gobi_loc_conf_t  *glcf;
+
+    h = ngx_http_gobi_header_in(r, "Origin");
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    glcf = ngx_http_get_module_loc_conf(r, ngx_http_gobi_module);
+
+    if (glcf->ws_allowed_origins == NULL) {
         return NGX_DECLINED;
     }
 
-    job->token = ngx_pnalloc(r->pool, value.len + 1);
-    if (job->token == NULL) {
-        return NGX_ERROR;
+    o = glcf->ws_allowed_origins->elts;
+
+    for (i = 0; i < glcf->ws_allowed_origins->nelts; i++) {
+        if (o[i].len == h->value.len
+            && ngx_strncasecmp(o[i].data, h->value.data, o[i].len) == 0)
+        {
+            return NGX_OK;
+        }
     }
 
-    /* tokens are url-safe base64: nothing to unescape */
-    ngx_memcpy(job->token, value.data, value.len);
-    job->token[value.len] = '\0';
-    job->auth = NGX_HTTP_GOBI_AUTH_BEARER;
-
-    /*
-     * The request line is what the access and error logs show, and the
-     * argument points into it: a secret must not be logged.
-     */
-    ngx_memset(value.data, '*', value.len);
-
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
