@@ -185,6 +185,8 @@ struct ngx_http_gobi_job_s {
     size_t                         msgs_len;
     size_t                         msgs_cap;
     int64_t                        head;
+    int64_t                        replay_max;   /* gobi_ws_max_replay */
+    ngx_flag_t                     replay_more;  /* pages left to send */
     char                           op_id[260];
     size_t                         op_id_len;
 };

@@ -63,6 +63,11 @@ static void ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws,
 static void ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_hello_done(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
+static int ngx_http_gobi_replay_page(ngx_http_gobi_job_t *job, yajl_gen g,
+    ngx_http_gobi_evlist_t *list, int more);
+static void ngx_http_gobi_run_replay(ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_replay_done(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_hello_sent(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_run_op(ngx_http_gobi_job_t *job);
@@ -368,6 +373,7 @@ ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
     job->device = m->device ? strdup(m->device) : NULL;
     job->since = m->since;
     job->limit = ws->conf->ws_batch;
+    job->replay_max = ws->conf->ws_max_replay;
 
     if (job->vault_name == NULL || (m->device && job->device == NULL)) {
         ngx_http_gobi_ws_job_free(job);
@@ -468,16 +474,12 @@ static void
 ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
 {
     int                      more;
-    size_t                   i, batch;
-    ssize_t                  n;
     int64_t                  head;
     yajl_gen                 g;
-    gobi_event_t            *out;
     gobi_store_rc_e          rc;
     ngx_http_gobi_evlist_t   list;
 
     ngx_memzero(&list, sizeof(list));
-    out = NULL;
 
     g = ngx_http_gobi_gen_new();
     if (g == NULL) {
@@ -516,7 +518,8 @@ ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
     }
 
     more = 0;
-    rc = ngx_http_gobi_events_load(job, job->since, 0, &list, &head, &more);
+    rc = ngx_http_gobi_events_load(job, job->since, job->limit, &list, &head,
+                                   &more);
 
     if (rc == GOBI_STORE_EXPIRED) {
         job->head = job->vault.head_seq;
@@ -551,29 +554,10 @@ ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
         goto nomem;
     }
 
-    out = malloc((list.n ? list.n : 1) * sizeof(gobi_event_t));
-    if (out == NULL) {
-        goto nomem;
-    }
+    /* the manifest is cheaper than a long replay, for both sides */
 
-    n = gobi_squash(list.ev, list.n, out, NULL);
-
-    if (n == GOBI_SQUASH_ENOMEM) {
-        goto nomem;
-    }
-
-    /* a thread: the cycle's log, as nginx's own thread tasks log */
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "gobi: replay of vault %L after seq %L: %uz events "
-                   "squashed to %z", job->vault.id, job->since, list.n, n);
-
-    if (n < 0) {
-        /* the log contradicts itself: start over from the manifest */
-        snprintf(job->log, sizeof(job->log),
-                 "event log of vault %lld does not replay after seq %lld",
-                 (long long) job->vault.id, (long long) job->since);
-
-        if (gobi_wsmsg_gen_resync(g, "inconsistent_history", head) != 0
+    if (job->replay_max && head - job->since > job->replay_max) {
+        if (gobi_wsmsg_gen_resync(g, "replay_too_long", head) != 0
             || ngx_http_gobi_msgs_add(job, 0, g) != 0)
         {
             goto nomem;
@@ -582,22 +566,9 @@ ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
         goto done;
     }
 
-    batch = job->limit ? (size_t) job->limit : 500;
-    i = 0;
-
-    do {
-        batch = ngx_min(batch, (size_t) n - i);
-
-        if (gobi_wsmsg_gen_events(g, out + i, batch, i + batch < (size_t) n)
-            != 0
-            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
-        {
-            goto nomem;
-        }
-
-        i += batch;
-
-    } while (i < (size_t) n);
+    if (ngx_http_gobi_replay_page(job, g, &list, more) != 0) {
+        goto nomem;
+    }
 
     goto done;
 
@@ -607,12 +578,177 @@ nomem:
 
 done:
 
-    free(out);
     ngx_http_gobi_evlist_free(&list);
 
     if (g) {
         yajl_gen_free(g);
     }
+}
+
+
+/*
+ * One page of the replay: at most gobi_ws_batch events of the log, up to
+ * the head the welcome announced, squashed.  Pages applied in order give
+ * the state at that head as one squash would; the session reads the next
+ * page only when this one is in the send queue, so a replay never holds
+ * more than a page in memory, whatever the client reads.
+ */
+
+static int
+ngx_http_gobi_replay_page(ngx_http_gobi_job_t *job, yajl_gen g,
+    ngx_http_gobi_evlist_t *list, int more)
+{
+    size_t         i, n, batch;
+    ssize_t        squashed;
+    gobi_event_t  *out;
+
+    n = list->n;
+
+    while (n > 0 && list->ev[n - 1].seq > job->head) {
+        n--;
+        more = 0;
+    }
+
+    if (n > 0) {
+        job->since = list->ev[n - 1].seq;
+    }
+
+    job->replay_more = more && job->since < job->head;
+
+    out = malloc((n ? n : 1) * sizeof(gobi_event_t));
+    if (out == NULL) {
+        return -1;
+    }
+
+    squashed = gobi_squash(list->ev, n, out, NULL);
+
+    if (squashed == GOBI_SQUASH_ENOMEM) {
+        free(out);
+        return -1;
+    }
+
+    /* a thread: the cycle's log, as nginx's own thread tasks log */
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "gobi: replay of vault %L up to seq %L: %uz events "
+                   "squashed to %z", job->vault.id, job->since, n, squashed);
+
+    if (squashed < 0) {
+        /* the log contradicts itself: start over from the manifest */
+        free(out);
+        job->replay_more = 0;
+
+        snprintf(job->log, sizeof(job->log),
+                 "event log of vault %lld does not replay before seq %lld",
+                 (long long) job->vault.id, (long long) job->since);
+
+        if (gobi_wsmsg_gen_resync(g, "inconsistent_history", job->head) != 0
+            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+        {
+            return -1;
+        }
+
+        return 0;
+    }
+
+    batch = job->limit ? (size_t) job->limit : 500;
+    i = 0;
+
+    do {
+        batch = ngx_min(batch, (size_t) squashed - i);
+
+        if (gobi_wsmsg_gen_events(g, out + i, batch,
+                                  i + batch < (size_t) squashed
+                                  || job->replay_more)
+            != 0
+            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+        {
+            free(out);
+            return -1;
+        }
+
+        i += batch;
+
+    } while (i < (size_t) squashed);
+
+    free(out);
+
+    return 0;
+}
+
+
+/* the next page of a replay (thread side) */
+
+static void
+ngx_http_gobi_run_replay(ngx_http_gobi_job_t *job)
+{
+    int                      more;
+    int64_t                  head;
+    yajl_gen                 g;
+    gobi_store_rc_e          rc;
+    ngx_http_gobi_evlist_t   list;
+
+    ngx_memzero(&list, sizeof(list));
+
+    g = ngx_http_gobi_gen_new();
+    if (g == NULL) {
+        goto nomem;
+    }
+
+    more = 0;
+    rc = ngx_http_gobi_events_load(job, job->since, job->limit, &list, &head,
+                                   &more);
+
+    if (rc == GOBI_STORE_EXPIRED) {
+        /* pruned while the client read the first pages */
+        job->replay_more = 0;
+
+        if (gobi_wsmsg_gen_resync(g, "history_expired", job->head) != 0
+            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+        {
+            goto nomem;
+        }
+
+        goto done;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        ngx_http_gobi_job_store_error(job, rc);
+        goto done;
+    }
+
+    if (ngx_http_gobi_replay_page(job, g, &list, more) != 0) {
+        goto nomem;
+    }
+
+    goto done;
+
+nomem:
+
+    ngx_http_gobi_job_error(job, 500, "internal_error", "out of memory");
+
+done:
+
+    ngx_http_gobi_evlist_free(&list);
+
+    if (g) {
+        yajl_gen_free(g);
+    }
+}
+
+
+static void
+ngx_http_gobi_replay_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+{
+    if (job->code) {
+        /* the store failed half way: the client reconnects from its
+         * cursor, which only moves after more:false */
+        ngx_http_gobi_wsproto_error(ws, job->code, job->message);
+        ngx_http_gobi_ws_job_free(job);
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "replay failed");
+        return;
+    }
+
+    ngx_http_gobi_session_send_msgs(ws, job, ngx_http_gobi_hello_sent);
 }
 
 
@@ -662,6 +798,22 @@ ngx_http_gobi_hello_sent(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
     ngx_http_gobi_session_t  *s;
 
     s = ws->data;
+
+    if (job->replay_more) {
+        /* this page is queued: read the next */
+        job->msgs_len = 0;
+
+        if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_run_replay,
+                                       ngx_http_gobi_replay_done)
+            != NGX_OK)
+        {
+            ngx_http_gobi_ws_job_free(job);
+            ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "overloaded");
+        }
+
+        return;
+    }
+
     head = job->head;
     ngx_http_gobi_ws_job_free(job);
 
