@@ -51,6 +51,8 @@ static ngx_int_t ngx_http_gobi_ws_queue(ngx_http_gobi_ws_t *ws,
     unsigned opcode, const u_char *p, size_t len);
 static void ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws);
 static void ngx_http_gobi_ws_ping(ngx_event_t *ev);
+static void ngx_http_gobi_ws_check_token(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_ws_revoked(ngx_http_gobi_ws_t *ws);
 static void ngx_http_gobi_ws_cleanup(void *data);
 static void ngx_http_gobi_ws_close(ngx_http_gobi_ws_t *ws);
 static void ngx_http_gobi_ws_close_handler(ngx_event_t *ev);
@@ -403,6 +405,7 @@ ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     ws->connection = c;
     ws->conf = glcf;
     ws->user = job->user;
+    ngx_memcpy(ws->token_hash, job->token_hash, sizeof(ws->token_hash));
     ws->out_last = &ws->out;
     ws->pong = 1;
 
@@ -939,6 +942,9 @@ ngx_http_gobi_ws_ping(ngx_event_t *ev)
             ngx_http_gobi_ws_flush(ws);
         }
 
+        /* a revoked or expired token ends the session within a ping */
+        ngx_http_gobi_ws_check_token(ws);
+
         if (!ws->closed && !ws->closing) {
             ngx_add_timer(&ws->ping, ws->conf->ws_ping_interval);
         }
@@ -1066,6 +1072,7 @@ ngx_http_gobi_ws_job(ngx_http_gobi_ws_t *ws)
     t->job.store = ngx_http_gobi_worker.store;
     t->job.storage = ngx_http_gobi_worker.storage;
     t->job.user = ws->user;
+    ngx_memcpy(t->job.token_hash, ws->token_hash, sizeof(ws->token_hash));
     t->job.fd = NGX_INVALID_FILE;
     t->job.base_version = GOBI_BASE_ANY;
     t->job.ws = ws;
@@ -1141,9 +1148,105 @@ ngx_http_gobi_ws_task_done(ngx_http_gobi_job_t *job)
             ngx_post_event(&ws->close_ev, &ngx_posted_events);
         }
 
+    } else if (t->job.code
+               && ngx_strcmp(t->job.code, "unauthorized") == 0)
+    {
+        ngx_http_gobi_ws_job_free(&t->job);
+        ngx_http_gobi_ws_revoked(ws);
+
     } else {
         t->done(ws, &t->job);
     }
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/* token re-checks ------------------------------------------------------- */
+
+
+ngx_int_t
+ngx_http_gobi_ws_token_recheck(ngx_http_gobi_job_t *job)
+{
+    int64_t          expires;
+    gobi_user_t      user;
+    gobi_store_rc_e  rc;
+
+    rc = job->gmcf->store_driver->token_get(job->store, job->token_hash,
+                                            job->now, &user, &expires);
+    if (rc == GOBI_STORE_OK) {
+        return NGX_OK;
+    }
+
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                                "the session's token was revoked or has "
+                                "expired; log in again");
+        return NGX_DECLINED;
+    }
+
+    /* the store is down: the session goes on, the next ping asks again */
+    ngx_http_gobi_job_store_error(job, rc);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_gobi_ws_run_token_check(ngx_http_gobi_job_t *job)
+{
+    (void) ngx_http_gobi_ws_token_recheck(job);
+}
+
+
+static void
+ngx_http_gobi_ws_token_checked(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job)
+{
+    ws->checking = 0;
+    ngx_http_gobi_ws_job_free(job);
+}
+
+
+static void
+ngx_http_gobi_ws_check_token(ngx_http_gobi_ws_t *ws)
+{
+    ngx_http_gobi_job_t  *job;
+
+    if (ws->checking || ws->closing || ws->closed) {
+        return;
+    }
+
+    job = ngx_http_gobi_ws_job(ws);
+    if (job == NULL) {
+        return;
+    }
+
+    if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_ws_run_token_check,
+                                   ngx_http_gobi_ws_token_checked)
+        != NGX_OK)
+    {
+        ngx_http_gobi_ws_job_free(job);
+        return;
+    }
+
+    ws->checking = 1;
+}
+
+
+static void
+ngx_http_gobi_ws_revoked(ngx_http_gobi_ws_t *ws)
+{
+    static u_char  msg[] = "{\"type\":\"error\",\"code\":\"unauthorized\","
+                           "\"message\":\"the session's token was revoked "
+                           "or has expired; log in again\"}";
+
+    ws->checking = 0;
+
+    ngx_log_error(NGX_LOG_INFO, ws->connection->log, 0,
+                  "gobi: websocket of user %L ended: its token is no longer "
+                  "valid", ws->user.id);
+
+    (void) ngx_http_gobi_ws_send_text(ws, msg, sizeof(msg) - 1);
+    ngx_http_gobi_ws_end(ws, GOBI_WS_CLOSE_POLICY, "unauthorized");
 }

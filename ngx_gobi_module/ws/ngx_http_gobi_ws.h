@@ -57,6 +57,7 @@ struct ngx_http_gobi_ws_s {
     ngx_connection_t              *connection;
     ngx_http_gobi_loc_conf_t      *conf;
     gobi_user_t                    user;     /* who authenticated */
+    char                           token_hash[GOBI_HASH_HEX_LEN + 1];
 
     const ngx_http_gobi_ws_hooks_t *hooks;
     void                          *data;     /* the user's */
@@ -76,6 +77,7 @@ struct ngx_http_gobi_ws_s {
     ngx_uint_t                     tasks;    /* thread tasks in flight */
 
     unsigned                       busy:1;     /* paused: reading waits */
+    unsigned                       checking:1; /* a token re-check runs */
     unsigned                       pong:1;
     unsigned                       closing:1;  /* close frame queued */
     unsigned                       closed:1;   /* torn down */
@@ -108,6 +110,13 @@ ngx_int_t ngx_http_gobi_ws_task_post(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
     ngx_http_gobi_ws_done_pt done);
 void ngx_http_gobi_ws_job_free(ngx_http_gobi_job_t *job);
+
+/*
+ * Thread side: is the session's token still valid?  NGX_OK, or the job's
+ * error is set (unauthorized: the session then ends with 1008 when the
+ * task comes back, whatever the task was).
+ */
+ngx_int_t ngx_http_gobi_ws_token_recheck(ngx_http_gobi_job_t *job);
 
 /*
  * The endpoint, the location handler of ngx_http_gobi_module.c, is the

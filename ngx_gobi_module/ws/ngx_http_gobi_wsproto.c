@@ -359,7 +359,7 @@ ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
 
     if (m->device && ngx_strlen(m->device) > NGX_HTTP_GOBI_DEVICE_MAX) {
         ngx_http_gobi_wsproto_error(ws, GOBI_WSMSG_BAD,
-                                    "\"device\" must be at most 128 bytes");
+                                    "\"device\" must be at most 64 bytes");
         return;
     }
 
@@ -909,6 +909,11 @@ ngx_http_gobi_run_op(ngx_http_gobi_job_t *job)
     gobi_wsmsg_action_t   action;
 
     to = NULL;
+
+    /* a revoked token changes nothing (the session then ends) */
+    if (ngx_http_gobi_ws_token_recheck(job) != NGX_OK) {
+        return;
+    }
 
     g = ngx_http_gobi_gen_new();
     if (g == NULL) {
