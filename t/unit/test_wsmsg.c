@@ -491,10 +491,11 @@ test_gen(void)
     is_str(gen_str(g), "{\"type\":\"ack\",\"id\":null,\"seq\":1,"
            "\"version\":1}", "id null");
 
-    /* what yajl refuses is reported */
-    is_int(gobi_wsmsg_gen_error(g, "bad_message", "\xff", NULL, 0), -1,
-           "invalid UTF-8 refused");
-    gen_str(g);
+    /* bytes that are not UTF-8 go out as U+FFFD: the JSON stays valid */
+    is_int(gobi_wsmsg_gen_error(g, "bad_message", "a\xff", NULL, 0), 0,
+           "invalid UTF-8 written");
+    is_str(gen_str(g), "{\"type\":\"error\",\"code\":\"bad_message\","
+           "\"message\":\"a\xef\xbf\xbd\"}", "as U+FFFD");
 
     act[0].op = (gobi_wsmsg_op_e) 99;
     is_int(gobi_wsmsg_gen_reject(g, "1", 1, "c", "m", act, 1), -1,
@@ -678,10 +679,12 @@ test_gen_client(void)
     is_int(parse_gen(g), 0, "and parsed");
     is_int(strlen(m.path), GOBI_WSMSG_MAX_SIZE - 100, "all of it");
     free(big);
-
-    is_int(gobi_wsmsg_gen_rename(g, "1", 1, "\xff", "b", 1), -1,
-           "invalid UTF-8 refused");
     gen_str(g);
+
+    is_int(gobi_wsmsg_gen_rename(g, "1", 1, "\xff", "b", 1), 0,
+           "invalid UTF-8 written");
+    is_str(gen_str(g), "{\"type\":\"rename\",\"id\":1,\"from\":\"\xef\xbf\xbd\","
+           "\"to\":\"b\",\"base_version\":1}", "as U+FFFD");
 
     yajl_gen_free(g);
 }
