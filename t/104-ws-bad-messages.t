@@ -36,6 +36,9 @@ our @JUNK = (
     [ 'unbalanced', '{"type":"hello"]' ],
     [ 'more than 64 keys', '{"type":"hello","vault":"notes","since":0,'
         . join(',', map { "\"k$_\":1" } 1 .. 62) . '}' ],
+    [ 'more than 64 keys in a nested object', '{"type":"hello",'
+        . '"vault":"notes","since":0,"x":{'
+        . join(',', map { "\"k$_\":1" } 1 .. 65) . '}}' ],
     [ 'many duplicate keys', '{' . join(',', ('"type":"hello"') x 3000)
         . '}' ],
     [ 'a NUL byte', "{\"type\":\"hello\",\x00\"vault\":\"notes\"}" ],
