@@ -354,7 +354,7 @@ ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
 
     if (m->device && ngx_strlen(m->device) > NGX_HTTP_GOBI_DEVICE_MAX) {
         ngx_http_gobi_wsproto_error(ws, GOBI_WSMSG_BAD,
-                                    "\"device\" must be at most 128 bytes");
+                                    "\"device\" must be at most 64 bytes");
         return;
     }
 
