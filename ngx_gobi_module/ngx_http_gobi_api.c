@@ -155,25 +155,13 @@ ngx_http_gobi_api_start(ngx_http_request_t *r, yajl_val json)
     job = &ctx->job;
 
     if (!(route->flags & NGX_HTTP_GOBI_ROUTE_PUBLIC)) {
-        rc = ngx_http_gobi_auth_parse(r, job);
+        rc = ngx_http_gobi_auth_bearer(r, job, NULL);
         if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         if (rc == NGX_DECLINED) {
-            return ngx_http_gobi_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                                            "unauthorized",
-                                            "missing or invalid credentials");
-        }
-
-        /* a password check costs an argon2id: only logins may ask one */
-
-        if (job->auth == NGX_HTTP_GOBI_AUTH_BASIC) {
-            return ngx_http_gobi_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                                            "unauthorized",
-                                            "HTTP Basic is accepted only by "
-                                            "POST /api/v1/sessions; send "
-                                            "its token as Bearer");
+            return ngx_http_gobi_send_job(r, job);
         }
     }
 

@@ -4,6 +4,7 @@
  *
  * Credentials: "Authorization: Bearer <token>" or Basic, parsed in the
  * event loop, checked in a pool thread (argon2id and the store block).
+ * Basic is for the logins only (ngx_http_gobi_auth_bearer()).
  * Tokens are 32 random bytes, stored only as their BLAKE2b-256 hash.
  */
 
@@ -140,6 +141,60 @@ ngx_http_gobi_auth_parse(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * The credentials of every endpoint but the logins: a Bearer token, or
+ * `arg` (the WebSocket's ?access_token=, NULL elsewhere) when there is no
+ * Authorization header.  A password check costs an argon2id, so only the
+ * logins may ask one: Basic is refused here, unchecked.  NGX_OK, NGX_ERROR,
+ * or NGX_DECLINED with the 401 in the job.
+ */
+
+ngx_int_t
+ngx_http_gobi_auth_bearer(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
+    ngx_str_t *arg)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_gobi_auth_parse(r, job);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK && job->auth == NGX_HTTP_GOBI_AUTH_BASIC) {
+        job->auth = NGX_HTTP_GOBI_AUTH_NONE;
+        job->username = NULL;
+        job->password = NULL;
+
+        ngx_http_gobi_job_error(job, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                                "HTTP Basic is accepted only by "
+                                "POST /api/v1/sessions; send its token "
+                                "as Bearer");
+        return NGX_DECLINED;
+    }
+
+    if (rc == NGX_DECLINED && r->headers_in.authorization == NULL
+        && arg && arg->len > 0 && arg->len <= 256)
+    {
+        /* tokens are url-safe base64: nothing to unescape */
+        job->token = ngx_http_gobi_strdup(r->pool, arg->data, arg->len);
+        if (job->token == NULL) {
+            return NGX_ERROR;
+        }
+
+        job->auth = NGX_HTTP_GOBI_AUTH_BEARER;
+        return NGX_OK;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                                "missing or invalid credentials");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 

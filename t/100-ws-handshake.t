@@ -1,6 +1,6 @@
 # The WebSocket handshake (RFC 6455 section 4) and its authentication:
-# Bearer, Basic and ?access_token=; every failure is a JSON answer before
-# the upgrade; HTTP/2 is refused.
+# Bearer and ?access_token= (HTTP Basic is 401, as on the REST API); every
+# failure is a JSON answer before the upgrade; HTTP/2 is refused.
 use Gobi::Test;
 use Gobi::WS;
 
@@ -66,14 +66,13 @@ ok($ws->ok, 'verified');
 
 
 
-=== TEST 3: Basic credentials and ?access_token= work as well as Bearer
+=== TEST 3: ?access_token= works as well as Bearer
 --- websocket
 --- setup
 user alice
 vault notes
 put notes a.txt A
 --- perl
-main::ws_hello_ok($t, basic => [ 'alice', $V->{PASSWORD} ]);
 main::ws_hello_ok($t, access_token => $V->{TOKEN});
 # among other arguments
 main::ws_hello_ok($t, path => '/api/v1/ws?x=1', access_token => $V->{TOKEN});
@@ -82,7 +81,37 @@ main::ws_hello_ok($t, path => '/api/v1/ws?x=1', access_token => $V->{TOKEN});
 
 
 
-=== TEST 4: no credentials: 401 with a JSON error, no upgrade
+=== TEST 4: HTTP Basic, even with the right password: 401, as on the REST API
+Only POST /api/v1/sessions takes a password (each check is an argon2id).
+--- websocket
+--- setup
+user alice
+vault notes
+--- perl
+for my $o ([ basic => [ 'alice', $V->{PASSWORD} ] ],
+           [ basic => [ 'alice', $V->{PASSWORD} ],
+             access_token => $V->{TOKEN} ])
+{
+    my $ws = Gobi::WS->new(port => $t->port, @$o);
+    my $what = json_encode($o);
+    is($ws->status, 401, "401: $what");
+    error_code_is($ws->response, 'unauthorized', "unauthorized: $what");
+    like($ws->response->json->{error}{message} // '', qr{POST /api/v1/sessions},
+        "the message says where Basic goes: $what");
+    ok(!defined $ws->response->header('sec-websocket-accept'), 'no accept');
+}
+# the same answer as REST gives
+my $r = $c->request(GET => 'vaults', basic => [ 'alice', $V->{PASSWORD} ]);
+is($r->status, 401, 'REST: 401');
+is($r->json->{error}{message}, Gobi::WS->new(port => $t->port,
+    basic => [ 'alice', $V->{PASSWORD} ])->response->json->{error}{message},
+    'the same message as REST');
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: no credentials: 401 with a JSON error, no upgrade
 --- websocket
 --- setup
 user alice
@@ -97,7 +126,7 @@ like($ws->response->header('content-type') // '', qr{^application/json},
 
 
 
-=== TEST 5: bad credentials of every kind: 401 before the upgrade
+=== TEST 6: bad credentials of every kind: 401 before the upgrade
 --- websocket
 --- setup
 user alice
@@ -130,7 +159,7 @@ if ($r->status == 204 || $r->status == 200) {
 
 
 
-=== TEST 6: a bad header token is not rescued by a good ?access_token=
+=== TEST 7: a bad header token is not rescued by a good ?access_token=
 --- websocket
 --- setup
 user alice
@@ -142,7 +171,7 @@ is($ws->status, 401, 'the Authorization header is what counts');
 
 
 
-=== TEST 7: not a WebSocket handshake: clear HTTP errors
+=== TEST 8: not a WebSocket handshake: clear HTTP errors
 --- websocket
 --- setup
 user alice
@@ -186,7 +215,7 @@ is($r->status, 400, 'HTTP/1.0: 400');
 
 
 
-=== TEST 8: an unauthenticated plain GET is a 401, as for the REST API
+=== TEST 9: an unauthenticated plain GET is a 401, as for the REST API
 --- websocket
 --- request
 GET /api/v1/ws
@@ -200,7 +229,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==
 
 
 
-=== TEST 9: the handshake written one byte at a time, with the hello in the same stream
+=== TEST 10: the handshake written one byte at a time, with the hello in the same stream
 --- websocket
 --- setup
 user alice
@@ -219,7 +248,7 @@ json_subset_ok($ws->recv_json, { type => 'events',
 
 
 
-=== TEST 10: a hello pipelined right behind the handshake
+=== TEST 11: a hello pipelined right behind the handshake
 --- websocket
 --- setup
 user alice
@@ -245,7 +274,7 @@ is($got[0], 'welcome', 'the welcome first of the protocol messages')
 
 
 
-=== TEST 11: HTTP/2 (h2c, prior knowledge) gets a clear refusal
+=== TEST 12: HTTP/2 (h2c, prior knowledge) gets a clear refusal
 --- gobi_config
 server {
     listen 127.0.0.1:H2PORT http2;
@@ -274,7 +303,7 @@ SKIP: {
 
 
 
-=== TEST 12: no extension or subprotocol is accepted (RSV bits stay reserved)
+=== TEST 13: no extension or subprotocol is accepted (RSV bits stay reserved)
 --- websocket
 --- setup
 user alice
@@ -293,7 +322,7 @@ is($ws->recv_close, 1002, 'a compressed (RSV1) frame is a protocol error');
 
 
 
-=== TEST 13: an ?access_token= does not end up in the logs
+=== TEST 14: an ?access_token= does not end up in the logs
 --- websocket
 --- setup
 user alice

@@ -38,8 +38,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_gobi_ws_check(ngx_http_request_t *r,
     ngx_str_t *key);
-static ngx_int_t ngx_http_gobi_ws_token_arg(ngx_http_request_t *r,
-    ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_ws_token_mask(ngx_http_request_t *r);
 static void ngx_http_gobi_ws_run_auth(ngx_http_gobi_job_t *job);
 static ngx_int_t ngx_http_gobi_ws_upgrade(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
@@ -67,7 +66,7 @@ ngx_http_gobi_ws_accept(ngx_http_request_t *r,
     const ngx_http_gobi_ws_hooks_t *hooks)
 {
     ngx_int_t             rc;
-    ngx_str_t             key;
+    ngx_str_t             key, arg;
     ngx_http_gobi_ws_t   *ws;
     ngx_http_gobi_ctx_t  *ctx;
     ngx_http_gobi_job_t  *job;
@@ -95,19 +94,20 @@ ngx_http_gobi_ws_accept(ngx_http_request_t *r,
 
     /* browsers cannot set headers: ?access_token= stands in for Bearer */
 
-    rc = ngx_http_gobi_auth_parse(r, job);
-    if (rc == NGX_DECLINED) {
-        rc = ngx_http_gobi_ws_token_arg(r, job);
+    if (ngx_http_arg(r, (u_char *) "access_token", 12, &arg) != NGX_OK) {
+        arg.len = 0;
     }
+
+    rc = ngx_http_gobi_auth_bearer(r, job, &arg);
+
+    ngx_http_gobi_ws_token_mask(r);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_gobi_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                                        "unauthorized",
-                                        "missing or invalid credentials");
+        return ngx_http_gobi_send_job(r, job);
     }
 
     job->path = (char *) key.data;   /* the key, for the upgrade */
@@ -256,34 +256,20 @@ ngx_http_gobi_ws_check(ngx_http_request_t *r, ngx_str_t *key)
 }
 
 
-static ngx_int_t
-ngx_http_gobi_ws_token_arg(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+static void
+ngx_http_gobi_ws_token_mask(ngx_http_request_t *r)
 {
     ngx_str_t  value;
 
-    if (ngx_http_arg(r, (u_char *) "access_token", 12, &value) != NGX_OK
-        || value.len == 0 || value.len > 256)
-    {
-        return NGX_DECLINED;
+    if (ngx_http_arg(r, (u_char *) "access_token", 12, &value) != NGX_OK) {
+        return;
     }
-
-    job->token = ngx_pnalloc(r->pool, value.len + 1);
-    if (job->token == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* tokens are url-safe base64: nothing to unescape */
-    ngx_memcpy(job->token, value.data, value.len);
-    job->token[value.len] = '\0';
-    job->auth = NGX_HTTP_GOBI_AUTH_BEARER;
 
     /*
      * The request line is what the access and error logs show, and the
      * argument points into it: a secret must not be logged.
      */
     ngx_memset(value.data, '*', value.len);
-
-    return NGX_OK;
 }
 
 
