@@ -527,6 +527,7 @@ ngx_http_gobi_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_gobi_loc_conf_t *glcf = conf;
 
+    u_char      *host;
     ngx_str_t   *value, *origin;
     ngx_uint_t   i;
 
@@ -548,7 +549,13 @@ ngx_http_gobi_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     for (i = 1; i < cf->args->nelts; i++) {
-        if (value[i].len == 0 || value[i].data[value[i].len - 1] == '/') {
+        /* an Origin header is scheme://host[:port], nothing after */
+        host = ngx_strnstr(value[i].data, "://", value[i].len);
+
+        if (host == NULL || host == value[i].data
+            || host + 3 == value[i].data + value[i].len
+            || ngx_strlchr(host + 3, value[i].data + value[i].len, '/'))
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid origin \"%V\", expected "
                                "scheme://host[:port]", &value[i]);

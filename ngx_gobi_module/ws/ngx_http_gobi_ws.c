@@ -38,6 +38,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_gobi_ws_check(ngx_http_request_t *r,
     ngx_str_t *key);
+static ngx_int_t ngx_http_gobi_ws_origin(ngx_http_request_t *r);
 static void ngx_http_gobi_ws_token_mask(ngx_http_request_t *r);
 static void ngx_http_gobi_ws_run_auth(ngx_http_gobi_job_t *job);
 static ngx_int_t ngx_http_gobi_ws_upgrade(ngx_http_request_t *r,
@@ -84,6 +85,12 @@ ngx_http_gobi_ws_accept(ngx_http_request_t *r,
     rc = ngx_http_gobi_ws_check(r, &key);
     if (key.data == NULL) {
         return rc;
+    }
+
+    if (ngx_http_gobi_ws_origin(r) != NGX_OK) {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                        "WebSocket sessions from this "
+                                        "Origin are not allowed");
     }
 
     if (job->store == NULL) {
@@ -253,6 +260,77 @@ ngx_http_gobi_ws_check(ngx_http_request_t *r, ngx_str_t *key)
     key->data[key->len] = '\0';
 
     return NGX_OK;
+}
+
+
+/*
+ * A page of any site can open a WebSocket to us from a user's browser,
+ * which sends its Origin: only those listed in gobi_ws_allowed_origins may
+ * (scheme://host[:port], as browsers write it, compared ignoring case).
+ * Clients that are not browsers send none and are not concerned.
+ */
+
+static ngx_int_t
+ngx_http_gobi_ws_origin(ngx_http_request_t *r)
+{
+    ngx_str_t                 *allowed;
+    ngx_uint_t                 i, j;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_http_gobi_loc_conf_t  *glcf;
+
+    glcf = ngx_http_get_module_loc_conf(r, ngx_http_gobi_module);
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_OK;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != 6
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Origin", 6) != 0)
+        {
+            continue;
+        }
+
+        /* every Origin header given must be allowed */
+
+        if (glcf->ws_allowed_origins == NULL) {
+            goto refused;
+        }
+
+        allowed = glcf->ws_allowed_origins->elts;
+
+        for (j = 0; j < glcf->ws_allowed_origins->nelts; j++) {
+            if (allowed[j].len == h[i].value.len
+                && ngx_strncasecmp(allowed[j].data, h[i].value.data,
+                                   h[i].value.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == glcf->ws_allowed_origins->nelts) {
+            goto refused;
+        }
+    }
+
+refused:
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "gobi: websocket refused: Origin \"%V\" is not allowed",
+                   &h[i].value);
+
+    return NGX_DECLINED;
 }
 
 
