@@ -578,7 +578,9 @@ static ngx_int_t
 ngx_http_gobi_postconfiguration(ngx_conf_t *cf)
 {
     ngx_uint_t                  i;
+    ngx_http_handler_pt        *h;
     ngx_http_core_loc_conf_t  **clcfp;
+    ngx_http_core_main_conf_t  *cmcf;
     ngx_http_gobi_main_conf_t  *gmcf;
 
     gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gobi_module);
@@ -586,6 +588,17 @@ ngx_http_gobi_postconfiguration(ngx_conf_t *cf)
     if (!gmcf->enabled) {
         return NGX_OK;
     }
+
+    /* before any module of a location answers, and so logs the request */
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_gobi_ws_mask_handler;
 
     if (ngx_http_gobi_errors_init(cf) != NGX_OK
         || ngx_http_gobi_health_init(cf) != NGX_OK

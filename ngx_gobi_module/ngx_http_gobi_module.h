@@ -230,9 +230,12 @@ typedef struct {
     ngx_http_gobi_json_pt          json_next;
     off_t                          json_read;    /* body bytes so far */
     void                          *ws;
+    ngx_str_t                      access_token; /* a copy, masked in the
+                                                    request (_ws.c) */
     ngx_str_t                      error_body;   /* see _errors.c */
     ngx_uint_t                     error_rewrite;
     unsigned                       body_reading:1;  /* a PUT's bytes */
+    unsigned                       token_masked:1;
 } ngx_http_gobi_ctx_t;
 
 

@@ -133,3 +133,91 @@ invalid origin "https://app.example/"
 gobi_ws_allowed_origins app.example;
 --- error_log
 invalid origin "app.example"
+
+
+
+=== TEST 7: ?access_token= never reaches the logs, whatever the answer
+Every outcome of the endpoint, with the token in the query (twice, in
+another case, beside an Authorization header), then the access log (the
+request line, the URI, the arguments) and the error log (info, where
+nginx writes "request: ...") are searched for it.
+--- gobi_config
+log_format everything '$request | $request_uri | $args | $query_string | $arg_access_token | $status';
+server {
+    listen 127.0.0.1:H2PORT http2;
+    access_log logs/access.log everything;
+    location = /api/v1/ws { gobi_websocket; }
+}
+--- config
+access_log logs/access.log everything;
+location /api/v1/ { gobi_api; }
+location = /api/v1/ws { gobi_websocket; }
+location = /api/v1/ws-denied { deny all; gobi_websocket; }
+--- init
+my $p = Gobi::Server::free_port();
+$V->{H2PORT} = $p;
+$t->{gobi_config} =~ s/H2PORT/$p/;
+$t->write_conf;
+--- setup
+user alice
+vault notes
+--- perl
+my $tok = $V->{TOKEN};
+my $marker = 'MARKER' . ('Z' x 37);
+my $n = 0;
+my $ws_ = sub { $n++; Gobi::WS->new(port => $t->port, @_) };
+my @cases = (
+    [ 400, 'no Upgrade', access_token => $tok,
+      replace_headers => { upgrade => undef } ],
+    [ 426, 'version 8', access_token => $tok,
+      replace_headers => { 'sec-websocket-version' => '8' } ],
+    [ 405, 'POST', access_token => $tok, method => 'POST' ],
+    [ 403, 'a foreign Origin', access_token => $tok,
+      headers => [ [ Origin => 'https://evil.example' ] ] ],
+    [ 403, 'deny all in the location', access_token => $tok,
+      path => '/api/v1/ws-denied' ],
+    [ 401, 'a wrong token', access_token => $marker ],
+    [ 401, 'Basic beside it', access_token => $tok,
+      basic => [ 'alice', $V->{PASSWORD} ] ],
+    [ 401, 'a wrong Bearer beside it', access_token => $tok,
+      token => $marker ],
+    [ 401, 'twice, in another case',
+      path => "/api/v1/ws?ACCESS_TOKEN=$marker&x=1&access_token=$tok" ],
+    [ 101, 'the token', access_token => $tok ],
+    [ 101, 'among other arguments',
+      path => "/api/v1/ws?a=1&access_token=$tok&b=2" ],
+    [ 101, 'a good Bearer beside it', access_token => $marker,
+      token => $tok ],
+);
+my @open;
+for my $k (@cases) {
+    my ($code, $name, @o) = @$k;
+    my $ws = $ws_->(@o);
+    is($ws->status, $code, "$name: $code");
+    push @open, $ws if $code == 101;
+}
+# a session the server logs something about (at info, with the request)
+$open[0]->send_frame(payload => '{}', mask => 0);
+is($open[0]->recv_close, 1002, 'an unmasked frame: closed');
+$_->close for @open[1 .. $#open];
+SKIP: {
+    skip 'curl without HTTP/2', 1
+        unless `curl -V 2>/dev/null` =~ /\bHTTP2\b/;
+    $n++;
+    my $out = `curl -s --http2-prior-knowledge -o /dev/null -w '%{http_code}' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' 'http://127.0.0.1:$V->{H2PORT}/api/v1/ws?x=1&access_token=$tok' 2>&1`;
+    is($out, '400', 'HTTP/2: 400');
+}
+$t->stop;
+my ($err, $acc) = ($t->error_log, $t->access_log);
+for my $secret ($tok, $marker) {
+    my @hit = grep { index($_, $secret) >= 0 } split /\n/, "$err\n$acc";
+    ok(!@hit, 'no ' . ($secret eq $tok ? 'token' : 'marker')
+        . ' in the logs') or diag join "\n", @hit;
+}
+# the requests are there, masked: the search above was not in vain
+my @masked = grep { /access_token=\*{43}/i } split /\n/, $acc;
+cmp_ok(scalar @masked, '>=', $n, "the $n requests are logged, masked");
+like($err, qr/request: "GET \/api\/v1\/ws\?access_token=\*{43} HTTP\/1\.1"/,
+    'the error log shows the request, masked');
+like($err, qr/access forbidden by rule.*access_token=\*{43}/,
+    'and the one refused by deny, masked');

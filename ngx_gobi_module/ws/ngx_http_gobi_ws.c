@@ -39,7 +39,11 @@ typedef struct {
 static ngx_int_t ngx_http_gobi_ws_check(ngx_http_request_t *r,
     ngx_str_t *key);
 static ngx_int_t ngx_http_gobi_ws_origin(ngx_http_request_t *r);
-static void ngx_http_gobi_ws_token_mask(ngx_http_request_t *r);
+static ngx_http_gobi_ctx_t *ngx_http_gobi_ws_token_take(
+    ngx_http_request_t *r);
+static void ngx_http_gobi_ws_mask_copy(ngx_http_request_t *r,
+    ngx_str_t *s);
+static void ngx_http_gobi_ws_mask_query(u_char *p, u_char *end);
 static void ngx_http_gobi_ws_run_auth(ngx_http_gobi_job_t *job);
 static ngx_int_t ngx_http_gobi_ws_upgrade(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
@@ -67,12 +71,14 @@ ngx_http_gobi_ws_accept(ngx_http_request_t *r,
     const ngx_http_gobi_ws_hooks_t *hooks)
 {
     ngx_int_t             rc;
-    ngx_str_t             key, arg;
+    ngx_str_t             key;
     ngx_http_gobi_ws_t   *ws;
     ngx_http_gobi_ctx_t  *ctx;
     ngx_http_gobi_job_t  *job;
 
-    ctx = ngx_http_gobi_ctx_create(r);
+    /* before any answer: done in the rewrite phase already, as a rule */
+
+    ctx = ngx_http_gobi_ws_token_take(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -101,13 +107,7 @@ ngx_http_gobi_ws_accept(ngx_http_request_t *r,
 
     /* browsers cannot set headers: ?access_token= stands in for Bearer */
 
-    if (ngx_http_arg(r, (u_char *) "access_token", 12, &arg) != NGX_OK) {
-        arg.len = 0;
-    }
-
-    rc = ngx_http_gobi_auth_bearer(r, job, &arg);
-
-    ngx_http_gobi_ws_token_mask(r);
+    rc = ngx_http_gobi_auth_bearer(r, job, &ctx->access_token);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -334,20 +334,132 @@ refused:
 }
 
 
-static void
-ngx_http_gobi_ws_token_mask(ngx_http_request_t *r)
-{
-    ngx_str_t  value;
+/*
+ * ?access_token= is a secret in the arguments, the URI and the request
+ * line, which the access log ($args, $request_uri, $request) and the error
+ * log ("request: ...") show.  It is copied into the context, then its
+ * bytes become '*' wherever it is, in every argument of that name (the
+ * names as ngx_http_arg() matches them).  This runs in the rewrite phase,
+ * before any module of the location can answer (deny, limit_req, ours),
+ * and again in the handler if the context went (an internal redirect).
+ */
 
-    if (ngx_http_arg(r, (u_char *) "access_token", 12, &value) != NGX_OK) {
+ngx_int_t
+ngx_http_gobi_ws_mask_handler(ngx_http_request_t *r)
+{
+    ngx_http_gobi_loc_conf_t  *glcf;
+
+    glcf = ngx_http_get_module_loc_conf(r, ngx_http_gobi_module);
+
+    if (glcf->websocket == 1) {
+        (void) ngx_http_gobi_ws_token_take(r);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_http_gobi_ctx_t *
+ngx_http_gobi_ws_token_take(ngx_http_request_t *r)
+{
+    ngx_str_t             value;
+    ngx_http_gobi_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gobi_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_http_gobi_ctx_create(r);
+    }
+
+    if (ctx && ctx->token_masked) {
+        return ctx;
+    }
+
+    if (ctx && ngx_http_arg(r, (u_char *) "access_token", 12, &value)
+               == NGX_OK)
+    {
+        ctx->access_token.data = ngx_pnalloc(r->pool, value.len);
+        if (ctx->access_token.data) {
+            ngx_memcpy(ctx->access_token.data, value.data, value.len);
+            ctx->access_token.len = value.len;
+        }
+    }
+
+    /* masked even when there is no memory to keep the token */
+
+    if (r->args.len) {
+        ngx_http_gobi_ws_mask_query(r->args.data,
+                                    r->args.data + r->args.len);
+        ngx_http_gobi_ws_mask_copy(r, &r->unparsed_uri);
+        ngx_http_gobi_ws_mask_copy(r, &r->request_line);
+    }
+
+    if (ctx) {
+        ctx->token_masked = 1;
+    }
+
+    return ctx;
+}
+
+
+/*
+ * In HTTP/1 the URI and the request line hold the arguments themselves,
+ * masked already; with HTTP/2, or arguments rewritten, they have copies:
+ * the query after the first '?', up to " HTTP/..." in a request line.
+ */
+
+static void
+ngx_http_gobi_ws_mask_copy(ngx_http_request_t *r, ngx_str_t *s)
+{
+    u_char  *p, *end, *sp;
+
+    p = s->data;
+    end = p + s->len;
+
+    if (p == NULL || (r->args.data >= p && r->args.data < end)) {
         return;
     }
 
-    /*
-     * The request line is what the access and error logs show, and the
-     * argument points into it: a secret must not be logged.
-     */
-    ngx_memset(value.data, '*', value.len);
+    p = ngx_strlchr(p, end, '?');
+    if (p == NULL) {
+        return;
+    }
+
+    for (sp = end - 1; sp > p; sp--) {
+        if (*sp == ' ') {
+            if (end - sp > 5 && ngx_strncmp(sp + 1, "HTTP/", 5) == 0) {
+                end = sp;
+            }
+
+            break;
+        }
+    }
+
+    ngx_http_gobi_ws_mask_query(p + 1, end);
+}
+
+
+/* the values of every access_token= in a query become '*' */
+
+static void
+ngx_http_gobi_ws_mask_query(u_char *p, u_char *end)
+{
+    u_char  *next;
+
+    while (p < end) {
+        next = ngx_strlchr(p, end, '&');
+        if (next == NULL) {
+            next = end;
+        }
+
+        if (next - p > 13
+            && ngx_strncasecmp(p, (u_char *) "access_token=", 13) == 0)
+        {
+            ngx_memset(p + 13, '*', next - p - 13);
+        }
+
+        p = next + 1;
+    }
 }
 
 

@@ -116,5 +116,8 @@ void ngx_http_gobi_ws_job_free(ngx_http_gobi_job_t *job);
  */
 ngx_int_t ngx_http_gobi_ws_handler(ngx_http_request_t *r);
 
+/* the rewrite phase of the endpoint's locations: ?access_token= masked */
+ngx_int_t ngx_http_gobi_ws_mask_handler(ngx_http_request_t *r);
+
 
 #endif /* _NGX_HTTP_GOBI_WS_H_INCLUDED_ */
