@@ -55,19 +55,26 @@ gobi_wsmsg_clip(const char *s, size_t max)
 }
 
 
+#define GOBI_WSMSG_STR_(x)  #x
+#define GOBI_WSMSG_STR(x)   GOBI_WSMSG_STR_(x)
+
+
 /*
  * Before yajl sees the text: its size, strict UTF-8, its nesting depth
- * (yajl_tree_free recurses, so a deep tree could overflow the stack), no
- * NUL byte and no "\u0000" (yajl's tree strings are NUL-terminated:
- * "a\u0000b" would read as "a"), no '/' outside strings (yajl_tree_parse
- * allows comments, which would hide brackets and quotes from this scan;
- * JSON has none).
+ * (yajl_tree_free recurses, so a deep tree could overflow the stack), the
+ * members of each object (yajl grows a tree's object one member at a time
+ * and we look keys up linearly: a 64 KiB message of 10,000 keys would cost
+ * far more than its size), no NUL byte and no "\u0000" (yajl's tree
+ * strings are NUL-terminated: "a\u0000b" would read as "a"), no '/'
+ * outside strings (yajl_tree_parse allows comments, which would hide
+ * brackets and quotes from this scan; JSON has none).
  */
 static const char *
 gobi_wsmsg_scan(const char *p, size_t len, size_t max)
 {
     size_t  i;
     int     depth, in_string;
+    int     keys[GOBI_WSMSG_MAX_DEPTH + 1];   /* -1: an array */
 
     if (len > max) {
         return "message too big";
@@ -80,6 +87,7 @@ gobi_wsmsg_scan(const char *p, size_t len, size_t max)
 
     depth = 0;
     in_string = 0;
+    keys[0] = -1;
 
     for (i = 0; i < len; i++) {
         if (p[i] == '\0') {
@@ -112,11 +120,23 @@ gobi_wsmsg_scan(const char *p, size_t len, size_t max)
             if (++depth > GOBI_WSMSG_MAX_DEPTH) {
                 return "message nested too deep";
             }
+
+            keys[depth] = (p[i] == '{') ? 0 : -1;
             break;
 
         case ']':
         case '}':
-            depth--;
+            if (depth > 0) {
+                depth--;
+            }
+            break;
+
+        case ':':
+            /* one per member (else it is not JSON, and yajl says so) */
+            if (keys[depth] >= 0 && ++keys[depth] > GOBI_WSMSG_MAX_KEYS) {
+                return "more than " GOBI_WSMSG_STR(GOBI_WSMSG_MAX_KEYS)
+                       " keys";
+            }
             break;
 
         case '/':
@@ -412,11 +432,7 @@ gobi_wsmsg_parse_msg(gobi_wsmsg_t *m, const char *text, size_t len)
 
     obj = m->tree;
 
-    /* bounds the pairwise duplicate check below */
-    if (obj->u.object.len > GOBI_WSMSG_MAX_KEYS) {
-        return gobi_wsmsg_fail(err, "more than %d keys",
-                               GOBI_WSMSG_MAX_KEYS);
-    }
+    /* at most GOBI_WSMSG_MAX_KEYS keys (the scan): 2,016 compares */
 
     for (i = 1; i < obj->u.object.len; i++) {
         for (j = 0; j < i; j++) {

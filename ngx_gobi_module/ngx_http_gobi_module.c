@@ -375,8 +375,9 @@ ngx_http_gobi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_msec_value(conf->ws_ping_interval, prev->ws_ping_interval,
                               30000);
+    /* the protocol's messages are small: GOBI_WSMSG_MAX_SIZE */
     ngx_conf_merge_size_value(conf->ws_max_message, prev->ws_max_message,
-                              1024 * 1024);
+                              64 * 1024);
     ngx_conf_merge_size_value(conf->ws_send_queue, prev->ws_send_queue,
                               4 * 1024 * 1024);
     ngx_conf_merge_uint_value(conf->ws_batch, prev->ws_batch, 500);

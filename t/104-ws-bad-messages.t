@@ -1,7 +1,8 @@
 # Bad messages get {"type":"error","code":"bad_message","message"} and the
 # session stays usable: not JSON, not an object, unknown or missing type,
 # missing fields, wrong types, a second hello, operations before hello,
-# binary messages, duplicate keys, deep nesting, NUL, oversize JSON.
+# binary messages, duplicate keys, deep nesting, NUL, more than 64 keys.
+# A message over 64 KiB (gobi_ws_max_message) closes with 1009.
 use Gobi::Test;
 use Gobi::WS;
 
@@ -32,11 +33,16 @@ our @JUNK = (
     [ 'NUL escape', '{"type":"hello","vault":"no\u0000tes","since":0}' ],
     [ 'deep nesting', '{"type":"hello","x":' . ('[' x 100) . (']' x 100)
         . '}' ],
-    [ 'very deep nesting', ('[' x 100000) . (']' x 100000) ],
+    [ 'very deep nesting', ('[' x 32000) . (']' x 32000) ],
     [ 'unbalanced', '{"type":"hello"]' ],
-    [ 'big JSON', '{"type":"hello","vault":"notes","since":0,"pad":"'
-        . ('x' x 70000) . '"}' ],
     [ 'a NUL byte', "{\"type\":\"hello\",\x00\"vault\":\"notes\"}" ],
+    [ '65 keys', '{"type":"hello","vault":"notes","since":0,'
+        . join(',', map { qq("k$_":1) } 1 .. 62) . '}' ],
+    [ 'an object of 65 keys inside', '{"type":"hello","vault":"notes",'
+        . '"since":0,"x":{' . join(',', map { qq("k$_":1) } 1 .. 65)
+        . '}}' ],
+    [ '7,000 keys in 64 KiB', '{' . join(',', map { qq("$_":1) }
+        1 .. 7000) . '}' ],
 );
 
 # hello with something wrong
@@ -289,3 +295,57 @@ is(scalar(grep { ref $_ && $_->{type} eq 'error' } @got[0 .. 99]), 100,
     '100 errors');
 json_subset_ok($got[100], { type => 'welcome' }, 'then the welcome');
 json_subset_ok($got[101], { type => 'events' }, 'and the replay');
+
+
+
+=== TEST 8: at most 64 keys per object, counted while the text is scanned
+--- websocket
+--- setup
+user alice
+vault notes
+put notes a.txt A
+--- perl
+my $ws = Gobi::WS->new(port => $t->port, token => $V->{TOKEN});
+for my $k ([ '65 keys', 62, 0 ], [ '65 keys in an inner object', 0, 65 ]) {
+    my ($name, $top, $inner) = @$k;
+    my $text = '{"type":"hello","vault":"notes","since":0'
+        . join('', map { qq(,"k$_":1) } 1 .. $top)
+        . ($inner ? ',"x":{' . join(',', map { qq("k$_":1) } 1 .. $inner)
+            . '}' : '') . '}';
+    my $m = main::bad_ok($ws, $name, $text);
+    like($m->{json}{message} // '', qr/more than 64 keys/, "$name: why");
+}
+my $t0 = Time::HiRes::time();
+main::bad_ok($ws, '7,000 keys', '{'
+    . join(',', map { qq("$_":1) } 1 .. 7000) . '}');
+cmp_ok(Time::HiRes::time() - $t0, '<', 1, '7,000 keys: refused at once');
+# 64 keys (unknown ones are ignored)
+$ws->send_text('{"type":"hello","vault":"notes","since":0'
+    . join('', map { qq(,"k$_":"a:b") } 1 .. 61) . '}');
+my ($w, $ev) = $ws->recv_replay;
+json_subset_ok($w, { type => 'welcome', head_seq => 1 }, '64 keys: hello');
+is(scalar @{ $ev || [] }, 1, 'with its replay');
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: the default gobi_ws_max_message is 64k: a bigger message closes with 1009
+--- websocket
+--- setup
+user alice
+vault notes
+put notes a.txt A
+--- perl
+my $head = '{"type":"hello","vault":"notes","since":0,"pad":"';
+my $ws = Gobi::WS->new(port => $t->port, token => $V->{TOKEN});
+$ws->send_text($head . ('x' x (65536 - length($head) - 2)) . '"}');
+my ($w, $ev) = $ws->recv_replay;
+json_subset_ok($w, { type => 'welcome', head_seq => 1 },
+    '65,536 bytes of hello: read');
+$ws = Gobi::WS->new(port => $t->port, token => $V->{TOKEN});
+$ws->send_text($head . ('x' x (65537 - length($head) - 2)) . '"}');
+is($ws->recv_close, 1009, '65,537 bytes: close 1009');
+ok($ws->wait_eof, 'and the connection ends');
+--- no_error_log
+[error]

@@ -1051,6 +1051,30 @@ test_fuzz_findings(void)
     }
     strcpy(p, "}");
     BAD(buf, "more than 64 keys");
+
+    /* 64 keys are fine; the bound is per object, found while scanning */
+    p = buf + sprintf(buf, "{\"type\":\"hello\",\"vault\":\"v\",\"since\":0");
+    for (i = 0; i < 61; i++) {
+        p += sprintf(p, ",\"k%d\":\"a:b\"", i);
+    }
+    strcpy(p, "}");
+    is_int(parse(buf), 0, "64 keys (colons in strings do not count)");
+
+    p = buf + sprintf(buf, "{\"type\":\"hello\",\"vault\":\"v\",\"since\":0,"
+                           "\"x\":{\"k\":0");
+    for (i = 0; i < 64; i++) {
+        p += sprintf(p, ",\"k%d\":1", i);
+    }
+    strcpy(p, "}}");
+    BAD(buf, "more than 64 keys");
+
+    p = buf + sprintf(buf, "{\"type\":\"hello\",\"vault\":\"v\",\"since\":0,"
+                           "\"x\":[{\"a\":1}");
+    for (i = 0; i < 100; i++) {
+        p += sprintf(p, ",{\"a\":1,\"b\":[1,{\"c\":2}]}");
+    }
+    strcpy(p, "]}");
+    is_int(parse(buf), 0, "many small objects in an array");
 }
 
 
