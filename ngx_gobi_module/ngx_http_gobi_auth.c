@@ -276,7 +276,6 @@ ngx_int_t
 ngx_http_gobi_auth_check(ngx_http_gobi_job_t *job)
 {
     int                         ok;
-    int64_t                     expires;
     gobi_store_rc_e             rc;
     const gobi_store_driver_t  *drv;
 
@@ -286,19 +285,7 @@ ngx_http_gobi_auth_check(ngx_http_gobi_job_t *job)
 
     case NGX_HTTP_GOBI_AUTH_BEARER:
         ngx_http_gobi_token_hash(job->token, job->token_hash);
-
-        rc = drv->token_get(job->store, job->token_hash, job->now, &job->user,
-                            &expires);
-        if (rc == GOBI_STORE_OK) {
-            return NGX_OK;
-        }
-
-        if (rc != GOBI_STORE_NOT_FOUND) {
-            ngx_http_gobi_job_store_error(job, rc);
-            return NGX_ERROR;
-        }
-
-        break;
+        return ngx_http_gobi_auth_token(job);
 
     case NGX_HTTP_GOBI_AUTH_BASIC:
         rc = drv->user_get(job->store, job->username, &job->user);
@@ -329,6 +316,37 @@ ngx_http_gobi_auth_check(ngx_http_gobi_job_t *job)
 
     default:
         break;
+    }
+
+    ngx_memzero(&job->user, sizeof(gobi_user_t));
+
+    ngx_http_gobi_job_error(job, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                            "missing or invalid credentials");
+    return NGX_ERROR;
+}
+
+
+/*
+ * Thread side: is job->token_hash a token, not expired?  job->user becomes
+ * its user.  A WebSocket session re-checks the hash it opened with: a
+ * token revoked or expired since is the same 401 as an unknown one.
+ */
+
+ngx_int_t
+ngx_http_gobi_auth_token(ngx_http_gobi_job_t *job)
+{
+    int64_t          expires;
+    gobi_store_rc_e  rc;
+
+    rc = job->gmcf->store_driver->token_get(job->store, job->token_hash,
+                                            job->now, &job->user, &expires);
+    if (rc == GOBI_STORE_OK) {
+        return NGX_OK;
+    }
+
+    if (rc != GOBI_STORE_NOT_FOUND) {
+        ngx_http_gobi_job_store_error(job, rc);
+        return NGX_ERROR;
     }
 
     ngx_memzero(&job->user, sizeof(gobi_user_t));

@@ -340,6 +340,7 @@ ngx_int_t ngx_http_gobi_auth_parse(ngx_http_request_t *r,
 ngx_int_t ngx_http_gobi_auth_bearer(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, ngx_str_t *arg);
 ngx_int_t ngx_http_gobi_auth_check(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_auth_token(ngx_http_gobi_job_t *job);
 int ngx_http_gobi_password_hash(const char *password, char *out);
 int ngx_http_gobi_password_verify(const char *hash, const char *password);
 ngx_int_t ngx_http_gobi_token_new(ngx_http_gobi_job_t *job, char *token,

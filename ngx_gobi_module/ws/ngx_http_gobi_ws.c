@@ -54,6 +54,8 @@ static void ngx_http_gobi_ws_message(ngx_http_gobi_ws_t *ws);
 static ngx_int_t ngx_http_gobi_ws_queue(ngx_http_gobi_ws_t *ws,
     unsigned opcode, const u_char *p, size_t len);
 static void ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_ws_drop(ngx_http_gobi_ws_t *ws);
+static ngx_msec_t ngx_http_gobi_ws_tick(ngx_http_gobi_loc_conf_t *glcf);
 static void ngx_http_gobi_ws_ping(ngx_event_t *ev);
 static void ngx_http_gobi_ws_cleanup(void *data);
 static void ngx_http_gobi_ws_close(ngx_http_gobi_ws_t *ws);
@@ -496,6 +498,7 @@ ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     ws->connection = c;
     ws->conf = glcf;
     ws->user = job->user;
+    ngx_memcpy(ws->token_hash, job->token_hash, sizeof(ws->token_hash));
     ws->out_last = &ws->out;
     ws->pong = 1;
 
@@ -590,9 +593,7 @@ ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     ws->ping.log = c->log;
     ws->ping.cancelable = 1;
 
-    if (glcf->ws_ping_interval) {
-        ngx_add_timer(&ws->ping, glcf->ws_ping_interval);
-    }
+    ngx_add_timer(&ws->ping, ngx_http_gobi_ws_tick(glcf));
 
     /* bytes pipelined after the handshake are frames already */
 
@@ -950,16 +951,44 @@ void
 ngx_http_gobi_ws_fail(ngx_http_gobi_ws_t *ws, unsigned code,
     const char *reason)
 {
-    ngx_http_gobi_ws_out_t  *out, *next, *keep;
-
     if (ws->closed || ws->closing) {
         return;
     }
 
-    /*
-     * What is queued no longer matters, only the close frame; but a frame
-     * half sent must be finished first, or the peer reads garbage.
-     */
+    ngx_http_gobi_ws_drop(ws);
+    ngx_http_gobi_ws_end(ws, code, reason);
+}
+
+
+/* the same, with a last message before the close frame */
+
+void
+ngx_http_gobi_ws_fail_text(ngx_http_gobi_ws_t *ws, const u_char *p,
+    size_t len, unsigned code, const char *reason)
+{
+    if (ws->closed || ws->closing) {
+        return;
+    }
+
+    ngx_http_gobi_ws_drop(ws);
+
+    if (ngx_http_gobi_ws_queue(ws, GOBI_WS_TEXT, p, len) != NGX_OK) {
+        return;
+    }
+
+    ngx_http_gobi_ws_end(ws, code, reason);
+}
+
+
+/*
+ * What is queued no longer matters, only the close frame; but a frame
+ * half sent must be finished first, or the peer reads garbage.
+ */
+
+static void
+ngx_http_gobi_ws_drop(ngx_http_gobi_ws_t *ws)
+{
+    ngx_http_gobi_ws_out_t  *out, *next, *keep;
 
     keep = (ws->out && ws->out->sent) ? ws->out : NULL;
 
@@ -979,8 +1008,6 @@ ngx_http_gobi_ws_fail(ngx_http_gobi_ws_t *ws, unsigned code,
         ws->out_last = &ws->out;
         ws->queued = 0;
     }
-
-    ngx_http_gobi_ws_end(ws, code, reason);
 }
 
 
@@ -1005,6 +1032,15 @@ ngx_http_gobi_ws_end(ngx_http_gobi_ws_t *ws, unsigned code,
 }
 
 
+/* the ping timer; with pings off it still ticks for the token re-check */
+
+static ngx_msec_t
+ngx_http_gobi_ws_tick(ngx_http_gobi_loc_conf_t *glcf)
+{
+    return glcf->ws_ping_interval ? glcf->ws_ping_interval : 30000;
+}
+
+
 static void
 ngx_http_gobi_ws_ping(ngx_event_t *ev)
 {
@@ -1018,22 +1054,29 @@ ngx_http_gobi_ws_ping(ngx_event_t *ev)
         return;
     }
 
-    if (!ws->pong) {
+    if (ws->conf->ws_ping_interval && !ws->pong) {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "gobi: websocket peer did not answer the ping");
         ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_GOING_AWAY, "ping timeout");
 
     } else {
-        ws->pong = 0;
+        if (ws->conf->ws_ping_interval) {
+            ws->pong = 0;
 
-        if (ngx_http_gobi_ws_queue(ws, GOBI_WS_PING, (u_char *) "gobi", 4)
-            == NGX_OK)
-        {
-            ngx_http_gobi_ws_flush(ws);
+            if (ngx_http_gobi_ws_queue(ws, GOBI_WS_PING, (u_char *) "gobi",
+                                       4)
+                == NGX_OK)
+            {
+                ngx_http_gobi_ws_flush(ws);
+            }
         }
 
         if (!ws->closed && !ws->closing) {
-            ngx_add_timer(&ws->ping, ws->conf->ws_ping_interval);
+            ws->hooks->on_tick(ws);
+        }
+
+        if (!ws->closed && !ws->closing) {
+            ngx_add_timer(&ws->ping, ngx_http_gobi_ws_tick(ws->conf));
         }
     }
 
@@ -1159,6 +1202,7 @@ ngx_http_gobi_ws_job(ngx_http_gobi_ws_t *ws)
     t->job.store = ngx_http_gobi_worker.store;
     t->job.storage = ngx_http_gobi_worker.storage;
     t->job.user = ws->user;
+    ngx_memcpy(t->job.token_hash, ws->token_hash, sizeof(ws->token_hash));
     t->job.fd = NGX_INVALID_FILE;
     t->job.base_version = GOBI_BASE_ANY;
     t->job.ws = ws;

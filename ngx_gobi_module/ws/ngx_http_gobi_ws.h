@@ -15,6 +15,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "gobi_hash.h"
 #include "gobi_ws_frame.h"
 
 
@@ -37,6 +38,8 @@ typedef struct ngx_http_gobi_ws_s    ngx_http_gobi_ws_t;
  *   on_text      a text message (reading waits while paused);
  *   on_binary    a binary message;
  *   on_writable  the send queue is empty;
+ *   on_tick      every gobi_ws_ping_interval (30 s if pings are off): the
+ *                session re-checks its token;
  *   on_close     once, when the connection closes or nginx closes it: let
  *                go of ws (tasks in flight are not done any more) and free
  *                what is yours.
@@ -48,6 +51,7 @@ typedef struct {
     void                         (*on_binary)(ngx_http_gobi_ws_t *ws,
                                               u_char *p, size_t len);
     void                         (*on_writable)(ngx_http_gobi_ws_t *ws);
+    void                         (*on_tick)(ngx_http_gobi_ws_t *ws);
     void                         (*on_close)(ngx_http_gobi_ws_t *ws);
 } ngx_http_gobi_ws_hooks_t;
 
@@ -57,6 +61,8 @@ struct ngx_http_gobi_ws_s {
     ngx_connection_t              *connection;
     ngx_http_gobi_loc_conf_t      *conf;
     gobi_user_t                    user;     /* who authenticated */
+    char                           token_hash[GOBI_HASH_HEX_LEN + 1];
+                                             /* with what: re-checked */
 
     const ngx_http_gobi_ws_hooks_t *hooks;
     void                          *data;     /* the user's */
@@ -91,6 +97,8 @@ ngx_int_t ngx_http_gobi_ws_send_text(ngx_http_gobi_ws_t *ws,
 ngx_int_t ngx_http_gobi_ws_send_gen(ngx_http_gobi_ws_t *ws, yajl_gen g);
 void ngx_http_gobi_ws_fail(ngx_http_gobi_ws_t *ws, unsigned code,
     const char *reason);
+void ngx_http_gobi_ws_fail_text(ngx_http_gobi_ws_t *ws, const u_char *p,
+    size_t len, unsigned code, const char *reason);
 void ngx_http_gobi_ws_end(ngx_http_gobi_ws_t *ws, unsigned code,
     const char *reason);
 

@@ -41,6 +41,7 @@ typedef struct {
     ngx_http_gobi_session_sent_pt  pending_sent;
 
     unsigned                       hello:1;
+    unsigned                       checking:1; /* the token, in a thread */
     unsigned                       live:1;     /* replay done */
     unsigned                       joining:1;  /* the first catch-up runs */
     unsigned                       pumping:1;
@@ -53,7 +54,13 @@ static void ngx_http_gobi_session_text(ngx_http_gobi_ws_t *ws, u_char *p,
 static void ngx_http_gobi_session_binary(ngx_http_gobi_ws_t *ws, u_char *p,
     size_t len);
 static void ngx_http_gobi_session_pump(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_session_tick(ngx_http_gobi_ws_t *ws);
 static void ngx_http_gobi_session_close(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_run_recheck(ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_recheck_done(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
+static ngx_int_t ngx_http_gobi_session_revoked(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_wsproto_error(ngx_http_gobi_ws_t *ws,
     const char *code, const char *message);
 static void ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws,
@@ -87,6 +94,7 @@ static const ngx_http_gobi_ws_hooks_t  ngx_http_gobi_session_hooks = {
     ngx_http_gobi_session_text,
     ngx_http_gobi_session_binary,
     ngx_http_gobi_session_pump,
+    ngx_http_gobi_session_tick,
     ngx_http_gobi_session_close
 };
 
@@ -150,6 +158,113 @@ ngx_http_gobi_session_close(ngx_http_gobi_ws_t *ws)
         ngx_http_gobi_ws_job_free(s->pending);
         s->pending = NULL;
     }
+}
+
+
+/*
+ * The token the session opened with may be revoked (log out everywhere, a
+ * password change) or expire while it is open: it is looked up again, in
+ * a thread as at the handshake, every tick and in the thread task of every
+ * hello and operation, before the store is touched.
+ */
+
+static void
+ngx_http_gobi_session_tick(ngx_http_gobi_ws_t *ws)
+{
+    ngx_http_gobi_job_t      *job;
+    ngx_http_gobi_session_t  *s;
+
+    s = ws->data;
+
+    if (s->checking) {
+        return;
+    }
+
+    job = ngx_http_gobi_ws_job(ws);
+    if (job == NULL) {
+        return;
+    }
+
+    if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_run_recheck,
+                                   ngx_http_gobi_recheck_done)
+        != NGX_OK)
+    {
+        /* the pool is busy: the next tick tries again */
+        ngx_http_gobi_ws_job_free(job);
+        return;
+    }
+
+    s->checking = 1;
+}
+
+
+static void
+ngx_http_gobi_run_recheck(ngx_http_gobi_job_t *job)
+{
+    (void) ngx_http_gobi_auth_token(job);
+}
+
+
+static void
+ngx_http_gobi_recheck_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+{
+    ngx_http_gobi_session_t  *s;
+
+    s = ws->data;
+    s->checking = 0;
+
+    if (ngx_http_gobi_session_revoked(ws, job) != NGX_OK && job->code) {
+        /* the store failed: the token is not known to be bad */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                       "gobi: token re-check failed: %s", job->code);
+    }
+
+    ngx_http_gobi_ws_job_free(job);
+}
+
+
+/*
+ * NGX_OK if the job found the token gone: the client is told so (with the
+ * id of the operation refused, if any), what was queued for it is dropped
+ * and the connection closes with 1008.
+ */
+
+static ngx_int_t
+ngx_http_gobi_session_revoked(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job)
+{
+    size_t                len;
+    yajl_gen              g;
+    const unsigned char  *buf;
+
+    if (job->code == NULL || ngx_strcmp(job->code, "unauthorized") != 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ws->connection->log, 0,
+                  "gobi: websocket token revoked or expired, closing");
+
+    g = ngx_http_gobi_gen_new();
+
+    if (g == NULL
+        || gobi_wsmsg_gen_error(g, "unauthorized", "the session's token was "
+                                "revoked or has expired; log in again",
+                                job->op_id_len ? job->op_id : NULL,
+                                job->op_id_len) != 0
+        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+    {
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_POLICY, "unauthorized");
+
+    } else {
+        ngx_http_gobi_ws_fail_text(ws, buf, len, GOBI_WS_CLOSE_POLICY,
+                                   "unauthorized");
+    }
+
+    if (g) {
+        yajl_gen_free(g);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -484,6 +599,10 @@ ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
         goto nomem;
     }
 
+    if (ngx_http_gobi_auth_token(job) != NGX_OK) {
+        goto done;
+    }
+
     rc = job->gmcf->store_driver->vault_get(job->store, job->user.id,
                                             job->vault_name, &job->vault);
     if (rc == GOBI_STORE_NOT_FOUND) {
@@ -623,6 +742,11 @@ ngx_http_gobi_hello_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
 
     s = ws->data;
 
+    if (ngx_http_gobi_session_revoked(ws, job) == NGX_OK) {
+        ngx_http_gobi_ws_job_free(job);
+        return;
+    }
+
     if (job->code) {
         /* no such vault, or the store failed: the session may try again */
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
@@ -758,6 +882,11 @@ ngx_http_gobi_run_op(ngx_http_gobi_job_t *job)
 
     to = NULL;
 
+    /* a revoked token changes nothing */
+    if (ngx_http_gobi_auth_token(job) != NGX_OK) {
+        return;
+    }
+
     g = ngx_http_gobi_gen_new();
     if (g == NULL) {
         ngx_http_gobi_job_error(job, 500, "internal_error", "out of memory");
@@ -852,6 +981,11 @@ ngx_http_gobi_op_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
     ngx_http_gobi_session_t  *s;
 
     s = ws->data;
+
+    if (ngx_http_gobi_session_revoked(ws, job) == NGX_OK) {
+        ngx_http_gobi_ws_job_free(job);
+        return;
+    }
 
     if (job->code) {
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
