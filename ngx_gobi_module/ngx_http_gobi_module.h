@@ -185,6 +185,7 @@ struct ngx_http_gobi_job_s {
     size_t                         msgs_len;
     size_t                         msgs_cap;
     int64_t                        head;
+    int64_t                        max_events;   /* a replay: else resync */
     char                           op_id[260];
     size_t                         op_id_len;
 };

@@ -2,10 +2,10 @@
 /*
  * Copyright (C) the gobi authors
  *
- * The WebSocket protocol and its sessions: hello and squashed replay,
- * rename and delete with ack or reject.  A session is this file's state
- * for one connection (its vault, device, cursor, paced replay), hung on
- * the transport's ws->data; the transport reaches it through hooks, the
+ * The WebSocket protocol and its sessions: hello and squashed replay in
+ * pages, rename and delete with ack or reject.  A session is this file's
+ * state for one connection (its vault, device, cursor, paced replay), hung
+ * on the transport's ws->data; the transport reaches it through hooks, the
  * subscriptions through ngx_http_gobi_sub_fn_t.  Messages are parsed and
  * written by lib/gobi_wsmsg.c; the store is used from pool threads only.
  * A session handles one message at a time: reading waits while an
@@ -35,6 +35,10 @@ typedef struct {
     int64_t                        vault_id;
     char                          *device;
 
+    /* the replay: the next page reads after replay_since, up to head */
+    int64_t                        replay_since;
+    int64_t                        replay_head;
+
     /* messages of a job still to be queued (see ngx_http_gobi_session_pump) */
     ngx_http_gobi_job_t           *pending;
     u_char                        *pending_pos;
@@ -45,6 +49,7 @@ typedef struct {
     unsigned                       live:1;     /* replay done */
     unsigned                       joining:1;  /* the first catch-up runs */
     unsigned                       pumping:1;
+    unsigned                       page_wait:1; /* for the queue to drain */
 } ngx_http_gobi_session_t;
 
 
@@ -70,8 +75,13 @@ static void ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws,
 static void ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_hello_done(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
-static void ngx_http_gobi_hello_sent(ngx_http_gobi_ws_t *ws,
+static void ngx_http_gobi_run_page(ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_page_sent(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_page_read(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_page_done(ngx_http_gobi_ws_t *ws,
+    ngx_http_gobi_job_t *job);
+static void ngx_http_gobi_replay_done(ngx_http_gobi_ws_t *ws);
 static void ngx_http_gobi_run_op(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_op_sent(ngx_http_gobi_ws_t *ws,
     ngx_http_gobi_job_t *job);
@@ -305,6 +315,12 @@ ngx_http_gobi_session_pump(ngx_http_gobi_ws_t *ws)
 
     s = ws->data;
 
+    if (s->pending == NULL && s->page_wait) {
+        s->page_wait = 0;
+        ngx_http_gobi_page_read(ws);
+        return;
+    }
+
     if (s->pending == NULL || s->pumping) {
         return;
     }
@@ -483,6 +499,7 @@ ngx_http_gobi_wsproto_hello(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
     job->device = m->device ? strdup(m->device) : NULL;
     job->since = m->since;
     job->limit = ws->conf->ws_batch;
+    job->max_events = ws->conf->ws_max_replay;
 
     if (job->vault_name == NULL || (m->device && job->device == NULL)) {
         ngx_http_gobi_ws_job_free(job);
@@ -579,20 +596,134 @@ ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
 /* hello: the squashed replay (thread side) ------------------------------ */
 
 
+/*
+ * A replay is read a page at a time: the events after job->since, at most
+ * job->limit (gobi_ws_batch), up to job->head (the head_seq of the
+ * welcome: later events come live, after it), squashed as one "events"
+ * message.  Each page applied in order takes the client from the state at
+ * its start to the state at its end, so the whole replay never has to be
+ * in memory; squashing works within a page.  job->since becomes where the
+ * next page starts, job->head when the replay is over (a resync too).
+ */
+
 static void
-ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
+ngx_http_gobi_replay_page(ngx_http_gobi_job_t *job, yajl_gen g)
 {
     int                      more;
-    size_t                   i, batch;
-    ssize_t                  n;
-    int64_t                  head;
-    yajl_gen                 g;
+    size_t                   n;
+    ssize_t                  squashed;
+    int64_t                  head, last;
     gobi_event_t            *out;
     gobi_store_rc_e          rc;
     ngx_http_gobi_evlist_t   list;
 
     ngx_memzero(&list, sizeof(list));
     out = NULL;
+    more = 0;
+
+    if (job->since < job->head) {
+        rc = ngx_http_gobi_events_load(job, job->since, job->limit, &list,
+                                       &head, &more);
+
+        if (rc == GOBI_STORE_EXPIRED) {
+            job->since = job->head;
+
+            if (gobi_wsmsg_gen_resync(g, "history_expired", job->head) != 0
+                || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+            {
+                goto nomem;
+            }
+
+            goto done;
+        }
+
+        if (rc != GOBI_STORE_OK) {
+            ngx_http_gobi_job_store_error(job, rc);
+            goto done;
+        }
+    }
+
+    /* events after the welcome's head come live */
+
+    for (n = 0; n < list.n && list.ev[n].seq <= job->head; n++) {
+        /* void */
+    }
+
+    /*
+     * The next page starts after the last event read; the replay is over
+     * at head, or when the log has no more (it may end short of head_seq:
+     * nothing more to read up to it)
+     */
+
+    if (n > 0 && n == list.n && more && list.ev[n - 1].seq < job->head) {
+        last = list.ev[n - 1].seq;
+
+    } else {
+        last = job->head;
+    }
+
+    out = malloc((n ? n : 1) * sizeof(gobi_event_t));
+    if (out == NULL) {
+        goto nomem;
+    }
+
+    squashed = gobi_squash(list.ev, n, out, NULL);
+
+    if (squashed == GOBI_SQUASH_ENOMEM) {
+        goto nomem;
+    }
+
+    /* a thread: the cycle's log, as nginx's own thread tasks log */
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "gobi: replay page of vault %L after seq %L: %uz events "
+                   "squashed to %z", job->vault.id, job->since, n, squashed);
+
+    if (squashed < 0) {
+        /* the log contradicts itself: start over from the manifest */
+        snprintf(job->log, sizeof(job->log),
+                 "event log of vault %lld does not replay after seq %lld",
+                 (long long) job->vault.id, (long long) job->since);
+
+        job->since = job->head;
+
+        if (gobi_wsmsg_gen_resync(g, "inconsistent_history", job->head) != 0
+            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+        {
+            goto nomem;
+        }
+
+        goto done;
+    }
+
+    if (gobi_wsmsg_gen_events(g, out, (size_t) squashed, last < job->head)
+        != 0
+        || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+    {
+        goto nomem;
+    }
+
+    job->since = last;
+
+    goto done;
+
+nomem:
+
+    ngx_http_gobi_job_error(job, 500, "internal_error", "out of memory");
+
+done:
+
+    free(out);
+    ngx_http_gobi_evlist_free(&list);
+}
+
+
+static void
+ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
+{
+    int64_t          head;
+    yajl_gen         g;
+    const char      *resync;
+    gobi_store_rc_e  rc;
 
     g = ngx_http_gobi_gen_new();
     if (g == NULL) {
@@ -617,50 +748,6 @@ ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
     }
 
     head = job->vault.head_seq;
-
-    if (job->since > head) {
-        /* the client knows of events we do not: the store was restored */
-        job->head = head;
-
-        if (gobi_wsmsg_gen_welcome(g, job->vault.name, head,
-                                   job->vault.oldest_seq) != 0
-            || ngx_http_gobi_msgs_add(job, 0, g) != 0
-            || gobi_wsmsg_gen_resync(g, "cursor_ahead", head) != 0
-            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
-        {
-            goto nomem;
-        }
-
-        goto done;
-    }
-
-    more = 0;
-    rc = ngx_http_gobi_events_load(job, job->since, 0, &list, &head, &more);
-
-    if (rc == GOBI_STORE_EXPIRED) {
-        job->head = job->vault.head_seq;
-
-        if (gobi_wsmsg_gen_welcome(g, job->vault.name, job->head,
-                                   job->vault.oldest_seq) != 0
-            || ngx_http_gobi_msgs_add(job, 0, g) != 0
-            || gobi_wsmsg_gen_resync(g, "history_expired", job->head) != 0
-            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
-        {
-            goto nomem;
-        }
-
-        goto done;
-    }
-
-    if (rc != GOBI_STORE_OK) {
-        ngx_http_gobi_job_store_error(job, rc);
-        goto done;
-    }
-
-    if (list.n && list.ev[list.n - 1].seq > head) {
-        head = list.ev[list.n - 1].seq;
-    }
-
     job->head = head;
 
     if (gobi_wsmsg_gen_welcome(g, job->vault.name, head,
@@ -670,53 +757,26 @@ ngx_http_gobi_run_hello(ngx_http_gobi_job_t *job)
         goto nomem;
     }
 
-    out = malloc((list.n ? list.n : 1) * sizeof(gobi_event_t));
-    if (out == NULL) {
-        goto nomem;
-    }
+    if (job->since > head) {
+        /* the client knows of events we do not: the store was restored */
+        resync = "cursor_ahead";
 
-    n = gobi_squash(list.ev, list.n, out, NULL);
+    } else if (job->max_events > 0 && head - job->since > job->max_events) {
+        /* rebuilding from the manifest costs less than this replay */
+        resync = "replay_too_long";
 
-    if (n == GOBI_SQUASH_ENOMEM) {
-        goto nomem;
-    }
-
-    /* a thread: the cycle's log, as nginx's own thread tasks log */
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "gobi: replay of vault %L after seq %L: %uz events "
-                   "squashed to %z", job->vault.id, job->since, list.n, n);
-
-    if (n < 0) {
-        /* the log contradicts itself: start over from the manifest */
-        snprintf(job->log, sizeof(job->log),
-                 "event log of vault %lld does not replay after seq %lld",
-                 (long long) job->vault.id, (long long) job->since);
-
-        if (gobi_wsmsg_gen_resync(g, "inconsistent_history", head) != 0
-            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
-        {
-            goto nomem;
-        }
-
+    } else {
+        ngx_http_gobi_replay_page(job, g);
         goto done;
     }
 
-    batch = job->limit ? (size_t) job->limit : 500;
-    i = 0;
+    job->since = head;
 
-    do {
-        batch = ngx_min(batch, (size_t) n - i);
-
-        if (gobi_wsmsg_gen_events(g, out + i, batch, i + batch < (size_t) n)
-            != 0
-            || ngx_http_gobi_msgs_add(job, 0, g) != 0)
-        {
-            goto nomem;
-        }
-
-        i += batch;
-
-    } while (i < (size_t) n);
+    if (gobi_wsmsg_gen_resync(g, resync, head) != 0
+        || ngx_http_gobi_msgs_add(job, 0, g) != 0)
+    {
+        goto nomem;
+    }
 
     goto done;
 
@@ -726,12 +786,26 @@ nomem:
 
 done:
 
-    free(out);
-    ngx_http_gobi_evlist_free(&list);
-
     if (g) {
         yajl_gen_free(g);
     }
+}
+
+
+static void
+ngx_http_gobi_run_page(ngx_http_gobi_job_t *job)
+{
+    yajl_gen  g;
+
+    g = ngx_http_gobi_gen_new();
+    if (g == NULL) {
+        ngx_http_gobi_job_error(job, 500, "internal_error", "out of memory");
+        return;
+    }
+
+    ngx_http_gobi_replay_page(job, g);
+
+    yajl_gen_free(g);
 }
 
 
@@ -765,6 +839,8 @@ ngx_http_gobi_hello_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
                    job->vault.id, job->since, job->head, job->msgs_len);
 
     s->vault_id = job->vault.id;
+    s->replay_since = job->since;
+    s->replay_head = job->head;
 
     if (job->device) {
         s->device = ngx_pnalloc(ws->request->pool,
@@ -775,19 +851,100 @@ ngx_http_gobi_hello_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
         }
     }
 
-    ngx_http_gobi_session_send_msgs(ws, job, ngx_http_gobi_hello_sent);
+    ngx_http_gobi_session_send_msgs(ws, job, ngx_http_gobi_page_sent);
+}
+
+
+/*
+ * A page is queued: the next one is read once the queue is below a quarter
+ * of gobi_ws_send_queue (at once, or when it has drained: on_writable), so
+ * that a client that reads never waits on an empty socket, and one that
+ * does not holds at most that and a page.
+ */
+
+static void
+ngx_http_gobi_page_sent(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+{
+    ngx_http_gobi_session_t  *s;
+
+    s = ws->data;
+    ngx_http_gobi_ws_job_free(job);
+
+    if (s->replay_since >= s->replay_head) {
+        ngx_http_gobi_replay_done(ws);
+        return;
+    }
+
+    if (ws->queued > ws->conf->ws_send_queue / 4) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
+                       "gobi: replay page waits: %uz bytes queued",
+                       ws->queued);
+        s->page_wait = 1;
+        return;
+    }
+
+    ngx_http_gobi_page_read(ws);
 }
 
 
 static void
-ngx_http_gobi_hello_sent(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+ngx_http_gobi_page_read(ngx_http_gobi_ws_t *ws)
+{
+    ngx_http_gobi_job_t      *job;
+    ngx_http_gobi_session_t  *s;
+
+    s = ws->data;
+
+    job = ngx_http_gobi_ws_job(ws);
+    if (job == NULL) {
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "out of memory");
+        return;
+    }
+
+    job->vault.id = s->vault_id;
+    job->since = s->replay_since;
+    job->head = s->replay_head;
+    job->limit = ws->conf->ws_batch;
+
+    if (ngx_http_gobi_ws_task_post(ws, job, ngx_http_gobi_run_page,
+                                   ngx_http_gobi_page_done)
+        != NGX_OK)
+    {
+        ngx_http_gobi_ws_job_free(job);
+        ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL, "overloaded");
+    }
+}
+
+
+static void
+ngx_http_gobi_page_done(ngx_http_gobi_ws_t *ws, ngx_http_gobi_job_t *job)
+{
+    ngx_http_gobi_session_t  *s;
+
+    s = ws->data;
+
+    if (job->code) {
+        /* half a replay is no use: the client reconnects and says hello */
+        ngx_http_gobi_wsproto_error(ws, job->code, job->message);
+        ngx_http_gobi_ws_job_free(job);
+        ngx_http_gobi_ws_end(ws, GOBI_WS_CLOSE_INTERNAL, "replay failed");
+        return;
+    }
+
+    s->replay_since = job->since;
+
+    ngx_http_gobi_session_send_msgs(ws, job, ngx_http_gobi_page_sent);
+}
+
+
+static void
+ngx_http_gobi_replay_done(ngx_http_gobi_ws_t *ws)
 {
     int64_t                   head;
     ngx_http_gobi_session_t  *s;
 
     s = ws->data;
-    head = job->head;
-    ngx_http_gobi_ws_job_free(job);
+    head = s->replay_head;
 
     /*
      * Live from head on.  What was committed between the replay's read and
