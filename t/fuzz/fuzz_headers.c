@@ -182,9 +182,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
 
     default:
-        /* it goes into JSON: UTF-8 (checked byte by byte by the model) */
+        /* it goes into JSON and before people: UTF-8 (checked byte by
+         * byte by the model) without C0, DEL or C1 controls */
         err = gobi_header_device(v, len);
         ok = len >= 1 && len <= GOBI_HEADER_DEVICE_MAX && model_utf8(v, len);
+
+        for (i = 0; ok && i < len; i++) {
+            ok = (unsigned char) v[i] >= 0x20 && (unsigned char) v[i] != 0x7f
+                 && !((unsigned char) v[i] == 0xc2 && i + 1 < len
+                      && (unsigned char) v[i + 1] < 0xa0);
+        }
         fuzz_check((err == NULL) == ok, "X-Gobi-Device: %s",
                    err ? err : "accepted");
     }
