@@ -10,10 +10,13 @@ plan tests => repeat_each() * blocks();
 
 sub main::revoked_ok {
     my ($ws, $what) = @_;
-    my ($m) = $ws->recv_until(sub { $_->{type} eq 'error' }, 15);
+    my ($m, $before) = $ws->recv_until(sub { $_->{type} eq 'error' }, 15);
     json_subset_ok($m, { type => 'error', code => 'unauthorized' },
-        "$what: error unauthorized");
-    is($ws->recv_close(15), 1008, "$what: close 1008");
+        "$what: error unauthorized")
+        or diag explain { before => $before, last => $ws->{last} };
+    my $code = $ws->recv_close(15);
+    is($code, 1008, "$what: close 1008")
+        or diag explain [ $ws->skipped ];
 }
 
 run_tests();

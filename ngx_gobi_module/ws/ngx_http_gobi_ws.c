@@ -928,7 +928,10 @@ ngx_http_gobi_ws_ping(ngx_event_t *ev)
         return;
     }
 
-    if (!ws->pong) {
+    /* while a message is being handled nothing is read, pongs neither:
+     * a missing pong counts only when we were listening for it */
+
+    if (!ws->pong && !ws->busy) {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "gobi: websocket peer did not answer the ping");
         ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_GOING_AWAY, "ping timeout");
