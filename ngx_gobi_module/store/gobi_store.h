@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "gobi_event.h"
+#include "gobi_versions.h"
 #include "gobi_write.h"
 
 
@@ -53,6 +54,7 @@ typedef struct {
     int64_t     created_at;                /* unix ms */
     int64_t     head_seq;                  /* 0 for an empty log */
     int64_t     oldest_seq;                /* oldest kept event, 0 if none */
+    int         strategy;                  /* gobi_strategy_e */
 } gobi_vault_t;
 
 
@@ -65,6 +67,12 @@ typedef struct {
  *
  * On CONFLICT/EXISTS/UNCHANGED/NOT_FOUND, `current` holds the file the
  * precondition was checked against (deleted=1 if it is a tombstone).
+ *
+ * Every appended event also records, with it, the version it made of each
+ * path it touches (gobi_version_of_event(): a rename makes two, a deleted
+ * one of its source): the history that version_list() and friends read.
+ * It is kept apart from the log so that thinning history leaves no holes
+ * in the log, and the log's retention does not take history with it.
  */
 
 /* what a driver answers for a refused write */
@@ -84,6 +92,12 @@ gobi_store_write_rc(gobi_write_rc_e rc)
 typedef int (*gobi_vault_cb)(void *data, const gobi_vault_t *v);
 typedef int (*gobi_file_cb)(void *data, const gobi_file_t *f);
 typedef int (*gobi_event_cb)(void *data, const gobi_event_t *e);
+/* v is NULL for versions_at's "did not exist" */
+typedef int (*gobi_version_cb)(void *data, const char *path,
+    const gobi_version_t *v);
+/* deleted: the version that deleted path; last: its newest content */
+typedef int (*gobi_trash_cb)(void *data, const char *path,
+    const gobi_version_t *deleted, const gobi_version_t *last);
 
 /* callbacks return 0 to go on, non-zero to stop (the driver then returns
  * GOBI_STORE_OK) */
@@ -153,9 +167,13 @@ typedef struct {
     /* ordered by name */
     gobi_store_rc_e (*vault_list)(gobi_store_t *st, int64_t owner,
         gobi_vault_cb cb, void *data);
-    /* removes the vault, its files and its events; blobs are the storage
-     * driver's business */
+    /* removes the vault, its files, events and versions; blobs are the
+     * storage driver's business */
     gobi_store_rc_e (*vault_delete)(gobi_store_t *st, int64_t vault_id);
+    /* strategy: a gobi_strategy_e (vault_get & co. answer it, default
+     * keep-both); NOT_FOUND when the vault is gone */
+    gobi_store_rc_e (*vault_set_strategy)(gobi_store_t *st, int64_t vault_id,
+        int strategy);
 
     /* the file record, tombstones included (deleted=1) */
     gobi_store_rc_e (*file_get)(gobi_store_t *st, int64_t vault,
@@ -190,9 +208,52 @@ typedef struct {
     gobi_store_rc_e (*events_prune)(gobi_store_t *st, int64_t before,
         int64_t *removed);
 
-    /* is the blob still referenced by a live file record of the vault? */
+    /* is the blob still referenced by a live file record or a kept
+     * version of the vault? */
     gobi_store_rc_e (*blob_referenced)(gobi_store_t *st, int64_t vault,
         const char *hash, int *referenced);
+
+    /* history ------------------------------------------------------------ */
+
+    /*
+     * The versions of path, newest first: those < before (0: from the
+     * newest), at most limit (0: all); *more is 1 when older ones exist.
+     * A path without history answers OK with no callback.
+     */
+    gobi_store_rc_e (*version_list)(gobi_store_t *st, int64_t vault,
+        const char *path, int64_t before, int64_t limit, gobi_version_cb cb,
+        void *data, int *more);
+    /* NOT_FOUND when path has no such version (never had, or thinned) */
+    gobi_store_rc_e (*version_get)(gobi_store_t *st, int64_t vault,
+        const char *path, int64_t version, gobi_version_t *out);
+    /*
+     * The trash: deleted paths (tombstones) > after, by path, at most
+     * limit, each with the version that deleted it and its newest content
+     * version; a tombstone whose content versions are all gone is not
+     * listed.  *more as in file_list.
+     */
+    gobi_store_rc_e (*trash_list)(gobi_store_t *st, int64_t vault,
+        const char *after, int64_t limit, gobi_trash_cb cb, void *data,
+        int *more);
+    /*
+     * The vault as of seq, as a difference: every path with a version >
+     * seq, > after, by path, at most limit, each with its newest version
+     * <= seq (NULL: it did not exist then, or that history is gone and
+     * nothing older is kept either).  *more as in file_list.
+     */
+    gobi_store_rc_e (*versions_at)(gobi_store_t *st, int64_t vault,
+        int64_t seq, const char *after, int64_t limit, gobi_version_cb cb,
+        void *data, int *more);
+    /*
+     * For the mass-delete guard: *deletes counts the DELETE events of the
+     * vault by device (NULL: by no device) with ts >= since; *live the
+     * vault's live files now.
+     */
+    gobi_store_rc_e (*delete_stats)(gobi_store_t *st, int64_t vault,
+        const char *device, int64_t since, int64_t *deletes, int64_t *live);
+    /* thins every path's history by gobi_versions_keep(); *removed */
+    gobi_store_rc_e (*versions_prune)(gobi_store_t *st,
+        const gobi_versions_policy_t *policy, int64_t now, int64_t *removed);
 } gobi_store_driver_t;
 
 

@@ -3671,6 +3671,80 @@ done:
 }
 
 
+/* history: placeholders until the MongoDB side lands (branch mongo-history) */
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+static gobi_store_rc_e
+gobi_store_mongodb_todo(const char *what)
+{
+    gobi_store_mongodb_set_err("mongodb: %s: not implemented yet", what);
+    return GOBI_STORE_ERROR;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_set_strategy(gobi_store_t *st, int64_t vault_id,
+    int strategy)
+{
+    return gobi_store_mongodb_todo("vault_set_strategy");
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_version_list(gobi_store_t *st, int64_t vault,
+    const char *path, int64_t before, int64_t limit, gobi_version_cb cb,
+    void *data, int *more)
+{
+    return gobi_store_mongodb_todo("version_list");
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_version_get(gobi_store_t *st, int64_t vault,
+    const char *path, int64_t version, gobi_version_t *out)
+{
+    return gobi_store_mongodb_todo("version_get");
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_trash_list(gobi_store_t *st, int64_t vault,
+    const char *after, int64_t limit, gobi_trash_cb cb, void *data,
+    int *more)
+{
+    return gobi_store_mongodb_todo("trash_list");
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_versions_at(gobi_store_t *st, int64_t vault, int64_t seq,
+    const char *after, int64_t limit, gobi_version_cb cb, void *data,
+    int *more)
+{
+    return gobi_store_mongodb_todo("versions_at");
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_delete_stats(gobi_store_t *st, int64_t vault,
+    const char *device, int64_t since, int64_t *deletes, int64_t *live)
+{
+    return gobi_store_mongodb_todo("delete_stats");
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_versions_prune(gobi_store_t *st,
+    const gobi_versions_policy_t *policy, int64_t now, int64_t *removed)
+{
+    *removed = 0;
+    return GOBI_STORE_OK;
+}
+
+#pragma GCC diagnostic pop
+
 const gobi_store_driver_t  gobi_store_mongodb = {
     "mongodb",
     gobi_store_mongodb_open,
@@ -3692,10 +3766,17 @@ const gobi_store_driver_t  gobi_store_mongodb = {
     gobi_store_mongodb_vault_get_by_id,
     gobi_store_mongodb_vault_list,
     gobi_store_mongodb_vault_delete,
+    gobi_store_mongodb_vault_set_strategy,
     gobi_store_mongodb_file_get,
     gobi_store_mongodb_file_list,
     gobi_store_mongodb_write,
     gobi_store_mongodb_events_since,
     gobi_store_mongodb_events_prune,
-    gobi_store_mongodb_blob_referenced
+    gobi_store_mongodb_blob_referenced,
+    gobi_store_mongodb_version_list,
+    gobi_store_mongodb_version_get,
+    gobi_store_mongodb_trash_list,
+    gobi_store_mongodb_versions_at,
+    gobi_store_mongodb_delete_stats,
+    gobi_store_mongodb_versions_prune
 };

@@ -28,7 +28,7 @@
 #include "gobi_store.h"
 
 
-#define GOBI_STORE_SQLITE_SCHEMA   2
+#define GOBI_STORE_SQLITE_SCHEMA   3
 #define GOBI_STORE_SQLITE_BUSY_MS  10000
 #define GOBI_STORE_SQLITE_ERRLEN   512
 
@@ -75,6 +75,18 @@ typedef enum {
     GOBI_SQLITE_PRUNE_SCAN,
     GOBI_SQLITE_PRUNE_DELETE,
     GOBI_SQLITE_BLOB_REF,
+    GOBI_SQLITE_VAULT_SET_STRATEGY,
+    GOBI_SQLITE_USER_DELETE_VERSIONS,
+    GOBI_SQLITE_VAULT_DELETE_VERSIONS,
+    GOBI_SQLITE_VERSION_PUT,
+    GOBI_SQLITE_VERSION_LIST,
+    GOBI_SQLITE_VERSION_GET,
+    GOBI_SQLITE_TRASH_LIST,
+    GOBI_SQLITE_VERSIONS_AT,
+    GOBI_SQLITE_DELETE_COUNT,
+    GOBI_SQLITE_LIVE_COUNT,
+    GOBI_SQLITE_VERSIONS_SCAN,
+    GOBI_SQLITE_VERSION_DROP,
     GOBI_SQLITE_NSTMT
 } gobi_store_sqlite_stmt_e;
 
@@ -111,7 +123,10 @@ struct gobi_store_s {
 #define GOBI_SQLITE_VAULT_COLUMNS                                            \
     "SELECT v.id, v.owner, v.name, v.created_at, v.head_seq,"                \
     " COALESCE((SELECT e.seq FROM events e WHERE e.vault = v.id"             \
-    " ORDER BY e.seq LIMIT 1), 0) FROM vaults v "
+    " ORDER BY e.seq LIMIT 1), 0), v.strategy FROM vaults v "
+
+#define GOBI_SQLITE_VERSION_COLUMNS                                          \
+    "SELECT version, hash, size, mtime, ts, device, deleted, moved "
 
 #define GOBI_SQLITE_USER_COLUMNS                                             \
     "SELECT id, username, pwhash FROM users "
@@ -225,7 +240,63 @@ static const gobi_store_sqlite_sql_t  gobi_store_sqlite_sql[] = {
 
     [GOBI_SQLITE_BLOB_REF] = { "blob_referenced",
       "SELECT 1 FROM files WHERE vault = ?1 AND hash = ?2 AND deleted = 0"
-      " LIMIT 1" },
+      " UNION ALL SELECT 1 FROM versions WHERE vault = ?1 AND hash = ?2"
+      " AND deleted = 0 LIMIT 1" },
+
+    [GOBI_SQLITE_VAULT_SET_STRATEGY] = { "vault_set_strategy",
+      "UPDATE vaults SET strategy = ?2 WHERE id = ?1" },
+    [GOBI_SQLITE_USER_DELETE_VERSIONS] = { "user_delete",
+      "DELETE FROM versions WHERE vault IN"
+      " (SELECT id FROM vaults WHERE owner = ?1)" },
+    [GOBI_SQLITE_VAULT_DELETE_VERSIONS] = { "vault_delete",
+      "DELETE FROM versions WHERE vault = ?1" },
+
+    [GOBI_SQLITE_VERSION_PUT] = { "write",
+      "INSERT OR REPLACE INTO versions (vault, path, version, hash, size,"
+      " mtime, ts, device, deleted, moved)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" },
+    [GOBI_SQLITE_VERSION_LIST] = { "version_list",
+      GOBI_SQLITE_VERSION_COLUMNS "FROM versions"
+      " WHERE vault = ?1 AND path = ?2 AND version < ?3"
+      " ORDER BY version DESC LIMIT ?4" },
+    [GOBI_SQLITE_VERSION_GET] = { "version_get",
+      GOBI_SQLITE_VERSION_COLUMNS "FROM versions"
+      " WHERE vault = ?1 AND path = ?2 AND version = ?3" },
+    /* a tombstone, the version that made it, the newest content before */
+    [GOBI_SQLITE_TRASH_LIST] = { "trash_list",
+      "SELECT f.path, d.version, d.hash, d.size, d.mtime, d.ts, d.device,"
+      " d.deleted, d.moved, l.version, l.hash, l.size, l.mtime, l.ts,"
+      " l.device, l.deleted, l.moved"
+      " FROM files f"
+      " JOIN versions d ON d.vault = f.vault AND d.path = f.path"
+      "  AND d.version = f.version"
+      " JOIN versions l ON l.vault = f.vault AND l.path = f.path"
+      "  AND l.version = (SELECT max(version) FROM versions"
+      "   WHERE vault = f.vault AND path = f.path AND deleted = 0)"
+      " WHERE f.vault = ?1 AND f.deleted = 1 AND f.path > ?2"
+      "  AND d.moved = 0"
+      " ORDER BY f.path LIMIT ?3" },
+    /* the paths changed after ?2, each with its newest version <= ?2 */
+    [GOBI_SQLITE_VERSIONS_AT] = { "versions_at",
+      "SELECT p.path, v.version, v.hash, v.size, v.mtime, v.ts, v.device,"
+      " v.deleted, v.moved FROM"
+      " (SELECT DISTINCT path FROM versions"
+      "  WHERE vault = ?1 AND version > ?2 AND path > ?3"
+      "  ORDER BY path LIMIT ?4) p"
+      " LEFT JOIN versions v ON v.vault = ?1 AND v.path = p.path"
+      "  AND v.version = (SELECT max(version) FROM versions"
+      "   WHERE vault = ?1 AND path = p.path AND version <= ?2)"
+      " ORDER BY p.path" },
+    [GOBI_SQLITE_DELETE_COUNT] = { "delete_stats",
+      "SELECT count(*) FROM events WHERE ts >= ?3 AND vault = ?1"
+      " AND type = 'delete' AND device IS ?2" },
+    [GOBI_SQLITE_LIVE_COUNT] = { "delete_stats",
+      "SELECT count(*) FROM files WHERE vault = ?1 AND deleted = 0" },
+    [GOBI_SQLITE_VERSIONS_SCAN] = { "versions_prune",
+      "SELECT vault, path, version, ts, deleted, moved FROM versions"
+      " WHERE (vault, path) > (?1, ?2) ORDER BY vault, path, version" },
+    [GOBI_SQLITE_VERSION_DROP] = { "versions_prune",
+      "DELETE FROM versions WHERE vault = ?1 AND path = ?2 AND version = ?3" },
 };
 
 
@@ -292,7 +363,42 @@ static const char  gobi_store_sqlite_schema[] =
      * user_create in its write transaction), expired tokens pruned */
     "CREATE INDEX IF NOT EXISTS users_fold"
     " ON users (username COLLATE NOCASE);"
-    "CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);";
+    "CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);"
+
+    /* version 3: history (written with each event, see gobi_store.h) */
+    "CREATE TABLE IF NOT EXISTS versions ("
+    " vault INTEGER NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,"
+    " path TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " mtime INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL,"
+    " device TEXT,"
+    " deleted INTEGER NOT NULL,"
+    " moved INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (vault, path, version)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS versions_seq ON versions (vault, version);"
+    "CREATE INDEX IF NOT EXISTS versions_hash ON versions (vault, hash)"
+    " WHERE deleted = 0;";
+
+
+/*
+ * From version 2 to 3, once (ALTER TABLE is not idempotent): the vault's
+ * strategy, and the history of what the log and the records still know.
+ */
+static const char  gobi_store_sqlite_to3[] =
+    "ALTER TABLE vaults ADD COLUMN strategy INTEGER NOT NULL DEFAULT 0;"
+    "INSERT OR IGNORE INTO versions"
+    " SELECT vault, path, seq, hash, size, mtime, ts, device,"
+    " type = 'delete', 0 FROM events;"
+    "INSERT OR IGNORE INTO versions"
+    " SELECT vault, from_path, seq, '', 0, ts, ts, device, 1, 1 FROM events"
+    " WHERE type = 'rename';"
+    "INSERT OR IGNORE INTO versions"
+    " SELECT vault, path, version, hash, size, mtime, mtime, NULL, deleted, 0"
+    " FROM files;";
 
 
 static __thread char  gobi_store_sqlite_errbuf[GOBI_STORE_SQLITE_ERRLEN];
@@ -895,8 +1001,13 @@ gobi_store_sqlite_init_schema(gobi_store_t *st)
     msg = NULL;
 
     rc = sqlite3_exec(c->db, gobi_store_sqlite_schema, NULL, NULL, &msg);
+
+    if (rc == SQLITE_OK && version < 3) {
+        rc = sqlite3_exec(c->db, gobi_store_sqlite_to3, NULL, NULL, &msg);
+    }
+
     if (rc == SQLITE_OK) {
-        rc = sqlite3_exec(c->db, "PRAGMA user_version = 2", NULL, NULL,
+        rc = sqlite3_exec(c->db, "PRAGMA user_version = 3", NULL, NULL,
                           &msg);
     }
 
@@ -1139,6 +1250,7 @@ gobi_store_sqlite_user_delete(gobi_store_t *st, int64_t id)
     /* children first: the same whether foreign keys cascade or not */
 
     static const gobi_store_sqlite_stmt_e  steps[] = {
+        GOBI_SQLITE_USER_DELETE_VERSIONS,
         GOBI_SQLITE_USER_DELETE_EVENTS,
         GOBI_SQLITE_USER_DELETE_FILES,
         GOBI_SQLITE_USER_DELETE_VAULTS,
@@ -1360,6 +1472,7 @@ gobi_store_sqlite_vault_row(sqlite3_stmt *stmt, gobi_vault_t *v)
     v->created_at = sqlite3_column_int64(stmt, 3);
     v->head_seq = sqlite3_column_int64(stmt, 4);
     v->oldest_seq = sqlite3_column_int64(stmt, 5);
+    v->strategy = sqlite3_column_int(stmt, 6);
 }
 
 
@@ -1395,6 +1508,7 @@ gobi_store_sqlite_vault_create(gobi_store_t *st, int64_t owner,
         out->created_at = now;
         out->head_seq = 0;
         out->oldest_seq = 0;
+        out->strategy = 0;
     }
 
     gobi_store_sqlite_release(st, c, stmt);
@@ -1496,6 +1610,7 @@ gobi_store_sqlite_vault_delete(gobi_store_t *st, int64_t vault_id)
     gobi_store_sqlite_conn_t  *c;
 
     static const gobi_store_sqlite_stmt_e  steps[] = {
+        GOBI_SQLITE_VAULT_DELETE_VERSIONS,
         GOBI_SQLITE_VAULT_DELETE_EVENTS,
         GOBI_SQLITE_VAULT_DELETE_FILES,
         GOBI_SQLITE_VAULT_DELETE
@@ -1813,6 +1928,45 @@ gobi_store_sqlite_event_put(gobi_store_sqlite_conn_t *c, int64_t vault,
 }
 
 
+/* the version ev made of path, in the write's transaction */
+
+static gobi_store_rc_e
+gobi_store_sqlite_version_put(gobi_store_sqlite_conn_t *c, int64_t vault,
+    const gobi_event_t *ev, const char *path)
+{
+    sqlite3_stmt     *stmt;
+    gobi_version_t    v;
+    gobi_store_rc_e   grc;
+
+    gobi_version_of_event(ev, path, &v);
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_VERSION_PUT, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, v.version);
+    sqlite3_bind_text(stmt, 4, v.hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 5, v.size);
+    sqlite3_bind_int64(stmt, 6, v.mtime);
+    sqlite3_bind_int64(stmt, 7, v.ts);
+
+    if (v.device[0]) {
+        sqlite3_bind_text(stmt, 8, v.device, -1, SQLITE_STATIC);
+    }
+
+    sqlite3_bind_int(stmt, 9, v.deleted);
+    sqlite3_bind_int(stmt, 10, v.moved);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VERSION_PUT, NULL);
+    gobi_store_sqlite_reset(stmt);
+
+    return grc;
+}
+
+
 /*
  * Reads the records of the write's path(s), lets gobi_write_check()
  * decide, and fills the event and the file records; runs inside the
@@ -1849,14 +2003,23 @@ gobi_store_sqlite_apply(gobi_store_sqlite_conn_t *c, int64_t vault,
     if (ev->type == GOBI_EV_RENAME) {
         grc = gobi_store_sqlite_file_put(c, vault, w->from, ev->seq, "", 0,
                                          ev->ts, 1);
+        if (grc == GOBI_STORE_OK) {
+            grc = gobi_store_sqlite_version_put(c, vault, ev, w->from);
+        }
+
         if (grc != GOBI_STORE_OK) {
             return grc;
         }
     }
 
-    return gobi_store_sqlite_file_put(c, vault, w->path, ev->seq, ev->hash,
-                                      ev->size, ev->mtime,
-                                      ev->type == GOBI_EV_DELETE);
+    grc = gobi_store_sqlite_file_put(c, vault, w->path, ev->seq, ev->hash,
+                                     ev->size, ev->mtime,
+                                     ev->type == GOBI_EV_DELETE);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    return gobi_store_sqlite_version_put(c, vault, ev, w->path);
 }
 
 
@@ -2196,6 +2359,517 @@ gobi_store_sqlite_blob_referenced(gobi_store_t *st, int64_t vault,
 }
 
 
+/* vault settings */
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_set_strategy(gobi_store_t *st, int64_t vault_id,
+    int strategy)
+{
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VAULT_SET_STRATEGY, &c,
+                                    &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault_id);
+    sqlite3_bind_int(stmt, 2, strategy);
+
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VAULT_SET_STRATEGY,
+                                 NULL);
+
+    if (grc == GOBI_STORE_OK && sqlite3_changes(c->db) == 0) {
+        grc = GOBI_STORE_NOT_FOUND;
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+/* history */
+
+
+/* a version from column `col` on (GOBI_SQLITE_VERSION_COLUMNS' order) */
+
+static void
+gobi_store_sqlite_version_row(sqlite3_stmt *stmt, int col,
+    gobi_version_t *v)
+{
+    v->version = sqlite3_column_int64(stmt, col);
+    gobi_store_sqlite_copy(v->hash, sizeof(v->hash),
+                           sqlite3_column_text(stmt, col + 1));
+    v->size = sqlite3_column_int64(stmt, col + 2);
+    v->mtime = sqlite3_column_int64(stmt, col + 3);
+    v->ts = sqlite3_column_int64(stmt, col + 4);
+    gobi_store_sqlite_copy(v->device, sizeof(v->device),
+                           sqlite3_column_text(stmt, col + 5));
+    v->deleted = sqlite3_column_int(stmt, col + 6) != 0;
+    v->moved = sqlite3_column_int(stmt, col + 7) != 0;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_version_list(gobi_store_t *st, int64_t vault,
+    const char *path, int64_t before, int64_t limit, gobi_version_cb cb,
+    void *data, int *more)
+{
+    int                        row;
+    int64_t                    n;
+    sqlite3_stmt              *stmt;
+    gobi_version_t             v;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (more) {
+        *more = 0;
+    }
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VERSION_LIST, &c, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, before > 0 ? before : INT64_MAX);
+    sqlite3_bind_int64(stmt, 4, limit > 0 ? limit + 1 : -1);
+
+    for (n = 0; ; n++) {
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VERSION_LIST, &row);
+        if (grc != GOBI_STORE_OK || !row) {
+            break;
+        }
+
+        if (limit > 0 && n == limit) {
+            if (more) {
+                *more = 1;
+            }
+            break;
+        }
+
+        gobi_store_sqlite_version_row(stmt, 0, &v);
+
+        if (cb(data, path, &v) != 0) {
+            break;
+        }
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_version_get(gobi_store_t *st, int64_t vault,
+    const char *path, int64_t version, gobi_version_t *out)
+{
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VERSION_GET, &c, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, version);
+
+    grc = gobi_store_sqlite_one(c, stmt, GOBI_SQLITE_VERSION_GET);
+
+    if (grc == GOBI_STORE_OK && out) {
+        gobi_store_sqlite_version_row(stmt, 0, out);
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_trash_list(gobi_store_t *st, int64_t vault,
+    const char *after, int64_t limit, gobi_trash_cb cb, void *data,
+    int *more)
+{
+    int                        row;
+    int64_t                    n;
+    const char                *path;
+    sqlite3_stmt              *stmt;
+    gobi_version_t             d, l;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (more) {
+        *more = 0;
+    }
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_TRASH_LIST, &c, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_text(stmt, 2, after ? after : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, limit > 0 ? limit + 1 : -1);
+
+    for (n = 0; ; n++) {
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_TRASH_LIST, &row);
+        if (grc != GOBI_STORE_OK || !row) {
+            break;
+        }
+
+        if (limit > 0 && n == limit) {
+            if (more) {
+                *more = 1;
+            }
+            break;
+        }
+
+        path = (const char *) sqlite3_column_text(stmt, 0);
+        gobi_store_sqlite_version_row(stmt, 1, &d);
+        gobi_store_sqlite_version_row(stmt, 9, &l);
+
+        if (cb(data, path, &d, &l) != 0) {
+            break;
+        }
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_versions_at(gobi_store_t *st, int64_t vault, int64_t seq,
+    const char *after, int64_t limit, gobi_version_cb cb, void *data,
+    int *more)
+{
+    int                        row;
+    int64_t                    n;
+    const char                *path;
+    sqlite3_stmt              *stmt;
+    gobi_version_t             v;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    if (more) {
+        *more = 0;
+    }
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VERSIONS_AT, &c, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_int64(stmt, 2, seq);
+    sqlite3_bind_text(stmt, 3, after ? after : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 4, limit > 0 ? limit + 1 : -1);
+
+    for (n = 0; ; n++) {
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VERSIONS_AT, &row);
+        if (grc != GOBI_STORE_OK || !row) {
+            break;
+        }
+
+        if (limit > 0 && n == limit) {
+            if (more) {
+                *more = 1;
+            }
+            break;
+        }
+
+        path = (const char *) sqlite3_column_text(stmt, 0);
+
+        if (sqlite3_column_type(stmt, 1) == SQLITE_NULL) {
+            row = cb(data, path, NULL);
+
+        } else {
+            gobi_store_sqlite_version_row(stmt, 1, &v);
+            row = cb(data, path, &v);
+        }
+
+        if (row != 0) {
+            break;
+        }
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_count(gobi_store_sqlite_conn_t *c,
+    gobi_store_sqlite_stmt_e id, int64_t vault, const char *device,
+    int64_t since, int64_t *n)
+{
+    sqlite3_stmt     *stmt;
+    gobi_store_rc_e   grc;
+
+    grc = gobi_store_sqlite_stmt(c, id, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+
+    if (id == GOBI_SQLITE_DELETE_COUNT) {
+        if (device) {
+            sqlite3_bind_text(stmt, 2, device, -1, SQLITE_STATIC);
+        }
+
+        sqlite3_bind_int64(stmt, 3, since);
+    }
+
+    grc = gobi_store_sqlite_one(c, stmt, id);
+
+    if (grc == GOBI_STORE_OK) {
+        *n = sqlite3_column_int64(stmt, 0);
+    }
+
+    gobi_store_sqlite_reset(stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_delete_stats(gobi_store_t *st, int64_t vault,
+    const char *device, int64_t since, int64_t *deletes, int64_t *live)
+{
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_READ, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_count(c, GOBI_SQLITE_DELETE_COUNT, vault, device,
+                                  since, deletes);
+
+    if (grc == GOBI_STORE_OK) {
+        grc = gobi_store_sqlite_count(c, GOBI_SQLITE_LIVE_COUNT, vault, NULL,
+                                      0, live);
+    }
+
+    if (grc == GOBI_STORE_OK) {
+        grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+    }
+
+    gobi_store_sqlite_end(st, GOBI_SQLITE_READ, c);
+
+    return grc;
+}
+
+
+/*
+ * Thinning, a path at a time: its versions are read (newest first) and
+ * judged by gobi_versions_keep(), the dropped ones deleted in a short
+ * write transaction of their own, so writers wait for one path at most.
+ */
+
+typedef struct {
+    int64_t            vault;
+    char              *path;
+    gobi_version_t    *v;
+    size_t             n, size;
+    unsigned char     *keep;
+} gobi_store_sqlite_thin_t;
+
+
+static int
+gobi_store_sqlite_thin_grow(gobi_store_sqlite_thin_t *t)
+{
+    size_t           size;
+    unsigned char   *keep;
+    gobi_version_t  *v;
+
+    size = t->size ? 2 * t->size : 64;
+
+    v = realloc(t->v, size * sizeof(gobi_version_t));
+    if (v == NULL) {
+        return -1;
+    }
+
+    t->v = v;
+
+    keep = realloc(t->keep, size);
+    if (keep == NULL) {
+        return -1;
+    }
+
+    t->keep = keep;
+    t->size = size;
+
+    return 0;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_thin_path(gobi_store_t *st, gobi_store_sqlite_thin_t *t,
+    const gobi_versions_policy_t *policy, int64_t now, int64_t *removed)
+{
+    size_t                     i, kept;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    kept = gobi_versions_keep(policy, now, t->v, t->n, t->keep);
+    if (kept == t->n) {
+        return GOBI_STORE_OK;
+    }
+
+    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_WRITE, &c);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_VERSION_DROP, &stmt);
+
+    for (i = 0; grc == GOBI_STORE_OK && i < t->n; i++) {
+        if (t->keep[i]) {
+            continue;
+        }
+
+        sqlite3_bind_int64(stmt, 1, t->vault);
+        sqlite3_bind_text(stmt, 2, t->path, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, t->v[i].version);
+
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VERSION_DROP, NULL);
+        gobi_store_sqlite_reset(stmt);
+
+        *removed += sqlite3_changes(c->db);
+    }
+
+    if (grc == GOBI_STORE_OK) {
+        grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+    }
+
+    gobi_store_sqlite_end(st, GOBI_SQLITE_WRITE, c);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_versions_prune(gobi_store_t *st,
+    const gobi_versions_policy_t *policy, int64_t now, int64_t *removed)
+{
+    int                        row;
+    size_t                     i;
+    int64_t                    vault;
+    const char                *path;
+    sqlite3_stmt              *stmt;
+    gobi_version_t            *v, tmp;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+    gobi_store_sqlite_thin_t   t;
+
+    *removed = 0;
+
+    memset(&t, 0, sizeof(t));
+    t.path = strdup("");
+    if (t.path == NULL) {
+        return gobi_store_sqlite_invalid("versions_prune", "out of memory");
+    }
+
+    /* one path per round: the scan restarts after the last path judged */
+
+    for ( ;; ) {
+        grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VERSIONS_SCAN, &c,
+                                        &stmt);
+        if (grc != GOBI_STORE_OK) {
+            break;
+        }
+
+        sqlite3_bind_int64(stmt, 1, t.vault);
+        sqlite3_bind_text(stmt, 2, t.path, -1, SQLITE_TRANSIENT);
+
+        t.n = 0;
+
+        for ( ;; ) {
+            grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VERSIONS_SCAN,
+                                         &row);
+            if (grc != GOBI_STORE_OK || !row) {
+                break;
+            }
+
+            vault = sqlite3_column_int64(stmt, 0);
+            path = (const char *) sqlite3_column_text(stmt, 1);
+
+            if (t.n == 0) {
+                free(t.path);
+                t.vault = vault;
+                t.path = strdup(path ? path : "");
+
+                if (t.path == NULL) {
+                    grc = gobi_store_sqlite_invalid("versions_prune",
+                                                    "out of memory");
+                    break;
+                }
+
+            } else if (vault != t.vault || path == NULL
+                       || strcmp(path, t.path) != 0)
+            {
+                break;
+            }
+
+            if (t.n == t.size && gobi_store_sqlite_thin_grow(&t) != 0) {
+                grc = gobi_store_sqlite_invalid("versions_prune",
+                                                "out of memory");
+                break;
+            }
+
+            v = &t.v[t.n++];
+            memset(v, 0, sizeof(gobi_version_t));
+            v->version = sqlite3_column_int64(stmt, 2);
+            v->ts = sqlite3_column_int64(stmt, 3);
+            v->deleted = sqlite3_column_int(stmt, 4) != 0;
+            v->moved = sqlite3_column_int(stmt, 5) != 0;
+        }
+
+        gobi_store_sqlite_release(st, c, stmt);
+
+        if (grc != GOBI_STORE_OK || t.n == 0) {
+            break;
+        }
+
+        /* the index is in ascending order, gobi_versions_keep() wants the
+         * newest first */
+
+        for (i = 0; i < t.n / 2; i++) {
+            tmp = t.v[i];
+            t.v[i] = t.v[t.n - 1 - i];
+            t.v[t.n - 1 - i] = tmp;
+        }
+
+        grc = gobi_store_sqlite_thin_path(st, &t, policy, now, removed);
+        if (grc != GOBI_STORE_OK) {
+            break;
+        }
+    }
+
+    free(t.path);
+    free(t.v);
+    free(t.keep);
+
+    return grc;
+}
+
+
 const gobi_store_driver_t  gobi_store_sqlite = {
     "sqlite",
     gobi_store_sqlite_open,
@@ -2217,10 +2891,17 @@ const gobi_store_driver_t  gobi_store_sqlite = {
     gobi_store_sqlite_vault_get_by_id,
     gobi_store_sqlite_vault_list,
     gobi_store_sqlite_vault_delete,
+    gobi_store_sqlite_vault_set_strategy,
     gobi_store_sqlite_file_get,
     gobi_store_sqlite_file_list,
     gobi_store_sqlite_write,
     gobi_store_sqlite_events_since,
     gobi_store_sqlite_events_prune,
-    gobi_store_sqlite_blob_referenced
+    gobi_store_sqlite_blob_referenced,
+    gobi_store_sqlite_version_list,
+    gobi_store_sqlite_version_get,
+    gobi_store_sqlite_trash_list,
+    gobi_store_sqlite_versions_at,
+    gobi_store_sqlite_delete_stats,
+    gobi_store_sqlite_versions_prune
 };

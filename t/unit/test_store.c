@@ -1157,13 +1157,13 @@ test_blob(void)
 
     put(bv, "g", GOBI_BASE_ANY, hash(0xe1), T0, &ev, &cur);
     drv->blob_referenced(st, bv, hash(0xe0), &ref);
-    is_int(ref, 0, "old version's blob: not referenced");
+    is_int(ref, 1, "old version's blob: referenced by history");
     drv->blob_referenced(st, bv, hash(0xe1), &ref);
     is_int(ref, 1, "new version's blob: referenced");
 
     del(bv, "g", GOBI_BASE_ANY, &ev, &cur);
     drv->blob_referenced(st, bv, hash(0xe1), &ref);
-    is_int(ref, 0, "deleted file's blob: not referenced");
+    is_int(ref, 1, "deleted file's blob: referenced by the trash");
 
     ren(bv, "h", "h2", GOBI_BASE_ANY, &ev, &cur);
     drv->blob_referenced(st, bv, hash(0xe2), &ref);
@@ -1175,6 +1175,252 @@ test_blob(void)
     is_int(ref, 1, "but there");
     drv->blob_referenced(st, bv, hash(0xeeee), &ref);
     is_int(ref, 0, "unknown blob");
+}
+
+
+/* history: versions, trash, the vault as of a seq, thinning */
+
+typedef struct {
+    int             n;
+    char            paths[64][64];
+    gobi_version_t  v[64];
+    gobi_version_t  last[64];
+    int             null[64];
+} vlist_t;
+
+
+static int
+version_cb(void *data, const char *path, const gobi_version_t *v)
+{
+    vlist_t  *l = data;
+
+    if (l->n < 64) {
+        snprintf(l->paths[l->n], 64, "%s", path);
+        l->null[l->n] = (v == NULL);
+        if (v) {
+            l->v[l->n] = *v;
+        }
+    }
+
+    l->n++;
+
+    return 0;
+}
+
+
+static int
+trash_cb(void *data, const char *path, const gobi_version_t *d,
+    const gobi_version_t *last)
+{
+    vlist_t  *l = data;
+
+    if (l->n < 64) {
+        snprintf(l->paths[l->n], 64, "%s", path);
+        l->v[l->n] = *d;
+        l->last[l->n] = *last;
+    }
+
+    l->n++;
+
+    return 0;
+}
+
+
+static gobi_store_rc_e
+put_dev(int64_t vault, const char *path, const char *h, const char *device,
+    int64_t now)
+{
+    gobi_write_t  w;
+
+    memset(&w, 0, sizeof(w));
+    w.type = GOBI_EV_MODIFY;
+    w.path = path;
+    w.base_version = GOBI_BASE_ANY;
+    w.hash = h;
+    w.size = 7;
+    w.mtime = now - 5;
+    w.device = device;
+    w.now = now;
+
+    return drv->write(st, vault, &w, NULL, NULL);
+}
+
+
+static gobi_store_rc_e
+del_dev(int64_t vault, const char *path, const char *device, int64_t now)
+{
+    gobi_write_t  w;
+
+    memset(&w, 0, sizeof(w));
+    w.type = GOBI_EV_DELETE;
+    w.path = path;
+    w.base_version = GOBI_BASE_ANY;
+    w.device = device;
+    w.now = now;
+
+    return drv->write(st, vault, &w, NULL, NULL);
+}
+
+
+static void
+test_history(void)
+{
+    int                     more, ref;
+    int64_t                 hv, day, removed, deletes, live;
+    vlist_t                 l;
+    gobi_vault_t            v;
+    gobi_version_t          one;
+    gobi_versions_policy_t  pol;
+
+    day = 24 * 3600 * 1000LL;
+    hv = new_vault(alice, "history");
+
+    /* 1 a.txt, 2 a.txt, 3 b.txt, 4 a.txt -> c.txt, 5 b.txt deleted,
+     * 6 a.txt again, 7 d.txt */
+    put_dev(hv, "a.txt", hash(0xa1), "laptop", T0 - 40 * day);
+    put_dev(hv, "a.txt", hash(0xa2), "phone", T0 - 3 * day);
+    put_dev(hv, "b.txt", hash(0xb1), NULL, T0 - 2 * day);
+    ren(hv, "a.txt", "c.txt", GOBI_BASE_ANY, NULL, NULL);
+    del_dev(hv, "b.txt", "laptop", T0);
+    put_dev(hv, "a.txt", hash(0xa3), "laptop", T0);
+    put_dev(hv, "d.txt", hash(0xd1), "laptop", T0);
+
+    memset(&l, 0, sizeof(l));
+    more = -1;
+    is_int(drv->version_list(st, hv, "a.txt", 0, 0, version_cb, &l, &more),
+           GOBI_STORE_OK, "version_list");
+    is_int(l.n, 4, "a.txt: four versions");
+    is_int(l.v[0].version, 6, "newest first: 6");
+    is_int(l.v[1].version, 4, "then the rename that moved it away");
+    is_int(l.v[1].deleted, 1, "moved away: deleted");
+    is_int(l.v[1].moved, 1, "moved away: moved");
+    is_int(l.v[2].version, 2, "then 2");
+    is_str(l.v[2].hash, hash(0xa2), "version 2's hash");
+    is_int(l.v[2].size, 7, "version 2's size");
+    is_int(l.v[2].mtime, T0 - 3 * day - 5, "version 2's mtime");
+    is_int(l.v[2].ts, T0 - 3 * day, "version 2's ts");
+    is_str(l.v[2].device, "phone", "version 2's device");
+    is_int(l.v[3].version, 1, "then 1");
+    is_int(more, 0, "no more");
+
+    memset(&l, 0, sizeof(l));
+    drv->version_list(st, hv, "a.txt", 0, 2, version_cb, &l, &more);
+    is_int(l.n, 2, "a page of 2");
+    is_int(more, 1, "more");
+    memset(&l, 0, sizeof(l));
+    drv->version_list(st, hv, "a.txt", 4, 2, version_cb, &l, &more);
+    is_int(l.n, 2, "the next page: before 4");
+    is_int(l.v[0].version, 2, "starts at 2");
+    is_int(more, 0, "and is the last");
+
+    memset(&l, 0, sizeof(l));
+    drv->version_list(st, hv, "c.txt", 0, 0, version_cb, &l, &more);
+    is_int(l.n, 1, "c.txt: the rename's version");
+    is_str(l.v[0].hash, hash(0xa2), "with a.txt's content");
+    is_int(l.v[0].deleted, 0, "live");
+
+    memset(&l, 0, sizeof(l));
+    drv->version_list(st, hv, "nothing.txt", 0, 0, version_cb, &l, &more);
+    is_int(l.n, 0, "no history: no versions");
+
+    memset(&one, 0, sizeof(one));
+    is_int(drv->version_get(st, hv, "a.txt", 2, &one), GOBI_STORE_OK,
+           "version_get");
+    is_str(one.hash, hash(0xa2), "version_get: the hash");
+    is_int(drv->version_get(st, hv, "a.txt", 3, &one), GOBI_STORE_NOT_FOUND,
+           "version_get of another path's version: NOT_FOUND");
+
+    /* the trash: b.txt (deleted), not a.txt's rename (it came back
+     * anyway) nor c.txt */
+    memset(&l, 0, sizeof(l));
+    is_int(drv->trash_list(st, hv, NULL, 0, trash_cb, &l, &more),
+           GOBI_STORE_OK, "trash_list");
+    is_int(l.n, 1, "one file in the trash");
+    is_str(l.paths[0], "b.txt", "b.txt");
+    is_int(l.v[0].version, 5, "deleted by version 5");
+    is_str(l.v[0].device, "laptop", "by the laptop");
+    is_int(l.last[0].version, 3, "its last content: version 3");
+    is_str(l.last[0].hash, hash(0xb1), "with its hash");
+
+    /* the vault as of seq 3: a.txt at 2, b.txt at 3, c.txt and d.txt did
+     * not exist */
+    memset(&l, 0, sizeof(l));
+    is_int(drv->versions_at(st, hv, 3, NULL, 0, version_cb, &l, &more),
+           GOBI_STORE_OK, "versions_at");
+    is_int(l.n, 4, "four paths changed after 3");
+    is_str(l.paths[0], "a.txt", "a.txt");
+    is_int(l.v[0].version, 2, "a.txt as of 3: version 2");
+    is_str(l.paths[1], "b.txt", "b.txt");
+    is_int(l.v[1].version, 3, "b.txt as of 3: version 3");
+    is_str(l.paths[2], "c.txt", "c.txt");
+    is_int(l.null[2], 1, "c.txt did not exist");
+    is_int(l.null[3], 1, "nor d.txt");
+
+    memset(&l, 0, sizeof(l));
+    drv->versions_at(st, hv, 3, "a.txt", 2, version_cb, &l, &more);
+    is_int(l.n, 2, "versions_at: a page after a.txt");
+    is_str(l.paths[0], "b.txt", "starts at b.txt");
+    is_int(more, 1, "more");
+
+    /* the mass-delete guard's numbers */
+    is_int(drv->delete_stats(st, hv, "laptop", T0 - 1000, &deletes, &live),
+           GOBI_STORE_OK, "delete_stats");
+    is_int(deletes, 1, "one delete by the laptop");
+    is_int(live, 3, "three live files");
+    drv->delete_stats(st, hv, "phone", T0 - 1000, &deletes, &live);
+    is_int(deletes, 0, "none by the phone");
+    drv->delete_stats(st, hv, "laptop", T0 + 1, &deletes, &live);
+    is_int(deletes, 0, "none since later");
+
+    /* thinning: keep 1 drops a.txt's old versions, not the trash's */
+    memset(&pol, 0, sizeof(pol));
+    pol.kind = GOBI_VERSIONS_KEEP;
+    pol.keep = 2;
+    pol.trash = 30 * day;
+    removed = -1;
+    is_int(drv->versions_prune(st, &pol, T0, &removed), GOBI_STORE_OK,
+           "versions_prune");
+    ok(removed >= 2, "versions_prune removed some (%lld)",
+       (long long) removed);
+    memset(&l, 0, sizeof(l));
+    drv->version_list(st, hv, "a.txt", 0, 0, version_cb, &l, &more);
+    is_int(l.n, 2, "a.txt: two versions kept");
+    is_int(l.v[1].version, 4, "the newest two");
+    is_int(drv->version_get(st, hv, "a.txt", 1, &one), GOBI_STORE_NOT_FOUND,
+           "a thinned version: NOT_FOUND");
+    drv->blob_referenced(st, hv, hash(0xa1), &ref);
+    is_int(ref, 0, "a thinned version's blob: not referenced");
+    drv->blob_referenced(st, hv, hash(0xa2), &ref);
+    is_int(ref, 1, "a renamed file's blob: referenced");
+    memset(&l, 0, sizeof(l));
+    drv->trash_list(st, hv, NULL, 0, trash_cb, &l, &more);
+    is_int(l.n, 1, "b.txt still in the trash");
+
+    /* past the trash's retention the deleted file's history goes */
+    pol.kind = GOBI_VERSIONS_OFF;
+    drv->versions_prune(st, &pol, T0 + 31 * day, &removed);
+    memset(&l, 0, sizeof(l));
+    drv->trash_list(st, hv, NULL, 0, trash_cb, &l, &more);
+    is_int(l.n, 0, "the trash emptied after 30 days");
+    drv->blob_referenced(st, hv, hash(0xb1), &ref);
+    is_int(ref, 0, "its blob: not referenced");
+    memset(&l, 0, sizeof(l));
+    drv->version_list(st, hv, "a.txt", 0, 0, version_cb, &l, &more);
+    is_int(l.n, 1, "off: a.txt keeps its current version only");
+    drv->blob_referenced(st, hv, hash(0xa3), &ref);
+    is_int(ref, 1, "whose blob stays referenced");
+
+    /* the strategy */
+    memset(&v, 0, sizeof(v));
+    drv->vault_get_by_id(st, hv, &v);
+    is_int(v.strategy, 0, "a new vault: keep-both (0)");
+    is_int(drv->vault_set_strategy(st, hv, 3), GOBI_STORE_OK,
+           "vault_set_strategy");
+    drv->vault_get(st, alice, "history", &v);
+    is_int(v.strategy, 3, "vault_get answers it");
+    memset(&l, 0, sizeof(l));
+    is_int(drv->vault_set_strategy(st, 987654321, 1), GOBI_STORE_NOT_FOUND,
+           "vault_set_strategy of no vault: NOT_FOUND");
 }
 
 
@@ -1855,6 +2101,7 @@ main(void)
     test_events();
     test_prune();
     test_blob();
+    test_history();
     test_vault_delete();
     test_account();
     test_twins();
