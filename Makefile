@@ -10,7 +10,7 @@ NGINX      ?= /usr/sbin/nginx
 BUILD      := build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-PKGS       := sqlite3 libsodium yajl hiredis libmongoc-1.0
+PKGS       := sqlite3 libsodium yajl hiredis libmongoc-1.0 libgit2
 CLIENT_PKGS := sqlite3 libsodium yajl libcurl
 
 CC         ?= cc
@@ -28,10 +28,12 @@ PKG_LIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread
 
 LIB_SRCS   := $(sort $(wildcard lib/*.c))
 LIB_HDRS   := $(wildcard lib/*.h)
-# the nginx-free drivers, unit-tested without nginx
-DRV_SRCS   := $(sort $(wildcard ngx_gobi_module/store/gobi_*.c \
+# the nginx-free drivers and the merge, unit-tested without nginx
+DRV_SRCS   := $(sort $(wildcard ngx_gobi_module/gobi_*.c \
+                                ngx_gobi_module/store/gobi_*.c \
                                 ngx_gobi_module/storage/gobi_*.c))
-DRV_HDRS   := $(wildcard ngx_gobi_module/store/gobi_*.h \
+DRV_HDRS   := $(wildcard ngx_gobi_module/gobi_*.h \
+                         ngx_gobi_module/store/gobi_*.h \
                          ngx_gobi_module/storage/gobi_*.h)
 MOD_SRCS   := $(sort $(foreach d,$(MOD_DIRS),$(wildcard $(d)/*.c)))
 MOD_HDRS   := $(foreach d,$(MOD_DIRS),$(wildcard $(d)/*.h))
