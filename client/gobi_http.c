@@ -639,6 +639,28 @@ gobi_req_error_code(gobi_req_t *r, char *buf, size_t len)
 }
 
 
+/* a 412 that says our write lost under last-writer-wins */
+int
+gobi_req_resolved_lww(gobi_req_t *r)
+{
+    int          lww;
+    yajl_val     root;
+    const char  *how;
+
+    if (r->resp == NULL) {
+        return 0;
+    }
+
+    root = gobi_json_parse(r->resp, r->resp_len, NULL, 0);
+    how = gobi_json_str(gobi_json_get(root, "error"), "resolved");
+    lww = (how != NULL && strcmp(how, "lww") == 0);
+
+    yajl_tree_free(root);
+
+    return lww;
+}
+
+
 int
 gobi_req_network_error(gobi_req_t *r)
 {

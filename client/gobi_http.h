@@ -94,6 +94,7 @@ void gobi_http_do(gobi_http_t *h, gobi_req_t *r);
 int gobi_req_error(gobi_req_t *r, const char *what);
 /* the server's error code ("vault_not_found"), or "" */
 const char *gobi_req_error_code(gobi_req_t *r, char *buf, size_t len);
+int gobi_req_resolved_lww(gobi_req_t *r);
 /* 1 for a network-level failure (retry later) */
 int gobi_req_network_error(gobi_req_t *r);
 

@@ -18,6 +18,7 @@
 #include "gobi_beneath.h"
 #include "gobi_http.h"
 #include "gobi_ignore.h"
+#include "gobi_path.h"
 #include "gobi_local.h"
 #include "gobi_map.h"
 #include "gobi_out.h"
@@ -49,6 +50,7 @@ typedef struct {
     char               *path;
     int                 fd;
     int                 is_delete;
+    int64_t             base_version;      /* of If-Match, 0: none */
     gobi_scan_entry_t   stat;
     char                hash[GOBI_HASH_HEX_LEN + 1];
 } gobi_up_t;
@@ -63,6 +65,123 @@ gobi_up_free(gobi_up_t *u)
 
     free(u->path);
     free(u);
+}
+
+
+/*
+ * The server did not take the bytes as they are (a merge, or a write that
+ * lost under last-writer-wins, kept in its history): the base becomes
+ * "the local content, at the version it was based on", so the pull sees
+ * an unchanged local file and a changed remote one, and downloads it
+ * rather than keeping a conflict copy.
+ */
+static int
+gobi_up_superseded(gobi_up_t *u)
+{
+    gobi_base_t  b;
+
+    memset(&b, 0, sizeof(b));
+    b.path = u->path;
+    b.version = u->base_version;
+    memcpy(b.hash, u->hash, sizeof(b.hash));
+    b.size = u->stat.size;
+    b.mtime = u->stat.mtime_ns / 1000000;
+    b.lmtime = gobi_local_lmtime(&u->stat);
+    b.ino = u->stat.ino;
+
+    u->s->need_pull = 1;
+
+    return gobi_sync_base_put(u->s, &b);
+}
+
+
+/*
+ * 409 conflict_copied: the server kept its file and stored these bytes as
+ * a conflict copy beside it.  The local file becomes that copy (renamed,
+ * its base the copy's version) and the file's own base goes, so the pull
+ * downloads the server's version: no second copy is made here.
+ */
+static int
+gobi_up_copied(gobi_up_t *u, gobi_req_t *r)
+{
+    gobi_sync_t        *s;
+    gobi_base_t         b;
+    gobi_scan_entry_t   now;
+    struct stat         st;
+    yajl_val            root, err, copy, cur;
+    const char         *path, *hash;
+    int64_t             current;
+    int                 rc;
+
+    s = u->s;
+    s->need_pull = 1;
+
+    root = r->resp ? gobi_json_parse(r->resp, r->resp_len, NULL, 0) : NULL;
+    err = gobi_json_get(root, "error");
+    copy = gobi_json_get(err, "copy");
+    cur = gobi_json_get(err, "current");
+    path = gobi_json_str(copy, "path");
+    hash = gobi_json_str(copy, "hash");
+
+    memset(&b, 0, sizeof(b));
+
+    if (path == NULL || gobi_path_check(path, strlen(path)) != NULL
+        || hash == NULL || strlen(hash) != GOBI_HASH_HEX_LEN
+        || gobi_json_int(copy, "version", &b.version) != 0)
+    {
+        yajl_tree_free(root);
+        return gobi_error(GOBI_EXIT_SERVER, "upload of \"%s\": bad answer "
+                          "from the server", u->path);
+    }
+
+    current = 0;
+    (void) gobi_json_int(cur, "version", &current);
+
+    /* only the bytes that were sent become the copy */
+    if (gobi_beneath_stat(s->rootfd, u->path, &st) != 0) {
+        yajl_tree_free(root);
+        return 0;
+    }
+
+    gobi_scan_from_stat(&st, &now);
+
+    if (!gobi_local_same(&now, &u->stat) || strcmp(hash, u->hash) != 0
+        || gobi_beneath_mkparents(s->rootfd, path, 0755) != 0
+        || gobi_beneath_rename(s->rootfd, u->path, path, RENAME_NOREPLACE)
+           != 0)
+    {
+        /* changed meanwhile, or the name is taken here: the pull sorts
+         * it out (it downloads the copy, the file is a conflict then) */
+        yajl_tree_free(root);
+        return 0;
+    }
+
+    b.path = (char *) path;
+    memcpy(b.hash, hash, sizeof(b.hash));
+    b.size = u->stat.size;
+    b.mtime = u->stat.mtime_ns / 1000000;
+    b.lmtime = gobi_local_lmtime(&now);
+    b.ino = now.ino;
+
+    rc = gobi_sync_base_put(s, &b);
+
+    if (rc == 0) {
+        rc = gobi_sync_base_del(s, u->path);
+    }
+
+    if (rc == 0) {
+        rc = gobi_state_conflict_add(s->st, u->path, path, current);
+    }
+
+    if (rc == 0) {
+        s->stats.conflicts++;
+        gobi_warn("conflict: \"%s\" changed here and on the server; your "
+                  "version is kept as \"%s\"", u->path, path);
+    }
+
+    yajl_tree_free(root);
+
+    return rc;
 }
 
 
@@ -86,6 +205,30 @@ gobi_up_done(gobi_req_t *r)
     if (r->cc == CURLE_OK && r->status == 412) {
         /* the server moved on: pull, then this entry again */
         s->need_pull = 1;
+
+        if (!u->is_delete && gobi_req_resolved_lww(r)) {
+            /* our write lost by its mtime: it is in the server's
+             * history, the newer version comes down */
+            rc = gobi_up_superseded(u);
+
+            if (rc == 0 && u->qid) {
+                rc = gobi_state_queue_del(s->st, u->qid);
+            }
+        }
+
+        goto done;
+    }
+
+    if (!u->is_delete && r->cc == CURLE_OK && r->status == 409
+        && strcmp(gobi_req_error_code(r, code, sizeof(code)),
+                  "conflict_copied") == 0)
+    {
+        rc = gobi_up_copied(u, r);
+
+        if (rc == 0 && u->qid) {
+            rc = gobi_state_queue_del(s->st, u->qid);
+        }
+
         goto done;
     }
 
@@ -154,6 +297,24 @@ gobi_up_done(gobi_req_t *r)
         yajl_tree_free(root);
         rc = gobi_error(GOBI_EXIT_SERVER, "upload of \"%s\": bad answer "
                         "from the server", u->path);
+        goto done;
+    }
+
+    if (gobi_json_bool(root, "merged")) {
+        /* the server merged our edit with another: fetch the result */
+        yajl_tree_free(root);
+        rc = gobi_up_superseded(u);
+
+        if (rc == 0 && u->qid) {
+            rc = gobi_state_queue_del(s->st, u->qid);
+        }
+
+        if (rc == 0) {
+            s->stats.uploaded++;
+            s->stats.bytes_up += u->stat.size;
+            gobi_out_v("uploaded %s (merged on the server)", u->path);
+        }
+
         goto done;
     }
 
@@ -254,6 +415,7 @@ gobi_push_upload(gobi_sync_t *s, int64_t qid, const char *path,
     r->data = u;
 
     if (l->has_base) {
+        u->base_version = l->base.version;
         gobi_req_header(r, "If-Match: \"%lld\"",
                         (long long) l->base.version);
 

@@ -422,7 +422,7 @@ gobi_wsmsg_parse_msg(gobi_wsmsg_t *m, const char *text, size_t len)
     const char  *type, *msg;
     char        *err;
     size_t       i, j;
-    yajl_val     obj;
+    yajl_val     obj, v;
 
     err = m->message;
 
@@ -491,10 +491,18 @@ gobi_wsmsg_parse_msg(gobi_wsmsg_t *m, const char *text, size_t len)
         if (gobi_wsmsg_id(obj, m->id, &m->id_len, 0, err) != 0
             || gobi_wsmsg_str(obj, "path", &m->path, 0, err) != 0
             || gobi_wsmsg_int(obj, "base_version", &m->base_version, 0, -1,
-                              err) != 0)
+                              err) != 0
+            || gobi_wsmsg_get(obj, "confirm_mass_delete", &v, err) != 0)
         {
             return -1;
         }
+
+        if (v != NULL && !YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
+            return gobi_wsmsg_fail(err, "\"confirm_mass_delete\" must be "
+                                   "true or false");
+        }
+
+        m->confirm_mass_delete = (v != NULL && YAJL_IS_TRUE(v));
 
         return 0;
     }

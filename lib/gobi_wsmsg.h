@@ -58,8 +58,11 @@ typedef enum {
  *           vault and since (>= 0) are required; device may be missing or
  *           null (NULL here); protocol defaults to 1.
  *   rename  {"type":"rename","id":x,"from":s,"to":s,"base_version":n}
- *   delete  {"type":"delete","id":x,"path":s,"base_version":n}
- *           id is a string or a number; base_version an integer >= 0.
+ *   delete  {"type":"delete","id":x,"path":s,"base_version":n,
+ *            "confirm_mass_delete":b}
+ *           id is a string or a number; base_version an integer >= 0;
+ *           confirm_mass_delete (optional, false) passes the server's
+ *           mass-delete guard.
  *
  * Unknown fields are ignored; a key given twice is an error.
  */
@@ -79,6 +82,7 @@ typedef struct {
     const char         *from;              /* rename */
     const char         *path;              /* rename: "to"; delete: "path" */
     int64_t             base_version;
+    int                 confirm_mass_delete;   /* delete */
 
     /* after an error: GOBI_WSMSG_BAD and what exactly was wrong */
     const char         *code;

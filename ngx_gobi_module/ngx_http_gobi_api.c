@@ -67,6 +67,20 @@ static const ngx_http_gobi_route_t  ngx_http_gobi_routes[] = {
 
     { NGX_HTTP_DELETE, ngx_string("vaults/{vault}"), 0,
       NULL, ngx_http_gobi_run_vault_delete, ngx_http_gobi_vault_deleted },
+    { NGX_HTTP_PATCH, ngx_string("vaults/{vault}"), JSON,
+      ngx_http_gobi_vault_patch_check, ngx_http_gobi_run_vault_patch,
+      ngx_http_gobi_send_job },
+
+    /* history: ngx_http_gobi_history.c */
+    { NGX_HTTP_GOBI_GET, ngx_string("vaults/{vault}/versions/{path}"), 0,
+      ngx_http_gobi_history_args, ngx_http_gobi_run_versions,
+      ngx_http_gobi_send_job },
+    { NGX_HTTP_GOBI_GET, ngx_string("vaults/{vault}/trash"), 0,
+      ngx_http_gobi_history_args, ngx_http_gobi_run_trash,
+      ngx_http_gobi_send_job },
+    { NGX_HTTP_POST, ngx_string("vaults/{vault}/restore"), JSON,
+      ngx_http_gobi_restore_check, ngx_http_gobi_run_restore,
+      ngx_http_gobi_restore_done },
 
     /* the log and the manifest: here */
 
@@ -81,7 +95,8 @@ static const ngx_http_gobi_route_t  ngx_http_gobi_routes[] = {
     /* file bytes: ngx_http_gobi_files.c */
 
     { NGX_HTTP_GOBI_GET, ngx_string("vaults/{vault}/files/{path}"), 0,
-      NULL, ngx_http_gobi_file_run_get, ngx_http_gobi_file_get_done },
+      ngx_http_gobi_file_get_check, ngx_http_gobi_file_run_get,
+      ngx_http_gobi_file_get_done },
 
     { NGX_HTTP_PUT, ngx_string("vaults/{vault}/files/{path}"), 0,
       ngx_http_gobi_file_put_check, ngx_http_gobi_file_run_put_check,
@@ -206,50 +221,6 @@ ngx_http_gobi_api_start(ngx_http_request_t *r, yajl_val json)
     }
 
     return NGX_DONE;
-}
-
-
-/* a query argument that is a path (or a prefix of one), unescaped */
-
-static ngx_int_t
-ngx_http_gobi_arg_path(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
-    const char *name, char **out)
-{
-    ssize_t    n;
-    ngx_str_t  value;
-
-    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &value)
-        != NGX_OK)
-    {
-        return NGX_OK;
-    }
-
-    if (value.len > 4 * GOBI_PATH_MAX) {
-        goto malformed;
-    }
-
-    *out = ngx_pnalloc(r->pool, value.len + 1);
-    if (*out == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* '+' is a space in query strings */
-    for (n = 0; n < (ssize_t) value.len; n++) {
-        if (value.data[n] == '+') {
-            value.data[n] = ' ';
-        }
-    }
-
-    n = gobi_path_unescape(*out, (char *) value.data, value.len);
-    if (n >= 0 && ngx_strlen(*out) == (size_t) n) {
-        return NGX_OK;
-    }
-
-malformed:
-
-    ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
-                            "malformed \"%s\"", name);
-    return NGX_DECLINED;
 }
 
 

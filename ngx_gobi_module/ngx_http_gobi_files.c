@@ -61,7 +61,9 @@ ngx_http_gobi_if_match(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 }
 
 
-static ngx_int_t
+/* X-Gobi-Device, checked (also of restores, ngx_http_gobi_history.c) */
+
+ngx_int_t
 ngx_http_gobi_device(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
     const char       *err;
@@ -241,7 +243,15 @@ ngx_http_gobi_file_run_put_check(ngx_http_gobi_job_t *job)
         return;
     }
 
-    if (job->base_version == GOBI_BASE_ANY) {
+    /*
+     * A stale write is refused before its body is read only where the
+     * vault's strategy refuses it anyway; the others need the bytes (a
+     * copy, a merge, history).
+     */
+
+    if (job->base_version == GOBI_BASE_ANY
+        || job->vault.strategy != GOBI_STRATEGY_SERVER_WINS)
+    {
         return;
     }
 
@@ -468,6 +478,20 @@ ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job)
 
     rc = drv->write(job->store, job->vault.id, &w, &job->event, &job->file);
 
+    if (rc == GOBI_STORE_CONFLICT) {
+        /* the vault's conflict strategy decides (ngx_http_gobi_resolve.c) */
+        rc = ngx_http_gobi_resolve(job, &w, rc);
+
+        if (job->code) {
+            goto done;
+        }
+    }
+
+    if (rc == GOBI_STORE_OK && job->resolved == GOBI_RESOLVE_COPY) {
+        ngx_http_gobi_gen_copied(job);
+        goto done;
+    }
+
     switch (rc) {
 
     case GOBI_STORE_OK:
@@ -520,6 +544,7 @@ ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job)
     ngx_http_gobi_gen_int(job->gen, job->file.mtime);
     ngx_http_gobi_gen_str(job->gen, "seq");
     ngx_http_gobi_gen_int(job->gen, job->event.seq);
+    ngx_http_gobi_gen_resolved(job);
     yajl_gen_map_close(job->gen);
 
 done:
@@ -578,9 +603,70 @@ ngx_http_gobi_put_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         && job->event.seq == job->file.version)
     {
         ngx_http_gobi_bus_publish(job->vault.id, job->event.seq);
+
+    } else if (job->publish) {
+        /* a conflict copy, or a lost write kept in history */
+        ngx_http_gobi_bus_publish(job->vault.id, job->publish);
     }
 
     return ngx_http_gobi_send_job(r, job);
+}
+
+
+/* ?version=N: an older version's bytes, from history */
+
+ngx_int_t
+ngx_http_gobi_file_get_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json)
+{
+    ngx_str_t  value;
+
+    job->version = 0;
+
+    if (ngx_http_arg(r, (u_char *) "version", 7, &value) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_gobi_arg_int(r, "version", &job->version) != NGX_OK
+        || job->version < 1)
+    {
+        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                "\"version\" must be a positive integer");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gobi_file_get_version(ngx_http_gobi_job_t *job)
+{
+    gobi_version_t   v;
+    gobi_store_rc_e  rc;
+
+    rc = job->gmcf->store_driver->version_get(job->store, job->vault.id,
+                                              job->path, job->version, &v);
+
+    if (rc == GOBI_STORE_NOT_FOUND || (rc == GOBI_STORE_OK && v.deleted)) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_NOT_FOUND, "version_not_found",
+                                "no version %lld of this file (never was, "
+                                "a deletion, or thinned by retention)",
+                                (long long) job->version);
+        return;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        ngx_http_gobi_job_store_error(job, rc);
+        return;
+    }
+
+    job->file.path = job->path;
+    job->file.version = v.version;
+    ngx_memcpy(job->file.hash, v.hash, sizeof(job->file.hash));
+    job->file.size = v.size;
+    job->file.mtime = v.mtime;
+    job->file.deleted = 0;
 }
 
 
@@ -591,6 +677,16 @@ ngx_http_gobi_file_run_get(ngx_http_gobi_job_t *job)
 
     if (ngx_http_gobi_job_vault(job) != NGX_OK) {
         return;
+    }
+
+    if (job->version > 0) {
+        ngx_http_gobi_file_get_version(job);
+
+        if (job->code) {
+            return;
+        }
+
+        goto blob;
     }
 
     rc = job->gmcf->store_driver->file_get(job->store, job->vault.id,
@@ -608,6 +704,8 @@ ngx_http_gobi_file_run_get(ngx_http_gobi_job_t *job)
         ngx_http_gobi_job_store_error(job, rc);
         return;
     }
+
+blob:
 
     if (job->gmcf->storage_driver->path(job->storage, job->vault.id,
                                         job->file.hash, job->blob_path,
@@ -765,12 +863,27 @@ ngx_int_t
 ngx_http_gobi_file_delete_check(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, yajl_val json)
 {
-    ngx_int_t  rc;
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
 
     rc = ngx_http_gobi_if_match(r, job);
 
     if (rc == NGX_OK) {
         rc = ngx_http_gobi_device(r, job);
+    }
+
+    h = ngx_http_gobi_header_in(r, "X-Gobi-Confirm-Mass-Delete");
+
+    if (rc == NGX_OK && h != NULL) {
+        if (h->value.len != 1
+            || (h->value.data[0] != '0' && h->value.data[0] != '1'))
+        {
+            ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                    "X-Gobi-Confirm-Mass-Delete is 0 or 1");
+            return NGX_DECLINED;
+        }
+
+        job->confirm_mass_delete = (h->value.data[0] == '1');
     }
 
     return rc;
@@ -798,8 +911,20 @@ ngx_http_gobi_file_run_delete(ngx_http_gobi_job_t *job)
     ngx_memzero(&job->file, sizeof(gobi_file_t));
     job->file.path = job->path;
 
+    if (ngx_http_gobi_mass_delete_check(job) != NGX_OK) {
+        return;
+    }
+
     rc = job->gmcf->store_driver->write(job->store, job->vault.id, &w,
                                         &job->event, &job->file);
+
+    if (rc == GOBI_STORE_CONFLICT) {
+        rc = ngx_http_gobi_resolve(job, &w, rc);
+
+        if (job->code) {
+            return;
+        }
+    }
 
     switch (rc) {
 
@@ -838,6 +963,7 @@ ngx_http_gobi_file_run_delete(ngx_http_gobi_job_t *job)
     ngx_http_gobi_gen_int(job->gen, job->event.version);
     ngx_http_gobi_gen_str(job->gen, "seq");
     ngx_http_gobi_gen_int(job->gen, job->event.seq);
+    ngx_http_gobi_gen_resolved(job);
     yajl_gen_map_close(job->gen);
 }
 

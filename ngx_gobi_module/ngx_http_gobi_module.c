@@ -25,6 +25,10 @@ static char *ngx_http_gobi_rate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_gobi_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_gobi_version_retention(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_gobi_mass_delete_limit(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_gobi_websocket(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_gobi_init_module(ngx_cycle_t *cycle);
@@ -83,6 +87,27 @@ static ngx_command_t  ngx_http_gobi_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_gobi_main_conf_t, event_retention),
+      NULL },
+
+    { ngx_string("gobi_version_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_gobi_version_retention,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gobi_trash_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, trash_retention),
+      NULL },
+
+    { ngx_string("gobi_mass_delete_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gobi_mass_delete_limit,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("gobi_blob_grace"),
@@ -245,6 +270,9 @@ ngx_http_gobi_create_main_conf(ngx_conf_t *cf)
     gmcf->registration = NGX_CONF_UNSET;
     gmcf->max_file_size = NGX_CONF_UNSET;
     gmcf->event_retention = NGX_CONF_UNSET;
+    gmcf->trash_retention = NGX_CONF_UNSET;
+    gmcf->versions.kind = (gobi_versions_kind_e) -1;
+    gmcf->mass_delete_limit = NGX_CONF_UNSET;
     gmcf->token_ttl = NGX_CONF_UNSET;
     gmcf->blob_grace = NGX_CONF_UNSET_MSEC;
     gmcf->auth_concurrency = NGX_CONF_UNSET_UINT;
@@ -300,6 +328,20 @@ ngx_http_gobi_init_main_conf(ngx_conf_t *cf, void *conf)
         gmcf->max_file_size = 1024 * 1024 * 1024;
     }
     ngx_conf_init_value(gmcf->event_retention, 365 * 86400);
+    ngx_conf_init_value(gmcf->trash_retention, 30 * 86400);
+
+    if ((int) gmcf->versions.kind == -1) {
+        gmcf->versions.kind = GOBI_VERSIONS_STAGGERED;
+    }
+
+    /* history is kept as long as the log, the trash as configured */
+    gmcf->versions.max_age = (int64_t) gmcf->event_retention * 1000;
+    gmcf->versions.trash = (int64_t) gmcf->trash_retention * 1000;
+
+    if (gmcf->mass_delete_limit == NGX_CONF_UNSET) {
+        gmcf->mass_delete_limit = 50;
+        gmcf->mass_delete_percent = 1;
+    }
     ngx_conf_init_value(gmcf->token_ttl, 30 * 86400);
     ngx_conf_init_msec_value(gmcf->blob_grace, 3600 * 1000);
 
@@ -518,6 +560,94 @@ invalid:
                        "invalid rate \"%V\", expected N/s, N/m or N/h",
                        &value[1]);
     return NGX_CONF_ERROR;
+}
+
+
+/* gobi_version_retention staggered | keep N | off */
+
+static char *
+ngx_http_gobi_version_retention(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gobi_main_conf_t *gmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if ((int) gmcf->versions.kind != -1) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "staggered") == 0) {
+        gmcf->versions.kind = GOBI_VERSIONS_STAGGERED;
+        return NGX_CONF_OK;
+    }
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        gmcf->versions.kind = GOBI_VERSIONS_OFF;
+        return NGX_CONF_OK;
+    }
+
+    if (cf->args->nelts == 3 && ngx_strcmp(value[1].data, "keep") == 0) {
+        n = ngx_atoi(value[2].data, value[2].len);
+
+        if (n >= 1) {
+            gmcf->versions.kind = GOBI_VERSIONS_KEEP;
+            gmcf->versions.keep = n;
+            return NGX_CONF_OK;
+        }
+    }
+
+    return "takes \"staggered\", \"keep N\" (N >= 1) or \"off\"";
+}
+
+
+/* gobi_mass_delete_limit 50% | 200 | off */
+
+static char *
+ngx_http_gobi_mass_delete_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gobi_main_conf_t *gmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (gmcf->mass_delete_limit != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        gmcf->mass_delete_limit = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len > 1 && value[1].data[value[1].len - 1] == '%') {
+        n = ngx_atoi(value[1].data, value[1].len - 1);
+
+        if (n >= 1 && n <= 100) {
+            gmcf->mass_delete_limit = n;
+            gmcf->mass_delete_percent = 1;
+            return NGX_CONF_OK;
+        }
+
+        return "takes a percentage of 1-100%, a count or \"off\"";
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n < 1) {
+        return "takes a percentage of 1-100%, a count or \"off\"";
+    }
+
+    gmcf->mass_delete_limit = n;
+    gmcf->mass_delete_percent = 0;
+
+    return NGX_CONF_OK;
 }
 
 

@@ -16,6 +16,8 @@
 #include <yajl_tree.h>
 
 #include "gobi_event.h"
+#include "gobi_path.h"
+#include "gobi_strategy.h"
 #include "gobi_store.h"
 #include "gobi_storage.h"
 
@@ -56,6 +58,10 @@ typedef struct {
     ngx_flag_t                     registration;
     off_t                          max_file_size;
     time_t                         event_retention;
+    time_t                         trash_retention;
+    gobi_versions_policy_t         versions;     /* gobi_version_retention */
+    ngx_int_t                      mass_delete_limit; /* 0: off */
+    ngx_flag_t                     mass_delete_percent; /* limit is a % */
     time_t                         token_ttl;
     ngx_msec_t                     blob_grace;
 
@@ -160,6 +166,10 @@ struct ngx_http_gobi_job_s {
     int64_t                        mtime;
     char                          *device;
     char                          *hash;         /* X-Gobi-Hash */
+    int                            strategy;     /* PATCH vaults/{vault} */
+    int64_t                        version;      /* ?version=, restore */
+    int64_t                        restore_seq;  /* restore {"seq"} */
+    ngx_flag_t                     confirm_mass_delete;
 
     /* upload */
     ngx_fd_t                       fd;
@@ -177,6 +187,10 @@ struct ngx_http_gobi_job_s {
     gobi_event_t                   event;
     char                           blob_path[1024];
     char                           log[512];     /* logged in the loop */
+    int64_t                        publish;      /* a seq to announce */
+    int                            resolved;     /* gobi_resolve_e done */
+    int64_t                        copy_version; /* a conflict copy's */
+    char                           copy_path[GOBI_PATH_MAX + 1];
     ngx_uint_t                     log_level;
 
     /* WebSocket work: the session, and the messages a thread made */
@@ -367,6 +381,12 @@ ngx_int_t ngx_http_gobi_json_str(ngx_http_gobi_job_t *job, yajl_val json,
     const char *key, char **out, size_t *len);
 ngx_table_elt_t *ngx_http_gobi_header_in(ngx_http_request_t *r,
     const char *name);
+ngx_int_t ngx_http_gobi_arg_path(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, const char *name, char **out);
+ngx_int_t ngx_http_gobi_device(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_file_get_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
 ngx_int_t ngx_http_gobi_arg_int(ngx_http_request_t *r, const char *name,
     int64_t *out);
 
@@ -402,6 +422,35 @@ ngx_int_t ngx_http_gobi_vault_deleted(ngx_http_request_t *r,
 void ngx_http_gobi_run_vault_list(ngx_http_gobi_job_t *job);
 void ngx_http_gobi_run_vault_create(ngx_http_gobi_job_t *job);
 void ngx_http_gobi_run_vault_delete(ngx_http_gobi_job_t *job);
+
+/* ngx_http_gobi_vaults.c: PATCH */
+ngx_int_t ngx_http_gobi_vault_patch_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+void ngx_http_gobi_run_vault_patch(ngx_http_gobi_job_t *job);
+
+/*
+ * ngx_http_gobi_resolve.c: a write refused as stale (rc CONFLICT,
+ * job->file the current state) under the vault's strategy; thread side.
+ * Returns the outcome (OK: job->event is what was written, with
+ * job->resolved GOBI_RESOLVE_COPY the conflict copy's job->copy_*) or
+ * sets job->code.  job->publish is a seq to announce.
+ */
+gobi_store_rc_e ngx_http_gobi_resolve(ngx_http_gobi_job_t *job,
+    gobi_write_t *w, gobi_store_rc_e rc);
+ngx_int_t ngx_http_gobi_mass_delete_check(ngx_http_gobi_job_t *job);
+void ngx_http_gobi_gen_copied(ngx_http_gobi_job_t *job);
+void ngx_http_gobi_gen_resolved(ngx_http_gobi_job_t *job);
+
+/* ngx_http_gobi_history.c: versions, the trash, restores */
+ngx_int_t ngx_http_gobi_history_args(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+void ngx_http_gobi_run_versions(ngx_http_gobi_job_t *job);
+void ngx_http_gobi_run_trash(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_restore_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+void ngx_http_gobi_run_restore(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_restore_done(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
 
 /* ngx_http_gobi_files.c: the file routes */
 ngx_int_t ngx_http_gobi_file_put_check(ngx_http_request_t *r,

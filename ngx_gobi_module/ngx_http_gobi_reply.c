@@ -259,7 +259,7 @@ ngx_http_gobi_add_header(ngx_http_request_t *r, const char *key,
 static ngx_int_t
 ngx_http_gobi_send_error_file(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message, const gobi_file_t *current,
-    ngx_uint_t retry_after)
+    const char *resolved, ngx_uint_t retry_after)
 {
     u_char     *after;
     ngx_int_t   rc;
@@ -279,6 +279,11 @@ ngx_http_gobi_send_error_file(ngx_http_request_t *r, ngx_uint_t status,
     if (current) {
         ngx_http_gobi_gen_str(g, "current");
         ngx_http_gobi_gen_file(g, current, 1);
+    }
+
+    if (resolved) {
+        /* the write lost by the vault's strategy, and is in history */
+        gen_kv_str(g, "resolved", resolved);
     }
 
     yajl_gen_map_close(g);
@@ -332,7 +337,7 @@ ngx_http_gobi_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
     return ngx_http_gobi_send_error_file(r, status, code, message, NULL,
-                                         0);
+                                         NULL, 0);
 }
 
 
@@ -345,7 +350,9 @@ ngx_http_gobi_send_job(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         return ngx_http_gobi_send_error_file(r, job->status, job->code,
                    job->message,
                    job->status == NGX_HTTP_PRECONDITION_FAILED
-                   ? &job->file : NULL, job->retry_after);
+                   ? &job->file : NULL,
+                   job->resolved == GOBI_RESOLVE_LOSE ? "lww" : NULL,
+                   job->retry_after);
     }
 
     if (job->gen == NULL) {

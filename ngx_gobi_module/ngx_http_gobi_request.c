@@ -121,7 +121,7 @@ ngx_http_gobi_route_find(ngx_http_request_t *r,
     } methods[] = {
         { NGX_HTTP_GET, "GET" }, { NGX_HTTP_HEAD, "HEAD" },
         { NGX_HTTP_POST, "POST" }, { NGX_HTTP_PUT, "PUT" },
-        { NGX_HTTP_DELETE, "DELETE" }
+        { NGX_HTTP_DELETE, "DELETE" }, { NGX_HTTP_PATCH, "PATCH" }
     };
 
     job = &ctx->job;
@@ -573,4 +573,48 @@ ngx_http_gobi_arg_int(ngx_http_request_t *r, const char *name, int64_t *out)
     *out = n;
 
     return NGX_OK;
+}
+
+
+/* a query argument that is a path (or a prefix of one), unescaped */
+
+ngx_int_t
+ngx_http_gobi_arg_path(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
+    const char *name, char **out)
+{
+    ssize_t    n;
+    ngx_str_t  value;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &value)
+        != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    if (value.len > 4 * GOBI_PATH_MAX) {
+        goto malformed;
+    }
+
+    *out = ngx_pnalloc(r->pool, value.len + 1);
+    if (*out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* '+' is a space in query strings */
+    for (n = 0; n < (ssize_t) value.len; n++) {
+        if (value.data[n] == '+') {
+            value.data[n] = ' ';
+        }
+    }
+
+    n = gobi_path_unescape(*out, (char *) value.data, value.len);
+    if (n >= 0 && ngx_strlen(*out) == (size_t) n) {
+        return NGX_OK;
+    }
+
+malformed:
+
+    ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST, "bad_request",
+                            "malformed \"%s\"", name);
+    return NGX_DECLINED;
 }

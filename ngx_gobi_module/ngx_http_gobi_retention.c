@@ -7,7 +7,10 @@
  *   behind get 410 history_expired (REST) or resync (WebSocket) and
  *   rebuild from the manifest;
  * - expired tokens go;
- * - blobs no live file uses, unchanged for gobi_blob_grace, go;
+ * - file history is thinned by gobi_version_retention, and deleted files
+ *   leave the trash after gobi_trash_retention;
+ * - blobs no live file nor kept version uses, unchanged for
+ *   gobi_blob_grace, go;
  * - upload temp files no process writes any more go (those of a killed
  *   worker at once, see gobi_storage_local.c).
  * And every worker, when it starts, sweeps the temp files once: the one
@@ -30,6 +33,8 @@ typedef struct {
     char                           err[256];
     int64_t                        tokens;
     gobi_store_rc_e                tokens_rc;
+    int64_t                        versions;
+    gobi_store_rc_e                versions_rc;
     int64_t                        blobs;
     int                            gc_failed;
     int64_t                        temps;
@@ -144,6 +149,14 @@ ngx_http_gobi_retention_run(ngx_http_gobi_job_t *job)
         p->tokens_rc = p->rc;
     }
 
+    if (p->rc == GOBI_STORE_OK) {
+        /* before the blobs: what it drops, they may collect */
+        p->rc = drv->versions_prune(ngx_http_gobi_worker.store,
+                                    &p->gmcf->versions, job->now,
+                                    &p->versions);
+        p->versions_rc = p->rc;
+    }
+
     if (p->rc != GOBI_STORE_OK) {
         if (p->rc == GOBI_STORE_UNAVAILABLE) {
             /* the breaker hears of it too */
@@ -215,7 +228,8 @@ ngx_http_gobi_retention_done(ngx_http_gobi_job_t *job)
     if (p->rc != GOBI_STORE_OK) {
         ngx_log_error(NGX_LOG_WARN, ev->log, 0,
                       "gobi: pruning old %s failed: %s",
-                      p->tokens_rc != GOBI_STORE_OK ? "tokens" : "events",
+                      p->versions_rc != GOBI_STORE_OK ? "versions"
+                      : p->tokens_rc != GOBI_STORE_OK ? "tokens" : "events",
                       p->err);
     }
 
@@ -228,6 +242,11 @@ ngx_http_gobi_retention_done(ngx_http_gobi_job_t *job)
     if (p->tokens) {
         ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                       "gobi: pruned %L expired tokens", p->tokens);
+    }
+
+    if (p->versions) {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "gobi: thinned %L old versions", p->versions);
     }
 
     if (p->gc_failed) {

@@ -2,7 +2,8 @@
 /*
  * Copyright (C) the gobi authors
  *
- * The vaults endpoints: list, create, delete.
+ * The vaults endpoints: list, create, change (the conflict strategy),
+ * delete.
  */
 
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 
 #include "gobi_path.h"
+#include "gobi_strategy.h"
 
 
 /*
@@ -91,6 +93,8 @@ ngx_http_gobi_gen_vault(yajl_gen g, const gobi_vault_t *v)
     ngx_http_gobi_gen_int(g, v->created_at);
     ngx_http_gobi_gen_str(g, "head_seq");
     ngx_http_gobi_gen_int(g, v->head_seq);
+    ngx_http_gobi_gen_str(g, "conflict_strategy");
+    ngx_http_gobi_gen_str(g, gobi_strategy_name(v->strategy));
     yajl_gen_map_close(g);
 }
 
@@ -159,6 +163,68 @@ ngx_http_gobi_run_vault_create(ngx_http_gobi_job_t *job)
     }
 
     job->status = NGX_HTTP_CREATED;
+    ngx_http_gobi_gen_vault(job->gen, &job->vault);
+}
+
+
+/* PATCH: {"conflict_strategy": "..."}, the one setting there is so far */
+
+ngx_int_t
+ngx_http_gobi_vault_patch_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json)
+{
+    size_t             len;
+    char              *name;
+    gobi_strategy_e    s;
+
+    if (ngx_http_gobi_json_str(job, json, "conflict_strategy", &name, &len)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (gobi_strategy_parse(name, len, &s) != 0) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_BAD_REQUEST,
+                                "invalid_strategy",
+                                "conflict_strategy is one of keep-both, "
+                                "last-writer-wins, server-wins, merge");
+        return NGX_DECLINED;
+    }
+
+    job->strategy = s;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_gobi_run_vault_patch(ngx_http_gobi_job_t *job)
+{
+    gobi_store_rc_e  rc;
+
+    if (ngx_http_gobi_job_vault(job) != NGX_OK) {
+        return;
+    }
+
+    rc = job->gmcf->store_driver->vault_set_strategy(job->store,
+                                                     job->vault.id,
+                                                     job->strategy);
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        ngx_http_gobi_job_error(job, NGX_HTTP_NOT_FOUND, "vault_not_found",
+                                "no such vault");
+        return;
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        ngx_http_gobi_job_store_error(job, rc);
+        return;
+    }
+
+    if (ngx_http_gobi_job_gen(job) != NGX_OK) {
+        return;
+    }
+
+    job->vault.strategy = job->strategy;
     ngx_http_gobi_gen_vault(job->gen, &job->vault);
 }
 

@@ -157,10 +157,11 @@ If-Match: "$VERSION"
 
 
 
-=== TEST 9: a stale If-Match: 412 with the current file, nothing changes
+=== TEST 9: a stale If-Match: 412 with the current file, nothing changes (server-wins)
 --- setup
 user alice
 vault notes
+strategy notes server-wins
 put notes a.txt hello
 put notes a.txt world
 --- request
@@ -199,10 +200,11 @@ If-None-Match: *
 
 
 
-=== TEST 11: If-None-Match: * on an existing file: 412, nothing changes
+=== TEST 11: If-None-Match: * on an existing file: 412, nothing changes (server-wins)
 --- setup
 user alice
 vault notes
+strategy notes server-wins
 put notes a.txt hello
 --- request
 PUT /api/v1/vaults/notes/files/a.txt

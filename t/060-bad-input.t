@@ -57,7 +57,7 @@ put notes a.txt hello
 --- request eval
 [ "GET /api/v1/users", "PUT /api/v1/users", "PATCH /api/v1/sessions",
   "GET /api/v1/sessions", "PUT /api/v1/vaults", "DELETE /api/v1/vaults",
-  "PATCH /api/v1/vaults/notes", "POST /api/v1/vaults/notes/files/a.txt",
+  "PUT /api/v1/vaults/notes", "POST /api/v1/vaults/notes/files/a.txt",
   "PATCH /api/v1/vaults/notes/files/a.txt", "POST /api/v1/vaults/notes/events",
   "DELETE /api/v1/vaults/notes/files", "POST /api/v1/sessions/current" ]
 --- more_headers
@@ -483,10 +483,11 @@ main::untouched($t, $c, 'notes');
 
 
 
-=== TEST 27: a stale If-Match: 412 version_conflict with the current file
+=== TEST 27: a stale If-Match: 412 version_conflict with the current file (server-wins)
 --- setup
 user alice
 vault notes
+strategy notes server-wins
 --- perl
 $c->put_ok('notes', 'a.txt', 'v1', 'X-Gobi-Mtime' => 1700000000001);
 $c->put_ok('notes', 'a.txt', 'v2!', 'X-Gobi-Mtime' => 1700000000002);
@@ -508,10 +509,11 @@ is($c->get('notes', 'a.txt')->body, 'v2!', 'the current content stays');
 
 
 
-=== TEST 28: If-Match on a file that does not exist
+=== TEST 28: If-Match on a file that does not exist (server-wins)
 --- setup
 user alice
 vault notes
+strategy notes server-wins
 --- request
 PUT /api/v1/vaults/notes/files/a.txt
 hello

@@ -442,6 +442,7 @@ ngx_http_gobi_wsproto_op(ngx_http_gobi_ws_t *ws, gobi_wsmsg_t *m)
     job->device = s->device ? strdup(s->device) : NULL;
     job->base_version = m->base_version > 0 ? m->base_version
                                             : GOBI_BASE_ANY;
+    job->confirm_mass_delete = m->confirm_mass_delete;
 
     ngx_memcpy(job->op_id, m->id, m->id_len);
     job->op_id_len = m->id_len;
@@ -931,14 +932,53 @@ ngx_http_gobi_run_op(ngx_http_gobi_job_t *job)
     w.now = job->now;
 
     ngx_memzero(&job->file, sizeof(gobi_file_t));
+    ngx_memzero(&action, sizeof(action));
+    nactions = 1;
+
+    subject = job->from ? job->from : job->path;
+
+    /* the strategy is the vault's: read it with the write's own record */
+    rc = job->gmcf->store_driver->vault_get_by_id(job->store, job->vault.id,
+                                                  &job->vault);
+    if (rc != GOBI_STORE_OK) {
+        ngx_http_gobi_job_store_error(job, rc);
+        goto done;
+    }
+
+    if (w.type == GOBI_EV_DELETE) {
+        switch (ngx_http_gobi_mass_delete_check(job)) {
+
+        case NGX_OK:
+            break;
+
+        case NGX_DECLINED:
+            /* not deleted here: the device gets the file back */
+            code = "mass_delete_blocked";
+            msg = job->message;
+            (void) job->gmcf->store_driver->file_get(job->store,
+                                                     job->vault.id,
+                                                     job->path, &job->file);
+            action.op = GOBI_WSMSG_DOWNLOAD;
+            action.path = subject;
+            action.version = job->file.version;
+            job->code = NULL;
+            goto reject;
+
+        default:
+            goto done;
+        }
+    }
 
     rc = job->gmcf->store_driver->write(job->store, job->vault.id, &w,
                                         &job->event, &job->file);
 
-    subject = job->from ? job->from : job->path;
-    ngx_memzero(&action, sizeof(action));
-    nactions = 1;
+    if (rc == GOBI_STORE_CONFLICT) {
+        rc = ngx_http_gobi_resolve(job, &w, rc);
 
+        if (job->code) {
+            goto done;
+        }
+    }
     switch (rc) {
 
     case GOBI_STORE_OK:
@@ -988,6 +1028,8 @@ ngx_http_gobi_run_op(ngx_http_gobi_job_t *job)
         ngx_http_gobi_job_store_error(job, rc);
         goto done;
     }
+
+reject:
 
     if (gobi_wsmsg_gen_reject(g, job->op_id, job->op_id_len, code, msg,
                               &action, nactions) != 0

@@ -711,6 +711,12 @@ sub _run_setup {
             croak "setup '$line': " . $res->describe
                 if defined $want ? $res->status != $want : !$res->status;
             $V->{LAST} = $res;
+        } elsif ($cmd eq 'strategy') {
+            my ($vault, $name) = split ' ', $rest, 2;
+            my $res = $c->request(PATCH => 'vaults/' . $vault,
+                json => { conflict_strategy => $name });
+            croak "setup '$line': " . $res->describe
+                unless $res->status == 200;
         } elsif ($cmd eq 'set') {
             my ($k, $v) = split ' ', $rest, 2;
             $V->{$k} = $v;
