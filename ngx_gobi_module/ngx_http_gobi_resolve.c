@@ -94,14 +94,15 @@ ngx_http_gobi_resolve_copy(ngx_http_gobi_job_t *job, const gobi_write_t *w)
             job->publish = ev.seq;
             return GOBI_STORE_OK;
 
-        case GOBI_STORE_UNCHANGED:
-            /* this very copy was made already (a retried upload) */
-            job->resolved = GOBI_RESOLVE_COPY;
-            job->copy_version = cur.version;
-            return GOBI_STORE_OK;
-
         case GOBI_STORE_CONFLICT:
         case GOBI_STORE_EXISTS:
+            if (!cur.deleted && ngx_strcmp(cur.hash, w->hash) == 0) {
+                /* this very copy was made already (a retried upload) */
+                job->resolved = GOBI_RESOLVE_COPY;
+                job->copy_version = cur.version;
+                return GOBI_STORE_OK;
+            }
+
             continue;                       /* the name is taken */
 
         default:
