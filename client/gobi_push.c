@@ -253,6 +253,16 @@ gobi_up_done(gobi_req_t *r)
             goto done;
         }
 
+        if (r->cc == CURLE_OK && r->status == 409
+            && strcmp(gobi_req_error_code(r, code, sizeof(code)),
+                      "mass_delete_blocked") == 0)
+        {
+            /* the server's guard (this device deleted many files in a
+             * few minutes): the delete stays queued, the sync says so */
+            s->stats.mass_delete_refused++;
+            goto done;
+        }
+
         what = gobi_sprintf("cannot delete \"%s\" on the server", u->path);
         rc = gobi_req_error(r, what);
         free(what);
@@ -456,6 +466,10 @@ gobi_push_delete(gobi_sync_t *s, int64_t qid, const char *path,
 
     gobi_req_header(r, "If-Match: \"%lld\"", (long long) l->base.version);
     gobi_req_header(r, "X-Gobi-Device: %s", s->device);
+
+    if (gobi_opts.allow_mass_delete) {
+        gobi_req_header(r, "X-Gobi-Confirm-Mass-Delete: 1");
+    }
 
     gobi_http_start(s->http, r);
 

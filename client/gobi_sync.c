@@ -500,9 +500,10 @@ gobi_sync_run(gobi_sync_t *s)
 
     if (s->stats.mass_delete_refused) {
         return gobi_error(GOBI_EXIT_MASS_DELETE, "refusing to delete %lld "
-                          "of %lld files on the server (more than half): "
-                          "check the folder, or run again with "
-                          "--allow-mass-delete",
+                          "of %lld files on the server (more than half, or "
+                          "more than the server takes from one device in a "
+                          "few minutes): check the folder, or run again "
+                          "with --allow-mass-delete",
                           (long long) s->stats.mass_delete_refused,
                           (long long) gobi_state_base_count(s->st));
     }

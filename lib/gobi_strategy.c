@@ -55,6 +55,11 @@ gobi_strategy_resolve(gobi_strategy_e s, const gobi_write_t *w,
         return GOBI_RESOLVE_REJECT;
     }
 
+    if (w->base_version > current->version) {
+        /* a version the server never gave out: no intent to honour */
+        return GOBI_RESOLVE_REJECT;
+    }
+
     switch (w->type) {
 
     case GOBI_EV_RENAME:

@@ -49,7 +49,8 @@ int gobi_strategy_parse(const char *name, size_t len, gobi_strategy_e *s);
  * path, GOBI_WRITE_CONFLICT as well: base 0 against a live file) against
  * `current`, the state of w->path (rename: of w->from).
  *
- *   server-wins   REJECT, always.
+ *   server-wins   REJECT, always; so is a base version above the current
+ *                 one (the server never gave it out), whatever the strategy.
  *   keep-both     an upload: COPY, or APPLY over a delete (the edit is the
  *                 newer intent and nothing is lost: the delete left the old
  *                 content in history); a delete of a changed file: REJECT

@@ -15,6 +15,7 @@ error_log logs/error.log debug;
 --- setup
 user alice
 vault notes
+strategy notes server-wins
 put notes a.txt hello
 put notes a.txt world
 --- request

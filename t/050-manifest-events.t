@@ -316,6 +316,7 @@ Authorization: Bearer $TOKEN
 --- setup
 user alice
 vault notes
+strategy notes server-wins
 put notes a.txt A
 --- perl
 is($c->put('notes', 'a.txt', 'B', 'If-Match' => '"7"')->status, 412, 'stale');

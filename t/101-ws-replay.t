@@ -399,6 +399,8 @@ is(scalar @{ $ev || [] }, 1, 'and replays');
 
 === TEST 13: randomized: a client at any earlier cursor converges to the head
 --- websocket
+--- gobi_config
+gobi_mass_delete_limit off;
 --- setup
 user alice
 vault notes

@@ -100,11 +100,12 @@ json_subset_ok(main::ask($x, { type => 'rename', id => 2,
 
 
 
-=== TEST 3: stale delete and stale rename: version_conflict, download the current version
+=== TEST 3: stale delete and stale rename (server-wins): version_conflict, download the current version
 --- websocket
 --- setup
 user alice
 vault notes
+strategy notes server-wins
 put notes a.txt A
 put notes a.txt A2
 --- perl

@@ -98,6 +98,13 @@ test_resolve(void)
     is_int(gobi_strategy_resolve(GOBI_STRATEGY_SERVER_WINS, &w, &live),
            GOBI_RESOLVE_REJECT, "server-wins: rename rejected");
 
+    w = wr(GOBI_EV_MODIFY, 9, 9999);
+    is_int(gobi_strategy_resolve(GOBI_STRATEGY_LWW, &w, &live),
+           GOBI_RESOLVE_REJECT, "a base from the future: rejected");
+    w = wr(GOBI_EV_RENAME, 9, 0);
+    is_int(gobi_strategy_resolve(GOBI_STRATEGY_KEEP_BOTH, &w, &live),
+           GOBI_RESOLVE_REJECT, "a rename from the future too");
+
     /* keep-both */
     w = wr(GOBI_EV_MODIFY, 3, 0);
     is_int(gobi_strategy_resolve(GOBI_STRATEGY_KEEP_BOTH, &w, &live),
