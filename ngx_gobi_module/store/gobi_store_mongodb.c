@@ -248,7 +248,7 @@ static gobi_store_rc_e gobi_store_mongodb_need_schema(gobi_store_t *st,
     mongoc_client_t *cl);
 static gobi_store_rc_e gobi_store_mongodb_index(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const char *name, int unique,
-    const char *key1, const char *key2);
+    const char *key1, const char *key2, const char *key3);
 static void gobi_store_mongodb_name_key(char *key, const char *name);
 static int gobi_store_mongodb_key_cmp(const void *a, const void *b);
 static gobi_store_rc_e gobi_store_mongodb_migrate_users(gobi_store_t *st,
@@ -286,6 +286,15 @@ static gobi_store_rc_e gobi_store_mongodb_record(gobi_store_t *st,
 static gobi_store_rc_e gobi_store_mongodb_apply_path(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const char *path,
     const gobi_store_mongodb_state_t *s);
+static char *gobi_store_mongodb_version_key(int64_t vault, const char *path,
+    int64_t seq);
+static void gobi_store_mongodb_version_fields(bson_t *doc, int64_t vault,
+    const char *path, const gobi_version_t *v);
+static void gobi_store_mongodb_version_from(const bson_t *doc,
+    gobi_version_t *v);
+static gobi_store_rc_e gobi_store_mongodb_version_put(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, const gobi_event_t *ev,
+    const char *path);
 static gobi_store_rc_e gobi_store_mongodb_apply_event(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const gobi_event_t *ev);
 static gobi_store_rc_e gobi_store_mongodb_raise(gobi_store_t *st,
@@ -1023,7 +1032,7 @@ gobi_store_mongodb_errmsg(gobi_store_t *st)
 static gobi_store_rc_e
 gobi_store_mongodb_index(gobi_store_t *st, mongoc_client_t *cl,
     const char *coll, const char *name, int unique, const char *key1,
-    const char *key2)
+    const char *key2, const char *key3)
 {
     bson_t              cmd, indexes, index, key, opts, reply;
     bson_error_t        err;
@@ -1038,6 +1047,9 @@ gobi_store_mongodb_index(gobi_store_t *st, mongoc_client_t *cl,
     BSON_APPEND_INT32(&key, key1, 1);
     if (key2 != NULL) {
         BSON_APPEND_INT32(&key, key2, 1);
+    }
+    if (key3 != NULL) {
+        BSON_APPEND_INT32(&key, key3, 1);
     }
     bson_append_document_end(&index, &key);
     BSON_APPEND_UTF8(&index, "name", name);
@@ -1131,50 +1143,72 @@ gobi_store_mongodb_schema(gobi_store_t *st, mongoc_client_t *cl)
     gobi_store_mongodb_detect(st, cl);
 
     rc = gobi_store_mongodb_index(st, cl, "users", "username_1", 1,
-                                  "username", NULL);
+                                  "username", NULL, NULL);
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_migrate_users(st, cl);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "users", "username_key_1", 1,
-                                      "username_key", NULL);
+                                      "username_key", NULL, NULL);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "tokens",
                                       "user_1_expires_at_1", 0, "user",
-                                      "expires_at");
+                                      "expires_at", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         /* tokens_prune */
         rc = gobi_store_mongodb_index(st, cl, "tokens", "expires_at_1", 0,
-                                      "expires_at", NULL);
+                                      "expires_at", NULL, NULL);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "vaults", "owner_1_name_1", 1,
-                                      "owner", "name");
+                                      "owner", "name", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "files", "vault_1_path_1", 1,
-                                      "vault", "path");
+                                      "vault", "path", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         /* blob_referenced */
         rc = gobi_store_mongodb_index(st, cl, "files", "vault_1_hash_1", 0,
-                                      "vault", "hash");
+                                      "vault", "hash", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         /* events_since, pruning */
         rc = gobi_store_mongodb_index(st, cl, "events", "vault_1_seq_1", 1,
-                                      "vault", "seq");
+                                      "vault", "seq", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         /* retention */
         rc = gobi_store_mongodb_index(st, cl, "events", "ts_1", 0,
-                                      "ts", NULL);
+                                      "ts", NULL, NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* delete_stats */
+        rc = gobi_store_mongodb_index(st, cl, "events", "vault_1_ts_1", 0,
+                                      "vault", "ts", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "counters", "kind_1_n_1", 1,
-                                      "kind", "n");
+                                      "kind", "n", NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* version_list, trash_list, versions_at, versions_prune */
+        rc = gobi_store_mongodb_index(st, cl, "versions",
+                                      "vault_1_path_1_version_1", 0,
+                                      "vault", "path", "version");
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* versions_at from a recent seq */
+        rc = gobi_store_mongodb_index(st, cl, "versions",
+                                      "vault_1_version_1", 0, "vault",
+                                      "version", NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* blob_referenced */
+        rc = gobi_store_mongodb_index(st, cl, "versions", "vault_1_hash_1",
+                                      0, "vault", "hash", NULL);
     }
 
     if (rc == GOBI_STORE_OK) {
@@ -1608,6 +1642,9 @@ gobi_store_mongodb_user_delete(gobi_store_t *st, int64_t id)
         if (rc == GOBI_STORE_OK) {
             rc = gobi_store_mongodb_delete(st, cl, "events", &vf, NULL);
         }
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_delete(st, cl, "versions", &vf, NULL);
+        }
         bson_destroy(&vf);
     }
 
@@ -1941,6 +1978,7 @@ gobi_store_mongodb_vault_fill(gobi_store_t *st, mongoc_client_t *cl,
     gobi_store_mongodb_copy(v->name, sizeof(v->name),
                             gobi_store_mongodb_get_str(doc, "name"));
     v->created_at = gobi_store_mongodb_get_int(doc, "created_at");
+    v->strategy = (int) gobi_store_mongodb_get_int(doc, "strategy");
     applied = gobi_store_mongodb_get_int(doc, "head_seq");
     pruned = gobi_store_mongodb_get_int(doc, "pruned_seq");
 
@@ -2018,6 +2056,9 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
     BSON_APPEND_INT64(&fields, "created_at", now);
     BSON_APPEND_INT64(&fields, "head_seq", 0);
     BSON_APPEND_INT64(&fields, "pruned_seq", 0);
+    BSON_APPEND_INT32(&fields, "strategy", 0);
+    /* its versions are written from the start: nothing to backfill */
+    BSON_APPEND_BOOL(&fields, "history", true);
 
     rc = gobi_store_mongodb_create(st, cl, "vaults", &filter, 0, &fields,
                                    &id);
@@ -2029,6 +2070,7 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
         out->created_at = now;
         out->head_seq = 0;
         out->oldest_seq = 0;
+        out->strategy = 0;
     }
 
     bson_destroy(&fields);
@@ -2132,8 +2174,9 @@ gobi_store_mongodb_vault_list(gobi_store_t *st, int64_t owner,
 
 /*
  * The vault document goes first, so the vault is gone for every reader at
- * once; its files and events follow.  Ids are never reused, so leftovers
- * of a crash in between are harmless, and events_prune removes them.
+ * once; its files, events and versions follow.  Ids are never reused, so
+ * leftovers of a crash in between are harmless: events_prune removes the
+ * events and files, versions_prune the versions.
  */
 
 static gobi_store_rc_e
@@ -2160,9 +2203,49 @@ gobi_store_mongodb_vault_delete(gobi_store_t *st, int64_t vault_id)
         if (rc == GOBI_STORE_OK) {
             rc = gobi_store_mongodb_delete(st, cl, "events", &filter, NULL);
         }
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_delete(st, cl, "versions", &filter,
+                                           NULL);
+        }
         bson_destroy(&filter);
     }
 
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_set_strategy(gobi_store_t *st, int64_t vault_id,
+    int strategy)
+{
+    bson_t            filter, upd, set;
+    int64_t           matched;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", vault_id);
+    bson_init(&upd);
+    BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
+    BSON_APPEND_INT32(&set, "strategy", strategy);
+    bson_append_document_end(&upd, &set);
+
+    matched = 0;
+    rc = gobi_store_mongodb_update(st, cl, "vaults", &filter, &upd, 0,
+                                   &matched);
+    if (rc == GOBI_STORE_OK && matched == 0) {
+        rc = GOBI_STORE_NOT_FOUND;
+    }
+
+    bson_destroy(&upd);
+    bson_destroy(&filter);
     mongoc_client_pool_push(st->pool, cl);
 
     return rc;
@@ -2342,6 +2425,124 @@ gobi_store_mongodb_apply_path(gobi_store_t *st, mongoc_client_t *cl,
 }
 
 
+/*
+ * Version records: {_id: "<vault>:<path>:<seq, 19 digits>", vault, path,
+ * version, hash, size, mtime, ts, device, deleted, moved}.  The _id makes
+ * the record of a (vault, path, seq) a point lookup on every server
+ * (version_get, the upsert of apply, the backfill's insert-or-ignore, the
+ * deletes of versions_prune); it is unambiguous, as the seq has no ':'.
+ * Listings do not use _id ranges (a path may itself end in ":<digits>",
+ * which would fall inside another path's range): they filter on the
+ * fields, by the vault_1_path_1_version_1 index on MongoDB, by a scan on
+ * FerretDB v1, as file_list does.  The padding keeps a path's records in
+ * seq order by _id for whoever reads the collection by hand.
+ */
+
+static char *
+gobi_store_mongodb_version_key(int64_t vault, const char *path,
+    int64_t seq)
+{
+    return bson_strdup_printf("%lld:%s:%019lld", (long long) vault, path,
+                              (long long) seq);
+}
+
+
+static void
+gobi_store_mongodb_version_fields(bson_t *doc, int64_t vault,
+    const char *path, const gobi_version_t *v)
+{
+    BSON_APPEND_INT64(doc, "vault", vault);
+    BSON_APPEND_UTF8(doc, "path", path);
+    BSON_APPEND_INT64(doc, "version", v->version);
+    BSON_APPEND_UTF8(doc, "hash", v->hash);
+    BSON_APPEND_INT64(doc, "size", v->size);
+    BSON_APPEND_INT64(doc, "mtime", v->mtime);
+    BSON_APPEND_INT64(doc, "ts", v->ts);
+    if (v->device[0] != '\0') {
+        BSON_APPEND_UTF8(doc, "device", v->device);
+    }
+    BSON_APPEND_BOOL(doc, "deleted", v->deleted ? true : false);
+    BSON_APPEND_BOOL(doc, "moved", v->moved ? true : false);
+}
+
+
+static void
+gobi_store_mongodb_version_from(const bson_t *doc, gobi_version_t *v)
+{
+    bson_iter_t  it;
+
+    memset(v, 0, sizeof(gobi_version_t));
+
+    v->version = gobi_store_mongodb_get_int(doc, "version");
+    gobi_store_mongodb_copy(v->hash, sizeof(v->hash),
+                            gobi_store_mongodb_get_str(doc, "hash"));
+    v->size = gobi_store_mongodb_get_int(doc, "size");
+    v->mtime = gobi_store_mongodb_get_int(doc, "mtime");
+    v->ts = gobi_store_mongodb_get_int(doc, "ts");
+    gobi_store_mongodb_copy(v->device, sizeof(v->device),
+                            gobi_store_mongodb_get_str(doc, "device"));
+    v->deleted = bson_iter_init_find(&it, doc, "deleted")
+                 && bson_iter_as_bool(&it);
+    v->moved = bson_iter_init_find(&it, doc, "moved")
+               && bson_iter_as_bool(&it);
+}
+
+
+/*
+ * The version ev made of path, as an upsert by _id: the record follows
+ * from the event alone, so writing it again (a replay, a takeover, two
+ * writers replaying at once) writes the same record.  A duplicate key
+ * (two upserts inserting at once) is settled by the plain update; it also
+ * overwrites what the backfill guessed from a file record.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_version_put(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, const gobi_event_t *ev, const char *path)
+{
+    char            *key;
+    bson_t           filter, update, set;
+    gobi_version_t   v;
+    gobi_store_rc_e  rc;
+
+    gobi_version_of_event(ev, path, &v);
+
+    key = gobi_store_mongodb_version_key(vault, path, v.version);
+
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "_id", key);
+
+    bson_init(&update);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    gobi_store_mongodb_version_fields(&set, vault, path, &v);
+    bson_append_document_end(&update, &set);
+
+    rc = gobi_store_mongodb_update(st, cl, "versions", &filter, &update, 1,
+                                   NULL);
+    if (rc == GOBI_STORE_EXISTS) {
+        rc = gobi_store_mongodb_update(st, cl, "versions", &filter, &update,
+                                       0, NULL);
+    }
+
+    bson_destroy(&update);
+    bson_destroy(&filter);
+    bson_free(key);
+
+    return rc;
+}
+
+
+/*
+ * Apply one event: for each path it touches, the version record, then
+ * the file record.  Both are idempotent, and the applied head is raised
+ * only after the event is applied whole, so a crash anywhere in between
+ * leaves the event in the backlog, and the replay by the next writer
+ * (gobi_store_mongodb_replay) writes whatever is missing: no version is
+ * lost.  The version record is written even when the file record's guard
+ * finds the record applied already (a replay after a crash between the
+ * two).
+ */
+
 static gobi_store_rc_e
 gobi_store_mongodb_apply_event(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, const gobi_event_t *ev)
@@ -2350,11 +2551,21 @@ gobi_store_mongodb_apply_event(gobi_store_t *st, mongoc_client_t *cl,
     gobi_store_mongodb_state_t  s;
 
     if (ev->type == GOBI_EV_RENAME) {
+        rc = gobi_store_mongodb_version_put(st, cl, vault, ev, ev->from);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
         gobi_store_mongodb_event_state(ev, ev->from, &s);
         rc = gobi_store_mongodb_apply_path(st, cl, vault, ev->from, &s);
         if (rc != GOBI_STORE_OK) {
             return rc;
         }
+    }
+
+    rc = gobi_store_mongodb_version_put(st, cl, vault, ev, ev->path);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
     }
 
     gobi_store_mongodb_event_state(ev, ev->path, &s);
@@ -3400,7 +3611,7 @@ gobi_store_mongodb_prune_claims(gobi_store_t *st, mongoc_client_t *cl,
  * hole in the log would let a cursor skip an event without EXPIRED.
  * pruned_seq is raised before the delete, so readers never count on an
  * event that is about to go.  A vault that no longer exists loses its
- * leftover events and files.
+ * leftover events, files and versions.
  */
 
 static gobi_store_rc_e
@@ -3422,6 +3633,10 @@ gobi_store_mongodb_prune_vault(gobi_store_t *st, mongoc_client_t *cl,
         if (rc == GOBI_STORE_OK) {
             *removed += n;
             rc = gobi_store_mongodb_delete(st, cl, "files", &filter, NULL);
+        }
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_delete(st, cl, "versions", &filter,
+                                           NULL);
         }
         bson_destroy(&filter);
 
@@ -3582,8 +3797,9 @@ done:
 
 
 /*
- * A live record with the hash, or a backlog event that names it
- * (conservative: the collector must never drop a blob in use).
+ * A live record or a kept content version with the hash, or a backlog
+ * event that names it (conservative: the collector must never drop a blob
+ * in use).
  */
 
 typedef struct {
@@ -3635,6 +3851,16 @@ gobi_store_mongodb_blob_referenced(gobi_store_t *st, int64_t vault,
                                      &doc);
     bson_destroy(&filter);
 
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "vault", vault);
+        BSON_APPEND_UTF8(&filter, "hash", hash);
+        BSON_APPEND_BOOL(&filter, "deleted", false);
+        rc = gobi_store_mongodb_find_one(st, cl, "versions", &filter, NULL,
+                                         0, &doc);
+        bson_destroy(&filter);
+    }
+
     if (rc == GOBI_STORE_OK) {
         bson_destroy(&doc);
         *referenced = 1;
@@ -3671,6 +3897,85 @@ done:
 }
 
 
+/* history */
+
+
+/*
+ * By _id.  A version not recorded may be in the backlog (its event
+ * names the path); one <= the applied head may have been applied since
+ * the first look.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_version_get(gobi_store_t *st, int64_t vault,
+    const char *path, int64_t version, gobi_version_t *out)
+{
+    char             *key;
+    bson_t            doc;
+    int64_t           applied;
+    gobi_event_t      ev;
+    gobi_version_t    v;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    key = gobi_store_mongodb_version_key(vault, path, version);
+
+    rc = gobi_store_mongodb_find_key(st, cl, "versions", key, 1, &doc);
+
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        rc = gobi_store_mongodb_vault_heads(st, cl, vault, 1, &applied,
+                                            NULL);
+
+        if (rc == GOBI_STORE_OK && version > applied) {
+            rc = gobi_store_mongodb_find_event(st, cl, vault, version, 1,
+                                               &doc);
+            if (rc == GOBI_STORE_OK) {
+                if (gobi_store_mongodb_event_from(&doc, &ev)
+                    && gobi_event_touches(&ev, path))
+                {
+                    gobi_version_of_event(&ev, path, &v);
+                    if (out != NULL) {
+                        *out = v;
+                    }
+
+                } else {
+                    rc = GOBI_STORE_NOT_FOUND;
+                }
+
+                bson_destroy(&doc);
+            }
+
+            goto done;
+        }
+
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_find_key(st, cl, "versions", key, 1,
+                                             &doc);
+        }
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        if (out != NULL) {
+            gobi_store_mongodb_version_from(&doc, out);
+        }
+
+        bson_destroy(&doc);
+    }
+
+done:
+
+    bson_free(key);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
 /* history: placeholders until the MongoDB side lands (branch mongo-history) */
 
 #pragma GCC diagnostic push
@@ -3685,27 +3990,11 @@ gobi_store_mongodb_todo(const char *what)
 
 
 static gobi_store_rc_e
-gobi_store_mongodb_vault_set_strategy(gobi_store_t *st, int64_t vault_id,
-    int strategy)
-{
-    return gobi_store_mongodb_todo("vault_set_strategy");
-}
-
-
-static gobi_store_rc_e
 gobi_store_mongodb_version_list(gobi_store_t *st, int64_t vault,
     const char *path, int64_t before, int64_t limit, gobi_version_cb cb,
     void *data, int *more)
 {
     return gobi_store_mongodb_todo("version_list");
-}
-
-
-static gobi_store_rc_e
-gobi_store_mongodb_version_get(gobi_store_t *st, int64_t vault,
-    const char *path, int64_t version, gobi_version_t *out)
-{
-    return gobi_store_mongodb_todo("version_get");
 }
 
 
