@@ -326,6 +326,8 @@ static gobi_store_rc_e gobi_store_mongodb_prune_vault(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, int64_t before, int64_t *removed);
 static gobi_store_rc_e gobi_store_mongodb_blob_seen(void *data,
     const bson_t *doc, const gobi_event_t *ev);
+static int gobi_store_mongodb_next_version(mongoc_cursor_t *cur,
+    gobi_version_t *v);
 
 
 static pthread_once_t  gobi_store_mongodb_once = PTHREAD_ONCE_INIT;
@@ -3897,7 +3899,299 @@ done:
 }
 
 
-/* history */
+/*
+ * History.  Version records are written where events are applied (see
+ * gobi_store_mongodb_apply_event), so the events of the backlog (inserted,
+ * not yet applied: a write in flight, or one whose writer crashed) may
+ * lack theirs.  The readers overlay the backlog as file_get does: the
+ * versions it makes are computed from its events (gobi_version_of_event,
+ * what apply will write) and merged with the records, a version that is
+ * both (applied, head not raised yet) counted once.  version_list,
+ * version_get, trash_list, versions_at and delete_stats are so exact as
+ * of the log's head; versions_prune and the backfill read the records
+ * only (what they do not see, they leave alone).
+ */
+
+/* a version the backlog makes, not applied yet, maybe not recorded */
+typedef struct {
+    char                        *path;
+    gobi_version_t               v;
+} gobi_store_mongodb_bver_t;
+
+
+/* by path, then newest first: each path's run starts with its state */
+typedef struct {
+    gobi_store_mongodb_bver_t   *elts;
+    size_t                       nelts;
+    size_t                       nalloc;
+} gobi_store_mongodb_backlog_t;
+
+
+static int
+gobi_store_mongodb_backlog_push(gobi_store_mongodb_backlog_t *bl,
+    const gobi_event_t *ev, const char *path)
+{
+    size_t                      n;
+    gobi_store_mongodb_bver_t  *e;
+
+    if (bl->nelts == bl->nalloc) {
+        n = bl->nalloc ? bl->nalloc * 2 : 16;
+        e = realloc(bl->elts, n * sizeof(gobi_store_mongodb_bver_t));
+        if (e == NULL) {
+            return -1;
+        }
+        bl->elts = e;
+        bl->nalloc = n;
+    }
+
+    e = &bl->elts[bl->nelts];
+    e->path = strdup(path);
+    if (e->path == NULL) {
+        return -1;
+    }
+
+    gobi_version_of_event(ev, path, &e->v);
+    bl->nelts++;
+
+    return 0;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_backlog_seen(void *data, const bson_t *doc,
+    const gobi_event_t *ev)
+{
+    gobi_store_mongodb_backlog_t  *bl;
+
+    (void) doc;
+
+    bl = data;
+
+    if (gobi_store_mongodb_backlog_push(bl, ev, ev->path) != 0
+        || (ev->from != NULL
+            && gobi_store_mongodb_backlog_push(bl, ev, ev->from) != 0))
+    {
+        gobi_store_mongodb_set_err("mongodb: out of memory");
+        return GOBI_STORE_ERROR;
+    }
+
+    return GOBI_STORE_OK;
+}
+
+
+static int
+gobi_store_mongodb_bver_cmp(const void *a, const void *b)
+{
+    int                               c;
+    const gobi_store_mongodb_bver_t  *x, *y;
+
+    x = a;
+    y = b;
+
+    c = strcmp(x->path, y->path);
+    if (c != 0) {
+        return c;
+    }
+
+    return (x->v.version < y->v.version) - (x->v.version > y->v.version);
+}
+
+
+static void
+gobi_store_mongodb_backlog_free(gobi_store_mongodb_backlog_t *bl)
+{
+    size_t  i;
+
+    for (i = 0; i < bl->nelts; i++) {
+        free(bl->elts[i].path);
+    }
+
+    free(bl->elts);
+    memset(bl, 0, sizeof(gobi_store_mongodb_backlog_t));
+}
+
+
+/*
+ * The versions of the backlog, read after the applied head (the records
+ * reflect at least that head).  A vault that is gone has none.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_backlog(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, gobi_store_mongodb_backlog_t *bl)
+{
+    int64_t          applied, head;
+    gobi_store_rc_e  rc;
+
+    memset(bl, 0, sizeof(gobi_store_mongodb_backlog_t));
+
+    rc = gobi_store_mongodb_vault_heads(st, cl, vault, 1, &applied, NULL);
+    if (rc != GOBI_STORE_OK) {
+        return rc == GOBI_STORE_NOT_FOUND ? GOBI_STORE_OK : rc;
+    }
+
+    rc = gobi_store_mongodb_probe(st, cl, vault, applied, 1,
+                                  gobi_store_mongodb_backlog_seen, bl,
+                                  &head);
+
+    if (rc == GOBI_STORE_OK && bl->nelts > 1) {
+        qsort(bl->elts, bl->nelts, sizeof(gobi_store_mongodb_bver_t),
+              gobi_store_mongodb_bver_cmp);
+    }
+
+    return rc;
+}
+
+
+/* the run of path's backlog versions (newest first): *n of them */
+
+static gobi_store_mongodb_bver_t *
+gobi_store_mongodb_backlog_path(gobi_store_mongodb_backlog_t *bl,
+    const char *path, size_t *n)
+{
+    size_t  i, j;
+
+    for (i = 0; i < bl->nelts; i++) {
+        if (strcmp(bl->elts[i].path, path) == 0) {
+            break;
+        }
+    }
+
+    for (j = i; j < bl->nelts && strcmp(bl->elts[j].path, path) == 0; j++) {
+        /* void */
+    }
+
+    *n = j - i;
+
+    return i < bl->nelts ? &bl->elts[i] : NULL;
+}
+
+
+/* the next version record of a cursor: 1, or 0 at its end */
+
+static int
+gobi_store_mongodb_next_version(mongoc_cursor_t *cur, gobi_version_t *v)
+{
+    const bson_t  *doc;
+
+    if (!mongoc_cursor_next(cur, &doc)) {
+        return 0;
+    }
+
+    gobi_store_mongodb_version_from(doc, v);
+
+    return 1;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_version_list(gobi_store_t *st, int64_t vault,
+    const char *path, int64_t before, int64_t limit, gobi_version_cb cb,
+    void *data, int *more)
+{
+    int                            stored;
+    size_t                         i, nb;
+    bson_t                         filter, range, opts, sort;
+    int64_t                        n;
+    bson_error_t                   err;
+    gobi_version_t                 v, sv;
+    gobi_store_rc_e                rc;
+    mongoc_cursor_t               *cur;
+    mongoc_client_t               *cl;
+    mongoc_collection_t           *c;
+    gobi_store_mongodb_bver_t     *b;
+    gobi_store_mongodb_backlog_t   bl;
+
+    if (more != NULL) {
+        *more = 0;
+    }
+
+    if (before <= 0) {
+        before = INT64_MAX;
+    }
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_backlog(st, cl, vault, &bl);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    b = gobi_store_mongodb_backlog_path(&bl, path, &nb);
+
+    for (i = 0; i < nb && b[i].v.version >= before; i++) {
+        /* void */
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_UTF8(&filter, "path", path);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &range);
+    BSON_APPEND_INT64(&range, "$lt", before);
+    bson_append_document_end(&filter, &range);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "version", -1);
+    bson_append_document_end(&opts, &sort);
+    if (limit > 0) {
+        BSON_APPEND_INT64(&opts, "limit", limit + 1);
+    }
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    c = mongoc_client_get_collection(cl, st->db, "versions");
+    cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+
+    /* two lists newest first: the records' and the backlog's */
+
+    stored = gobi_store_mongodb_next_version(cur, &sv);
+
+    for (n = 0; /* void */; n++) {
+        if (i < nb && (!stored || b[i].v.version >= sv.version)) {
+            if (stored && b[i].v.version == sv.version) {
+                stored = gobi_store_mongodb_next_version(cur, &sv);
+            }
+
+            v = b[i++].v;
+
+        } else if (stored) {
+            v = sv;
+            stored = gobi_store_mongodb_next_version(cur, &sv);
+
+        } else {
+            break;
+        }
+
+        if (limit > 0 && n == limit) {
+            if (more != NULL) {
+                *more = 1;
+            }
+            break;
+        }
+
+        if (cb(data, path, &v) != 0) {
+            break;
+        }
+    }
+
+    if (mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("versions", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+done:
+
+    gobi_store_mongodb_backlog_free(&bl);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
 
 
 /*
@@ -3986,15 +4280,6 @@ gobi_store_mongodb_todo(const char *what)
 {
     gobi_store_mongodb_set_err("mongodb: %s: not implemented yet", what);
     return GOBI_STORE_ERROR;
-}
-
-
-static gobi_store_rc_e
-gobi_store_mongodb_version_list(gobi_store_t *st, int64_t vault,
-    const char *path, int64_t before, int64_t limit, gobi_version_cb cb,
-    void *data, int *more)
-{
-    return gobi_store_mongodb_todo("version_list");
 }
 
 
