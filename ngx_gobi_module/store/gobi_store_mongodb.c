@@ -328,6 +328,10 @@ static gobi_store_rc_e gobi_store_mongodb_blob_seen(void *data,
     const bson_t *doc, const gobi_event_t *ev);
 static int gobi_store_mongodb_next_version(mongoc_cursor_t *cur,
     gobi_version_t *v);
+static const bson_t *gobi_store_mongodb_next_path(mongoc_cursor_t *cur,
+    const char **path);
+static gobi_store_rc_e gobi_store_mongodb_next_distinct(mongoc_cursor_t *cur,
+    char **path);
 
 
 static pthread_once_t  gobi_store_mongodb_once = PTHREAD_ONCE_INIT;
@@ -4084,6 +4088,69 @@ gobi_store_mongodb_next_version(mongoc_cursor_t *cur, gobi_version_t *v)
 }
 
 
+/*
+ * The newest version of path <= max (content versions only if
+ * content): the record's and the backlog's, whichever is newer.
+ * *found 0 if neither has one.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_version_newest(gobi_store_t *st, mongoc_client_t *cl,
+    gobi_store_mongodb_backlog_t *bl, int64_t vault, const char *path,
+    int64_t max, int content, gobi_version_t *out, int *found)
+{
+    size_t                      i, n;
+    bson_t                      filter, range, sort, doc;
+    gobi_store_rc_e             rc;
+    gobi_store_mongodb_bver_t  *b;
+
+    *found = 0;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_UTF8(&filter, "path", path);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &range);
+    BSON_APPEND_INT64(&range, "$lte", max);
+    bson_append_document_end(&filter, &range);
+    if (content) {
+        BSON_APPEND_BOOL(&filter, "deleted", false);
+    }
+    bson_init(&sort);
+    BSON_APPEND_INT32(&sort, "version", -1);
+
+    rc = gobi_store_mongodb_find_one(st, cl, "versions", &filter, &sort, 1,
+                                     &doc);
+    bson_destroy(&sort);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK) {
+        gobi_store_mongodb_version_from(&doc, out);
+        bson_destroy(&doc);
+        *found = 1;
+
+    } else if (rc != GOBI_STORE_NOT_FOUND) {
+        return rc;
+    }
+
+    b = gobi_store_mongodb_backlog_path(bl, path, &n);
+
+    for (i = 0; i < n; i++) {
+        if (b[i].v.version > max || (content && b[i].v.deleted)) {
+            continue;
+        }
+
+        if (!*found || b[i].v.version > out->version) {
+            *out = b[i].v;
+            *found = 1;
+        }
+
+        break;
+    }
+
+    return GOBI_STORE_OK;
+}
+
+
 static gobi_store_rc_e
 gobi_store_mongodb_version_list(gobi_store_t *st, int64_t vault,
     const char *path, int64_t before, int64_t limit, gobi_version_cb cb,
@@ -4270,6 +4337,413 @@ done:
 }
 
 
+/* the length of the backlog's run of versions of one path from i */
+
+static size_t
+gobi_store_mongodb_backlog_run(gobi_store_mongodb_backlog_t *bl, size_t i)
+{
+    size_t  j;
+
+    for (j = i; j < bl->nelts
+                && strcmp(bl->elts[j].path, bl->elts[i].path) == 0; j++)
+    {
+        /* void */
+    }
+
+    return j - i;
+}
+
+
+/*
+ * Whether path is in the trash and with what: run (n of them) are its
+ * backlog versions, if any, whose newest is its state; else the state is
+ * the tombstone's version `version`.  A version that is not a plain
+ * delete (a rename away), or a tombstone whose content versions are all
+ * gone, is not listed.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_trash_entry(gobi_store_t *st, mongoc_client_t *cl,
+    gobi_store_mongodb_backlog_t *bl, int64_t vault, const char *path,
+    const gobi_store_mongodb_bver_t *run, size_t n, int64_t version,
+    gobi_version_t *d, gobi_version_t *l, int *listed)
+{
+    char            *key;
+    bson_t           doc;
+    gobi_store_rc_e  rc;
+
+    *listed = 0;
+
+    if (n > 0) {
+        *d = run[0].v;
+
+        if (!d->deleted) {
+            return GOBI_STORE_OK;
+        }
+
+    } else {
+        key = gobi_store_mongodb_version_key(vault, path, version);
+        rc = gobi_store_mongodb_find_key(st, cl, "versions", key, 1, &doc);
+        bson_free(key);
+
+        if (rc != GOBI_STORE_OK) {
+            return rc == GOBI_STORE_NOT_FOUND ? GOBI_STORE_OK : rc;
+        }
+
+        gobi_store_mongodb_version_from(&doc, d);
+        bson_destroy(&doc);
+    }
+
+    if (d->moved) {
+        return GOBI_STORE_OK;
+    }
+
+    return gobi_store_mongodb_version_newest(st, cl, bl, vault, path,
+                                             d->version, 1, l, listed);
+}
+
+
+/* the next file record of a cursor that has a path, or NULL */
+
+static const bson_t *
+gobi_store_mongodb_next_path(mongoc_cursor_t *cur, const char **path)
+{
+    const bson_t  *doc;
+
+    while (mongoc_cursor_next(cur, &doc)) {
+        *path = gobi_store_mongodb_get_str(doc, "path");
+        if (*path != NULL) {
+            return doc;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The tombstones after the cursor by path, merged with the backlog's
+ * states: a path the backlog touches is as its newest backlog version
+ * says.  Each costs a lookup by _id (its deleting version) and an
+ * indexed query (its newest content version; a scan on FerretDB v1).
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_trash_list(gobi_store_t *st, int64_t vault,
+    const char *after, int64_t limit, gobi_trash_cb cb, void *data,
+    int *more)
+{
+    int                            c, listed, stop;
+    size_t                         i, nrun;
+    bson_t                         filter, range, opts, sort;
+    int64_t                        n, version;
+    const char                    *spath, *path;
+    bson_error_t                   err;
+    const bson_t                  *doc;
+    gobi_version_t                 d, l;
+    gobi_store_rc_e                rc;
+    mongoc_cursor_t               *cur;
+    mongoc_client_t               *cl;
+    mongoc_collection_t           *coll;
+    gobi_store_mongodb_bver_t     *run;
+    gobi_store_mongodb_backlog_t   bl;
+
+    if (more != NULL) {
+        *more = 0;
+    }
+
+    if (after == NULL) {
+        after = "";
+    }
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_backlog(st, cl, vault, &bl);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    for (i = 0; i < bl.nelts && strcmp(bl.elts[i].path, after) <= 0; i++) {
+        /* void */
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_BOOL(&filter, "deleted", true);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "path", &range);
+    BSON_APPEND_UTF8(&range, "$gt", after);
+    bson_append_document_end(&filter, &range);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "path", 1);
+    bson_append_document_end(&opts, &sort);
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    coll = mongoc_client_get_collection(cl, st->db, "files");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    spath = NULL;
+    doc = gobi_store_mongodb_next_path(cur, &spath);
+    n = 0;
+
+    while (doc != NULL || i < bl.nelts) {
+
+        if (doc == NULL) {
+            c = 1;
+
+        } else if (i == bl.nelts) {
+            c = -1;
+
+        } else {
+            c = strcmp(spath, bl.elts[i].path);
+        }
+
+        if (c < 0) {
+            /* a tombstone that the backlog leaves alone */
+            path = spath;
+            version = gobi_store_mongodb_get_int(doc, "version");
+            run = NULL;
+            nrun = 0;
+
+        } else {
+            /* a path of the backlog: its newest version is its state */
+            path = bl.elts[i].path;
+            version = 0;
+            run = &bl.elts[i];
+            nrun = gobi_store_mongodb_backlog_run(&bl, i);
+        }
+
+        rc = gobi_store_mongodb_trash_entry(st, cl, &bl, vault, path, run,
+                                            nrun, version, &d, &l, &listed);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        if (listed) {
+            if (limit > 0 && n == limit) {
+                if (more != NULL) {
+                    *more = 1;
+                }
+                break;
+            }
+
+            n++;
+
+            stop = cb(data, path, &d, &l);
+            if (stop) {
+                break;
+            }
+        }
+
+        if (c <= 0) {
+            doc = gobi_store_mongodb_next_path(cur, &spath);
+        }
+
+        i += nrun;
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("files", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+done:
+
+    gobi_store_mongodb_backlog_free(&bl);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/* the next path of a cursor sorted by path that differs from *path (owned,
+ * replaced; NULL at the end) */
+
+static gobi_store_rc_e
+gobi_store_mongodb_next_distinct(mongoc_cursor_t *cur, char **path)
+{
+    const char    *p;
+    const bson_t  *doc;
+
+    while (mongoc_cursor_next(cur, &doc)) {
+        p = gobi_store_mongodb_get_str(doc, "path");
+
+        if (p == NULL || (*path != NULL && strcmp(p, *path) == 0)) {
+            continue;
+        }
+
+        free(*path);
+
+        *path = strdup(p);
+        if (*path == NULL) {
+            gobi_store_mongodb_set_err("mongodb: out of memory");
+            return GOBI_STORE_ERROR;
+        }
+
+        return GOBI_STORE_OK;
+    }
+
+    free(*path);
+    *path = NULL;
+
+    return GOBI_STORE_OK;
+}
+
+
+/*
+ * The paths with a version > seq, after the cursor: the records' (each
+ * path once, by the vault_1_path_1_version_1 or the vault_1_version_1
+ * index, as the server picks) merged with the backlog's, each then with
+ * its newest version <= seq.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_versions_at(gobi_store_t *st, int64_t vault, int64_t seq,
+    const char *after, int64_t limit, gobi_version_cb cb, void *data,
+    int *more)
+{
+    int                            c, found, stop;
+    char                          *spath;
+    size_t                         i, nrun;
+    bson_t                         filter, range, prange, opts, sort, proj;
+    int64_t                        n;
+    const char                    *path;
+    bson_error_t                   err;
+    gobi_version_t                 v;
+    gobi_store_rc_e                rc;
+    mongoc_cursor_t               *cur;
+    mongoc_client_t               *cl;
+    mongoc_collection_t           *coll;
+    gobi_store_mongodb_backlog_t   bl;
+
+    if (more != NULL) {
+        *more = 0;
+    }
+
+    if (after == NULL) {
+        after = "";
+    }
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_backlog(st, cl, vault, &bl);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &range);
+    BSON_APPEND_INT64(&range, "$gt", seq);
+    bson_append_document_end(&filter, &range);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "path", &prange);
+    BSON_APPEND_UTF8(&prange, "$gt", after);
+    bson_append_document_end(&filter, &prange);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "path", 1);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "path", 1);
+    bson_append_document_end(&opts, &proj);
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    coll = mongoc_client_get_collection(cl, st->db, "versions");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    /* spath: the records' current path (owned), NULL at their end */
+
+    spath = NULL;
+    rc = gobi_store_mongodb_next_distinct(cur, &spath);
+
+    i = 0;
+    n = 0;
+
+    while (rc == GOBI_STORE_OK) {
+
+        /* the backlog's next path with a version > seq */
+
+        while (i < bl.nelts
+               && (strcmp(bl.elts[i].path, after) <= 0
+                   || bl.elts[i].v.version <= seq))
+        {
+            i += gobi_store_mongodb_backlog_run(&bl, i);
+        }
+
+        if (spath == NULL && i == bl.nelts) {
+            break;
+        }
+
+        if (spath == NULL) {
+            c = 1;
+
+        } else if (i == bl.nelts) {
+            c = -1;
+
+        } else {
+            c = strcmp(spath, bl.elts[i].path);
+        }
+
+        path = c <= 0 ? spath : bl.elts[i].path;
+        nrun = c >= 0 ? gobi_store_mongodb_backlog_run(&bl, i) : 0;
+
+        if (limit > 0 && n == limit) {
+            if (more != NULL) {
+                *more = 1;
+            }
+            break;
+        }
+
+        n++;
+
+        rc = gobi_store_mongodb_version_newest(st, cl, &bl, vault, path, seq,
+                                               0, &v, &found);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        stop = cb(data, path, found ? &v : NULL);
+        if (stop) {
+            break;
+        }
+
+        if (c <= 0) {
+            rc = gobi_store_mongodb_next_distinct(cur, &spath);
+        }
+
+        i += nrun;
+    }
+
+    free(spath);
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("versions", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+done:
+
+    gobi_store_mongodb_backlog_free(&bl);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
 /* history: placeholders until the MongoDB side lands (branch mongo-history) */
 
 #pragma GCC diagnostic push
@@ -4280,24 +4754,6 @@ gobi_store_mongodb_todo(const char *what)
 {
     gobi_store_mongodb_set_err("mongodb: %s: not implemented yet", what);
     return GOBI_STORE_ERROR;
-}
-
-
-static gobi_store_rc_e
-gobi_store_mongodb_trash_list(gobi_store_t *st, int64_t vault,
-    const char *after, int64_t limit, gobi_trash_cb cb, void *data,
-    int *more)
-{
-    return gobi_store_mongodb_todo("trash_list");
-}
-
-
-static gobi_store_rc_e
-gobi_store_mongodb_versions_at(gobi_store_t *st, int64_t vault, int64_t seq,
-    const char *after, int64_t limit, gobi_version_cb cb, void *data,
-    int *more)
-{
-    return gobi_store_mongodb_todo("versions_at");
 }
 
 
