@@ -332,6 +332,8 @@ static const bson_t *gobi_store_mongodb_next_path(mongoc_cursor_t *cur,
     const char **path);
 static gobi_store_rc_e gobi_store_mongodb_next_distinct(mongoc_cursor_t *cur,
     char **path);
+static gobi_store_rc_e gobi_store_mongodb_count(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, const bson_t *filter, int64_t *n);
 
 
 static pthread_once_t  gobi_store_mongodb_once = PTHREAD_ONCE_INIT;
@@ -4744,26 +4746,136 @@ done:
 }
 
 
-/* history: placeholders until the MongoDB side lands (branch mongo-history) */
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
 
 static gobi_store_rc_e
-gobi_store_mongodb_todo(const char *what)
+gobi_store_mongodb_count(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const bson_t *filter, int64_t *n)
 {
-    gobi_store_mongodb_set_err("mongodb: %s: not implemented yet", what);
-    return GOBI_STORE_ERROR;
+    bson_t                opts;
+    int64_t               count;
+    bson_error_t          err;
+    gobi_store_rc_e       rc;
+    mongoc_collection_t  *c;
+
+    bson_init(&opts);
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    c = mongoc_client_get_collection(cl, st->db, coll);
+    count = mongoc_collection_count_documents(c, filter, &opts, NULL, NULL,
+                                              &err);
+    if (count >= 0) {
+        *n = count;
+        rc = GOBI_STORE_OK;
+
+    } else {
+        rc = gobi_store_mongodb_fail(coll, &err, NULL);
+    }
+
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+
+    return rc;
 }
 
+
+/*
+ * The deletes are events, the truth, backlog included.  The live files:
+ * the records of the paths the backlog leaves alone, and the paths it
+ * touches as their newest backlog version says.
+ */
 
 static gobi_store_rc_e
 gobi_store_mongodb_delete_stats(gobi_store_t *st, int64_t vault,
     const char *device, int64_t since, int64_t *deletes, int64_t *live)
 {
-    return gobi_store_mongodb_todo("delete_stats");
+    char                           key[16];
+    size_t                         i, k;
+    bson_t                         filter, range, exists, path, nin;
+    int64_t                        n;
+    gobi_store_rc_e                rc;
+    mongoc_client_t               *cl;
+    gobi_store_mongodb_backlog_t   bl;
+
+    *deletes = 0;
+    *live = 0;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_UTF8(&filter, "type", gobi_event_type_name(GOBI_EV_DELETE));
+    if (device != NULL) {
+        BSON_APPEND_UTF8(&filter, "device", device);
+
+    } else {
+        /* events without a device have no such field */
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "device", &exists);
+        BSON_APPEND_BOOL(&exists, "$exists", false);
+        bson_append_document_end(&filter, &exists);
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "ts", &range);
+    BSON_APPEND_INT64(&range, "$gte", since);
+    bson_append_document_end(&filter, &range);
+
+    rc = gobi_store_mongodb_count(st, cl, "events", &filter, deletes);
+    bson_destroy(&filter);
+
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    rc = gobi_store_mongodb_backlog(st, cl, vault, &bl);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    n = 0;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_BOOL(&filter, "deleted", false);
+
+    if (bl.nelts > 0) {
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "path", &path);
+        BSON_APPEND_ARRAY_BEGIN(&path, "$nin", &nin);
+
+        for (i = 0, k = 0; i < bl.nelts;
+             i += gobi_store_mongodb_backlog_run(&bl, i))
+        {
+            snprintf(key, sizeof(key), "%zu", k++);
+            BSON_APPEND_UTF8(&nin, key, bl.elts[i].path);
+
+            if (!bl.elts[i].v.deleted) {
+                n++;
+            }
+        }
+
+        bson_append_array_end(&path, &nin);
+        bson_append_document_end(&filter, &path);
+    }
+
+    rc = gobi_store_mongodb_count(st, cl, "files", &filter, live);
+    bson_destroy(&filter);
+
+    *live += n;
+
+    gobi_store_mongodb_backlog_free(&bl);
+
+done:
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
 }
 
+
+/* history: placeholders until the MongoDB side lands (branch mongo-history) */
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
 
 static gobi_store_rc_e
 gobi_store_mongodb_versions_prune(gobi_store_t *st,
