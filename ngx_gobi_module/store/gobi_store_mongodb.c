@@ -334,6 +334,7 @@ static gobi_store_rc_e gobi_store_mongodb_next_distinct(mongoc_cursor_t *cur,
     char **path);
 static gobi_store_rc_e gobi_store_mongodb_count(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const bson_t *filter, int64_t *n);
+static int gobi_store_mongodb_only_dups(const bson_t *reply);
 
 
 static pthread_once_t  gobi_store_mongodb_once = PTHREAD_ONCE_INIT;
@@ -4872,20 +4873,423 @@ done:
 }
 
 
-/* history: placeholders until the MongoDB side lands (branch mongo-history) */
+/*
+ * Batched writes (the backfill's inserts, versions_prune's deletes), as
+ * unordered bulk operations of GOBI_MONGODB_BATCH documents; on FerretDB
+ * v1 each one of them is a statement of its own, by _id.  A duplicate key
+ * is no error: a backfilled record that exists already stays as it is.
+ */
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
+#define GOBI_MONGODB_BATCH  500
+
+typedef struct {
+    mongoc_collection_t         *coll;
+    mongoc_bulk_operation_t     *bulk;
+    size_t                       n;
+    int64_t                      done;     /* inserted or removed */
+} gobi_store_mongodb_batch_t;
+
+
+static void
+gobi_store_mongodb_batch_init(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, gobi_store_mongodb_batch_t *b)
+{
+    b->coll = mongoc_client_get_collection(cl, st->db, coll);
+    b->bulk = NULL;
+    b->n = 0;
+    b->done = 0;
+}
+
+
+/* a failed bulk whose every error is a duplicate key */
+
+static int
+gobi_store_mongodb_only_dups(const bson_t *reply)
+{
+    int          dups;
+    bson_iter_t  it, errs, e;
+
+    if (bson_iter_init_find(&it, reply, "writeConcernErrors")
+        && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &errs)
+        && bson_iter_next(&errs))
+    {
+        return 0;
+    }
+
+    if (!bson_iter_init_find(&it, reply, "writeErrors")
+        || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &errs))
+    {
+        return 0;
+    }
+
+    dups = 0;
+
+    while (bson_iter_next(&errs)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&errs)
+            || !bson_iter_recurse(&errs, &e)
+            || !bson_iter_find(&e, "code"))
+        {
+            return 0;
+        }
+
+        switch (bson_iter_as_int64(&e)) {
+        case 11000:
+        case 11001:
+        case 12582:
+            dups++;
+            break;
+        default:
+            return 0;
+        }
+    }
+
+    return dups > 0;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_batch_flush(gobi_store_mongodb_batch_t *b)
+{
+    bson_t           reply;
+    bson_error_t     err;
+    gobi_store_rc_e  rc;
+
+    if (b->bulk == NULL) {
+        return GOBI_STORE_OK;
+    }
+
+    if (mongoc_bulk_operation_execute(b->bulk, &reply, &err) != 0
+        || gobi_store_mongodb_only_dups(&reply))
+    {
+        rc = GOBI_STORE_OK;
+
+    } else {
+        rc = gobi_store_mongodb_fail(mongoc_collection_get_name(b->coll),
+                                     &err, &reply);
+    }
+
+    b->done += gobi_store_mongodb_get_int(&reply, "nInserted")
+               + gobi_store_mongodb_get_int(&reply, "nRemoved");
+
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(b->bulk);
+    b->bulk = NULL;
+    b->n = 0;
+
+    return rc;
+}
+
+
+/* doc: a document to insert, or (remove) a selector of one to delete */
+
+static gobi_store_rc_e
+gobi_store_mongodb_batch_add(gobi_store_t *st, gobi_store_mongodb_batch_t *b,
+    const bson_t *doc, int remove)
+{
+    bool          done;
+    bson_t        opts;
+    bson_error_t  err;
+
+    if (b->bulk == NULL) {
+        bson_init(&opts);
+        BSON_APPEND_BOOL(&opts, "ordered", false);
+        mongoc_write_concern_append(st->wc, &opts);
+        b->bulk = mongoc_collection_create_bulk_operation_with_opts(b->coll,
+                                                                    &opts);
+        bson_destroy(&opts);
+    }
+
+    done = remove
+           ? mongoc_bulk_operation_remove_one_with_opts(b->bulk, doc, NULL,
+                                                        &err)
+           : mongoc_bulk_operation_insert_with_opts(b->bulk, doc, NULL,
+                                                    &err);
+    if (!done) {
+        return gobi_store_mongodb_fail(mongoc_collection_get_name(b->coll),
+                                       &err, NULL);
+    }
+
+    if (++b->n < GOBI_MONGODB_BATCH) {
+        return GOBI_STORE_OK;
+    }
+
+    return gobi_store_mongodb_batch_flush(b);
+}
+
+
+static void
+gobi_store_mongodb_batch_free(gobi_store_mongodb_batch_t *b)
+{
+    if (b->bulk != NULL) {
+        mongoc_bulk_operation_destroy(b->bulk);
+    }
+
+    mongoc_collection_destroy(b->coll);
+}
+
+
+/*
+ * Thinning, a path at a time, in one pass over the versions by vault,
+ * path and version (the vault_1_path_1_version_1 index; FerretDB v1
+ * sorts in memory): each path's versions are judged by
+ * gobi_versions_keep() and the dropped ones deleted by _id.  A write that
+ * lands meanwhile adds a version the pass did not see, newer than those it
+ * judged, and is left alone.  The versions of vaults that are gone (a
+ * vault_delete cut short) go too.
+ */
+
+typedef struct {
+    int64_t                      vault;
+    int                          gone;     /* the vault is */
+    char                        *path;
+    gobi_version_t              *v;
+    size_t                       n;
+    size_t                       size;
+    unsigned char               *keep;
+} gobi_store_mongodb_thin_t;
+
+
+static int
+gobi_store_mongodb_thin_grow(gobi_store_mongodb_thin_t *t)
+{
+    size_t           size;
+    unsigned char   *keep;
+    gobi_version_t  *v;
+
+    size = t->size ? 2 * t->size : 64;
+
+    v = realloc(t->v, size * sizeof(gobi_version_t));
+    if (v == NULL) {
+        return -1;
+    }
+
+    t->v = v;
+
+    keep = realloc(t->keep, size);
+    if (keep == NULL) {
+        return -1;
+    }
+
+    t->keep = keep;
+    t->size = size;
+
+    return 0;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_thin_path(gobi_store_t *st, gobi_store_mongodb_thin_t *t,
+    gobi_store_mongodb_batch_t *b, const gobi_versions_policy_t *policy,
+    int64_t now)
+{
+    char            *key;
+    size_t           i;
+    bson_t           sel;
+    gobi_version_t   tmp;
+    gobi_store_rc_e  rc;
+
+    if (t->n == 0 || t->gone) {
+        return GOBI_STORE_OK;
+    }
+
+    /* read oldest first, judged newest first */
+
+    for (i = 0; i < t->n / 2; i++) {
+        tmp = t->v[i];
+        t->v[i] = t->v[t->n - 1 - i];
+        t->v[t->n - 1 - i] = tmp;
+    }
+
+    if (gobi_versions_keep(policy, now, t->v, t->n, t->keep) == t->n) {
+        return GOBI_STORE_OK;
+    }
+
+    rc = GOBI_STORE_OK;
+
+    for (i = 0; rc == GOBI_STORE_OK && i < t->n; i++) {
+        if (t->keep[i]) {
+            continue;
+        }
+
+        key = gobi_store_mongodb_version_key(t->vault, t->path,
+                                             t->v[i].version);
+        bson_init(&sel);
+        BSON_APPEND_UTF8(&sel, "_id", key);
+        rc = gobi_store_mongodb_batch_add(st, b, &sel, 1);
+        bson_destroy(&sel);
+        bson_free(key);
+    }
+
+    return rc;
+}
+
 
 static gobi_store_rc_e
 gobi_store_mongodb_versions_prune(gobi_store_t *st,
     const gobi_versions_policy_t *policy, int64_t now, int64_t *removed)
 {
+    bson_t                       filter, opts, sort, proj, vf;
+    size_t                       i, ngone;
+    int64_t                      vault, applied, n, *gone, *p;
+    bson_iter_t                  it;
+    const char                  *path;
+    bson_error_t                 err;
+    const bson_t                *d;
+    gobi_version_t              *v;
+    gobi_store_rc_e              rc;
+    mongoc_cursor_t             *cur;
+    mongoc_client_t             *cl;
+    mongoc_collection_t         *coll;
+    gobi_store_mongodb_thin_t    t;
+    gobi_store_mongodb_batch_t   b;
+
     *removed = 0;
-    return GOBI_STORE_OK;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    memset(&t, 0, sizeof(gobi_store_mongodb_thin_t));
+    t.vault = -1;
+    gone = NULL;
+    ngone = 0;
+
+    gobi_store_mongodb_batch_init(st, cl, "versions", &b);
+
+    bson_init(&filter);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "vault", 1);
+    BSON_APPEND_INT32(&sort, "path", 1);
+    BSON_APPEND_INT32(&sort, "version", 1);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "vault", 1);
+    BSON_APPEND_INT32(&proj, "path", 1);
+    BSON_APPEND_INT32(&proj, "version", 1);
+    BSON_APPEND_INT32(&proj, "ts", 1);
+    BSON_APPEND_INT32(&proj, "deleted", 1);
+    BSON_APPEND_INT32(&proj, "moved", 1);
+    bson_append_document_end(&opts, &proj);
+
+    coll = mongoc_client_get_collection(cl, st->db, "versions");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    rc = GOBI_STORE_OK;
+
+    while (rc == GOBI_STORE_OK && mongoc_cursor_next(cur, &d)) {
+        vault = gobi_store_mongodb_get_int(d, "vault");
+        path = gobi_store_mongodb_get_str(d, "path");
+
+        if (path == NULL) {
+            continue;
+        }
+
+        if (vault != t.vault || strcmp(path, t.path) != 0) {
+            rc = gobi_store_mongodb_thin_path(st, &t, &b, policy, now);
+            if (rc != GOBI_STORE_OK) {
+                break;
+            }
+
+            if (vault != t.vault) {
+                t.vault = vault;
+
+                rc = gobi_store_mongodb_vault_heads(st, cl, vault, 0,
+                                                    &applied, NULL);
+                t.gone = (rc == GOBI_STORE_NOT_FOUND);
+
+                if (t.gone) {
+                    p = realloc(gone, (ngone + 1) * sizeof(int64_t));
+                    if (p == NULL) {
+                        goto nomem;
+                    }
+                    gone = p;
+                    gone[ngone++] = vault;
+                    rc = GOBI_STORE_OK;
+
+                } else if (rc != GOBI_STORE_OK) {
+                    break;
+                }
+            }
+
+            free(t.path);
+            t.path = strdup(path);
+            if (t.path == NULL) {
+                goto nomem;
+            }
+
+            t.n = 0;
+        }
+
+        if (t.gone) {
+            continue;
+        }
+
+        if (t.n == t.size && gobi_store_mongodb_thin_grow(&t) != 0) {
+            goto nomem;
+        }
+
+        v = &t.v[t.n++];
+        memset(v, 0, sizeof(gobi_version_t));
+        v->version = gobi_store_mongodb_get_int(d, "version");
+        v->ts = gobi_store_mongodb_get_int(d, "ts");
+        v->deleted = bson_iter_init_find(&it, d, "deleted")
+                     && bson_iter_as_bool(&it);
+        v->moved = bson_iter_init_find(&it, d, "moved")
+                   && bson_iter_as_bool(&it);
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("versions", &err, NULL);
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_thin_path(st, &t, &b, policy, now);
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_batch_flush(&b);
+    }
+
+    goto done;
+
+nomem:
+
+    gobi_store_mongodb_set_err("mongodb: out of memory");
+    rc = GOBI_STORE_ERROR;
+
+done:
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+    *removed = b.done;
+    gobi_store_mongodb_batch_free(&b);
+
+    for (i = 0; rc == GOBI_STORE_OK && i < ngone; i++) {
+        bson_init(&vf);
+        BSON_APPEND_INT64(&vf, "vault", gone[i]);
+        n = 0;
+        rc = gobi_store_mongodb_delete(st, cl, "versions", &vf, &n);
+        bson_destroy(&vf);
+
+        *removed += n;
+    }
+
+    free(gone);
+    free(t.path);
+    free(t.v);
+    free(t.keep);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
 }
 
-#pragma GCC diagnostic pop
+
 
 const gobi_store_driver_t  gobi_store_mongodb = {
     "mongodb",
