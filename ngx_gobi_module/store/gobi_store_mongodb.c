@@ -253,6 +253,10 @@ static void gobi_store_mongodb_name_key(char *key, const char *name);
 static int gobi_store_mongodb_key_cmp(const void *a, const void *b);
 static gobi_store_rc_e gobi_store_mongodb_migrate_users(gobi_store_t *st,
     mongoc_client_t *cl);
+static gobi_store_rc_e gobi_store_mongodb_migrate_history(gobi_store_t *st,
+    mongoc_client_t *cl);
+static gobi_store_rc_e gobi_store_mongodb_backfill(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault);
 static void gobi_store_mongodb_user_from(const bson_t *doc,
     gobi_user_t *u);
 static gobi_store_rc_e gobi_store_mongodb_user_find(gobi_store_t *st,
@@ -1218,6 +1222,9 @@ gobi_store_mongodb_schema(gobi_store_t *st, mongoc_client_t *cl)
         /* blob_referenced */
         rc = gobi_store_mongodb_index(st, cl, "versions", "vault_1_hash_1",
                                       0, "vault", "hash", NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_migrate_history(st, cl);
     }
 
     if (rc == GOBI_STORE_OK) {
@@ -5285,6 +5292,211 @@ done:
     free(t.keep);
 
     mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/*
+ * Schema 3: history.  A vault document without "history" predates the
+ * versions collection (vault_create sets it).  Its history is backfilled
+ * from what is still known, as the SQLite driver's to3 does: the events
+ * still kept first (the versions that apply would have written), then the
+ * file records (the current version of every path, the record's mtime as
+ * its ts, no device).  Each is an insert that leaves a record already
+ * there alone: one from the events, or one that a write applied meanwhile
+ * wrote (and apply's upsert overwrites what the backfill guessed).  Then
+ * the vault gets "history".  A backfill cut short runs again whole;
+ * workers that start at once backfill at once, harmlessly.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_backfill_version(gobi_store_t *st,
+    gobi_store_mongodb_batch_t *b, int64_t vault, const char *path,
+    const gobi_version_t *v)
+{
+    char            *key;
+    bson_t           doc;
+    gobi_store_rc_e  rc;
+
+    key = gobi_store_mongodb_version_key(vault, path, v->version);
+
+    bson_init(&doc);
+    BSON_APPEND_UTF8(&doc, "_id", key);
+    gobi_store_mongodb_version_fields(&doc, vault, path, v);
+    rc = gobi_store_mongodb_batch_add(st, b, &doc, 0);
+    bson_destroy(&doc);
+    bson_free(key);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_backfill(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault)
+{
+    int                          round;
+    bson_t                       filter;
+    const char                  *path;
+    bson_error_t                 err;
+    const bson_t                *doc;
+    gobi_event_t                 ev;
+    gobi_version_t               v;
+    gobi_store_rc_e              rc;
+    mongoc_cursor_t             *cur;
+    mongoc_collection_t         *coll;
+    gobi_store_mongodb_batch_t   b;
+    gobi_store_mongodb_state_t   s;
+
+    static const char  *colls[] = { "events", "files" };
+
+    gobi_store_mongodb_batch_init(st, cl, "versions", &b);
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+
+    rc = GOBI_STORE_OK;
+
+    for (round = 0; rc == GOBI_STORE_OK && round < 2; round++) {
+        coll = mongoc_client_get_collection(cl, st->db, colls[round]);
+        cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+
+        while (rc == GOBI_STORE_OK && mongoc_cursor_next(cur, &doc)) {
+
+            if (round == 0) {
+                if (!gobi_store_mongodb_event_from(doc, &ev)) {
+                    continue;
+                }
+
+                gobi_version_of_event(&ev, ev.path, &v);
+                rc = gobi_store_mongodb_backfill_version(st, &b, vault,
+                                                         ev.path, &v);
+
+                if (rc == GOBI_STORE_OK && ev.from != NULL) {
+                    gobi_version_of_event(&ev, ev.from, &v);
+                    rc = gobi_store_mongodb_backfill_version(st, &b, vault,
+                                                             ev.from, &v);
+                }
+
+                continue;
+            }
+
+            path = gobi_store_mongodb_get_str(doc, "path");
+            if (path == NULL) {
+                continue;
+            }
+
+            gobi_store_mongodb_record_state(doc, &s);
+
+            memset(&v, 0, sizeof(gobi_version_t));
+            v.version = s.version;
+            memcpy(v.hash, s.hash, sizeof(v.hash));
+            v.size = s.size;
+            v.mtime = s.mtime;
+            v.ts = s.mtime;
+            v.deleted = s.deleted;
+
+            rc = gobi_store_mongodb_backfill_version(st, &b, vault, path,
+                                                     &v);
+        }
+
+        if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+            rc = gobi_store_mongodb_fail(colls[round], &err, NULL);
+        }
+
+        mongoc_cursor_destroy(cur);
+        mongoc_collection_destroy(coll);
+
+        /* the events' records go in before the files' guesses */
+
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_batch_flush(&b);
+        }
+    }
+
+    bson_destroy(&filter);
+    gobi_store_mongodb_batch_free(&b);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_migrate_history(gobi_store_t *st, mongoc_client_t *cl)
+{
+    bson_t                filter, exists, opts, proj, upd, set;
+    size_t                i, n, nalloc;
+    int64_t              *ids, *p, matched;
+    bson_error_t          err;
+    const bson_t         *doc;
+    gobi_store_rc_e       rc;
+    mongoc_cursor_t      *cur;
+    mongoc_collection_t  *coll;
+
+    /* the vaults first: their documents change as they are done */
+
+    bson_init(&filter);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "history", &exists);
+    BSON_APPEND_BOOL(&exists, "$exists", false);
+    bson_append_document_end(&filter, &exists);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "_id", 1);
+    bson_append_document_end(&opts, &proj);
+
+    coll = mongoc_client_get_collection(cl, st->db, "vaults");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    ids = NULL;
+    n = 0;
+    nalloc = 0;
+    rc = GOBI_STORE_OK;
+
+    while (mongoc_cursor_next(cur, &doc)) {
+        if (n == nalloc) {
+            nalloc = nalloc ? nalloc * 2 : 64;
+            p = realloc(ids, nalloc * sizeof(int64_t));
+            if (p == NULL) {
+                gobi_store_mongodb_set_err("mongodb: out of memory");
+                rc = GOBI_STORE_ERROR;
+                break;
+            }
+            ids = p;
+        }
+
+        ids[n++] = gobi_store_mongodb_get_int(doc, "_id");
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("vaults", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+    for (i = 0; rc == GOBI_STORE_OK && i < n; i++) {
+        rc = gobi_store_mongodb_backfill(st, cl, ids[i]);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "_id", ids[i]);
+        bson_init(&upd);
+        BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
+        BSON_APPEND_BOOL(&set, "history", true);
+        bson_append_document_end(&upd, &set);
+
+        rc = gobi_store_mongodb_update(st, cl, "vaults", &filter, &upd, 0,
+                                       &matched);
+        bson_destroy(&upd);
+        bson_destroy(&filter);
+    }
+
+    free(ids);
 
     return rc;
 }
