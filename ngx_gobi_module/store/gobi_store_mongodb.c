@@ -35,11 +35,16 @@
  *   tokens    {_id: token hash, user, created_at, expires_at}; a user's
  *             expired tokens are dropped when the user logs in again, the
  *             rest by tokens_prune
- *   vaults    {_id: id, owner, name, created_at, head_seq, pruned_seq}
+ *   vaults    {_id: id, owner, name, created_at, head_seq, pruned_seq,
+ *              strategy, history}; strategy is a gobi_strategy_e (0 when
+ *              missing), history says its versions are complete
+ *              (gobi_store_mongodb_migrate_history)
  *   files     {_id: "<vault>:<path>", vault, path, version, hash, size,
  *              mtime, deleted}
  *   events    {_id: "<vault>:<seq>", vault, seq, type, path, from, hash,
  *              size, mtime, device, ts, op}
+ *   versions  {_id: "<vault>:<path>:<seq, 19 digits>", vault, path,
+ *              version, hash, size, mtime, ts, device, deleted, moved}
  *   counters  {_id: "<kind>:<n>", kind: "users"|"vaults", n}
  * Files and events are found by _id where possible: a point lookup on
  * every server (FerretDB v1 pushes only _id equality down to SQLite and
@@ -69,7 +74,8 @@
  *      m, which folds in the newcomer (bounded retries with jitter); an
  *      "op" id per write recognizes an insert of ours that landed although
  *      its answer was lost;
- *   5. applies the event to the file record(s) and raises head_seq.
+ *   5. applies the event to the version and file record(s) and raises
+ *      head_seq.
  * Step 5 waits (briefly) until head_seq has reached seq - 1, so the events
  * of a vault are applied in order by one writer at a time; file records are
  * then never updated concurrently, which keeps them right even on servers
@@ -82,12 +88,27 @@
  * "version < seq" in its filter, so replaying an event twice is harmless
  * (on MongoDB, where single-document updates are atomic, even when two
  * writers replay at once).
- * Readers never write: file_get, file_list, vault_get, events_since and
- * blob_referenced probe the backlog and overlay it on the records, so a
- * crash between steps 4 and 5 is invisible to them, and the next write to
- * the vault repairs the records.  If step 5 fails after the insert
- * succeeded, the write still returns OK: the event is committed, the next
- * write applies it.
+ * Readers never write: file_get, file_list, vault_get, events_since,
+ * blob_referenced and the history readers probe the backlog and overlay
+ * it on the records, so a crash between steps 4 and 5 is invisible to
+ * them, and the next write to the vault repairs the records.  If step 5
+ * fails after the insert succeeded, the write still returns OK: the event
+ * is committed, the next write applies it.
+ *
+ * History: the version each event made of each path it touches
+ * (gobi_version_of_event: two for a rename, the source's deleted and
+ * moved) is written in step 5, by whoever applies the event, the replay
+ * of a takeover included, before the file record and always (even when
+ * the file record's guard finds it applied), as an upsert by its _id, so
+ * applying again writes the same record: with head_seq raised last, a
+ * crash anywhere between steps 4 and 5 loses no version.  The _id makes
+ * version_get, that upsert and the deletes of versions_prune point
+ * lookups on every server; the listings (version_list, trash_list,
+ * versions_at) filter on vault, path and version, by the
+ * vault_1_path_1_version_1 index on MongoDB and by a scan on FerretDB
+ * v1, as file_list does (see gobi_store_mongodb_version_key).  Versions
+ * are apart from the log: events_prune leaves them, versions_prune thins
+ * them.
  *
  * Retention: events_prune drops, per vault, the prefix of the log whose
  * events are older than the horizon, keeping the latest event and every
@@ -100,8 +121,11 @@
  * findAndModify and conditional updates not atomic) the takeover path can
  * race with a writer that stalled for longer than
  * GOBI_MONGODB_APPLY_WAIT_MS; vault_delete removes the vault document
- * first and then its files and events (a crash in between leaves orphans
- * that events_prune removes once they are old).
+ * first and then its files, events and versions (a crash in between
+ * leaves orphans that events_prune and versions_prune remove); on
+ * FerretDB v1 the history listings, delete_stats and versions_prune scan
+ * their collection; a vault already backfilled gets no versions for the
+ * writes of a server from before history (a rolling upgrade).
  */
 
 
@@ -4812,6 +4836,8 @@ gobi_store_mongodb_delete_stats(gobi_store_t *st, int64_t vault,
         return GOBI_STORE_UNAVAILABLE;
     }
 
+    memset(&bl, 0, sizeof(gobi_store_mongodb_backlog_t));
+
     bson_init(&filter);
     BSON_APPEND_INT64(&filter, "vault", vault);
     BSON_APPEND_UTF8(&filter, "type", gobi_event_type_name(GOBI_EV_DELETE));
@@ -4870,10 +4896,9 @@ gobi_store_mongodb_delete_stats(gobi_store_t *st, int64_t vault,
 
     *live += n;
 
-    gobi_store_mongodb_backlog_free(&bl);
-
 done:
 
+    gobi_store_mongodb_backlog_free(&bl);
     mongoc_client_pool_push(st->pool, cl);
 
     return rc;
