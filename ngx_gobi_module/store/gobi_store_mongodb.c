@@ -35,11 +35,16 @@
  *   tokens    {_id: token hash, user, created_at, expires_at}; a user's
  *             expired tokens are dropped when the user logs in again, the
  *             rest by tokens_prune
- *   vaults    {_id: id, owner, name, created_at, head_seq, pruned_seq}
+ *   vaults    {_id: id, owner, name, created_at, head_seq, pruned_seq,
+ *              strategy, history}; strategy is a gobi_strategy_e (0 when
+ *              missing), history says its versions are complete
+ *              (gobi_store_mongodb_migrate_history)
  *   files     {_id: "<vault>:<path>", vault, path, version, hash, size,
  *              mtime, deleted}
  *   events    {_id: "<vault>:<seq>", vault, seq, type, path, from, hash,
  *              size, mtime, device, ts, op}
+ *   versions  {_id: "<vault>:<path>:<seq, 19 digits>", vault, path,
+ *              version, hash, size, mtime, ts, device, deleted, moved}
  *   counters  {_id: "<kind>:<n>", kind: "users"|"vaults", n}
  * Files and events are found by _id where possible: a point lookup on
  * every server (FerretDB v1 pushes only _id equality down to SQLite and
@@ -69,7 +74,8 @@
  *      m, which folds in the newcomer (bounded retries with jitter); an
  *      "op" id per write recognizes an insert of ours that landed although
  *      its answer was lost;
- *   5. applies the event to the file record(s) and raises head_seq.
+ *   5. applies the event to the version and file record(s) and raises
+ *      head_seq.
  * Step 5 waits (briefly) until head_seq has reached seq - 1, so the events
  * of a vault are applied in order by one writer at a time; file records are
  * then never updated concurrently, which keeps them right even on servers
@@ -82,12 +88,27 @@
  * "version < seq" in its filter, so replaying an event twice is harmless
  * (on MongoDB, where single-document updates are atomic, even when two
  * writers replay at once).
- * Readers never write: file_get, file_list, vault_get, events_since and
- * blob_referenced probe the backlog and overlay it on the records, so a
- * crash between steps 4 and 5 is invisible to them, and the next write to
- * the vault repairs the records.  If step 5 fails after the insert
- * succeeded, the write still returns OK: the event is committed, the next
- * write applies it.
+ * Readers never write: file_get, file_list, vault_get, events_since,
+ * blob_referenced and the history readers probe the backlog and overlay
+ * it on the records, so a crash between steps 4 and 5 is invisible to
+ * them, and the next write to the vault repairs the records.  If step 5
+ * fails after the insert succeeded, the write still returns OK: the event
+ * is committed, the next write applies it.
+ *
+ * History: the version each event made of each path it touches
+ * (gobi_version_of_event: two for a rename, the source's deleted and
+ * moved) is written in step 5, by whoever applies the event, the replay
+ * of a takeover included, before the file record and always (even when
+ * the file record's guard finds it applied), as an upsert by its _id, so
+ * applying again writes the same record: with head_seq raised last, a
+ * crash anywhere between steps 4 and 5 loses no version.  The _id makes
+ * version_get, that upsert and the deletes of versions_prune point
+ * lookups on every server; the listings (version_list, trash_list,
+ * versions_at) filter on vault, path and version, by the
+ * vault_1_path_1_version_1 index on MongoDB and by a scan on FerretDB
+ * v1, as file_list does (see gobi_store_mongodb_version_key).  Versions
+ * are apart from the log: events_prune leaves them, versions_prune thins
+ * them.
  *
  * Retention: events_prune drops, per vault, the prefix of the log whose
  * events are older than the horizon, keeping the latest event and every
@@ -100,8 +121,11 @@
  * findAndModify and conditional updates not atomic) the takeover path can
  * race with a writer that stalled for longer than
  * GOBI_MONGODB_APPLY_WAIT_MS; vault_delete removes the vault document
- * first and then its files and events (a crash in between leaves orphans
- * that events_prune removes once they are old).
+ * first and then its files, events and versions (a crash in between
+ * leaves orphans that events_prune and versions_prune remove); on
+ * FerretDB v1 the history listings, delete_stats and versions_prune scan
+ * their collection; a vault already backfilled gets no versions for the
+ * writes of a server from before history (a rolling upgrade).
  */
 
 
@@ -248,11 +272,15 @@ static gobi_store_rc_e gobi_store_mongodb_need_schema(gobi_store_t *st,
     mongoc_client_t *cl);
 static gobi_store_rc_e gobi_store_mongodb_index(gobi_store_t *st,
     mongoc_client_t *cl, const char *coll, const char *name, int unique,
-    const char *key1, const char *key2);
+    const char *key1, const char *key2, const char *key3);
 static void gobi_store_mongodb_name_key(char *key, const char *name);
 static int gobi_store_mongodb_key_cmp(const void *a, const void *b);
 static gobi_store_rc_e gobi_store_mongodb_migrate_users(gobi_store_t *st,
     mongoc_client_t *cl);
+static gobi_store_rc_e gobi_store_mongodb_migrate_history(gobi_store_t *st,
+    mongoc_client_t *cl);
+static gobi_store_rc_e gobi_store_mongodb_backfill(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault);
 static void gobi_store_mongodb_user_from(const bson_t *doc,
     gobi_user_t *u);
 static gobi_store_rc_e gobi_store_mongodb_user_find(gobi_store_t *st,
@@ -286,6 +314,15 @@ static gobi_store_rc_e gobi_store_mongodb_record(gobi_store_t *st,
 static gobi_store_rc_e gobi_store_mongodb_apply_path(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const char *path,
     const gobi_store_mongodb_state_t *s);
+static char *gobi_store_mongodb_version_key(int64_t vault, const char *path,
+    int64_t seq);
+static void gobi_store_mongodb_version_fields(bson_t *doc, int64_t vault,
+    const char *path, const gobi_version_t *v);
+static void gobi_store_mongodb_version_from(const bson_t *doc,
+    gobi_version_t *v);
+static gobi_store_rc_e gobi_store_mongodb_version_put(gobi_store_t *st,
+    mongoc_client_t *cl, int64_t vault, const gobi_event_t *ev,
+    const char *path);
 static gobi_store_rc_e gobi_store_mongodb_apply_event(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, const gobi_event_t *ev);
 static gobi_store_rc_e gobi_store_mongodb_raise(gobi_store_t *st,
@@ -317,6 +354,15 @@ static gobi_store_rc_e gobi_store_mongodb_prune_vault(gobi_store_t *st,
     mongoc_client_t *cl, int64_t vault, int64_t before, int64_t *removed);
 static gobi_store_rc_e gobi_store_mongodb_blob_seen(void *data,
     const bson_t *doc, const gobi_event_t *ev);
+static int gobi_store_mongodb_next_version(mongoc_cursor_t *cur,
+    gobi_version_t *v);
+static const bson_t *gobi_store_mongodb_next_path(mongoc_cursor_t *cur,
+    const char **path);
+static gobi_store_rc_e gobi_store_mongodb_next_distinct(mongoc_cursor_t *cur,
+    char **path);
+static gobi_store_rc_e gobi_store_mongodb_count(gobi_store_t *st,
+    mongoc_client_t *cl, const char *coll, const bson_t *filter, int64_t *n);
+static int gobi_store_mongodb_only_dups(const bson_t *reply);
 
 
 static pthread_once_t  gobi_store_mongodb_once = PTHREAD_ONCE_INIT;
@@ -1023,7 +1069,7 @@ gobi_store_mongodb_errmsg(gobi_store_t *st)
 static gobi_store_rc_e
 gobi_store_mongodb_index(gobi_store_t *st, mongoc_client_t *cl,
     const char *coll, const char *name, int unique, const char *key1,
-    const char *key2)
+    const char *key2, const char *key3)
 {
     bson_t              cmd, indexes, index, key, opts, reply;
     bson_error_t        err;
@@ -1038,6 +1084,9 @@ gobi_store_mongodb_index(gobi_store_t *st, mongoc_client_t *cl,
     BSON_APPEND_INT32(&key, key1, 1);
     if (key2 != NULL) {
         BSON_APPEND_INT32(&key, key2, 1);
+    }
+    if (key3 != NULL) {
+        BSON_APPEND_INT32(&key, key3, 1);
     }
     bson_append_document_end(&index, &key);
     BSON_APPEND_UTF8(&index, "name", name);
@@ -1131,50 +1180,75 @@ gobi_store_mongodb_schema(gobi_store_t *st, mongoc_client_t *cl)
     gobi_store_mongodb_detect(st, cl);
 
     rc = gobi_store_mongodb_index(st, cl, "users", "username_1", 1,
-                                  "username", NULL);
+                                  "username", NULL, NULL);
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_migrate_users(st, cl);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "users", "username_key_1", 1,
-                                      "username_key", NULL);
+                                      "username_key", NULL, NULL);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "tokens",
                                       "user_1_expires_at_1", 0, "user",
-                                      "expires_at");
+                                      "expires_at", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         /* tokens_prune */
         rc = gobi_store_mongodb_index(st, cl, "tokens", "expires_at_1", 0,
-                                      "expires_at", NULL);
+                                      "expires_at", NULL, NULL);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "vaults", "owner_1_name_1", 1,
-                                      "owner", "name");
+                                      "owner", "name", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "files", "vault_1_path_1", 1,
-                                      "vault", "path");
+                                      "vault", "path", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         /* blob_referenced */
         rc = gobi_store_mongodb_index(st, cl, "files", "vault_1_hash_1", 0,
-                                      "vault", "hash");
+                                      "vault", "hash", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         /* events_since, pruning */
         rc = gobi_store_mongodb_index(st, cl, "events", "vault_1_seq_1", 1,
-                                      "vault", "seq");
+                                      "vault", "seq", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         /* retention */
         rc = gobi_store_mongodb_index(st, cl, "events", "ts_1", 0,
-                                      "ts", NULL);
+                                      "ts", NULL, NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* delete_stats */
+        rc = gobi_store_mongodb_index(st, cl, "events", "vault_1_ts_1", 0,
+                                      "vault", "ts", NULL);
     }
     if (rc == GOBI_STORE_OK) {
         rc = gobi_store_mongodb_index(st, cl, "counters", "kind_1_n_1", 1,
-                                      "kind", "n");
+                                      "kind", "n", NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* version_list, trash_list, versions_at, versions_prune */
+        rc = gobi_store_mongodb_index(st, cl, "versions",
+                                      "vault_1_path_1_version_1", 0,
+                                      "vault", "path", "version");
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* versions_at from a recent seq */
+        rc = gobi_store_mongodb_index(st, cl, "versions",
+                                      "vault_1_version_1", 0, "vault",
+                                      "version", NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
+        /* blob_referenced */
+        rc = gobi_store_mongodb_index(st, cl, "versions", "vault_1_hash_1",
+                                      0, "vault", "hash", NULL);
+    }
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_migrate_history(st, cl);
     }
 
     if (rc == GOBI_STORE_OK) {
@@ -1608,6 +1682,9 @@ gobi_store_mongodb_user_delete(gobi_store_t *st, int64_t id)
         if (rc == GOBI_STORE_OK) {
             rc = gobi_store_mongodb_delete(st, cl, "events", &vf, NULL);
         }
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_delete(st, cl, "versions", &vf, NULL);
+        }
         bson_destroy(&vf);
     }
 
@@ -1941,6 +2018,7 @@ gobi_store_mongodb_vault_fill(gobi_store_t *st, mongoc_client_t *cl,
     gobi_store_mongodb_copy(v->name, sizeof(v->name),
                             gobi_store_mongodb_get_str(doc, "name"));
     v->created_at = gobi_store_mongodb_get_int(doc, "created_at");
+    v->strategy = (int) gobi_store_mongodb_get_int(doc, "strategy");
     applied = gobi_store_mongodb_get_int(doc, "head_seq");
     pruned = gobi_store_mongodb_get_int(doc, "pruned_seq");
 
@@ -2018,6 +2096,9 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
     BSON_APPEND_INT64(&fields, "created_at", now);
     BSON_APPEND_INT64(&fields, "head_seq", 0);
     BSON_APPEND_INT64(&fields, "pruned_seq", 0);
+    BSON_APPEND_INT32(&fields, "strategy", 0);
+    /* its versions are written from the start: nothing to backfill */
+    BSON_APPEND_BOOL(&fields, "history", true);
 
     rc = gobi_store_mongodb_create(st, cl, "vaults", &filter, 0, &fields,
                                    &id);
@@ -2029,6 +2110,7 @@ gobi_store_mongodb_vault_create(gobi_store_t *st, int64_t owner,
         out->created_at = now;
         out->head_seq = 0;
         out->oldest_seq = 0;
+        out->strategy = 0;
     }
 
     bson_destroy(&fields);
@@ -2132,8 +2214,9 @@ gobi_store_mongodb_vault_list(gobi_store_t *st, int64_t owner,
 
 /*
  * The vault document goes first, so the vault is gone for every reader at
- * once; its files and events follow.  Ids are never reused, so leftovers
- * of a crash in between are harmless, and events_prune removes them.
+ * once; its files, events and versions follow.  Ids are never reused, so
+ * leftovers of a crash in between are harmless: events_prune removes the
+ * events and files, versions_prune the versions.
  */
 
 static gobi_store_rc_e
@@ -2160,9 +2243,49 @@ gobi_store_mongodb_vault_delete(gobi_store_t *st, int64_t vault_id)
         if (rc == GOBI_STORE_OK) {
             rc = gobi_store_mongodb_delete(st, cl, "events", &filter, NULL);
         }
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_delete(st, cl, "versions", &filter,
+                                           NULL);
+        }
         bson_destroy(&filter);
     }
 
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_set_strategy(gobi_store_t *st, int64_t vault_id,
+    int strategy)
+{
+    bson_t            filter, upd, set;
+    int64_t           matched;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", vault_id);
+    bson_init(&upd);
+    BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
+    BSON_APPEND_INT32(&set, "strategy", strategy);
+    bson_append_document_end(&upd, &set);
+
+    matched = 0;
+    rc = gobi_store_mongodb_update(st, cl, "vaults", &filter, &upd, 0,
+                                   &matched);
+    if (rc == GOBI_STORE_OK && matched == 0) {
+        rc = GOBI_STORE_NOT_FOUND;
+    }
+
+    bson_destroy(&upd);
+    bson_destroy(&filter);
     mongoc_client_pool_push(st->pool, cl);
 
     return rc;
@@ -2342,6 +2465,124 @@ gobi_store_mongodb_apply_path(gobi_store_t *st, mongoc_client_t *cl,
 }
 
 
+/*
+ * Version records: {_id: "<vault>:<path>:<seq, 19 digits>", vault, path,
+ * version, hash, size, mtime, ts, device, deleted, moved}.  The _id makes
+ * the record of a (vault, path, seq) a point lookup on every server
+ * (version_get, the upsert of apply, the backfill's insert-or-ignore, the
+ * deletes of versions_prune); it is unambiguous, as the seq has no ':'.
+ * Listings do not use _id ranges (a path may itself end in ":<digits>",
+ * which would fall inside another path's range): they filter on the
+ * fields, by the vault_1_path_1_version_1 index on MongoDB, by a scan on
+ * FerretDB v1, as file_list does.  The padding keeps a path's records in
+ * seq order by _id for whoever reads the collection by hand.
+ */
+
+static char *
+gobi_store_mongodb_version_key(int64_t vault, const char *path,
+    int64_t seq)
+{
+    return bson_strdup_printf("%lld:%s:%019lld", (long long) vault, path,
+                              (long long) seq);
+}
+
+
+static void
+gobi_store_mongodb_version_fields(bson_t *doc, int64_t vault,
+    const char *path, const gobi_version_t *v)
+{
+    BSON_APPEND_INT64(doc, "vault", vault);
+    BSON_APPEND_UTF8(doc, "path", path);
+    BSON_APPEND_INT64(doc, "version", v->version);
+    BSON_APPEND_UTF8(doc, "hash", v->hash);
+    BSON_APPEND_INT64(doc, "size", v->size);
+    BSON_APPEND_INT64(doc, "mtime", v->mtime);
+    BSON_APPEND_INT64(doc, "ts", v->ts);
+    if (v->device[0] != '\0') {
+        BSON_APPEND_UTF8(doc, "device", v->device);
+    }
+    BSON_APPEND_BOOL(doc, "deleted", v->deleted ? true : false);
+    BSON_APPEND_BOOL(doc, "moved", v->moved ? true : false);
+}
+
+
+static void
+gobi_store_mongodb_version_from(const bson_t *doc, gobi_version_t *v)
+{
+    bson_iter_t  it;
+
+    memset(v, 0, sizeof(gobi_version_t));
+
+    v->version = gobi_store_mongodb_get_int(doc, "version");
+    gobi_store_mongodb_copy(v->hash, sizeof(v->hash),
+                            gobi_store_mongodb_get_str(doc, "hash"));
+    v->size = gobi_store_mongodb_get_int(doc, "size");
+    v->mtime = gobi_store_mongodb_get_int(doc, "mtime");
+    v->ts = gobi_store_mongodb_get_int(doc, "ts");
+    gobi_store_mongodb_copy(v->device, sizeof(v->device),
+                            gobi_store_mongodb_get_str(doc, "device"));
+    v->deleted = bson_iter_init_find(&it, doc, "deleted")
+                 && bson_iter_as_bool(&it);
+    v->moved = bson_iter_init_find(&it, doc, "moved")
+               && bson_iter_as_bool(&it);
+}
+
+
+/*
+ * The version ev made of path, as an upsert by _id: the record follows
+ * from the event alone, so writing it again (a replay, a takeover, two
+ * writers replaying at once) writes the same record.  A duplicate key
+ * (two upserts inserting at once) is settled by the plain update; it also
+ * overwrites what the backfill guessed from a file record.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_version_put(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, const gobi_event_t *ev, const char *path)
+{
+    char            *key;
+    bson_t           filter, update, set;
+    gobi_version_t   v;
+    gobi_store_rc_e  rc;
+
+    gobi_version_of_event(ev, path, &v);
+
+    key = gobi_store_mongodb_version_key(vault, path, v.version);
+
+    bson_init(&filter);
+    BSON_APPEND_UTF8(&filter, "_id", key);
+
+    bson_init(&update);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    gobi_store_mongodb_version_fields(&set, vault, path, &v);
+    bson_append_document_end(&update, &set);
+
+    rc = gobi_store_mongodb_update(st, cl, "versions", &filter, &update, 1,
+                                   NULL);
+    if (rc == GOBI_STORE_EXISTS) {
+        rc = gobi_store_mongodb_update(st, cl, "versions", &filter, &update,
+                                       0, NULL);
+    }
+
+    bson_destroy(&update);
+    bson_destroy(&filter);
+    bson_free(key);
+
+    return rc;
+}
+
+
+/*
+ * Apply one event: for each path it touches, the version record, then
+ * the file record.  Both are idempotent, and the applied head is raised
+ * only after the event is applied whole, so a crash anywhere in between
+ * leaves the event in the backlog, and the replay by the next writer
+ * (gobi_store_mongodb_replay) writes whatever is missing: no version is
+ * lost.  The version record is written even when the file record's guard
+ * finds the record applied already (a replay after a crash between the
+ * two).
+ */
+
 static gobi_store_rc_e
 gobi_store_mongodb_apply_event(gobi_store_t *st, mongoc_client_t *cl,
     int64_t vault, const gobi_event_t *ev)
@@ -2350,11 +2591,21 @@ gobi_store_mongodb_apply_event(gobi_store_t *st, mongoc_client_t *cl,
     gobi_store_mongodb_state_t  s;
 
     if (ev->type == GOBI_EV_RENAME) {
+        rc = gobi_store_mongodb_version_put(st, cl, vault, ev, ev->from);
+        if (rc != GOBI_STORE_OK) {
+            return rc;
+        }
+
         gobi_store_mongodb_event_state(ev, ev->from, &s);
         rc = gobi_store_mongodb_apply_path(st, cl, vault, ev->from, &s);
         if (rc != GOBI_STORE_OK) {
             return rc;
         }
+    }
+
+    rc = gobi_store_mongodb_version_put(st, cl, vault, ev, ev->path);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
     }
 
     gobi_store_mongodb_event_state(ev, ev->path, &s);
@@ -3400,7 +3651,7 @@ gobi_store_mongodb_prune_claims(gobi_store_t *st, mongoc_client_t *cl,
  * hole in the log would let a cursor skip an event without EXPIRED.
  * pruned_seq is raised before the delete, so readers never count on an
  * event that is about to go.  A vault that no longer exists loses its
- * leftover events and files.
+ * leftover events, files and versions.
  */
 
 static gobi_store_rc_e
@@ -3422,6 +3673,10 @@ gobi_store_mongodb_prune_vault(gobi_store_t *st, mongoc_client_t *cl,
         if (rc == GOBI_STORE_OK) {
             *removed += n;
             rc = gobi_store_mongodb_delete(st, cl, "files", &filter, NULL);
+        }
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_delete(st, cl, "versions", &filter,
+                                           NULL);
         }
         bson_destroy(&filter);
 
@@ -3582,8 +3837,9 @@ done:
 
 
 /*
- * A live record with the hash, or a backlog event that names it
- * (conservative: the collector must never drop a blob in use).
+ * A live record or a kept content version with the hash, or a backlog
+ * event that names it (conservative: the collector must never drop a blob
+ * in use).
  */
 
 typedef struct {
@@ -3635,6 +3891,16 @@ gobi_store_mongodb_blob_referenced(gobi_store_t *st, int64_t vault,
                                      &doc);
     bson_destroy(&filter);
 
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "vault", vault);
+        BSON_APPEND_UTF8(&filter, "hash", hash);
+        BSON_APPEND_BOOL(&filter, "deleted", false);
+        rc = gobi_store_mongodb_find_one(st, cl, "versions", &filter, NULL,
+                                         0, &doc);
+        bson_destroy(&filter);
+    }
+
     if (rc == GOBI_STORE_OK) {
         bson_destroy(&doc);
         *referenced = 1;
@@ -3671,24 +3937,251 @@ done:
 }
 
 
-/* history: placeholders until the MongoDB side lands (branch mongo-history) */
+/*
+ * History.  Version records are written where events are applied (see
+ * gobi_store_mongodb_apply_event), so the events of the backlog (inserted,
+ * not yet applied: a write in flight, or one whose writer crashed) may
+ * lack theirs.  The readers overlay the backlog as file_get does: the
+ * versions it makes are computed from its events (gobi_version_of_event,
+ * what apply will write) and merged with the records, a version that is
+ * both (applied, head not raised yet) counted once.  version_list,
+ * version_get, trash_list, versions_at and delete_stats are so exact as
+ * of the log's head; versions_prune and the backfill read the records
+ * only (what they do not see, they leave alone).
+ */
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
+/* a version the backlog makes, not applied yet, maybe not recorded */
+typedef struct {
+    char                        *path;
+    gobi_version_t               v;
+} gobi_store_mongodb_bver_t;
 
-static gobi_store_rc_e
-gobi_store_mongodb_todo(const char *what)
+
+/* by path, then newest first: each path's run starts with its state */
+typedef struct {
+    gobi_store_mongodb_bver_t   *elts;
+    size_t                       nelts;
+    size_t                       nalloc;
+} gobi_store_mongodb_backlog_t;
+
+
+static int
+gobi_store_mongodb_backlog_push(gobi_store_mongodb_backlog_t *bl,
+    const gobi_event_t *ev, const char *path)
 {
-    gobi_store_mongodb_set_err("mongodb: %s: not implemented yet", what);
-    return GOBI_STORE_ERROR;
+    size_t                      n;
+    gobi_store_mongodb_bver_t  *e;
+
+    if (bl->nelts == bl->nalloc) {
+        n = bl->nalloc ? bl->nalloc * 2 : 16;
+        e = realloc(bl->elts, n * sizeof(gobi_store_mongodb_bver_t));
+        if (e == NULL) {
+            return -1;
+        }
+        bl->elts = e;
+        bl->nalloc = n;
+    }
+
+    e = &bl->elts[bl->nelts];
+    e->path = strdup(path);
+    if (e->path == NULL) {
+        return -1;
+    }
+
+    gobi_version_of_event(ev, path, &e->v);
+    bl->nelts++;
+
+    return 0;
 }
 
 
 static gobi_store_rc_e
-gobi_store_mongodb_vault_set_strategy(gobi_store_t *st, int64_t vault_id,
-    int strategy)
+gobi_store_mongodb_backlog_seen(void *data, const bson_t *doc,
+    const gobi_event_t *ev)
 {
-    return gobi_store_mongodb_todo("vault_set_strategy");
+    gobi_store_mongodb_backlog_t  *bl;
+
+    (void) doc;
+
+    bl = data;
+
+    if (gobi_store_mongodb_backlog_push(bl, ev, ev->path) != 0
+        || (ev->from != NULL
+            && gobi_store_mongodb_backlog_push(bl, ev, ev->from) != 0))
+    {
+        gobi_store_mongodb_set_err("mongodb: out of memory");
+        return GOBI_STORE_ERROR;
+    }
+
+    return GOBI_STORE_OK;
+}
+
+
+static int
+gobi_store_mongodb_bver_cmp(const void *a, const void *b)
+{
+    int                               c;
+    const gobi_store_mongodb_bver_t  *x, *y;
+
+    x = a;
+    y = b;
+
+    c = strcmp(x->path, y->path);
+    if (c != 0) {
+        return c;
+    }
+
+    return (x->v.version < y->v.version) - (x->v.version > y->v.version);
+}
+
+
+static void
+gobi_store_mongodb_backlog_free(gobi_store_mongodb_backlog_t *bl)
+{
+    size_t  i;
+
+    for (i = 0; i < bl->nelts; i++) {
+        free(bl->elts[i].path);
+    }
+
+    free(bl->elts);
+    memset(bl, 0, sizeof(gobi_store_mongodb_backlog_t));
+}
+
+
+/*
+ * The versions of the backlog, read after the applied head (the records
+ * reflect at least that head).  A vault that is gone has none.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_backlog(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault, gobi_store_mongodb_backlog_t *bl)
+{
+    int64_t          applied, head;
+    gobi_store_rc_e  rc;
+
+    memset(bl, 0, sizeof(gobi_store_mongodb_backlog_t));
+
+    rc = gobi_store_mongodb_vault_heads(st, cl, vault, 1, &applied, NULL);
+    if (rc != GOBI_STORE_OK) {
+        return rc == GOBI_STORE_NOT_FOUND ? GOBI_STORE_OK : rc;
+    }
+
+    rc = gobi_store_mongodb_probe(st, cl, vault, applied, 1,
+                                  gobi_store_mongodb_backlog_seen, bl,
+                                  &head);
+
+    if (rc == GOBI_STORE_OK && bl->nelts > 1) {
+        qsort(bl->elts, bl->nelts, sizeof(gobi_store_mongodb_bver_t),
+              gobi_store_mongodb_bver_cmp);
+    }
+
+    return rc;
+}
+
+
+/* the run of path's backlog versions (newest first): *n of them */
+
+static gobi_store_mongodb_bver_t *
+gobi_store_mongodb_backlog_path(gobi_store_mongodb_backlog_t *bl,
+    const char *path, size_t *n)
+{
+    size_t  i, j;
+
+    for (i = 0; i < bl->nelts; i++) {
+        if (strcmp(bl->elts[i].path, path) == 0) {
+            break;
+        }
+    }
+
+    for (j = i; j < bl->nelts && strcmp(bl->elts[j].path, path) == 0; j++) {
+        /* void */
+    }
+
+    *n = j - i;
+
+    return i < bl->nelts ? &bl->elts[i] : NULL;
+}
+
+
+/* the next version record of a cursor: 1, or 0 at its end */
+
+static int
+gobi_store_mongodb_next_version(mongoc_cursor_t *cur, gobi_version_t *v)
+{
+    const bson_t  *doc;
+
+    if (!mongoc_cursor_next(cur, &doc)) {
+        return 0;
+    }
+
+    gobi_store_mongodb_version_from(doc, v);
+
+    return 1;
+}
+
+
+/*
+ * The newest version of path <= max (content versions only if
+ * content): the record's and the backlog's, whichever is newer.
+ * *found 0 if neither has one.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_version_newest(gobi_store_t *st, mongoc_client_t *cl,
+    gobi_store_mongodb_backlog_t *bl, int64_t vault, const char *path,
+    int64_t max, int content, gobi_version_t *out, int *found)
+{
+    size_t                      i, n;
+    bson_t                      filter, range, sort, doc;
+    gobi_store_rc_e             rc;
+    gobi_store_mongodb_bver_t  *b;
+
+    *found = 0;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_UTF8(&filter, "path", path);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &range);
+    BSON_APPEND_INT64(&range, "$lte", max);
+    bson_append_document_end(&filter, &range);
+    if (content) {
+        BSON_APPEND_BOOL(&filter, "deleted", false);
+    }
+    bson_init(&sort);
+    BSON_APPEND_INT32(&sort, "version", -1);
+
+    rc = gobi_store_mongodb_find_one(st, cl, "versions", &filter, &sort, 1,
+                                     &doc);
+    bson_destroy(&sort);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK) {
+        gobi_store_mongodb_version_from(&doc, out);
+        bson_destroy(&doc);
+        *found = 1;
+
+    } else if (rc != GOBI_STORE_NOT_FOUND) {
+        return rc;
+    }
+
+    b = gobi_store_mongodb_backlog_path(bl, path, &n);
+
+    for (i = 0; i < n; i++) {
+        if (b[i].v.version > max || (content && b[i].v.deleted)) {
+            continue;
+        }
+
+        if (!*found || b[i].v.version > out->version) {
+            *out = b[i].v;
+            *found = 1;
+        }
+
+        break;
+    }
+
+    return GOBI_STORE_OK;
 }
 
 
@@ -3697,41 +4190,969 @@ gobi_store_mongodb_version_list(gobi_store_t *st, int64_t vault,
     const char *path, int64_t before, int64_t limit, gobi_version_cb cb,
     void *data, int *more)
 {
-    return gobi_store_mongodb_todo("version_list");
+    int                            stored;
+    size_t                         i, nb;
+    bson_t                         filter, range, opts, sort;
+    int64_t                        n;
+    bson_error_t                   err;
+    gobi_version_t                 v, sv;
+    gobi_store_rc_e                rc;
+    mongoc_cursor_t               *cur;
+    mongoc_client_t               *cl;
+    mongoc_collection_t           *c;
+    gobi_store_mongodb_bver_t     *b;
+    gobi_store_mongodb_backlog_t   bl;
+
+    if (more != NULL) {
+        *more = 0;
+    }
+
+    if (before <= 0) {
+        before = INT64_MAX;
+    }
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_backlog(st, cl, vault, &bl);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    b = gobi_store_mongodb_backlog_path(&bl, path, &nb);
+
+    for (i = 0; i < nb && b[i].v.version >= before; i++) {
+        /* void */
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_UTF8(&filter, "path", path);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &range);
+    BSON_APPEND_INT64(&range, "$lt", before);
+    bson_append_document_end(&filter, &range);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "version", -1);
+    bson_append_document_end(&opts, &sort);
+    if (limit > 0) {
+        BSON_APPEND_INT64(&opts, "limit", limit + 1);
+    }
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    c = mongoc_client_get_collection(cl, st->db, "versions");
+    cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+
+    /* two lists newest first: the records' and the backlog's */
+
+    stored = gobi_store_mongodb_next_version(cur, &sv);
+
+    for (n = 0; /* void */; n++) {
+        if (i < nb && (!stored || b[i].v.version >= sv.version)) {
+            if (stored && b[i].v.version == sv.version) {
+                stored = gobi_store_mongodb_next_version(cur, &sv);
+            }
+
+            v = b[i++].v;
+
+        } else if (stored) {
+            v = sv;
+            stored = gobi_store_mongodb_next_version(cur, &sv);
+
+        } else {
+            break;
+        }
+
+        if (limit > 0 && n == limit) {
+            if (more != NULL) {
+                *more = 1;
+            }
+            break;
+        }
+
+        if (cb(data, path, &v) != 0) {
+            break;
+        }
+    }
+
+    if (mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("versions", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+done:
+
+    gobi_store_mongodb_backlog_free(&bl);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
 }
 
+
+/*
+ * By _id.  A version not recorded may be in the backlog (its event
+ * names the path); one <= the applied head may have been applied since
+ * the first look.
+ */
 
 static gobi_store_rc_e
 gobi_store_mongodb_version_get(gobi_store_t *st, int64_t vault,
     const char *path, int64_t version, gobi_version_t *out)
 {
-    return gobi_store_mongodb_todo("version_get");
+    char             *key;
+    bson_t            doc;
+    int64_t           applied;
+    gobi_event_t      ev;
+    gobi_version_t    v;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    key = gobi_store_mongodb_version_key(vault, path, version);
+
+    rc = gobi_store_mongodb_find_key(st, cl, "versions", key, 1, &doc);
+
+    if (rc == GOBI_STORE_NOT_FOUND) {
+        rc = gobi_store_mongodb_vault_heads(st, cl, vault, 1, &applied,
+                                            NULL);
+
+        if (rc == GOBI_STORE_OK && version > applied) {
+            rc = gobi_store_mongodb_find_event(st, cl, vault, version, 1,
+                                               &doc);
+            if (rc == GOBI_STORE_OK) {
+                if (gobi_store_mongodb_event_from(&doc, &ev)
+                    && gobi_event_touches(&ev, path))
+                {
+                    gobi_version_of_event(&ev, path, &v);
+                    if (out != NULL) {
+                        *out = v;
+                    }
+
+                } else {
+                    rc = GOBI_STORE_NOT_FOUND;
+                }
+
+                bson_destroy(&doc);
+            }
+
+            goto done;
+        }
+
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_find_key(st, cl, "versions", key, 1,
+                                             &doc);
+        }
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        if (out != NULL) {
+            gobi_store_mongodb_version_from(&doc, out);
+        }
+
+        bson_destroy(&doc);
+    }
+
+done:
+
+    bson_free(key);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
 }
 
+
+/* the length of the backlog's run of versions of one path from i */
+
+static size_t
+gobi_store_mongodb_backlog_run(gobi_store_mongodb_backlog_t *bl, size_t i)
+{
+    size_t  j;
+
+    for (j = i; j < bl->nelts
+                && strcmp(bl->elts[j].path, bl->elts[i].path) == 0; j++)
+    {
+        /* void */
+    }
+
+    return j - i;
+}
+
+
+/*
+ * Whether path is in the trash and with what: run (n of them) are its
+ * backlog versions, if any, whose newest is its state; else the state is
+ * the tombstone's version `version`.  A version that is not a plain
+ * delete (a rename away), or a tombstone whose content versions are all
+ * gone, is not listed.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_trash_entry(gobi_store_t *st, mongoc_client_t *cl,
+    gobi_store_mongodb_backlog_t *bl, int64_t vault, const char *path,
+    const gobi_store_mongodb_bver_t *run, size_t n, int64_t version,
+    gobi_version_t *d, gobi_version_t *l, int *listed)
+{
+    char            *key;
+    bson_t           doc;
+    gobi_store_rc_e  rc;
+
+    *listed = 0;
+
+    if (n > 0) {
+        *d = run[0].v;
+
+        if (!d->deleted) {
+            return GOBI_STORE_OK;
+        }
+
+    } else {
+        key = gobi_store_mongodb_version_key(vault, path, version);
+        rc = gobi_store_mongodb_find_key(st, cl, "versions", key, 1, &doc);
+        bson_free(key);
+
+        if (rc != GOBI_STORE_OK) {
+            return rc == GOBI_STORE_NOT_FOUND ? GOBI_STORE_OK : rc;
+        }
+
+        gobi_store_mongodb_version_from(&doc, d);
+        bson_destroy(&doc);
+    }
+
+    if (d->moved) {
+        return GOBI_STORE_OK;
+    }
+
+    return gobi_store_mongodb_version_newest(st, cl, bl, vault, path,
+                                             d->version, 1, l, listed);
+}
+
+
+/* the next file record of a cursor that has a path, or NULL */
+
+static const bson_t *
+gobi_store_mongodb_next_path(mongoc_cursor_t *cur, const char **path)
+{
+    const bson_t  *doc;
+
+    while (mongoc_cursor_next(cur, &doc)) {
+        *path = gobi_store_mongodb_get_str(doc, "path");
+        if (*path != NULL) {
+            return doc;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The tombstones after the cursor by path, merged with the backlog's
+ * states: a path the backlog touches is as its newest backlog version
+ * says.  Each costs a lookup by _id (its deleting version) and an
+ * indexed query (its newest content version; a scan on FerretDB v1).
+ */
 
 static gobi_store_rc_e
 gobi_store_mongodb_trash_list(gobi_store_t *st, int64_t vault,
     const char *after, int64_t limit, gobi_trash_cb cb, void *data,
     int *more)
 {
-    return gobi_store_mongodb_todo("trash_list");
+    int                            c, listed, stop;
+    size_t                         i, nrun;
+    bson_t                         filter, range, opts, sort;
+    int64_t                        n, version;
+    const char                    *spath, *path;
+    bson_error_t                   err;
+    const bson_t                  *doc;
+    gobi_version_t                 d, l;
+    gobi_store_rc_e                rc;
+    mongoc_cursor_t               *cur;
+    mongoc_client_t               *cl;
+    mongoc_collection_t           *coll;
+    gobi_store_mongodb_bver_t     *run;
+    gobi_store_mongodb_backlog_t   bl;
+
+    if (more != NULL) {
+        *more = 0;
+    }
+
+    if (after == NULL) {
+        after = "";
+    }
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_backlog(st, cl, vault, &bl);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    for (i = 0; i < bl.nelts && strcmp(bl.elts[i].path, after) <= 0; i++) {
+        /* void */
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_BOOL(&filter, "deleted", true);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "path", &range);
+    BSON_APPEND_UTF8(&range, "$gt", after);
+    bson_append_document_end(&filter, &range);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "path", 1);
+    bson_append_document_end(&opts, &sort);
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    coll = mongoc_client_get_collection(cl, st->db, "files");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    spath = NULL;
+    doc = gobi_store_mongodb_next_path(cur, &spath);
+    n = 0;
+
+    while (doc != NULL || i < bl.nelts) {
+
+        if (doc == NULL) {
+            c = 1;
+
+        } else if (i == bl.nelts) {
+            c = -1;
+
+        } else {
+            c = strcmp(spath, bl.elts[i].path);
+        }
+
+        if (c < 0) {
+            /* a tombstone that the backlog leaves alone */
+            path = spath;
+            version = gobi_store_mongodb_get_int(doc, "version");
+            run = NULL;
+            nrun = 0;
+
+        } else {
+            /* a path of the backlog: its newest version is its state */
+            path = bl.elts[i].path;
+            version = 0;
+            run = &bl.elts[i];
+            nrun = gobi_store_mongodb_backlog_run(&bl, i);
+        }
+
+        rc = gobi_store_mongodb_trash_entry(st, cl, &bl, vault, path, run,
+                                            nrun, version, &d, &l, &listed);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        if (listed) {
+            if (limit > 0 && n == limit) {
+                if (more != NULL) {
+                    *more = 1;
+                }
+                break;
+            }
+
+            n++;
+
+            stop = cb(data, path, &d, &l);
+            if (stop) {
+                break;
+            }
+        }
+
+        if (c <= 0) {
+            doc = gobi_store_mongodb_next_path(cur, &spath);
+        }
+
+        i += nrun;
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("files", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+done:
+
+    gobi_store_mongodb_backlog_free(&bl);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
 }
 
+
+/* the next path of a cursor sorted by path that differs from *path (owned,
+ * replaced; NULL at the end) */
+
+static gobi_store_rc_e
+gobi_store_mongodb_next_distinct(mongoc_cursor_t *cur, char **path)
+{
+    const char    *p;
+    const bson_t  *doc;
+
+    while (mongoc_cursor_next(cur, &doc)) {
+        p = gobi_store_mongodb_get_str(doc, "path");
+
+        if (p == NULL || (*path != NULL && strcmp(p, *path) == 0)) {
+            continue;
+        }
+
+        free(*path);
+
+        *path = strdup(p);
+        if (*path == NULL) {
+            gobi_store_mongodb_set_err("mongodb: out of memory");
+            return GOBI_STORE_ERROR;
+        }
+
+        return GOBI_STORE_OK;
+    }
+
+    free(*path);
+    *path = NULL;
+
+    return GOBI_STORE_OK;
+}
+
+
+/*
+ * The paths with a version > seq, after the cursor: the records' (each
+ * path once, by the vault_1_path_1_version_1 or the vault_1_version_1
+ * index, as the server picks) merged with the backlog's, each then with
+ * its newest version <= seq.
+ */
 
 static gobi_store_rc_e
 gobi_store_mongodb_versions_at(gobi_store_t *st, int64_t vault, int64_t seq,
     const char *after, int64_t limit, gobi_version_cb cb, void *data,
     int *more)
 {
-    return gobi_store_mongodb_todo("versions_at");
+    int                            c, found, stop;
+    char                          *spath;
+    size_t                         i, nrun;
+    bson_t                         filter, range, prange, opts, sort, proj;
+    int64_t                        n;
+    const char                    *path;
+    bson_error_t                   err;
+    gobi_version_t                 v;
+    gobi_store_rc_e                rc;
+    mongoc_cursor_t               *cur;
+    mongoc_client_t               *cl;
+    mongoc_collection_t           *coll;
+    gobi_store_mongodb_backlog_t   bl;
+
+    if (more != NULL) {
+        *more = 0;
+    }
+
+    if (after == NULL) {
+        after = "";
+    }
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    rc = gobi_store_mongodb_backlog(st, cl, vault, &bl);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &range);
+    BSON_APPEND_INT64(&range, "$gt", seq);
+    bson_append_document_end(&filter, &range);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "path", &prange);
+    BSON_APPEND_UTF8(&prange, "$gt", after);
+    bson_append_document_end(&filter, &prange);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "path", 1);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "path", 1);
+    bson_append_document_end(&opts, &proj);
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    coll = mongoc_client_get_collection(cl, st->db, "versions");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    /* spath: the records' current path (owned), NULL at their end */
+
+    spath = NULL;
+    rc = gobi_store_mongodb_next_distinct(cur, &spath);
+
+    i = 0;
+    n = 0;
+
+    while (rc == GOBI_STORE_OK) {
+
+        /* the backlog's next path with a version > seq */
+
+        while (i < bl.nelts
+               && (strcmp(bl.elts[i].path, after) <= 0
+                   || bl.elts[i].v.version <= seq))
+        {
+            i += gobi_store_mongodb_backlog_run(&bl, i);
+        }
+
+        if (spath == NULL && i == bl.nelts) {
+            break;
+        }
+
+        if (spath == NULL) {
+            c = 1;
+
+        } else if (i == bl.nelts) {
+            c = -1;
+
+        } else {
+            c = strcmp(spath, bl.elts[i].path);
+        }
+
+        path = c <= 0 ? spath : bl.elts[i].path;
+        nrun = c >= 0 ? gobi_store_mongodb_backlog_run(&bl, i) : 0;
+
+        if (limit > 0 && n == limit) {
+            if (more != NULL) {
+                *more = 1;
+            }
+            break;
+        }
+
+        n++;
+
+        rc = gobi_store_mongodb_version_newest(st, cl, &bl, vault, path, seq,
+                                               0, &v, &found);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        stop = cb(data, path, found ? &v : NULL);
+        if (stop) {
+            break;
+        }
+
+        if (c <= 0) {
+            rc = gobi_store_mongodb_next_distinct(cur, &spath);
+        }
+
+        i += nrun;
+    }
+
+    free(spath);
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("versions", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+done:
+
+    gobi_store_mongodb_backlog_free(&bl);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
 }
 
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_count(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, const bson_t *filter, int64_t *n)
+{
+    bson_t                opts;
+    int64_t               count;
+    bson_error_t          err;
+    gobi_store_rc_e       rc;
+    mongoc_collection_t  *c;
+
+    bson_init(&opts);
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    c = mongoc_client_get_collection(cl, st->db, coll);
+    count = mongoc_collection_count_documents(c, filter, &opts, NULL, NULL,
+                                              &err);
+    if (count >= 0) {
+        *n = count;
+        rc = GOBI_STORE_OK;
+
+    } else {
+        rc = gobi_store_mongodb_fail(coll, &err, NULL);
+    }
+
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+
+    return rc;
+}
+
+
+/*
+ * The deletes are events, the truth, backlog included.  The live files:
+ * the records of the paths the backlog leaves alone, and the paths it
+ * touches as their newest backlog version says.
+ */
 
 static gobi_store_rc_e
 gobi_store_mongodb_delete_stats(gobi_store_t *st, int64_t vault,
     const char *device, int64_t since, int64_t *deletes, int64_t *live)
 {
-    return gobi_store_mongodb_todo("delete_stats");
+    char                           key[16];
+    size_t                         i, k;
+    bson_t                         filter, range, exists, path, nin;
+    int64_t                        n;
+    gobi_store_rc_e                rc;
+    mongoc_client_t               *cl;
+    gobi_store_mongodb_backlog_t   bl;
+
+    *deletes = 0;
+    *live = 0;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    memset(&bl, 0, sizeof(gobi_store_mongodb_backlog_t));
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_UTF8(&filter, "type", gobi_event_type_name(GOBI_EV_DELETE));
+    if (device != NULL) {
+        BSON_APPEND_UTF8(&filter, "device", device);
+
+    } else {
+        /* events without a device have no such field */
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "device", &exists);
+        BSON_APPEND_BOOL(&exists, "$exists", false);
+        bson_append_document_end(&filter, &exists);
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "ts", &range);
+    BSON_APPEND_INT64(&range, "$gte", since);
+    bson_append_document_end(&filter, &range);
+
+    rc = gobi_store_mongodb_count(st, cl, "events", &filter, deletes);
+    bson_destroy(&filter);
+
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    rc = gobi_store_mongodb_backlog(st, cl, vault, &bl);
+    if (rc != GOBI_STORE_OK) {
+        goto done;
+    }
+
+    n = 0;
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+    BSON_APPEND_BOOL(&filter, "deleted", false);
+
+    if (bl.nelts > 0) {
+        BSON_APPEND_DOCUMENT_BEGIN(&filter, "path", &path);
+        BSON_APPEND_ARRAY_BEGIN(&path, "$nin", &nin);
+
+        for (i = 0, k = 0; i < bl.nelts;
+             i += gobi_store_mongodb_backlog_run(&bl, i))
+        {
+            snprintf(key, sizeof(key), "%zu", k++);
+            BSON_APPEND_UTF8(&nin, key, bl.elts[i].path);
+
+            if (!bl.elts[i].v.deleted) {
+                n++;
+            }
+        }
+
+        bson_append_array_end(&path, &nin);
+        bson_append_document_end(&filter, &path);
+    }
+
+    rc = gobi_store_mongodb_count(st, cl, "files", &filter, live);
+    bson_destroy(&filter);
+
+    *live += n;
+
+done:
+
+    gobi_store_mongodb_backlog_free(&bl);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/*
+ * Batched writes (the backfill's inserts, versions_prune's deletes), as
+ * unordered bulk operations of GOBI_MONGODB_BATCH documents; on FerretDB
+ * v1 each one of them is a statement of its own, by _id.  A duplicate key
+ * is no error: a backfilled record that exists already stays as it is.
+ */
+
+#define GOBI_MONGODB_BATCH  500
+
+typedef struct {
+    mongoc_collection_t         *coll;
+    mongoc_bulk_operation_t     *bulk;
+    size_t                       n;
+    int64_t                      done;     /* inserted or removed */
+} gobi_store_mongodb_batch_t;
+
+
+static void
+gobi_store_mongodb_batch_init(gobi_store_t *st, mongoc_client_t *cl,
+    const char *coll, gobi_store_mongodb_batch_t *b)
+{
+    b->coll = mongoc_client_get_collection(cl, st->db, coll);
+    b->bulk = NULL;
+    b->n = 0;
+    b->done = 0;
+}
+
+
+/* a failed bulk whose every error is a duplicate key */
+
+static int
+gobi_store_mongodb_only_dups(const bson_t *reply)
+{
+    int          dups;
+    bson_iter_t  it, errs, e;
+
+    if (bson_iter_init_find(&it, reply, "writeConcernErrors")
+        && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &errs)
+        && bson_iter_next(&errs))
+    {
+        return 0;
+    }
+
+    if (!bson_iter_init_find(&it, reply, "writeErrors")
+        || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &errs))
+    {
+        return 0;
+    }
+
+    dups = 0;
+
+    while (bson_iter_next(&errs)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&errs)
+            || !bson_iter_recurse(&errs, &e)
+            || !bson_iter_find(&e, "code"))
+        {
+            return 0;
+        }
+
+        switch (bson_iter_as_int64(&e)) {
+        case 11000:
+        case 11001:
+        case 12582:
+            dups++;
+            break;
+        default:
+            return 0;
+        }
+    }
+
+    return dups > 0;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_batch_flush(gobi_store_mongodb_batch_t *b)
+{
+    bson_t           reply;
+    bson_error_t     err;
+    gobi_store_rc_e  rc;
+
+    if (b->bulk == NULL) {
+        return GOBI_STORE_OK;
+    }
+
+    if (mongoc_bulk_operation_execute(b->bulk, &reply, &err) != 0
+        || gobi_store_mongodb_only_dups(&reply))
+    {
+        rc = GOBI_STORE_OK;
+
+    } else {
+        rc = gobi_store_mongodb_fail(mongoc_collection_get_name(b->coll),
+                                     &err, &reply);
+    }
+
+    b->done += gobi_store_mongodb_get_int(&reply, "nInserted")
+               + gobi_store_mongodb_get_int(&reply, "nRemoved");
+
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(b->bulk);
+    b->bulk = NULL;
+    b->n = 0;
+
+    return rc;
+}
+
+
+/* doc: a document to insert, or (remove) a selector of one to delete */
+
+static gobi_store_rc_e
+gobi_store_mongodb_batch_add(gobi_store_t *st, gobi_store_mongodb_batch_t *b,
+    const bson_t *doc, int remove)
+{
+    bool          done;
+    bson_t        opts;
+    bson_error_t  err;
+
+    if (b->bulk == NULL) {
+        bson_init(&opts);
+        BSON_APPEND_BOOL(&opts, "ordered", false);
+        mongoc_write_concern_append(st->wc, &opts);
+        b->bulk = mongoc_collection_create_bulk_operation_with_opts(b->coll,
+                                                                    &opts);
+        bson_destroy(&opts);
+    }
+
+    done = remove
+           ? mongoc_bulk_operation_remove_one_with_opts(b->bulk, doc, NULL,
+                                                        &err)
+           : mongoc_bulk_operation_insert_with_opts(b->bulk, doc, NULL,
+                                                    &err);
+    if (!done) {
+        return gobi_store_mongodb_fail(mongoc_collection_get_name(b->coll),
+                                       &err, NULL);
+    }
+
+    if (++b->n < GOBI_MONGODB_BATCH) {
+        return GOBI_STORE_OK;
+    }
+
+    return gobi_store_mongodb_batch_flush(b);
+}
+
+
+static void
+gobi_store_mongodb_batch_free(gobi_store_mongodb_batch_t *b)
+{
+    if (b->bulk != NULL) {
+        mongoc_bulk_operation_destroy(b->bulk);
+    }
+
+    mongoc_collection_destroy(b->coll);
+}
+
+
+/*
+ * Thinning, a path at a time, in one pass over the versions by vault,
+ * path and version (the vault_1_path_1_version_1 index; FerretDB v1
+ * sorts in memory): each path's versions are judged by
+ * gobi_versions_keep() and the dropped ones deleted by _id.  A write that
+ * lands meanwhile adds a version the pass did not see, newer than those it
+ * judged, and is left alone.  The versions of vaults that are gone (a
+ * vault_delete cut short) go too.
+ */
+
+typedef struct {
+    int64_t                      vault;
+    int                          gone;     /* the vault is */
+    char                        *path;
+    gobi_version_t              *v;
+    size_t                       n;
+    size_t                       size;
+    unsigned char               *keep;
+} gobi_store_mongodb_thin_t;
+
+
+static int
+gobi_store_mongodb_thin_grow(gobi_store_mongodb_thin_t *t)
+{
+    size_t           size;
+    unsigned char   *keep;
+    gobi_version_t  *v;
+
+    size = t->size ? 2 * t->size : 64;
+
+    v = realloc(t->v, size * sizeof(gobi_version_t));
+    if (v == NULL) {
+        return -1;
+    }
+
+    t->v = v;
+
+    keep = realloc(t->keep, size);
+    if (keep == NULL) {
+        return -1;
+    }
+
+    t->keep = keep;
+    t->size = size;
+
+    return 0;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_thin_path(gobi_store_t *st, gobi_store_mongodb_thin_t *t,
+    gobi_store_mongodb_batch_t *b, const gobi_versions_policy_t *policy,
+    int64_t now)
+{
+    char            *key;
+    size_t           i;
+    bson_t           sel;
+    gobi_version_t   tmp;
+    gobi_store_rc_e  rc;
+
+    if (t->n == 0 || t->gone) {
+        return GOBI_STORE_OK;
+    }
+
+    /* read oldest first, judged newest first */
+
+    for (i = 0; i < t->n / 2; i++) {
+        tmp = t->v[i];
+        t->v[i] = t->v[t->n - 1 - i];
+        t->v[t->n - 1 - i] = tmp;
+    }
+
+    if (gobi_versions_keep(policy, now, t->v, t->n, t->keep) == t->n) {
+        return GOBI_STORE_OK;
+    }
+
+    rc = GOBI_STORE_OK;
+
+    for (i = 0; rc == GOBI_STORE_OK && i < t->n; i++) {
+        if (t->keep[i]) {
+            continue;
+        }
+
+        key = gobi_store_mongodb_version_key(t->vault, t->path,
+                                             t->v[i].version);
+        bson_init(&sel);
+        BSON_APPEND_UTF8(&sel, "_id", key);
+        rc = gobi_store_mongodb_batch_add(st, b, &sel, 1);
+        bson_destroy(&sel);
+        bson_free(key);
+    }
+
+    return rc;
 }
 
 
@@ -3739,11 +5160,373 @@ static gobi_store_rc_e
 gobi_store_mongodb_versions_prune(gobi_store_t *st,
     const gobi_versions_policy_t *policy, int64_t now, int64_t *removed)
 {
+    bson_t                       filter, opts, sort, proj, vf;
+    size_t                       i, ngone;
+    int64_t                      vault, applied, n, *gone, *p;
+    bson_iter_t                  it;
+    const char                  *path;
+    bson_error_t                 err;
+    const bson_t                *d;
+    gobi_version_t              *v;
+    gobi_store_rc_e              rc;
+    mongoc_cursor_t             *cur;
+    mongoc_client_t             *cl;
+    mongoc_collection_t         *coll;
+    gobi_store_mongodb_thin_t    t;
+    gobi_store_mongodb_batch_t   b;
+
     *removed = 0;
-    return GOBI_STORE_OK;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    memset(&t, 0, sizeof(gobi_store_mongodb_thin_t));
+    t.vault = -1;
+    gone = NULL;
+    ngone = 0;
+
+    gobi_store_mongodb_batch_init(st, cl, "versions", &b);
+
+    bson_init(&filter);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "vault", 1);
+    BSON_APPEND_INT32(&sort, "path", 1);
+    BSON_APPEND_INT32(&sort, "version", 1);
+    bson_append_document_end(&opts, &sort);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "vault", 1);
+    BSON_APPEND_INT32(&proj, "path", 1);
+    BSON_APPEND_INT32(&proj, "version", 1);
+    BSON_APPEND_INT32(&proj, "ts", 1);
+    BSON_APPEND_INT32(&proj, "deleted", 1);
+    BSON_APPEND_INT32(&proj, "moved", 1);
+    bson_append_document_end(&opts, &proj);
+
+    coll = mongoc_client_get_collection(cl, st->db, "versions");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    rc = GOBI_STORE_OK;
+
+    while (rc == GOBI_STORE_OK && mongoc_cursor_next(cur, &d)) {
+        vault = gobi_store_mongodb_get_int(d, "vault");
+        path = gobi_store_mongodb_get_str(d, "path");
+
+        if (path == NULL) {
+            continue;
+        }
+
+        if (vault != t.vault || strcmp(path, t.path) != 0) {
+            rc = gobi_store_mongodb_thin_path(st, &t, &b, policy, now);
+            if (rc != GOBI_STORE_OK) {
+                break;
+            }
+
+            if (vault != t.vault) {
+                t.vault = vault;
+
+                rc = gobi_store_mongodb_vault_heads(st, cl, vault, 0,
+                                                    &applied, NULL);
+                t.gone = (rc == GOBI_STORE_NOT_FOUND);
+
+                if (t.gone) {
+                    p = realloc(gone, (ngone + 1) * sizeof(int64_t));
+                    if (p == NULL) {
+                        goto nomem;
+                    }
+                    gone = p;
+                    gone[ngone++] = vault;
+                    rc = GOBI_STORE_OK;
+
+                } else if (rc != GOBI_STORE_OK) {
+                    break;
+                }
+            }
+
+            free(t.path);
+            t.path = strdup(path);
+            if (t.path == NULL) {
+                goto nomem;
+            }
+
+            t.n = 0;
+        }
+
+        if (t.gone) {
+            continue;
+        }
+
+        if (t.n == t.size && gobi_store_mongodb_thin_grow(&t) != 0) {
+            goto nomem;
+        }
+
+        v = &t.v[t.n++];
+        memset(v, 0, sizeof(gobi_version_t));
+        v->version = gobi_store_mongodb_get_int(d, "version");
+        v->ts = gobi_store_mongodb_get_int(d, "ts");
+        v->deleted = bson_iter_init_find(&it, d, "deleted")
+                     && bson_iter_as_bool(&it);
+        v->moved = bson_iter_init_find(&it, d, "moved")
+                   && bson_iter_as_bool(&it);
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("versions", &err, NULL);
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_thin_path(st, &t, &b, policy, now);
+    }
+
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_batch_flush(&b);
+    }
+
+    goto done;
+
+nomem:
+
+    gobi_store_mongodb_set_err("mongodb: out of memory");
+    rc = GOBI_STORE_ERROR;
+
+done:
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+    *removed = b.done;
+    gobi_store_mongodb_batch_free(&b);
+
+    for (i = 0; rc == GOBI_STORE_OK && i < ngone; i++) {
+        bson_init(&vf);
+        BSON_APPEND_INT64(&vf, "vault", gone[i]);
+        n = 0;
+        rc = gobi_store_mongodb_delete(st, cl, "versions", &vf, &n);
+        bson_destroy(&vf);
+
+        *removed += n;
+    }
+
+    free(gone);
+    free(t.path);
+    free(t.v);
+    free(t.keep);
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
 }
 
-#pragma GCC diagnostic pop
+
+/*
+ * Schema 3: history.  A vault document without "history" predates the
+ * versions collection (vault_create sets it).  Its history is backfilled
+ * from what is still known, as the SQLite driver's to3 does: the events
+ * still kept first (the versions that apply would have written), then the
+ * file records (the current version of every path, the record's mtime as
+ * its ts, no device).  Each is an insert that leaves a record already
+ * there alone: one from the events, or one that a write applied meanwhile
+ * wrote (and apply's upsert overwrites what the backfill guessed).  Then
+ * the vault gets "history".  A backfill cut short runs again whole;
+ * workers that start at once backfill at once, harmlessly.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_backfill_version(gobi_store_t *st,
+    gobi_store_mongodb_batch_t *b, int64_t vault, const char *path,
+    const gobi_version_t *v)
+{
+    char            *key;
+    bson_t           doc;
+    gobi_store_rc_e  rc;
+
+    key = gobi_store_mongodb_version_key(vault, path, v->version);
+
+    bson_init(&doc);
+    BSON_APPEND_UTF8(&doc, "_id", key);
+    gobi_store_mongodb_version_fields(&doc, vault, path, v);
+    rc = gobi_store_mongodb_batch_add(st, b, &doc, 0);
+    bson_destroy(&doc);
+    bson_free(key);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_backfill(gobi_store_t *st, mongoc_client_t *cl,
+    int64_t vault)
+{
+    int                          round;
+    bson_t                       filter;
+    const char                  *path;
+    bson_error_t                 err;
+    const bson_t                *doc;
+    gobi_event_t                 ev;
+    gobi_version_t               v;
+    gobi_store_rc_e              rc;
+    mongoc_cursor_t             *cur;
+    mongoc_collection_t         *coll;
+    gobi_store_mongodb_batch_t   b;
+    gobi_store_mongodb_state_t   s;
+
+    static const char  *colls[] = { "events", "files" };
+
+    gobi_store_mongodb_batch_init(st, cl, "versions", &b);
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "vault", vault);
+
+    rc = GOBI_STORE_OK;
+
+    for (round = 0; rc == GOBI_STORE_OK && round < 2; round++) {
+        coll = mongoc_client_get_collection(cl, st->db, colls[round]);
+        cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+
+        while (rc == GOBI_STORE_OK && mongoc_cursor_next(cur, &doc)) {
+
+            if (round == 0) {
+                if (!gobi_store_mongodb_event_from(doc, &ev)) {
+                    continue;
+                }
+
+                gobi_version_of_event(&ev, ev.path, &v);
+                rc = gobi_store_mongodb_backfill_version(st, &b, vault,
+                                                         ev.path, &v);
+
+                if (rc == GOBI_STORE_OK && ev.from != NULL) {
+                    gobi_version_of_event(&ev, ev.from, &v);
+                    rc = gobi_store_mongodb_backfill_version(st, &b, vault,
+                                                             ev.from, &v);
+                }
+
+                continue;
+            }
+
+            path = gobi_store_mongodb_get_str(doc, "path");
+            if (path == NULL) {
+                continue;
+            }
+
+            gobi_store_mongodb_record_state(doc, &s);
+
+            memset(&v, 0, sizeof(gobi_version_t));
+            v.version = s.version;
+            memcpy(v.hash, s.hash, sizeof(v.hash));
+            v.size = s.size;
+            v.mtime = s.mtime;
+            v.ts = s.mtime;
+            v.deleted = s.deleted;
+
+            rc = gobi_store_mongodb_backfill_version(st, &b, vault, path,
+                                                     &v);
+        }
+
+        if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+            rc = gobi_store_mongodb_fail(colls[round], &err, NULL);
+        }
+
+        mongoc_cursor_destroy(cur);
+        mongoc_collection_destroy(coll);
+
+        /* the events' records go in before the files' guesses */
+
+        if (rc == GOBI_STORE_OK) {
+            rc = gobi_store_mongodb_batch_flush(&b);
+        }
+    }
+
+    bson_destroy(&filter);
+    gobi_store_mongodb_batch_free(&b);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_migrate_history(gobi_store_t *st, mongoc_client_t *cl)
+{
+    bson_t                filter, exists, opts, proj, upd, set;
+    size_t                i, n, nalloc;
+    int64_t              *ids, *p, matched;
+    bson_error_t          err;
+    const bson_t         *doc;
+    gobi_store_rc_e       rc;
+    mongoc_cursor_t      *cur;
+    mongoc_collection_t  *coll;
+
+    /* the vaults first: their documents change as they are done */
+
+    bson_init(&filter);
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "history", &exists);
+    BSON_APPEND_BOOL(&exists, "$exists", false);
+    bson_append_document_end(&filter, &exists);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "_id", 1);
+    bson_append_document_end(&opts, &proj);
+
+    coll = mongoc_client_get_collection(cl, st->db, "vaults");
+    cur = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+
+    ids = NULL;
+    n = 0;
+    nalloc = 0;
+    rc = GOBI_STORE_OK;
+
+    while (mongoc_cursor_next(cur, &doc)) {
+        if (n == nalloc) {
+            nalloc = nalloc ? nalloc * 2 : 64;
+            p = realloc(ids, nalloc * sizeof(int64_t));
+            if (p == NULL) {
+                gobi_store_mongodb_set_err("mongodb: out of memory");
+                rc = GOBI_STORE_ERROR;
+                break;
+            }
+            ids = p;
+        }
+
+        ids[n++] = gobi_store_mongodb_get_int(doc, "_id");
+    }
+
+    if (rc == GOBI_STORE_OK && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail("vaults", &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+
+    for (i = 0; rc == GOBI_STORE_OK && i < n; i++) {
+        rc = gobi_store_mongodb_backfill(st, cl, ids[i]);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "_id", ids[i]);
+        bson_init(&upd);
+        BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
+        BSON_APPEND_BOOL(&set, "history", true);
+        bson_append_document_end(&upd, &set);
+
+        rc = gobi_store_mongodb_update(st, cl, "vaults", &filter, &upd, 0,
+                                       &matched);
+        bson_destroy(&upd);
+        bson_destroy(&filter);
+    }
+
+    free(ids);
+
+    return rc;
+}
+
+
 
 const gobi_store_driver_t  gobi_store_mongodb = {
     "mongodb",
