@@ -417,10 +417,26 @@ ngx_http_gobi_mass_delete_check(ngx_http_gobi_job_t *job)
         return NGX_OK;
     }
 
+    live = 0;
+
+    /* the deletes first: the vault's files are counted only when they
+     * may matter (counting is a scan) */
+
     rc = gmcf->store_driver->delete_stats(job->store, job->vault.id,
                                           job->device,
                                           job->now - NGX_HTTP_GOBI_MASS_WINDOW,
-                                          &deletes, &live);
+                                          &deletes, NULL);
+
+    if (rc == GOBI_STORE_OK && gmcf->mass_delete_percent
+        && deletes >= NGX_HTTP_GOBI_MASS_MIN)
+    {
+        rc = gmcf->store_driver->delete_stats(job->store, job->vault.id,
+                                              job->device,
+                                              job->now
+                                              - NGX_HTTP_GOBI_MASS_WINDOW,
+                                              &deletes, &live);
+    }
+
     if (rc != GOBI_STORE_OK) {
         ngx_http_gobi_job_store_error(job, rc);
         return NGX_ERROR;
@@ -428,7 +444,8 @@ ngx_http_gobi_mass_delete_check(ngx_http_gobi_job_t *job)
 
     if (gmcf->mass_delete_percent) {
         /* a share of the files there were when the deleting began */
-        max = (live + deletes) * gmcf->mass_delete_limit / 100;
+        max = deletes >= NGX_HTTP_GOBI_MASS_MIN
+              ? (live + deletes) * gmcf->mass_delete_limit / 100 : 0;
         max = ngx_max(max, NGX_HTTP_GOBI_MASS_MIN);
 
     } else {

@@ -247,7 +247,7 @@ typedef struct {
     /*
      * For the mass-delete guard: *deletes counts the DELETE events of the
      * vault by device (NULL: by no device) with ts >= since; *live the
-     * vault's live files now.
+     * vault's live files now (live NULL: not counted, it costs a scan).
      */
     gobi_store_rc_e (*delete_stats)(gobi_store_t *st, int64_t vault,
         const char *device, int64_t since, int64_t *deletes, int64_t *live);

@@ -4829,7 +4829,10 @@ gobi_store_mongodb_delete_stats(gobi_store_t *st, int64_t vault,
     gobi_store_mongodb_backlog_t   bl;
 
     *deletes = 0;
-    *live = 0;
+
+    if (live) {
+        *live = 0;
+    }
 
     cl = gobi_store_mongodb_pop(st);
     if (cl == NULL) {
@@ -4857,7 +4860,7 @@ gobi_store_mongodb_delete_stats(gobi_store_t *st, int64_t vault,
     rc = gobi_store_mongodb_count(st, cl, "events", &filter, deletes);
     bson_destroy(&filter);
 
-    if (rc != GOBI_STORE_OK) {
+    if (rc != GOBI_STORE_OK || live == NULL) {
         goto done;
     }
 

@@ -2660,7 +2660,7 @@ gobi_store_sqlite_delete_stats(gobi_store_t *st, int64_t vault,
     grc = gobi_store_sqlite_count(c, GOBI_SQLITE_DELETE_COUNT, vault, device,
                                   since, deletes);
 
-    if (grc == GOBI_STORE_OK) {
+    if (grc == GOBI_STORE_OK && live) {
         grc = gobi_store_sqlite_count(c, GOBI_SQLITE_LIVE_COUNT, vault, NULL,
                                       0, live);
     }
