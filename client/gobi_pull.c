@@ -809,6 +809,17 @@ gobi_pull_download(gobi_sync_t *s, gobi_rchange_t *ch)
         return gobi_sync_base_put(s, &b);
     }
 
+    if (l.state == GOBI_L_CHANGED && s->server_resolves) {
+        /*
+         * Changed here and there: the push sends ours with its old base
+         * and the vault's strategy decides on the server (a conflict
+         * copy, a merge, the later one); what it decided comes down with
+         * the next pull.  No conflict copy of our own.
+         */
+        ch->done = 1;
+        return 0;
+    }
+
     if (l.state == GOBI_L_OTHER && l.link) {
         gobi_pull_refuse(s, ch, l.has_base ? "changed" : "was added");
         return 0;
@@ -844,6 +855,48 @@ gobi_pull_download(gobi_sync_t *s, gobi_rchange_t *ch)
 }
 
 
+/*
+ * Does the server decide conflicts for this vault (any strategy but
+ * server-wins)?  Asked once per run; an older server, or one that cannot
+ * be asked now, leaves conflict copies to the client.
+ */
+static void
+gobi_pull_strategy(gobi_sync_t *s)
+{
+    gobi_req_t   *r;
+    yajl_val      root, *items;
+    const char   *name, *strategy;
+    size_t        i, n;
+
+    if (s->strategy_known) {
+        return;
+    }
+
+    r = gobi_req_new("GET", gobi_api_url(s->server, "vaults"));
+    gobi_http_do(s->http, r);
+
+    if (r->cc == CURLE_OK && r->status == 200 && r->resp) {
+        s->strategy_known = 1;
+        root = gobi_json_parse(r->resp, r->resp_len, NULL, 0);
+        n = gobi_json_array(root, "vaults", &items);
+
+        for (i = 0; i < n; i++) {
+            name = gobi_json_str(items[i], "name");
+            strategy = gobi_json_str(items[i], "conflict_strategy");
+
+            if (name && strcmp(name, s->vault) == 0) {
+                s->server_resolves = strategy != NULL
+                                     && strcmp(strategy, "server-wins") != 0;
+            }
+        }
+
+        yajl_tree_free(root);
+    }
+
+    gobi_req_free(r);
+}
+
+
 int
 gobi_sync_pull(gobi_sync_t *s)
 {
@@ -861,6 +914,8 @@ gobi_sync_pull(gobi_sync_t *s)
     gobi_file_mode = 0666 & ~mask;
 
     expired = 0;
+
+    gobi_pull_strategy(s);
 
     if (s->cursor > 0) {
         rc = gobi_pull_events(s, &r, &expired);

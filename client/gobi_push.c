@@ -173,6 +173,13 @@ gobi_up_copied(gobi_up_t *u, gobi_req_t *r)
         rc = gobi_state_conflict_add(s->st, u->path, path, current);
     }
 
+    if (rc == 0 && current > 0 && s->cursor >= current) {
+        /* the pull may have passed the server's version of the file (it
+         * left it to the server): read the log again from before it */
+        s->cursor = current - 1;
+        rc = gobi_state_meta_set_int(s->st, "cursor", s->cursor);
+    }
+
     if (rc == 0) {
         s->stats.conflicts++;
         gobi_warn("conflict: \"%s\" changed here and on the server; your "

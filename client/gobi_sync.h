@@ -79,6 +79,9 @@ struct gobi_sync_s {
 
     int64_t             cursor;
     int                 need_pull;         /* a 412 came back */
+    int                 server_resolves;   /* the vault's strategy makes
+                                              the server decide conflicts */
+    int                 strategy_known;
     int                 rc;                /* first error of a transfer */
     int                 batch;             /* base writes not committed */
     int                 dirty_files;       /* files written since syncfs */

@@ -186,6 +186,10 @@ subtest 'concurrent writes through A and B: every subscriber sees each '
 
 subtest 'the same base through A and B at once: one wins, one gets 412'
 => sub {
+    # the race itself, without a conflict copy: server-wins refuses
+    my $sw = $ca->request(PATCH => 'vaults/notes',
+        json => { conflict_strategy => 'server-wins' });
+    is($sw->status, 200, 'notes: server-wins');
     my $cur = $ca->head('notes', 'f4.txt');
     my $ver = $cur->header('etag');
     like($ver // '', qr/^"\d+"$/, "f4.txt at $ver") or return;
