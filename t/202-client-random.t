@@ -81,8 +81,7 @@ sub sync {
 
 sub b2 {
     my ($bytes) = @_;
-    my $f = "$ENV{TMPDIR}/b2.$$";
-    $f = "/tmp/b2.$$" unless $ENV{TMPDIR};
+    my $f = ($ENV{TMPDIR} || '/tmp') . "/gobi-b2.$$";
     open my $fh, '>', $f or die "$f: $!";
     binmode $fh;
     print $fh $bytes;
