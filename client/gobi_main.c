@@ -29,7 +29,10 @@ static const gobi_command_t  gobi_commands[] = {
     { "login", gobi_cmd_login, 2, 2, "login <url> <username>" },
     { "logout", gobi_cmd_logout, 0, 1, "logout [url]" },
     { "vaults", gobi_cmd_vaults, 0, 0, "vaults" },
-    { "vault", gobi_cmd_vault, 2, 2, "vault create <name>" },
+    { "vault", gobi_cmd_vault, 2, 4,
+      "vault create <name>\n"
+      "  gobi vault set <name> conflict-strategy <strategy>\n"
+      "        (keep-both, last-writer-wins, server-wins or merge)" },
     { "clone", gobi_cmd_clone, 1, 2, "clone <vault> [dir]" },
     { "sync", gobi_cmd_sync, 0, 1, "sync [dir]" },
     { "watch", gobi_cmd_watch, 0, 1, "watch [dir]" },
