@@ -876,8 +876,9 @@ gobi_at_find(gobi_sync_t *s, int64_t ms, int64_t *seq)
     gobi_time_str(tbuf, sizeof(tbuf), ms);
 
     if (first_ts < 0) {
-        return gobi_error(GOBI_EXIT_NOT_FOUND, "vault \"%s\" has no events "
-                          "to go back to", s->vault);
+        return gobi_error(GOBI_EXIT_NOT_FOUND, "the server keeps no events "
+                          "of vault \"%s\" to find %s in: give a seq",
+                          s->vault, tbuf);
     }
 
     gobi_time_str(fbuf, sizeof(fbuf), first_ts);
