@@ -17,8 +17,10 @@
 
 #include "gobi.h"
 #include "gobi_api.h"
+#include "gobi_changes.h"
 #include "gobi_cmd.h"
 #include "gobi_json.h"
+#include "gobi_local.h"
 #include "gobi_out.h"
 #include "gobi_path.h"
 #include "gobi_pull.h"
@@ -482,11 +484,37 @@ gobi_restore_pick(gobi_sync_t *s, const char *path, int64_t *version)
 }
 
 
-/* the pull after a restore: a failure leaves the restore done */
 static int
-gobi_restore_pull(gobi_sync_t *s)
+gobi_restore_change(void *data, gobi_change_e kind, const char *path,
+    const char *src)
 {
-    int  rc;
+    int64_t  *n = data;
+
+    (void) path;
+    (void) src;
+
+    if (kind != GOBI_CH_SKIPPED) {
+        (*n)++;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The pull after a restore (a failure leaves the restore done).  It never
+ * writes over an edit made here and not synced yet: the sync's pull keeps
+ * it as a conflict copy, or leaves it to the push where the vault's
+ * strategy decides on the server.  Either way it is said: for the file
+ * (path) as a conflict, for the vault as the count of local changes left.
+ */
+static int
+gobi_restore_pull(gobi_sync_t *s, const char *path, int64_t *left)
+{
+    gobi_local_t  l;
+    int           rc;
+
+    *left = 0;
 
     rc = gobi_sync_pull(s);
 
@@ -503,7 +531,33 @@ gobi_restore_pull(gobi_sync_t *s)
                           (long long) s->stats.conflicts);
     }
 
-    return 0;
+    if (path) {
+        rc = gobi_local_get(s, path, &l);
+        if (rc != 0) {
+            return rc;
+        }
+
+        if (l.state == GOBI_L_CHANGED) {
+            *left = 1;
+            return gobi_error(GOBI_EXIT_CONFLICT, "\"%s\" has an edit here "
+                              "that was never synced, so the restored "
+                              "version is not written over it yet: \"gobi "
+                              "sync\" settles the two by the vault's "
+                              "conflict strategy, losing neither", path);
+        }
+
+        return 0;
+    }
+
+    rc = gobi_sync_changes(s, gobi_restore_change, left);
+
+    if (rc == 0 && *left) {
+        gobi_warn("%lld local changes not synced yet were left as they are "
+                  "(see \"gobi status\"): \"gobi sync\" sends them",
+                  (long long) *left);
+    }
+
+    return rc;
 }
 
 
@@ -513,7 +567,7 @@ gobi_restore_file(const char *arg)
     gobi_sync_t  *s;
     yajl_val      root;
     yajl_gen      g;
-    int64_t       from, version, seq, size;
+    int64_t       from, version, seq, size, left;
     char         *path, bbuf[32];
     int           rc;
 
@@ -544,7 +598,7 @@ gobi_restore_file(const char *arg)
     gobi_json_int(root, "seq", &seq);
     gobi_json_int(root, "size", &size);
 
-    rc = gobi_restore_pull(s);
+    rc = gobi_restore_pull(s, path, &left);
 
     if (gobi_opts.json && (rc == 0 || rc == GOBI_EXIT_CONFLICT)) {
         g = gobi_json_out_new();
@@ -561,6 +615,7 @@ gobi_restore_file(const char *arg)
         gobi_jkv_int(g, "cursor", s->cursor);
         gobi_jkv_int(g, "downloaded", s->stats.downloaded);
         gobi_jkv_int(g, "conflicts", s->stats.conflicts);
+        gobi_jkv_bool(g, "local_edit", (int) left);
         yajl_gen_map_close(g);
         gobi_json_out_end(g);
 
@@ -903,7 +958,7 @@ gobi_restore_at(const char *dir)
     struct stat   st;
     yajl_val      root;
     yajl_gen      g;
-    int64_t       seq, ms, restored, deleted, unchanged, head;
+    int64_t       seq, ms, restored, deleted, unchanged, head, left;
     char          tbuf[64];
     int           rc;
 
@@ -950,7 +1005,7 @@ gobi_restore_at(const char *dir)
     gobi_json_int(root, "seq", &head);
     yajl_tree_free(root);
 
-    rc = gobi_restore_pull(s);
+    rc = gobi_restore_pull(s, NULL, &left);
 
     if (gobi_opts.json && (rc == 0 || rc == GOBI_EXIT_CONFLICT)) {
         g = gobi_json_out_new();
@@ -972,6 +1027,7 @@ gobi_restore_at(const char *dir)
         gobi_jkv_int(g, "downloaded", s->stats.downloaded);
         gobi_jkv_int(g, "deleted_local", s->stats.deleted_local);
         gobi_jkv_int(g, "conflicts", s->stats.conflicts);
+        gobi_jkv_int(g, "local_changes", left);
         yajl_gen_map_close(g);
         gobi_json_out_end(g);
 
