@@ -250,9 +250,14 @@ subtest 'restore --at <time>' => sub {
 
     # the same moment as local time and as unix seconds: nothing to do
     my $local = strftime('%Y-%m-%dT%H:%M:%S', localtime $at);
-    my ($rc2, $r) = json_of('restore', '--at', $local, $b);
+    $t->put("$b/draft.txt", "not synced\n");
+    my ($rc2, $r, $err2) = json_of('restore', '--at', $local, $b);
     is($rc2, 0, "restore --at $local (local time)");
     is($r->{restored} + $r->{deleted}, 0, 'nothing changed again');
+    is($r->{local_changes}, 1, 'the unsynced file is left, and counted');
+    like($err2, qr/1 local changes not synced yet were left/, 'said');
+    is($t->get("$b/draft.txt"), "not synced\n", 'still there');
+    unlink "$b/draft.txt";
     ($rc2, my $r2) = json_of('restore', '--at', "\@$at", $b);
     is($rc2, 0, "restore --at \@$at");
     is($r2->{restored_to}, $r->{restored_to}, 'the same seq');
