@@ -44,6 +44,8 @@ typedef struct {
     const char     *device;                /* --device */
     const char     *keep;                  /* resolve --keep */
     int             limit;                 /* log -n */
+    int64_t         version;               /* restore --version, 0: none */
+    const char     *at;                    /* restore --at */
 } gobi_opts_t;
 
 

@@ -358,6 +358,250 @@ gobi_api_events(gobi_http_t *h, const char *server, const char *vault,
 }
 
 
+/* the generator's JSON as r's body; frees g */
+static void
+gobi_api_json_body(gobi_req_t *r, yajl_gen g)
+{
+    const unsigned char  *buf;
+    size_t                len;
+
+    yajl_gen_get_buf(g, &buf, &len);
+    gobi_req_json_body(r, gobi_strndup((const char *) buf, len));
+    yajl_gen_free(g);
+}
+
+
+static yajl_gen
+gobi_api_gen(void)
+{
+    yajl_gen  g;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        fputs("gobi: out of memory\n", stderr);
+        exit(GOBI_EXIT_ERROR);
+    }
+
+    return g;
+}
+
+
+static void
+gobi_api_gen_str(yajl_gen g, const char *s)
+{
+    yajl_gen_string(g, (const unsigned char *) s, strlen(s));
+}
+
+
+/* a failed request on a vault: its 404 named, the rest by gobi_req_error */
+static int
+gobi_api_vault_error(gobi_req_t *r, const char *vault, const char *what)
+{
+    char  code[64];
+
+    if (r->cc == CURLE_OK && r->status == 404
+        && strcmp(gobi_req_error_code(r, code, sizeof(code)),
+                  "vault_not_found") == 0)
+    {
+        return gobi_error(GOBI_EXIT_NOT_FOUND, "vault \"%s\" not found",
+                          vault);
+    }
+
+    return gobi_req_error(r, what);
+}
+
+
+int
+gobi_api_vault_strategy(gobi_http_t *h, const char *server,
+    const char *vault, const char *strategy, yajl_val *root)
+{
+    gobi_req_t  *r;
+    yajl_gen     g;
+    char         code[64];
+    int          rc;
+
+    *root = NULL;
+
+    g = gobi_api_gen();
+    yajl_gen_map_open(g);
+    gobi_api_gen_str(g, "conflict_strategy");
+    gobi_api_gen_str(g, strategy);
+    yajl_gen_map_close(g);
+
+    r = gobi_req_new("PATCH", gobi_api_vault_url(server, vault, NULL));
+    gobi_api_json_body(r, g);
+
+    gobi_http_do(h, r);
+
+    if (r->cc == CURLE_OK && r->status == 200) {
+        rc = gobi_api_parse(r, "vault", root);
+
+    } else if (r->cc == CURLE_OK && r->status == 400
+               && strcmp(gobi_req_error_code(r, code, sizeof(code)),
+                         "invalid_strategy") == 0)
+    {
+        rc = gobi_req_error(r, "cannot set the conflict strategy");
+        rc = gobi_error(GOBI_EXIT_USAGE, "%s", gobi_error_msg());
+
+    } else {
+        rc = gobi_api_vault_error(r, vault, "cannot set the conflict "
+                                  "strategy");
+    }
+
+    gobi_req_free(r);
+
+    return rc;
+}
+
+
+int
+gobi_api_versions(gobi_http_t *h, const char *server, const char *vault,
+    const char *path, int64_t before, yajl_val *root)
+{
+    gobi_req_t  *r;
+    char        *ep, *what, *base, code[64];
+    int          rc;
+
+    *root = NULL;
+
+    ep = gobi_http_escape_path(path);
+    what = gobi_sprintf("versions/%s", ep);
+    base = gobi_api_vault_url(server, vault, what);
+    free(ep);
+    free(what);
+
+    if (before > 0) {
+        r = gobi_req_new("GET", gobi_sprintf("%s?limit=%d&before=%lld", base,
+                                             GOBI_HISTORY_PAGE,
+                                             (long long) before));
+    } else {
+        r = gobi_req_new("GET", gobi_sprintf("%s?limit=%d", base,
+                                             GOBI_HISTORY_PAGE));
+    }
+
+    free(base);
+
+    gobi_http_do(h, r);
+
+    if (r->cc == CURLE_OK && r->status == 200) {
+        rc = gobi_api_parse(r, "versions", root);
+
+    } else if (r->cc == CURLE_OK && r->status == 404
+               && strcmp(gobi_req_error_code(r, code, sizeof(code)),
+                         "file_not_found") == 0)
+    {
+        rc = gobi_error(GOBI_EXIT_NOT_FOUND, "\"%s\": no such file in vault "
+                        "\"%s\", nor any history of it", path, vault);
+
+    } else {
+        rc = gobi_api_vault_error(r, vault, "cannot read the file's "
+                                  "versions");
+    }
+
+    gobi_req_free(r);
+
+    return rc;
+}
+
+
+int
+gobi_api_trash(gobi_http_t *h, const char *server, const char *vault,
+    const char *after, yajl_val *root)
+{
+    gobi_req_t  *r;
+    char        *base, *ea;
+    int          rc;
+
+    *root = NULL;
+
+    base = gobi_api_vault_url(server, vault, "trash");
+
+    if (after) {
+        ea = gobi_http_escape_path(after);
+        r = gobi_req_new("GET", gobi_sprintf("%s?limit=%d&after=%s", base,
+                                             GOBI_HISTORY_PAGE, ea));
+        free(ea);
+
+    } else {
+        r = gobi_req_new("GET", gobi_sprintf("%s?limit=%d", base,
+                                             GOBI_HISTORY_PAGE));
+    }
+
+    free(base);
+
+    gobi_http_do(h, r);
+
+    if (r->cc == CURLE_OK && r->status == 200) {
+        rc = gobi_api_parse(r, "trash", root);
+
+    } else {
+        rc = gobi_api_vault_error(r, vault, "cannot read the trash");
+    }
+
+    gobi_req_free(r);
+
+    return rc;
+}
+
+
+int
+gobi_api_restore(gobi_http_t *h, const char *server, const char *vault,
+    const char *device, const char *path, int64_t n, yajl_val *root)
+{
+    gobi_req_t  *r;
+    yajl_gen     g;
+    char         code[64];
+    int          rc;
+
+    *root = NULL;
+
+    g = gobi_api_gen();
+    yajl_gen_map_open(g);
+
+    if (path) {
+        gobi_api_gen_str(g, "path");
+        gobi_api_gen_str(g, path);
+        gobi_api_gen_str(g, "version");
+
+    } else {
+        gobi_api_gen_str(g, "seq");
+    }
+
+    yajl_gen_integer(g, n);
+    yajl_gen_map_close(g);
+
+    r = gobi_req_new("POST", gobi_api_vault_url(server, vault, "restore"));
+    gobi_api_json_body(r, g);
+    gobi_req_header(r, "X-Gobi-Device: %s", device);
+
+    gobi_http_do(h, r);
+
+    if (r->cc == CURLE_OK && r->status == 200) {
+        rc = gobi_api_parse(r, "restore", root);
+
+    } else if (path && r->cc == CURLE_OK && r->status == 404
+               && strcmp(gobi_req_error_code(r, code, sizeof(code)),
+                         "version_not_found") == 0)
+    {
+        rc = gobi_error(GOBI_EXIT_NOT_FOUND, "\"%s\" has no version %lld to "
+                        "restore (see \"gobi history %s\")", path,
+                        (long long) n, path);
+
+    } else if (r->cc == CURLE_OK && r->status == 400) {
+        /* a seq beyond the head, a path the server refuses */
+        rc = gobi_req_error(r, "cannot restore");
+        rc = gobi_error(GOBI_EXIT_USAGE, "%s", gobi_error_msg());
+
+    } else {
+        rc = gobi_api_vault_error(r, vault, "cannot restore");
+    }
+
+    gobi_req_free(r);
+
+    return rc;
+}
+
+
 int
 gobi_api_event(yajl_val v, gobi_event_t *ev)
 {

@@ -20,6 +20,9 @@ int gobi_cmd_status(int argc, char **argv);
 int gobi_cmd_log(int argc, char **argv);
 int gobi_cmd_conflicts(int argc, char **argv);
 int gobi_cmd_resolve(int argc, char **argv);
+int gobi_cmd_history(int argc, char **argv);
+int gobi_cmd_restore(int argc, char **argv);
+int gobi_cmd_trash(int argc, char **argv);
 
 
 #endif /* _GOBI_CMD_H_INCLUDED_ */

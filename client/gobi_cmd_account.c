@@ -1,7 +1,7 @@
 /*
  * Copyright (C) the gobi authors
  *
- * login, logout, vaults, vault create.
+ * login, logout, vaults, vault create, vault set.
  */
 
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include "gobi_api.h"
 #include "gobi_cmd.h"
 #include "gobi_path.h"
+#include "gobi_strategy.h"
 
 
 #define GOBI_PASSWORD_MAX  1024
@@ -273,7 +274,7 @@ gobi_cmd_vaults(int argc, char **argv)
     gobi_http_t  *h;
     yajl_val      root, *items;
     yajl_gen      g;
-    const char   *name;
+    const char   *name, *strategy;
     size_t        i, n;
     int64_t       head, created;
     char          tbuf[64];
@@ -318,16 +319,24 @@ gobi_cmd_vaults(int argc, char **argv)
         gobi_json_int(items[i], "head_seq", &head);
         gobi_json_int(items[i], "created_at", &created);
 
+        /* a server from before strategies has only keep-both */
+        strategy = gobi_json_str(items[i], "conflict_strategy");
+        if (strategy == NULL) {
+            strategy = gobi_strategy_name(GOBI_STRATEGY_DEFAULT);
+        }
+
         if (gobi_opts.json) {
             yajl_gen_map_open(g);
             gobi_jkv_str(g, "name", name);
             gobi_jkv_int(g, "head_seq", head);
             gobi_jkv_int(g, "created_at", created);
+            gobi_jkv_str(g, "conflict_strategy", strategy);
             yajl_gen_map_close(g);
 
         } else if (gobi_opts.verbose >= 0) {
-            printf("%-32s  seq %-8lld  created %s\n", name, (long long) head,
-                   gobi_time_str(tbuf, sizeof(tbuf), created));
+            printf("%-32s  seq %-8lld  created %s  %s\n", name,
+                   (long long) head,
+                   gobi_time_str(tbuf, sizeof(tbuf), created), strategy);
         }
     }
 
@@ -335,6 +344,81 @@ gobi_cmd_vaults(int argc, char **argv)
         yajl_gen_array_close(g);
         yajl_gen_map_close(g);
         gobi_json_out_end(g);
+    }
+
+    yajl_tree_free(root);
+    gobi_cred_free(&cred);
+
+    return 0;
+}
+
+
+/* vault set <name> conflict-strategy <strategy> */
+static int
+gobi_vault_set(const char *vault, const char *what, const char *value)
+{
+    gobi_cred_t       cred;
+    gobi_http_t      *h;
+    gobi_strategy_e   strategy;
+    const char       *why, *now;
+    yajl_val          root;
+    yajl_gen          g;
+    int64_t           head;
+    int               rc;
+
+    why = gobi_vault_name_check(vault, strlen(vault));
+    if (why) {
+        return gobi_error(GOBI_EXIT_USAGE, "bad vault name \"%s\": %s",
+                          vault, why);
+    }
+
+    if (strcmp(what, "conflict-strategy") != 0) {
+        return gobi_error(GOBI_EXIT_USAGE, "gobi vault set: unknown setting "
+                          "\"%s\" (there is conflict-strategy)", what);
+    }
+
+    /* the names the server knows, from the code it uses */
+    if (gobi_strategy_parse(value, strlen(value), &strategy) != 0) {
+        return gobi_error(GOBI_EXIT_USAGE, "unknown conflict strategy \"%s\":"
+                          " keep-both, last-writer-wins, server-wins or "
+                          "merge", value);
+    }
+
+    rc = gobi_account(&cred, &h);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = gobi_api_vault_strategy(h, cred.url, vault,
+                                 gobi_strategy_name(strategy), &root);
+
+    gobi_http_free(h);
+
+    if (rc != 0) {
+        gobi_cred_free(&cred);
+        return rc;
+    }
+
+    now = gobi_json_str(root, "conflict_strategy");
+    if (now == NULL) {
+        now = gobi_strategy_name(strategy);
+    }
+
+    if (gobi_opts.json) {
+        head = 0;
+        gobi_json_int(root, "head_seq", &head);
+
+        g = gobi_json_out_new();
+        yajl_gen_map_open(g);
+        gobi_jkv_str(g, "name", vault);
+        gobi_jkv_str(g, "server", cred.url);
+        gobi_jkv_int(g, "head_seq", head);
+        gobi_jkv_str(g, "conflict_strategy", now);
+        yajl_gen_map_close(g);
+        gobi_json_out_end(g);
+
+    } else {
+        gobi_out("vault %s: conflict strategy %s", vault, now);
     }
 
     yajl_tree_free(root);
@@ -353,11 +437,14 @@ gobi_cmd_vault(int argc, char **argv)
     yajl_gen      g;
     int           rc;
 
-    (void) argc;
+    if (argc == 4 && strcmp(argv[0], "set") == 0) {
+        return gobi_vault_set(argv[1], argv[2], argv[3]);
+    }
 
-    if (strcmp(argv[0], "create") != 0) {
+    if (argc != 2 || strcmp(argv[0], "create") != 0) {
         return gobi_error(GOBI_EXIT_USAGE, "usage: gobi vault create "
-                          "<name>");
+                          "<name>, or gobi vault set <name> "
+                          "conflict-strategy <strategy>");
     }
 
     why = gobi_vault_name_check(argv[1], strlen(argv[1]));

@@ -29,7 +29,10 @@ static const gobi_command_t  gobi_commands[] = {
     { "login", gobi_cmd_login, 2, 2, "login <url> <username>" },
     { "logout", gobi_cmd_logout, 0, 1, "logout [url]" },
     { "vaults", gobi_cmd_vaults, 0, 0, "vaults" },
-    { "vault", gobi_cmd_vault, 2, 2, "vault create <name>" },
+    { "vault", gobi_cmd_vault, 2, 4,
+      "vault create <name>\n"
+      "  gobi vault set <name> conflict-strategy <strategy>\n"
+      "        (keep-both, last-writer-wins, server-wins or merge)" },
     { "clone", gobi_cmd_clone, 1, 2, "clone <vault> [dir]" },
     { "sync", gobi_cmd_sync, 0, 1, "sync [dir]" },
     { "watch", gobi_cmd_watch, 0, 1, "watch [dir]" },
@@ -38,6 +41,11 @@ static const gobi_command_t  gobi_commands[] = {
     { "conflicts", gobi_cmd_conflicts, 0, 1, "conflicts [dir]" },
     { "resolve", gobi_cmd_resolve, 1, 2,
       "resolve <path> --keep local|remote|both [dir]" },
+    { "history", gobi_cmd_history, 1, 1, "history <path>" },
+    { "restore", gobi_cmd_restore, 0, 1,
+      "restore <path> [--version N]\n"
+      "  gobi restore --at <seq|time> [dir]" },
+    { "trash", gobi_cmd_trash, 0, 1, "trash [dir]" },
     { NULL, NULL, 0, 0, NULL }
 };
 
@@ -64,6 +72,11 @@ gobi_usage(FILE *f)
         "  --allow-mass-delete  allow deleting more than half of the files\n"
         "  --keep WHICH         resolve: local, remote or both\n"
         "  -n N                 log: number of events (default 20)\n"
+        "  --version N          restore: that version (default: the one "
+        "before)\n"
+        "  --at SEQ|TIME        restore: the vault as of a seq or a time:\n"
+        "                       2026-12-03T10:15:00Z, local without Z, "
+        "@unix-seconds\n"
         "\nexit codes: 0 ok, 1 error, 2 usage, 3 auth, 4 network or server "
         "down,\n  5 not found, 6 conflict, 7 disk full or local I/O, "
         "8 mass delete refused,\n  9 server error, 10 already exists, "
@@ -75,7 +88,7 @@ int
 main(int argc, char **argv)
 {
     const gobi_command_t  *c;
-    int                    opt, rc, nargs;
+    int                    opt, rc, nargs, version;
     char                 **args;
     char                  *end;
 
@@ -88,13 +101,16 @@ main(int argc, char **argv)
         { "jobs", required_argument, NULL, 'j' },
         { "allow-mass-delete", no_argument, NULL, 'M' },
         { "keep", required_argument, NULL, 'K' },
+        { "at", required_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
+        /* gobi --version; restore <path> --version N */
+        { "version", optional_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
 
     gobi_opts.jobs = 16;
     gobi_opts.limit = 20;
+    version = 0;
 
     while ((opt = getopt_long(argc, argv, "qvj:n:h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -139,20 +155,51 @@ main(int argc, char **argv)
         case 'K':
             gobi_opts.keep = optarg;
             break;
+        case 'A':
+            gobi_opts.at = optarg;
+            break;
         case 'h':
             gobi_usage(stdout);
             return GOBI_EXIT_OK;
         case 'V':
-            printf("gobi %s\n", GOBI_VERSION);
-            return GOBI_EXIT_OK;
+            /* a number after it is its argument, as for -n N */
+            if (optarg == NULL && optind < argc && argv[optind][0] >= '0'
+                && argv[optind][0] <= '9')
+            {
+                optarg = argv[optind++];
+            }
+
+            if (optarg == NULL) {
+                version = 1;
+                break;
+            }
+
+            gobi_opts.version = strtoll(optarg, &end, 10);
+            if (*end != '\0' || gobi_opts.version < 1) {
+                fprintf(stderr, "gobi: --version wants a version number "
+                        "(see gobi history)\n");
+                return GOBI_EXIT_USAGE;
+            }
+            break;
         default:
             gobi_usage(stderr);
             return GOBI_EXIT_USAGE;
         }
     }
 
+    if (version && (optind >= argc || strcmp(argv[optind], "restore"))) {
+        printf("gobi %s\n", GOBI_VERSION);
+        return GOBI_EXIT_OK;
+    }
+
     if (optind >= argc) {
         gobi_usage(stderr);
+        return GOBI_EXIT_USAGE;
+    }
+
+    if (version) {
+        fprintf(stderr, "gobi: --version wants a version number (see gobi "
+                "history)\n");
         return GOBI_EXIT_USAGE;
     }
 
