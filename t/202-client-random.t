@@ -102,8 +102,11 @@ sub history {
         $since = $j->{events}[-1]{seq};
     }
     for my $p (keys %paths) {
+        my $bytes = $p;
+        utf8::encode($bytes) if utf8::is_utf8($bytes);  # JSON gave chars
         my $r = $api->request(GET => "vaults/$vault/versions/"
-            . Gobi::Client::escape_path($p) . '?limit=1000');
+            . Gobi::Client::escape_path($bytes) . '?limit=1000');
+        diag("history of $bytes: " . $r->status) unless $r->status == 200;
         next unless $r->status == 200;
         $h{ $_->{hash} } = 1 for @{ $r->json->{versions} };
     }
