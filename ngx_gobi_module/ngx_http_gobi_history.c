@@ -644,6 +644,8 @@ ngx_http_gobi_run_restore(ngx_http_gobi_job_t *job)
         ngx_http_gobi_gen_int(job->gen, ev.seq);
         ngx_http_gobi_gen_str(job->gen, "restored_from");
         ngx_http_gobi_gen_int(job->gen, job->version);
+        ngx_http_gobi_gen_str(job->gen, "unchanged");
+        yajl_gen_bool(job->gen, n.unchanged != 0);
     }
 
     yajl_gen_map_close(job->gen);

@@ -86,8 +86,8 @@ put notes a.txt second
 my $r = main::restore($c, { path => 'a.txt', version => 1 });
 is($r->status, 200, 'restored') or diag $r->body;
 json_subset_ok($r->json, { path => 'a.txt', version => 3,
-    hash => blake2b_hex('first'), seq => 3, restored_from => 1 },
-    'the answer');
+    hash => blake2b_hex('first'), seq => 3, restored_from => 1,
+    unchanged => JSON::PP::false }, 'the answer');
 is(main::body_of($c, 'a.txt'), 'first', 'the old content is back');
 my $ev = $c->events('notes', since => 2)->json->{events};
 json_subset_ok($ev->[0], { type => 'modify', path => 'a.txt', seq => 3,
@@ -95,6 +95,7 @@ json_subset_ok($ev->[0], { type => 'modify', path => 'a.txt', seq => 3,
 $r = main::restore($c, { path => 'a.txt', version => 3 });
 is($r->status, 200, 'restoring the current version: 200');
 is($r->json->{version}, 3, 'nothing new');
+is($r->json->{unchanged}, JSON::PP::true, 'unchanged: true');
 is($c->events('notes', since => 0)->json->{head_seq}, 3, 'no event');
 
 
