@@ -20,8 +20,10 @@
 #include "gobi_local.h"
 #include "gobi_map.h"
 #include "gobi_out.h"
+#include "gobi_path.h"
 #include "gobi_scan.h"
 #include "gobi_state.h"
+#include "gobi_strategy.h"
 
 
 #define GOBI_BATCH        512              /* base writes per commit */
@@ -230,15 +232,16 @@ gobi_local_get(gobi_sync_t *s, const char *path, gobi_local_t *l)
 }
 
 
-/* a free name beside path, in its folder dfd */
+/* a free name beside path, in its folder dfd (the rule: lib's, as the
+ * server's copies) */
 static char *
 gobi_local_conflict_name(gobi_sync_t *s, int dfd, const char *path)
 {
-    const char  *slash, *name, *dot;
-    char         date[32], *copy;
+    const char  *slash;
+    char         date[32], copy[GOBI_PATH_MAX + 1];
     time_t       t;
     struct tm    tm;
-    size_t       dirlen, stem;
+    size_t       dirlen;
     int          i;
     struct stat  st;
 
@@ -251,40 +254,22 @@ gobi_local_conflict_name(gobi_sync_t *s, int dfd, const char *path)
     }
 
     slash = strrchr(path, '/');
-    name = slash ? slash + 1 : path;
-    dirlen = name - path;
+    dirlen = slash ? (size_t) (slash + 1 - path) : 0;
 
-    dot = strrchr(name, '.');
-    if (dot == NULL || dot == name) {
-        dot = name + strlen(name);
-    }
-
-    stem = dot - path;
-
-    for (i = 1; ; i++) {
-        if (i == 1) {
-            copy = gobi_sprintf("%.*s (conflict %s %s)%s", (int) stem, path,
-                                s->device, date, dot);
-
-        } else {
-            copy = gobi_sprintf("%.*s (conflict %s %s %d)%s", (int) stem,
-                                path, s->device, date, i, dot);
-        }
-
-        if (strlen(copy) - dirlen > 255) {
-            /* too long a name: shorten the stem */
-            free(copy);
-            copy = gobi_sprintf("%.*s (conflict %s %s %d)%s", (int) dirlen,
-                                path, s->device, date, i, "");
+    for (i = 1; i < 1000; i++) {
+        if (gobi_conflict_name(copy, sizeof(copy), path, s->device, date, i)
+            == 0)
+        {
+            return NULL;
         }
 
         /* free, or not for fstatat to say: RENAME_NOREPLACE decides */
         if (fstatat(dfd, copy + dirlen, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            return copy;
+            return gobi_strdup(copy);
         }
-
-        free(copy);
     }
+
+    return NULL;
 }
 
 
@@ -303,6 +288,10 @@ gobi_local_conflict_copy(gobi_sync_t *s, const char *path,
 
     for (tries = 0; dfd >= 0 && tries < 10; tries++) {
         copy = gobi_local_conflict_name(s, dfd, path);
+
+        if (copy == NULL) {
+            break;
+        }
 
         if (renameat2(dfd, name, dfd, copy + (name - path), RENAME_NOREPLACE)
             == 0)
