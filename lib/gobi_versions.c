@@ -4,6 +4,7 @@
  * File history (see gobi_versions.h).
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "gobi_versions.h"
@@ -151,4 +152,63 @@ gobi_versions_keep(const gobi_versions_policy_t *policy, int64_t now,
     }
 
     return kept;
+}
+
+
+gobi_version_t *
+gobi_versions_buf_push(gobi_versions_buf_t *b)
+{
+    size_t           size;
+    unsigned char   *keep;
+    gobi_version_t  *v;
+
+    if (b->n == b->size) {
+        size = b->size ? 2 * b->size : 64;
+
+        v = realloc(b->v, size * sizeof(gobi_version_t));
+        if (v == NULL) {
+            return NULL;
+        }
+
+        b->v = v;
+
+        keep = realloc(b->keep, size);
+        if (keep == NULL) {
+            return NULL;
+        }
+
+        b->keep = keep;
+        b->size = size;
+    }
+
+    v = &b->v[b->n++];
+    memset(v, 0, sizeof(gobi_version_t));
+
+    return v;
+}
+
+
+size_t
+gobi_versions_buf_judge(gobi_versions_buf_t *b,
+    const gobi_versions_policy_t *policy, int64_t now)
+{
+    size_t          i;
+    gobi_version_t  tmp;
+
+    for (i = 0; i < b->n / 2; i++) {
+        tmp = b->v[i];
+        b->v[i] = b->v[b->n - 1 - i];
+        b->v[b->n - 1 - i] = tmp;
+    }
+
+    return gobi_versions_keep(policy, now, b->v, b->n, b->keep);
+}
+
+
+void
+gobi_versions_buf_free(gobi_versions_buf_t *b)
+{
+    free(b->v);
+    free(b->keep);
+    memset(b, 0, sizeof(gobi_versions_buf_t));
 }

@@ -65,4 +65,24 @@ size_t gobi_versions_keep(const gobi_versions_policy_t *policy, int64_t now,
     const gobi_version_t *v, size_t n, unsigned char *keep);
 
 
+/*
+ * One path's versions as a store reads them for thinning: oldest first
+ * (its index order), judged newest first.
+ */
+typedef struct {
+    gobi_version_t        *v;
+    unsigned char         *keep;
+    size_t                 n;
+    size_t                 size;
+} gobi_versions_buf_t;
+
+/* a zeroed slot at the end; NULL when out of memory */
+gobi_version_t *gobi_versions_buf_push(gobi_versions_buf_t *b);
+/* gobi_versions_keep() of b's versions (reversed: newest first from now
+ * on), b->keep[i] for each; returns how many are kept */
+size_t gobi_versions_buf_judge(gobi_versions_buf_t *b,
+    const gobi_versions_policy_t *policy, int64_t now);
+void gobi_versions_buf_free(gobi_versions_buf_t *b);
+
+
 #endif /* _GOBI_VERSIONS_H_INCLUDED_ */

@@ -5077,39 +5077,8 @@ typedef struct {
     int64_t                      vault;
     int                          gone;     /* the vault is */
     char                        *path;
-    gobi_version_t              *v;
-    size_t                       n;
-    size_t                       size;
-    unsigned char               *keep;
+    gobi_versions_buf_t          buf;
 } gobi_store_mongodb_thin_t;
-
-
-static int
-gobi_store_mongodb_thin_grow(gobi_store_mongodb_thin_t *t)
-{
-    size_t           size;
-    unsigned char   *keep;
-    gobi_version_t  *v;
-
-    size = t->size ? 2 * t->size : 64;
-
-    v = realloc(t->v, size * sizeof(gobi_version_t));
-    if (v == NULL) {
-        return -1;
-    }
-
-    t->v = v;
-
-    keep = realloc(t->keep, size);
-    if (keep == NULL) {
-        return -1;
-    }
-
-    t->keep = keep;
-    t->size = size;
-
-    return 0;
-}
 
 
 static gobi_store_rc_e
@@ -5120,34 +5089,27 @@ gobi_store_mongodb_thin_path(gobi_store_t *st, gobi_store_mongodb_thin_t *t,
     char            *key;
     size_t           i;
     bson_t           sel;
-    gobi_version_t   tmp;
     gobi_store_rc_e  rc;
 
-    if (t->n == 0 || t->gone) {
+    if (t->buf.n == 0 || t->gone) {
         return GOBI_STORE_OK;
     }
 
     /* read oldest first, judged newest first */
 
-    for (i = 0; i < t->n / 2; i++) {
-        tmp = t->v[i];
-        t->v[i] = t->v[t->n - 1 - i];
-        t->v[t->n - 1 - i] = tmp;
-    }
-
-    if (gobi_versions_keep(policy, now, t->v, t->n, t->keep) == t->n) {
+    if (gobi_versions_buf_judge(&t->buf, policy, now) == t->buf.n) {
         return GOBI_STORE_OK;
     }
 
     rc = GOBI_STORE_OK;
 
-    for (i = 0; rc == GOBI_STORE_OK && i < t->n; i++) {
-        if (t->keep[i]) {
+    for (i = 0; rc == GOBI_STORE_OK && i < t->buf.n; i++) {
+        if (t->buf.keep[i]) {
             continue;
         }
 
         key = gobi_store_mongodb_version_key(t->vault, t->path,
-                                             t->v[i].version);
+                                             t->buf.v[i].version);
         bson_init(&sel);
         BSON_APPEND_UTF8(&sel, "_id", key);
         rc = gobi_store_mongodb_batch_add(st, b, &sel, 1);
@@ -5254,19 +5216,18 @@ gobi_store_mongodb_versions_prune(gobi_store_t *st,
                 goto nomem;
             }
 
-            t.n = 0;
+            t.buf.n = 0;
         }
 
         if (t.gone) {
             continue;
         }
 
-        if (t.n == t.size && gobi_store_mongodb_thin_grow(&t) != 0) {
+        v = gobi_versions_buf_push(&t.buf);
+        if (v == NULL) {
             goto nomem;
         }
 
-        v = &t.v[t.n++];
-        memset(v, 0, sizeof(gobi_version_t));
         v->version = gobi_store_mongodb_get_int(d, "version");
         v->ts = gobi_store_mongodb_get_int(d, "ts");
         v->deleted = bson_iter_init_find(&it, d, "deleted")
@@ -5316,8 +5277,7 @@ done:
 
     free(gone);
     free(t.path);
-    free(t.v);
-    free(t.keep);
+    gobi_versions_buf_free(&t.buf);
 
     mongoc_client_pool_push(st->pool, cl);
 

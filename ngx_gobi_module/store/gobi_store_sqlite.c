@@ -2414,6 +2414,39 @@ gobi_store_sqlite_version_row(sqlite3_stmt *stmt, int col,
 }
 
 
+/*
+ * The next row of a page, from a query bound with LIMIT limit + 1 (limit
+ * 0: all): *row is 0 at the page's end; the one row beyond it sets *more
+ * instead of being returned.
+ */
+
+static gobi_store_rc_e
+gobi_store_sqlite_page_step(gobi_store_sqlite_conn_t *c, sqlite3_stmt *stmt,
+    gobi_store_sqlite_stmt_e id, int64_t limit, int64_t *n, int *more,
+    int *row)
+{
+    gobi_store_rc_e  grc;
+
+    grc = gobi_store_sqlite_step(c, stmt, id, row);
+    if (grc != GOBI_STORE_OK || !*row) {
+        return grc;
+    }
+
+    if (limit > 0 && *n == limit) {
+        if (more) {
+            *more = 1;
+        }
+
+        *row = 0;
+        return GOBI_STORE_OK;
+    }
+
+    (*n)++;
+
+    return GOBI_STORE_OK;
+}
+
+
 static gobi_store_rc_e
 gobi_store_sqlite_version_list(gobi_store_t *st, int64_t vault,
     const char *path, int64_t before, int64_t limit, gobi_version_cb cb,
@@ -2440,16 +2473,10 @@ gobi_store_sqlite_version_list(gobi_store_t *st, int64_t vault,
     sqlite3_bind_int64(stmt, 3, before > 0 ? before : INT64_MAX);
     sqlite3_bind_int64(stmt, 4, limit > 0 ? limit + 1 : -1);
 
-    for (n = 0; ; n++) {
-        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VERSION_LIST, &row);
+    for (n = 0; ; ) {
+        grc = gobi_store_sqlite_page_step(c, stmt, GOBI_SQLITE_VERSION_LIST,
+                                          limit, &n, more, &row);
         if (grc != GOBI_STORE_OK || !row) {
-            break;
-        }
-
-        if (limit > 0 && n == limit) {
-            if (more) {
-                *more = 1;
-            }
             break;
         }
 
@@ -2521,16 +2548,10 @@ gobi_store_sqlite_trash_list(gobi_store_t *st, int64_t vault,
     sqlite3_bind_text(stmt, 2, after ? after : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 3, limit > 0 ? limit + 1 : -1);
 
-    for (n = 0; ; n++) {
-        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_TRASH_LIST, &row);
+    for (n = 0; ; ) {
+        grc = gobi_store_sqlite_page_step(c, stmt, GOBI_SQLITE_TRASH_LIST,
+                                          limit, &n, more, &row);
         if (grc != GOBI_STORE_OK || !row) {
-            break;
-        }
-
-        if (limit > 0 && n == limit) {
-            if (more) {
-                *more = 1;
-            }
             break;
         }
 
@@ -2576,16 +2597,10 @@ gobi_store_sqlite_versions_at(gobi_store_t *st, int64_t vault, int64_t seq,
     sqlite3_bind_text(stmt, 3, after ? after : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 4, limit > 0 ? limit + 1 : -1);
 
-    for (n = 0; ; n++) {
-        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VERSIONS_AT, &row);
+    for (n = 0; ; ) {
+        grc = gobi_store_sqlite_page_step(c, stmt, GOBI_SQLITE_VERSIONS_AT,
+                                          limit, &n, more, &row);
         if (grc != GOBI_STORE_OK || !row) {
-            break;
-        }
-
-        if (limit > 0 && n == limit) {
-            if (more) {
-                *more = 1;
-            }
             break;
         }
 
@@ -2682,53 +2697,22 @@ gobi_store_sqlite_delete_stats(gobi_store_t *st, int64_t vault,
  */
 
 typedef struct {
-    int64_t            vault;
-    char              *path;
-    gobi_version_t    *v;
-    size_t             n, size;
-    unsigned char     *keep;
+    int64_t               vault;
+    char                 *path;
+    gobi_versions_buf_t   buf;
 } gobi_store_sqlite_thin_t;
-
-
-static int
-gobi_store_sqlite_thin_grow(gobi_store_sqlite_thin_t *t)
-{
-    size_t           size;
-    unsigned char   *keep;
-    gobi_version_t  *v;
-
-    size = t->size ? 2 * t->size : 64;
-
-    v = realloc(t->v, size * sizeof(gobi_version_t));
-    if (v == NULL) {
-        return -1;
-    }
-
-    t->v = v;
-
-    keep = realloc(t->keep, size);
-    if (keep == NULL) {
-        return -1;
-    }
-
-    t->keep = keep;
-    t->size = size;
-
-    return 0;
-}
 
 
 static gobi_store_rc_e
 gobi_store_sqlite_thin_path(gobi_store_t *st, gobi_store_sqlite_thin_t *t,
     const gobi_versions_policy_t *policy, int64_t now, int64_t *removed)
 {
-    size_t                     i, kept;
+    size_t                     i;
     sqlite3_stmt              *stmt;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
 
-    kept = gobi_versions_keep(policy, now, t->v, t->n, t->keep);
-    if (kept == t->n) {
+    if (gobi_versions_buf_judge(&t->buf, policy, now) == t->buf.n) {
         return GOBI_STORE_OK;
     }
 
@@ -2739,14 +2723,14 @@ gobi_store_sqlite_thin_path(gobi_store_t *st, gobi_store_sqlite_thin_t *t,
 
     grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_VERSION_DROP, &stmt);
 
-    for (i = 0; grc == GOBI_STORE_OK && i < t->n; i++) {
-        if (t->keep[i]) {
+    for (i = 0; grc == GOBI_STORE_OK && i < t->buf.n; i++) {
+        if (t->buf.keep[i]) {
             continue;
         }
 
         sqlite3_bind_int64(stmt, 1, t->vault);
         sqlite3_bind_text(stmt, 2, t->path, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(stmt, 3, t->v[i].version);
+        sqlite3_bind_int64(stmt, 3, t->buf.v[i].version);
 
         grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VERSION_DROP, NULL);
         gobi_store_sqlite_reset(stmt);
@@ -2769,11 +2753,10 @@ gobi_store_sqlite_versions_prune(gobi_store_t *st,
     const gobi_versions_policy_t *policy, int64_t now, int64_t *removed)
 {
     int                        row;
-    size_t                     i;
     int64_t                    vault;
     const char                *path;
     sqlite3_stmt              *stmt;
-    gobi_version_t            *v, tmp;
+    gobi_version_t            *v;
     gobi_store_rc_e            grc;
     gobi_store_sqlite_conn_t  *c;
     gobi_store_sqlite_thin_t   t;
@@ -2798,7 +2781,7 @@ gobi_store_sqlite_versions_prune(gobi_store_t *st,
         sqlite3_bind_int64(stmt, 1, t.vault);
         sqlite3_bind_text(stmt, 2, t.path, -1, SQLITE_TRANSIENT);
 
-        t.n = 0;
+        t.buf.n = 0;
 
         for ( ;; ) {
             grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VERSIONS_SCAN,
@@ -2810,7 +2793,7 @@ gobi_store_sqlite_versions_prune(gobi_store_t *st,
             vault = sqlite3_column_int64(stmt, 0);
             path = (const char *) sqlite3_column_text(stmt, 1);
 
-            if (t.n == 0) {
+            if (t.buf.n == 0) {
                 free(t.path);
                 t.vault = vault;
                 t.path = strdup(path ? path : "");
@@ -2827,14 +2810,13 @@ gobi_store_sqlite_versions_prune(gobi_store_t *st,
                 break;
             }
 
-            if (t.n == t.size && gobi_store_sqlite_thin_grow(&t) != 0) {
+            v = gobi_versions_buf_push(&t.buf);
+            if (v == NULL) {
                 grc = gobi_store_sqlite_invalid("versions_prune",
                                                 "out of memory");
                 break;
             }
 
-            v = &t.v[t.n++];
-            memset(v, 0, sizeof(gobi_version_t));
             v->version = sqlite3_column_int64(stmt, 2);
             v->ts = sqlite3_column_int64(stmt, 3);
             v->deleted = sqlite3_column_int(stmt, 4) != 0;
@@ -2843,17 +2825,8 @@ gobi_store_sqlite_versions_prune(gobi_store_t *st,
 
         gobi_store_sqlite_release(st, c, stmt);
 
-        if (grc != GOBI_STORE_OK || t.n == 0) {
+        if (grc != GOBI_STORE_OK || t.buf.n == 0) {
             break;
-        }
-
-        /* the index is in ascending order, gobi_versions_keep() wants the
-         * newest first */
-
-        for (i = 0; i < t.n / 2; i++) {
-            tmp = t.v[i];
-            t.v[i] = t.v[t.n - 1 - i];
-            t.v[t.n - 1 - i] = tmp;
         }
 
         grc = gobi_store_sqlite_thin_path(st, &t, policy, now, removed);
@@ -2863,8 +2836,7 @@ gobi_store_sqlite_versions_prune(gobi_store_t *st,
     }
 
     free(t.path);
-    free(t.v);
-    free(t.keep);
+    gobi_versions_buf_free(&t.buf);
 
     return grc;
 }
