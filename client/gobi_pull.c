@@ -863,37 +863,31 @@ gobi_pull_download(gobi_sync_t *s, gobi_rchange_t *ch)
 static void
 gobi_pull_strategy(gobi_sync_t *s)
 {
-    gobi_req_t   *r;
     yajl_val      root, *items;
     const char   *name, *strategy;
     size_t        i, n;
 
-    if (s->strategy_known) {
+    if (s->strategy_known || gobi_api_vault_list(s->http, s->server, &root)
+                             != 0)
+    {
+        /* not asked again, or not now: the pull says what is wrong */
         return;
     }
 
-    r = gobi_req_new("GET", gobi_api_url(s->server, "vaults"));
-    gobi_http_do(s->http, r);
+    s->strategy_known = 1;
+    n = gobi_json_array(root, "vaults", &items);
 
-    if (r->cc == CURLE_OK && r->status == 200 && r->resp) {
-        s->strategy_known = 1;
-        root = gobi_json_parse(r->resp, r->resp_len, NULL, 0);
-        n = gobi_json_array(root, "vaults", &items);
+    for (i = 0; i < n; i++) {
+        name = gobi_json_str(items[i], "name");
+        strategy = gobi_json_str(items[i], "conflict_strategy");
 
-        for (i = 0; i < n; i++) {
-            name = gobi_json_str(items[i], "name");
-            strategy = gobi_json_str(items[i], "conflict_strategy");
-
-            if (name && strcmp(name, s->vault) == 0) {
-                s->server_resolves = strategy != NULL
-                                     && strcmp(strategy, "server-wins") != 0;
-            }
+        if (name && strcmp(name, s->vault) == 0) {
+            s->server_resolves = strategy != NULL
+                                 && strcmp(strategy, "server-wins") != 0;
         }
-
-        yajl_tree_free(root);
     }
 
-    gobi_req_free(r);
+    yajl_tree_free(root);
 }
 
 
