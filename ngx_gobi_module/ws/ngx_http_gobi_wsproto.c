@@ -937,14 +937,6 @@ ngx_http_gobi_run_op(ngx_http_gobi_job_t *job)
 
     subject = job->from ? job->from : job->path;
 
-    /* the strategy is the vault's: read it with the write's own record */
-    rc = job->gmcf->store_driver->vault_get_by_id(job->store, job->vault.id,
-                                                  &job->vault);
-    if (rc != GOBI_STORE_OK) {
-        ngx_http_gobi_job_store_error(job, rc);
-        goto done;
-    }
-
     if (w.type == GOBI_EV_DELETE) {
         switch (ngx_http_gobi_mass_delete_check(job)) {
 
@@ -973,12 +965,23 @@ ngx_http_gobi_run_op(ngx_http_gobi_job_t *job)
                                         &job->event, &job->file);
 
     if (rc == GOBI_STORE_CONFLICT) {
-        rc = ngx_http_gobi_resolve(job, &w, rc);
+        /* the session knows the vault's id only: its strategy is read
+         * when a conflict needs it */
+        rc = job->gmcf->store_driver->vault_get_by_id(job->store,
+                                                      job->vault.id,
+                                                      &job->vault);
+        if (rc != GOBI_STORE_OK) {
+            ngx_http_gobi_job_store_error(job, rc);
+            goto done;
+        }
+
+        rc = ngx_http_gobi_resolve(job, &w, GOBI_STORE_CONFLICT);
 
         if (job->code) {
             goto done;
         }
     }
+
     switch (rc) {
 
     case GOBI_STORE_OK:
