@@ -1,0 +1,119 @@
+/*
+ * Copyright (C) the gobi authors
+ *
+ * The blob targets of a worker: one or more storage drivers (a
+ * gobi_storage line each) used as one.  Writes go to every target and are
+ * durable once `quorum` of them have the blob; reads come from the first
+ * healthy target that has it and fall back to the next; a target that
+ * fails is left alone for a while (its next try comes after a back-off)
+ * and what it missed is copied to it by gobi_blob_scrub().  nginx-free
+ * and thread-safe: pool threads share one gobi_blob_t per worker.
+ *
+ * Bytes are the stored form (ciphertext with encryption at rest): the
+ * layer neither encrypts nor decrypts.
+ */
+
+#ifndef _GOBI_BLOB_H_INCLUDED_
+#define _GOBI_BLOB_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gobi_storage.h"
+
+
+#define GOBI_BLOB_TARGETS_MAX  8
+
+
+typedef struct gobi_blob_s  gobi_blob_t;
+
+
+typedef struct {
+    const gobi_storage_driver_t  *driver;
+    const char                   *arg;     /* what follows "scheme:" */
+    const char                   *name;    /* for logs: the URI, masked */
+    gobi_storage_conf_t           conf;
+} gobi_blob_target_conf_t;
+
+
+/*
+ * Opens every target (a failure to open is a configuration error: NULL
+ * with errbuf filled).  quorum 0 means all of them.
+ */
+gobi_blob_t *gobi_blob_open(const gobi_blob_target_conf_t *targets,
+    size_t n, size_t quorum, char *errbuf, size_t errlen);
+void gobi_blob_close(gobi_blob_t *b);
+
+size_t gobi_blob_targets(gobi_blob_t *b);
+const char *gobi_blob_target_name(gobi_blob_t *b, size_t i);
+/* 1 while target i is in its back-off after a failure */
+int gobi_blob_target_down(gobi_blob_t *b, size_t i);
+
+/* the upload temp folder: the first target's tmp_dir */
+const char *gobi_blob_tmp_dir(gobi_blob_t *b);
+
+/*
+ * Stores the complete temp file (see gobi_storage_driver_t.put) on every
+ * target that is not in its back-off: the others first, the one whose
+ * tmp_dir holds the file last (it may take the file by rename).  0 when
+ * at least quorum targets have it; -1 with errbuf filled (the first
+ * failure's words) and errno set (ENOSPC when every failure was no room).
+ * *stored, if not NULL, counts the targets that have it.
+ */
+int gobi_blob_put(gobi_blob_t *b, int64_t vault, const char *hash,
+    const char *tmp_path, int fd, size_t *stored, char *errbuf,
+    size_t errlen);
+
+/*
+ * 1 with *size if a target has the blob, 0 if every target answered that
+ * it has not, -1 when no target could tell.
+ */
+int gobi_blob_stat(gobi_blob_t *b, int64_t vault, const char *hash,
+    int64_t *size, char *errbuf, size_t errlen);
+
+/*
+ * Reads stored bytes [off, off + len): from *target (the one the last
+ * read of this blob came from; start with 0), falling back to the next
+ * targets on failure or absence; *target is set to the one that answered.
+ * The number read, or -1 with errbuf filled and errno set (ENOENT: no
+ * target has it).
+ */
+ssize_t gobi_blob_read(gobi_blob_t *b, int64_t vault, const char *hash,
+    int64_t off, void *buf, size_t len, size_t *target, char *errbuf,
+    size_t errlen);
+
+/*
+ * A local file of the blob for sendfile: from the first target that has
+ * one (a driver with path()) if it is healthy and the blob is there; -1
+ * otherwise (read through gobi_blob_read then).
+ */
+int gobi_blob_path(gobi_blob_t *b, int64_t vault, const char *hash,
+    char *buf, size_t len);
+
+/* on every target; 0 when each one did, else -1 with errbuf filled */
+int gobi_blob_remove(gobi_blob_t *b, int64_t vault, const char *hash,
+    char *errbuf, size_t errlen);
+int gobi_blob_remove_vault(gobi_blob_t *b, int64_t vault, char *errbuf,
+    size_t errlen);
+
+/* every target's collect() and tmp_sweep(); *removed summed */
+int gobi_blob_collect(gobi_blob_t *b, int64_t min_age_ms,
+    int (*referenced)(void *data, int64_t vault, const char *hash),
+    void *data, int64_t *removed);
+int gobi_blob_tmp_sweep(gobi_blob_t *b, int64_t min_age_ms,
+    int64_t *removed);
+
+/*
+ * The scrub of one vault: every blob some target has and another lacks
+ * (or has with another size) is copied to it from one that has it,
+ * through a temp file in tmp_dir.  Targets in back-off are skipped.
+ * *copied counts the copies made; 0, or -1 with errbuf filled (the
+ * copies that could be made are made).
+ */
+int gobi_blob_scrub_vault(gobi_blob_t *b, int64_t vault, int64_t *copied,
+    char *errbuf, size_t errlen);
+
+
+#endif /* _GOBI_BLOB_H_INCLUDED_ */
