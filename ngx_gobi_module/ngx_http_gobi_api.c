@@ -128,7 +128,7 @@ ngx_http_gobi_api_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->job.store == NULL || ctx->job.storage == NULL) {
+    if (ctx->job.store == NULL || ctx->job.blob == NULL) {
         return ngx_http_gobi_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         "store_unavailable",
                                         "the metadata store is not open");

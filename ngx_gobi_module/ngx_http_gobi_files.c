@@ -24,7 +24,6 @@
 
 static ngx_int_t ngx_http_gobi_put_headers(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
-static void ngx_http_gobi_put_body_handler(ngx_http_request_t *r);
 static void ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job);
 static ngx_int_t ngx_http_gobi_put_done(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
@@ -205,8 +204,7 @@ ngx_http_gobi_no_room(ngx_http_gobi_job_t *job, off_t need)
         need = 0;
     }
 
-    if (statvfs(job->gmcf->storage_driver->tmp_dir(job->storage), &fs) == -1)
-    {
+    if (statvfs(gobi_blob_tmp_dir(job->blob), &fs) == -1) {
         return 0;
     }
 
@@ -224,9 +222,17 @@ ngx_http_gobi_no_room(ngx_http_gobi_job_t *job, off_t need)
 void
 ngx_http_gobi_file_run_put_check(ngx_http_gobi_job_t *job)
 {
+    ngx_flag_t       failed;
     gobi_store_rc_e  rc;
 
     if (ngx_http_gobi_job_vault(job) != NGX_OK) {
+        return;
+    }
+
+    /* the body is sealed as it comes: its key is needed before */
+    (void) ngx_http_gobi_job_dk(job, &failed);
+
+    if (failed) {
         return;
     }
 
@@ -238,7 +244,7 @@ ngx_http_gobi_file_run_put_check(ngx_http_gobi_job_t *job)
         snprintf(job->log, sizeof(job->log), "no room for %lld bytes under "
                  "\"%s\"",
                  (long long) job->request->headers_in.content_length_n,
-                 job->gmcf->storage_driver->tmp_dir(job->storage));
+                 gobi_blob_tmp_dir(job->blob));
         job->log_level = NGX_LOG_WARN;
         return;
     }
@@ -285,8 +291,6 @@ ngx_http_gobi_file_run_put_check(ngx_http_gobi_job_t *job)
 ngx_int_t
 ngx_http_gobi_file_put_read(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
-    ngx_int_t  rc;
-
     if (job->code) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "gobi: PUT \"%s\" refused before the body: %s",
@@ -294,136 +298,22 @@ ngx_http_gobi_file_put_read(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         return ngx_http_gobi_send_job(r, job);
     }
 
-    /* persistent: a named file that can be renamed into place; clean: nginx
-     * removes it if the request ends before that */
-    ngx_http_gobi_get_ctx(r)->body_reading = 1;
-    r->request_body_in_file_only = 1;
-    r->request_body_in_persistent_file = 1;
-    r->request_body_in_clean_file = 1;
-    r->request_body_file_log_level = 0;
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_gobi_put_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            return ngx_http_gobi_send_error(r, rc, "payload_too_large",
-                                            "the file is larger than "
-                                            "gobi_max_file_size");
-        }
-
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_gobi_put_body_handler(ngx_http_request_t *r)
-{
-    ngx_temp_file_t      *tf;
-    ngx_http_gobi_ctx_t  *ctx;
-    ngx_http_gobi_job_t  *job;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_gobi_module);
-    job = &ctx->job;
-    ctx->body_reading = 0;
-
-    tf = r->request_body ? r->request_body->temp_file : NULL;
-
-    if (tf) {
-        job->fd = tf->file.fd;
-        job->tmp_path = (char *) tf->file.name.data;   /* NUL-terminated */
-    }
-
-    if (ngx_http_gobi_task_post(r, job, ngx_http_gobi_run_put_commit,
-                                ngx_http_gobi_put_done)
-        != NGX_OK)
-    {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_finalize_request(r, NGX_DONE);
-}
-
-
-/* an empty body has no temp file: make one, so the blob exists */
-
-static int
-ngx_http_gobi_empty_temp(ngx_http_gobi_job_t *job, char *path, size_t len)
-{
-    int  fd;
-
-    if ((size_t) snprintf(path, len, "%s/empty.XXXXXX",
-                          job->gmcf->storage_driver->tmp_dir(job->storage))
-        >= len)
-    {
-        return -1;
-    }
-
-    fd = mkstemp(path);
-    if (fd < 0) {
-        return -1;
-    }
-
-    job->fd = fd;
-    job->tmp_path = path;
-
-    return 0;
-}
-
-
-/*
- * After storage put() the temp file is either the blob now (renamed) or a
- * duplicate of it (still there: remove it while the name is surely ours).
- */
-
-static void
-ngx_http_gobi_drop_temp(ngx_http_gobi_job_t *job)
-{
-    struct stat  name, open;
-
-    if (stat(job->tmp_path, &name) == 0 && fstat(job->fd, &open) == 0
-        && name.st_ino == open.st_ino && name.st_dev == open.st_dev)
-    {
-        (void) unlink(job->tmp_path);
-    }
-
-    job->temp_consumed = 1;
+    return ngx_http_gobi_upload_start(r, job, ngx_http_gobi_run_put_commit,
+                                      ngx_http_gobi_put_done);
 }
 
 
 static void
 ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job)
 {
-    int                         own;
-    char                        empty[1024], err[256];
+    char                        err[512];
     gobi_write_t                w;
     gobi_store_rc_e             rc;
     const gobi_store_driver_t  *drv;
 
     drv = job->gmcf->store_driver;
-    own = 0;
 
-    if (job->fd == NGX_INVALID_FILE) {
-        if (ngx_http_gobi_empty_temp(job, empty, sizeof(empty)) != 0) {
-            ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "internal_error", "cannot store file");
-            snprintf(job->log, sizeof(job->log),
-                     "creating an empty temp file failed: %s",
-                     strerror(errno));
-            return;
-        }
-
-        own = 1;
-    }
-
-    if (gobi_hash_fd(job->fd, job->body_hash, &job->size) != 0) {
-        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "internal_error", "cannot read upload");
-        snprintf(job->log, sizeof(job->log), "reading \"%s\" failed: %s",
-                 job->tmp_path, strerror(errno));
+    if (ngx_http_gobi_upload_finish(job) != NGX_OK) {
         goto done;
     }
 
@@ -443,9 +333,9 @@ ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job)
 
     /* the blob first: an event never points at bytes that are not there */
 
-    if (job->gmcf->storage_driver->put(job->storage, job->vault.id,
-                                       job->body_hash, job->tmp_path,
-                                       job->fd, err, sizeof(err))
+    if (gobi_blob_put(job->blob, job->vault.id, job->body_hash,
+                      job->spool->path, job->spool->fd, NULL, err,
+                      sizeof(err))
         != 0)
     {
         if (errno == ENOSPC || errno == EDQUOT) {
@@ -453,15 +343,16 @@ ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job)
                                     "insufficient_storage",
                                     "not enough free space for the file");
         } else {
-            ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "internal_error", "cannot store file");
+            ngx_http_gobi_job_error(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "storage_unavailable",
+                                    "the file could not be stored; "
+                                    "try again later");
         }
 
         snprintf(job->log, sizeof(job->log), "storage: %s", err);
         goto done;
     }
 
-    ngx_http_gobi_drop_temp(job);
 
     ngx_memzero(&w, sizeof(gobi_write_t));
     w.type = GOBI_EV_MODIFY;
@@ -549,51 +440,14 @@ ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job)
 
 done:
 
-    if (own) {
-        if (!job->temp_consumed) {
-            (void) unlink(job->tmp_path);
-        }
-
-        (void) close(job->fd);
-        job->temp_consumed = 0;
-        job->fd = NGX_INVALID_FILE;
-        job->tmp_path = NULL;
-    }
-}
-
-
-/*
- * The temp file is gone (it became the blob, or was a duplicate): nginx's
- * cleanup must not unlink its name any more, a new temp file may have it.
- */
-
-static void
-ngx_http_gobi_keep_temp(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
-{
-    ngx_pool_cleanup_t       *c;
-    ngx_pool_cleanup_file_t  *cf;
-
-    if (job->fd == NGX_INVALID_FILE || !job->temp_consumed) {
-        return;
-    }
-
-    for (c = r->pool->cleanup; c; c = c->next) {
-        if (c->handler == ngx_pool_delete_file) {
-            cf = c->data;
-
-            if (cf->fd == job->fd) {
-                c->handler = ngx_pool_cleanup_file;
-            }
-        }
-    }
+    /* a blob now, or garbage: the temp file goes either way */
+    gobi_spool_close(job->spool);
 }
 
 
 static ngx_int_t
 ngx_http_gobi_put_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
-    ngx_http_gobi_keep_temp(r, job);
-
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "gobi: PUT \"%s\" base %L: %s, seq %L", job->path,
                    job->base_version, job->code ? job->code : "written",
@@ -619,9 +473,21 @@ ngx_int_t
 ngx_http_gobi_file_get_check(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, yajl_val json)
 {
-    ngx_str_t  value;
+    ngx_str_t            value;
+    ngx_pool_cleanup_t  *cln;
 
     job->version = 0;
+
+    /* a blob that is not a local file to send is read through this */
+    job->reader = ngx_pcalloc(r->pool, sizeof(gobi_reader_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (job->reader == NULL || cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_gobi_reader_cleanup;
+    cln->data = job->reader;
 
     if (ngx_http_arg(r, (u_char *) "version", 7, &value) != NGX_OK) {
         return NGX_OK;
@@ -673,7 +539,9 @@ ngx_http_gobi_file_get_version(ngx_http_gobi_job_t *job)
 void
 ngx_http_gobi_file_run_get(ngx_http_gobi_job_t *job)
 {
-    gobi_store_rc_e  rc;
+    ngx_flag_t            failed;
+    gobi_store_rc_e       rc;
+    const unsigned char  *dk;
 
     if (ngx_http_gobi_job_vault(job) != NGX_OK) {
         return;
@@ -707,27 +575,146 @@ ngx_http_gobi_file_run_get(ngx_http_gobi_job_t *job)
 
 blob:
 
-    if (job->gmcf->storage_driver->path(job->storage, job->vault.id,
-                                        job->file.hash, job->blob_path,
-                                        sizeof(job->blob_path))
-        != 0)
+    /* plaintext on a local target: sendfile */
+
+    if (job->keys == NULL
+        && gobi_blob_path(job->blob, job->vault.id, job->file.hash,
+                          job->blob_path, sizeof(job->blob_path))
+           == 0)
     {
-        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "internal_error", "blob path too long");
+        return;
     }
+
+    job->blob_path[0] = '\0';
+
+    dk = ngx_http_gobi_job_dk(job, &failed);
+    if (failed) {
+        return;
+    }
+
+    ngx_http_gobi_reader_open(job, job->reader, job->file.hash, dk);
+}
+
+
+/*
+ * Thread side: opens a blob for reading, or sets the job's error: the
+ * bytes missing or corrupt (500, logged: an operator must look), or no
+ * target reachable (503: try again).
+ */
+
+ngx_int_t
+ngx_http_gobi_reader_open(ngx_http_gobi_job_t *job, gobi_reader_t *rd,
+    const char *hash, const unsigned char *dk)
+{
+    char              err[512];
+    gobi_reader_rc_e  rc;
+
+    err[0] = '\0';
+
+    rc = gobi_reader_open(rd, job->blob, job->vault.id, hash, dk, err,
+                          sizeof(err));
+
+    return ngx_http_gobi_reader_error(job, rc, err);
+}
+
+
+ngx_int_t
+ngx_http_gobi_reader_error(ngx_http_gobi_job_t *job, gobi_reader_rc_e rc,
+    const char *err)
+{
+    switch (rc) {
+
+    case GOBI_READER_OK:
+        return NGX_OK;
+
+    case GOBI_READER_MISSING:
+        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "internal_error",
+                                "the file's bytes are missing");
+        job->log_level = NGX_LOG_CRIT;
+        break;
+
+    case GOBI_READER_CORRUPT:
+        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "blob_corrupt",
+                                "the file's stored bytes are damaged");
+        job->log_level = NGX_LOG_CRIT;
+        break;
+
+    default:
+        ngx_http_gobi_job_error(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                "storage_unavailable",
+                                "the file's bytes cannot be read now; "
+                                "try again later");
+        break;
+    }
+
+    snprintf(job->log, sizeof(job->log), "%s", err);
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_gobi_reader_cleanup(void *data)
+{
+    gobi_reader_close(data);
+}
+
+
+/* ETag (the version), X-Gobi-Hash, Last-Modified, the type */
+
+ngx_int_t
+ngx_http_gobi_file_headers(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
+{
+    u_char           *etag, *hash;
+    ngx_table_elt_t  *h;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.last_modified_time = job->file.mtime / 1000;
+    ngx_str_set(&r->headers_out.content_type, "application/octet-stream");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    etag = ngx_pnalloc(r->pool, NGX_INT64_LEN + 2);
+    hash = ngx_pnalloc(r->pool, GOBI_HASH_HEX_LEN);
+    if (etag == NULL || hash == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "ETag");
+    h->value.data = etag;
+    h->value.len = ngx_sprintf(etag, "\"%L\"", job->file.version) - etag;
+    r->headers_out.etag = h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Gobi-Hash");
+    h->value.data = ngx_cpymem(hash, job->file.hash, GOBI_HASH_HEX_LEN)
+                    - GOBI_HASH_HEX_LEN;
+    h->value.len = GOBI_HASH_HEX_LEN;
+
+    return NGX_OK;
 }
 
 
 ngx_int_t
 ngx_http_gobi_file_get_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 {
-    u_char                    *etag, *hash;
     ngx_fd_t                   fd;
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
     ngx_chain_t                out;
     ngx_file_info_t            fi;
-    ngx_table_elt_t           *h;
     ngx_pool_cleanup_t        *cln;
     ngx_pool_cleanup_file_t   *clnf;
 
@@ -737,6 +724,14 @@ ngx_http_gobi_file_get_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_gobi_file_headers(r, job) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (job->blob_path[0] == '\0') {
+        return ngx_http_gobi_stream_send(r, job);
     }
 
     fd = ngx_open_file(job->blob_path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
@@ -766,62 +761,11 @@ ngx_http_gobi_file_get_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = ngx_file_size(&fi);
-    r->headers_out.last_modified_time = job->file.mtime / 1000;
-    ngx_str_set(&r->headers_out.content_type, "application/octet-stream");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    etag = ngx_pnalloc(r->pool, NGX_INT64_LEN + 2);
-    hash = ngx_pnalloc(r->pool, GOBI_HASH_HEX_LEN);
-    if (etag == NULL || hash == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "ETag");
-    h->value.data = etag;
-    h->value.len = ngx_sprintf(etag, "\"%L\"", job->file.version) - etag;
-    r->headers_out.etag = h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "X-Gobi-Hash");
-    h->value.data = ngx_cpymem(hash, job->file.hash, GOBI_HASH_HEX_LEN)
-                    - GOBI_HASH_HEX_LEN;
-    h->value.len = GOBI_HASH_HEX_LEN;
-
     r->allow_ranges = 1;
 
     if (r->method == NGX_HTTP_HEAD || ngx_file_size(&fi) == 0) {
-        r->header_only = (r->method == NGX_HTTP_HEAD);
-        rc = ngx_http_send_header(r);
-
-        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-            return rc;
-        }
-
-        b = ngx_calloc_buf(r->pool);
-        if (b == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        b->last_buf = 1;
-        b->last_in_chain = 1;
-
-        out.buf = b;
-        out.next = NULL;
-
-        return ngx_http_output_filter(r, &out);
+        return ngx_http_gobi_send_empty(r);
     }
 
     b = ngx_calloc_buf(r->pool);
@@ -851,6 +795,37 @@ ngx_http_gobi_file_get_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     b->file->name.len = ngx_strlen(job->blob_path);
     b->file->log = r->connection->log;
     b->file->directio = 0;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* headers only (HEAD), or an empty body */
+
+ngx_int_t
+ngx_http_gobi_send_empty(ngx_http_request_t *r)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->header_only = (r->method == NGX_HTTP_HEAD);
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last_buf = 1;
+    b->last_in_chain = 1;
 
     out.buf = b;
     out.next = NULL;

@@ -390,20 +390,16 @@ ngx_http_gobi_restore_path(ngx_http_gobi_job_t *job, const char *path,
 static int
 ngx_http_gobi_restorable(ngx_http_gobi_job_t *job, const gobi_version_t *v)
 {
-    char  path[1024];
+    char     err[256];
+    int64_t  size;
 
     if (v == NULL || v->deleted) {
         return 1;
     }
 
-    if (job->gmcf->storage_driver->path(job->storage, job->vault.id,
-                                        v->hash, path, sizeof(path))
-        != 0)
-    {
-        return 0;
-    }
-
-    return access(path, R_OK) == 0;
+    /* a target that cannot tell: not restorable now */
+    return gobi_blob_stat(job->blob, job->vault.id, v->hash, &size, err,
+                          sizeof(err)) == 1;
 }
 
 

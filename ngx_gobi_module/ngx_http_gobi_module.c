@@ -38,6 +38,11 @@ static void ngx_http_gobi_exit_process(ngx_cycle_t *cycle);
 
 ngx_http_gobi_worker_t  ngx_http_gobi_worker;
 
+static ngx_conf_num_bounds_t  ngx_http_gobi_quorum_bounds = {
+    ngx_conf_check_num_bounds, 1, GOBI_BLOB_TARGETS_MAX
+};
+
+
 static ngx_command_t  ngx_http_gobi_commands[] = {
 
     { ngx_string("gobi_store"),
@@ -52,6 +57,42 @@ static ngx_command_t  ngx_http_gobi_commands[] = {
       ngx_http_gobi_storage,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("gobi_storage_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gobi_storage_credentials,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gobi_storage_quorum"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gobi_main_conf_t, storage_quorum),
+      &ngx_http_gobi_quorum_bounds },
+
+    { ngx_string("gobi_storage_scrub"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gobi_storage_scrub,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    /* the offset tells the two apart */
+    { ngx_string("gobi_encryption_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gobi_encryption_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gobi_encryption_key_old"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_gobi_encryption_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      1,
       NULL },
 
     { ngx_string("gobi_bus"),
@@ -258,8 +299,10 @@ ngx_http_gobi_create_main_conf(ngx_conf_t *cf)
      *
      *     gmcf->store_uri = { 0, NULL };
      *     gmcf->store_driver = NULL;
-     *     gmcf->storage_uri = { 0, NULL };
-     *     gmcf->storage_driver = NULL;
+     *     gmcf->storage_credentials = { 0, NULL };
+     *     gmcf->storage_spool = { 0, NULL };
+     *     gmcf->encryption_key = NULL;
+     *     gmcf->encryption_key_old = NULL;
      *     gmcf->bus_uri = { 0, NULL };
      *     gmcf->thread_pool_name = { 0, NULL };
      *     gmcf->thread_pool = NULL;
@@ -277,8 +320,13 @@ ngx_http_gobi_create_main_conf(ngx_conf_t *cf)
     gmcf->blob_grace = NGX_CONF_UNSET_MSEC;
     gmcf->auth_concurrency = NGX_CONF_UNSET_UINT;
     gmcf->login_limit.count = NGX_CONF_UNSET_UINT;
+    gmcf->storage_quorum = NGX_CONF_UNSET_UINT;
+    gmcf->storage_scrub = NGX_CONF_UNSET_MSEC;
 
-    if (ngx_array_init(&gmcf->api_locations, cf->pool, 4,
+    if (ngx_array_init(&gmcf->storage, cf->pool, 2,
+                       sizeof(ngx_http_gobi_target_t))
+        != NGX_OK
+        || ngx_array_init(&gmcf->api_locations, cf->pool, 4,
                        sizeof(ngx_http_core_loc_conf_t *))
         != NGX_OK
         || ngx_array_init(&gmcf->data_paths, cf->pool, 2, sizeof(ngx_str_t))
@@ -307,10 +355,8 @@ ngx_http_gobi_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
-    if (gmcf->storage_uri.data == NULL) {
-        if (ngx_http_gobi_storage(cf, NULL, gmcf) != NGX_CONF_OK) {
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_gobi_storage_init_conf(cf, gmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (gmcf->bus_uri.data == NULL) {
@@ -803,16 +849,11 @@ ngx_http_gobi_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    err[0] = '\0';
-
-    ngx_http_gobi_worker.storage = gmcf->storage_driver->open(
-                              (char *) gmcf->storage_root.data,
-                              err, sizeof(err));
-    if (ngx_http_gobi_worker.storage == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "gobi: storage \"%V\": %s", &gmcf->storage_uri, err);
+    if (ngx_http_gobi_storage_init_process(cycle, gmcf) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    err[0] = '\0';
 
     ngx_http_gobi_worker.store = gmcf->store_driver->open(
                               (char *) gmcf->store_arg.data,
@@ -869,8 +910,5 @@ ngx_http_gobi_exit_process(ngx_cycle_t *cycle)
         ngx_http_gobi_worker.store = NULL;
     }
 
-    if (ngx_http_gobi_worker.storage) {
-        gmcf->storage_driver->close(ngx_http_gobi_worker.storage);
-        ngx_http_gobi_worker.storage = NULL;
-    }
+    ngx_http_gobi_storage_exit_process(cycle);
 }

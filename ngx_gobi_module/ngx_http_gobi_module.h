@@ -20,6 +20,11 @@
 #include "gobi_strategy.h"
 #include "gobi_store.h"
 #include "gobi_storage.h"
+#include "gobi_blob.h"
+#include "gobi_crypt.h"
+#include "gobi_keys.h"
+#include "gobi_reader.h"
+#include "gobi_spool.h"
 
 
 #define NGX_HTTP_GOBI_JSON_MAX      65536  /* request JSON bodies */
@@ -42,9 +47,14 @@ typedef struct {
     const gobi_store_driver_t     *store_driver;
     ngx_str_t                      store_arg;    /* what the driver opens */
 
-    ngx_str_t                      storage_uri;
-    const gobi_storage_driver_t   *storage_driver;
-    ngx_str_t                      storage_root;
+    ngx_array_t                    storage;      /* ngx_http_gobi_target_t:
+                                                    gobi_storage lines */
+    ngx_str_t                      storage_credentials;
+    ngx_str_t                      storage_spool; /* remote targets' temp */
+    ngx_uint_t                     storage_quorum; /* 0: all */
+    ngx_msec_t                     storage_scrub;  /* 0: off */
+    u_char                        *encryption_key; /* 32 bytes, or NULL */
+    u_char                        *encryption_key_old;
 
     ngx_str_t                      bus_uri;
     const struct ngx_http_gobi_bus_s  *bus;
@@ -91,10 +101,19 @@ typedef struct {
 } ngx_http_gobi_loc_conf_t;
 
 
+/* a gobi_storage line */
+typedef struct {
+    ngx_str_t                      uri;          /* for logs */
+    const gobi_storage_driver_t   *driver;
+    ngx_str_t                      arg;          /* what it opens */
+} ngx_http_gobi_target_t;
+
+
 /* the per-worker handles, opened in init_process */
 typedef struct {
     gobi_store_t                  *store;
-    gobi_storage_t                *storage;
+    gobi_blob_t                   *blob;
+    gobi_keys_t                   *keys;         /* NULL: not encrypted */
 } ngx_http_gobi_worker_t;
 
 
@@ -126,7 +145,8 @@ struct ngx_http_gobi_job_s {
     ngx_http_request_t            *request;      /* NULL: not a request's */
     ngx_http_gobi_main_conf_t     *gmcf;
     gobi_store_t                  *store;
-    gobi_storage_t                *storage;
+    gobi_blob_t                   *blob;
+    gobi_keys_t                   *keys;
 
     ngx_http_gobi_run_pt           run;
     ngx_http_gobi_complete_pt      complete;
@@ -171,12 +191,16 @@ struct ngx_http_gobi_job_s {
     int64_t                        restore_seq;  /* restore {"seq"} */
     ngx_flag_t                     confirm_mass_delete;
 
-    /* upload */
-    ngx_fd_t                       fd;
-    char                          *tmp_path;
+    /* upload: ngx_http_gobi_upload.c */
+    void                          *upload;
+    gobi_spool_t                  *spool;
     int64_t                        size;
-    ngx_flag_t                     temp_consumed;
     char                           body_hash[GOBI_HASH_HEX_LEN + 1];
+    /* the vault's data key, once job_dk() fetched it */
+    unsigned char                  dk[GOBI_CRYPT_KEY_LEN];
+    ngx_flag_t                     has_dk;
+    /* download: a reader when not sent from a local file */
+    gobi_reader_t                 *reader;
 
     /* outputs */
     ngx_uint_t                     status;
@@ -291,6 +315,19 @@ ngx_int_t ngx_http_gobi_add_path(ngx_conf_t *cf, ngx_str_t *name,
  * directives (cmd NULL: the default) */
 char *ngx_http_gobi_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_gobi_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_gobi_storage_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gobi_storage_scrub(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gobi_encryption_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gobi_storage_init_conf(ngx_conf_t *cf,
+    ngx_http_gobi_main_conf_t *gmcf);
+ngx_int_t ngx_http_gobi_storage_init_process(ngx_cycle_t *cycle,
+    ngx_http_gobi_main_conf_t *gmcf);
+void ngx_http_gobi_storage_exit_process(ngx_cycle_t *cycle);
+const unsigned char *ngx_http_gobi_job_dk(ngx_http_gobi_job_t *job,
+    ngx_flag_t *failed);
 char *ngx_http_gobi_bus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* ngx_http_gobi_task.c */
@@ -301,6 +338,20 @@ ngx_int_t ngx_http_gobi_task_post(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
     ngx_http_gobi_done_pt done);
 int64_t ngx_http_gobi_now_ms(void);
+/* a thread works for us: a graceful exit waits (task.c's own tasks and
+ * the upload/download windows) */
+void ngx_http_gobi_task_hold(void);
+void ngx_http_gobi_task_release(void);
+
+/* ngx_http_gobi_upload.c: a PUT's body into the spool */
+ngx_int_t ngx_http_gobi_upload_start(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt commit,
+    ngx_http_gobi_done_pt done);
+ngx_int_t ngx_http_gobi_upload_finish(ngx_http_gobi_job_t *job);
+
+/* ngx_http_gobi_stream.c: a blob's plaintext out through pool threads */
+ngx_int_t ngx_http_gobi_stream_send(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
 
 /* ngx_http_gobi_health.c */
 ngx_int_t ngx_http_gobi_health_init(ngx_conf_t *cf);
@@ -457,6 +508,14 @@ ngx_int_t ngx_http_gobi_file_put_check(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, yajl_val json);
 void ngx_http_gobi_file_run_put_check(ngx_http_gobi_job_t *job);
 ngx_int_t ngx_http_gobi_no_room(ngx_http_gobi_job_t *job, off_t need);
+ngx_int_t ngx_http_gobi_reader_open(ngx_http_gobi_job_t *job,
+    gobi_reader_t *rd, const char *hash, const unsigned char *dk);
+ngx_int_t ngx_http_gobi_reader_error(ngx_http_gobi_job_t *job,
+    gobi_reader_rc_e rc, const char *err);
+void ngx_http_gobi_reader_cleanup(void *data);
+ngx_int_t ngx_http_gobi_file_headers(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_send_empty(ngx_http_request_t *r);
 ngx_int_t ngx_http_gobi_file_put_read(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
 void ngx_http_gobi_file_run_get(ngx_http_gobi_job_t *job);

@@ -34,8 +34,8 @@ ngx_http_gobi_ctx_create(ngx_http_request_t *r)
     ctx->job.request = r;
     ctx->job.gmcf = ngx_http_get_module_main_conf(r, ngx_http_gobi_module);
     ctx->job.store = ngx_http_gobi_worker.store;
-    ctx->job.storage = ngx_http_gobi_worker.storage;
-    ctx->job.fd = NGX_INVALID_FILE;
+    ctx->job.blob = ngx_http_gobi_worker.blob;
+    ctx->job.keys = ngx_http_gobi_worker.keys;
     ctx->job.base_version = GOBI_BASE_ANY;
 
     return ctx;

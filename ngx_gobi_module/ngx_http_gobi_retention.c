@@ -87,7 +87,7 @@ ngx_http_gobi_retention_init(ngx_cycle_t *cycle)
      * this process's copy of the configuration.
      */
 
-    dir = gmcf->storage_driver->tmp_dir(ngx_http_gobi_worker.storage);
+    dir = gobi_blob_tmp_dir(ngx_http_gobi_worker.blob);
     gmcf->tmp_path->name.data = (u_char *) dir;
     gmcf->tmp_path->name.len = ngx_strlen(dir);
 
@@ -123,16 +123,14 @@ ngx_http_gobi_retention_run(ngx_http_gobi_job_t *job)
 {
     ngx_http_gobi_prune_t *p = (ngx_http_gobi_prune_t *) job;
 
-    const gobi_store_driver_t    *drv;
-    const gobi_storage_driver_t  *sdrv;
+    const gobi_store_driver_t  *drv;
 
     drv = p->gmcf->store_driver;
-    sdrv = p->gmcf->storage_driver;
 
     /* first: it needs no store */
-    p->sweep_failed = sdrv->tmp_sweep(ngx_http_gobi_worker.storage,
-                                      (int64_t) p->gmcf->blob_grace,
-                                      &p->temps);
+    p->sweep_failed = gobi_blob_tmp_sweep(ngx_http_gobi_worker.blob,
+                                          (int64_t) p->gmcf->blob_grace,
+                                          &p->temps);
 
     if (p->start) {
         /* the store was not asked: this says nothing of its health */
@@ -169,10 +167,10 @@ ngx_http_gobi_retention_run(ngx_http_gobi_job_t *job)
         return;
     }
 
-    p->gc_failed = sdrv->collect(ngx_http_gobi_worker.storage,
-                                 (int64_t) p->gmcf->blob_grace,
-                                 ngx_http_gobi_retention_referenced,
-                                 p, &p->blobs);
+    p->gc_failed = gobi_blob_collect(ngx_http_gobi_worker.blob,
+                                     (int64_t) p->gmcf->blob_grace,
+                                     ngx_http_gobi_retention_referenced,
+                                     p, &p->blobs);
 }
 
 
@@ -292,7 +290,6 @@ ngx_http_gobi_retention_post(ngx_event_t *ev, ngx_uint_t start)
     p->start = start;
     p->before = ngx_http_gobi_now_ms() - (int64_t) gmcf->event_retention * 1000;
     p->job.gmcf = gmcf;
-    p->job.fd = NGX_INVALID_FILE;
 
     if (ngx_http_gobi_job_post(&p->job, ngx_http_gobi_retention_run,
                                ngx_http_gobi_retention_done, ev->log)

@@ -12,8 +12,6 @@
 #include "ngx_http_gobi_module.h"
 
 
-static void ngx_http_gobi_task_hold(void);
-static void ngx_http_gobi_task_release(void);
 static void ngx_http_gobi_job_handler(void *data, ngx_log_t *log);
 static void ngx_http_gobi_job_event(ngx_event_t *ev);
 static void ngx_http_gobi_tasks_watch(ngx_event_t *ev);
@@ -31,7 +29,7 @@ static ngx_event_t       ngx_http_gobi_tasks_ev;
 static ngx_connection_t  ngx_http_gobi_tasks_conn;
 
 
-static void
+void
 ngx_http_gobi_task_hold(void)
 {
     if (ngx_http_gobi_tasks++ == 0 && !ngx_http_gobi_tasks_ev.timer_set) {
@@ -46,7 +44,7 @@ ngx_http_gobi_task_hold(void)
 }
 
 
-static void
+void
 ngx_http_gobi_task_release(void)
 {
     if (--ngx_http_gobi_tasks == 0 && ngx_http_gobi_tasks_ev.timer_set) {

@@ -24,6 +24,7 @@
 ngx_int_t
 ngx_http_gobi_vault_remove(ngx_http_gobi_job_t *job, int64_t vault)
 {
+    char             err[256];
     gobi_store_rc_e  rc;
 
     rc = job->gmcf->store_driver->vault_delete(job->store, vault);
@@ -32,10 +33,14 @@ ngx_http_gobi_vault_remove(ngx_http_gobi_job_t *job, int64_t vault)
         return NGX_ERROR;
     }
 
-    if (job->gmcf->storage_driver->remove_vault(job->storage, vault) != 0) {
+    if (job->keys) {
+        gobi_keys_forget(job->keys, vault);
+    }
+
+    if (gobi_blob_remove_vault(job->blob, vault, err, sizeof(err)) != 0) {
         snprintf(job->log, sizeof(job->log),
-                 "removing the blobs of vault %lld failed",
-                 (long long) vault);
+                 "removing the blobs of vault %lld failed: %s",
+                 (long long) vault, err);
         job->log_level = NGX_LOG_WARN;
     }
 

@@ -398,7 +398,6 @@ ngx_http_gobi_subs_fetch(ngx_http_gobi_vsub_t *vsub)
     f->job.gmcf = gmcf;
     f->job.store = ngx_http_gobi_worker.store;
     f->job.vault.id = vsub->vault;
-    f->job.fd = NGX_INVALID_FILE;
 
     if (ngx_http_gobi_job_post(&f->job, ngx_http_gobi_subs_run_fetch,
                                ngx_http_gobi_subs_fetch_done, ngx_cycle->log)

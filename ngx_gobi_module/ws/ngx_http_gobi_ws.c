@@ -1073,10 +1073,10 @@ ngx_http_gobi_ws_job(ngx_http_gobi_ws_t *ws)
     t->ws = ws;
     t->job.gmcf = gmcf;
     t->job.store = ngx_http_gobi_worker.store;
-    t->job.storage = ngx_http_gobi_worker.storage;
+    t->job.blob = ngx_http_gobi_worker.blob;
+    t->job.keys = ngx_http_gobi_worker.keys;
     t->job.user = ws->user;
     ngx_memcpy(t->job.token_hash, ws->token_hash, sizeof(ws->token_hash));
-    t->job.fd = NGX_INVALID_FILE;
     t->job.base_version = GOBI_BASE_ANY;
     t->job.ws = ws;
 
