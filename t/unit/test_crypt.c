@@ -505,7 +505,8 @@ test_wrap(void)
     unsigned char  m1[GOBI_CRYPT_KEY_LEN], m2[GOBI_CRYPT_KEY_LEN];
     unsigned char  out[GOBI_CRYPT_KEY_LEN];
     char           w[GOBI_CRYPT_WRAPPED_MAX], w2[GOBI_CRYPT_WRAPPED_MAX];
-    char           id[GOBI_CRYPT_KEY_ID_LEN + 1], id2[GOBI_CRYPT_KEY_ID_LEN + 1];
+    char           id[GOBI_CRYPT_KEY_ID_LEN + 1];
+    char           id2[GOBI_CRYPT_KEY_ID_LEN + 1];
     char           got[GOBI_CRYPT_KEY_ID_LEN + 1];
     size_t         need;
     int            rc;
