@@ -254,6 +254,43 @@ typedef struct {
     /* thins every path's history by gobi_versions_keep(); *removed */
     gobi_store_rc_e (*versions_prune)(gobi_store_t *st,
         const gobi_versions_policy_t *policy, int64_t now, int64_t *removed);
+
+    /* encryption at rest ------------------------------------------------- */
+
+    /*
+     * A vault's data key, wrapped by a master key (lib/gobi_crypt.h: text
+     * of at most GOBI_CRYPT_WRAPPED_MAX bytes).  The key goes with its
+     * vault (vault_delete, user_delete).  vault_key_get: OK with the
+     * NUL-terminated text in wrapped (ERROR when len is too small),
+     * NOT_FOUND when the vault has none.
+     */
+    gobi_store_rc_e (*vault_key_get)(gobi_store_t *st, int64_t vault,
+        char *wrapped, size_t len);
+    /*
+     * EXISTS when the vault has a key already: workers and instances that
+     * race to create one all add theirs, exactly one wins and the others
+     * read the winner's (MongoDB reads keys by majority, so that may be
+     * NOT_FOUND for a moment: retry).  Seal nothing with a key before an
+     * OK from here or vault_key_get gave it.  NOT_FOUND when the vault is
+     * gone.
+     */
+    gobi_store_rc_e (*vault_key_add)(gobi_store_t *st, int64_t vault,
+        const char *wrapped);
+    /*
+     * Compare-and-set, for key rotation: new_wrapped replaces the stored
+     * text if it is still old_wrapped, else CONFLICT (someone else
+     * swapped it first, or it is gone).
+     */
+    gobi_store_rc_e (*vault_key_swap)(gobi_store_t *st, int64_t vault,
+        const char *old_wrapped, const char *new_wrapped);
+    /* every vault's key, by vault id */
+    gobi_store_rc_e (*vault_key_list)(gobi_store_t *st,
+        int (*cb)(void *data, int64_t vault, const char *wrapped),
+        void *data);
+
+    /* every vault of every owner, by id (the storage scrub) */
+    gobi_store_rc_e (*vault_all)(gobi_store_t *st, gobi_vault_cb cb,
+        void *data);
 } gobi_store_driver_t;
 
 

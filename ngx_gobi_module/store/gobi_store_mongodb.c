@@ -46,6 +46,10 @@
  *   versions  {_id: "<vault>:<path>:<seq, 19 digits>", vault, path,
  *              version, hash, size, mtime, ts, device, deleted, moved}
  *   counters  {_id: "<kind>:<n>", kind: "users"|"vaults", n}
+ *   vault_keys {_id: vault id, wrapped}: the vault's data key wrapped by
+ *             the master key (encryption at rest); the unique _id makes
+ *             the first of racing vault_key_adds the one, and swap is one
+ *             update filtered on the old text
  * Files and events are found by _id where possible: a point lookup on
  * every server (FerretDB v1 pushes only _id equality down to SQLite and
  * scans for anything else; see gobi_store_mongodb_detect).
@@ -125,7 +129,12 @@
  * leaves orphans that events_prune and versions_prune remove); on
  * FerretDB v1 the history listings, delete_stats and versions_prune scan
  * their collection; a vault already backfilled gets no versions for the
- * writes of a server from before history (a rolling upgrade).
+ * writes of a server from before history (a rolling upgrade).  A crash
+ * inside vault_delete or user_delete can leave a vault's wrapped key
+ * behind (nothing reads it: ids are never reused); a key added while its
+ * vault is being deleted can outlive it the same way.  On FerretDB v1,
+ * whose conditional updates are not atomic, two vault_key_swaps of one
+ * vault at once may both succeed: rotations must not overlap there.
  */
 
 
@@ -139,6 +148,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "gobi_crypt.h"
 #include "gobi_hash.h"
 #include "gobi_store.h"
 
@@ -1677,6 +1687,15 @@ gobi_store_mongodb_user_delete(gobi_store_t *st, int64_t id)
         vault = gobi_store_mongodb_get_int(doc, "_id");
 
         bson_init(&vf);
+        BSON_APPEND_INT64(&vf, "_id", vault);
+        rc = gobi_store_mongodb_delete(st, cl, "vault_keys", &vf, NULL);
+        bson_destroy(&vf);
+
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+
+        bson_init(&vf);
         BSON_APPEND_INT64(&vf, "vault", vault);
         rc = gobi_store_mongodb_delete(st, cl, "files", &vf, NULL);
         if (rc == GOBI_STORE_OK) {
@@ -2235,6 +2254,14 @@ gobi_store_mongodb_vault_delete(gobi_store_t *st, int64_t vault_id)
     BSON_APPEND_INT64(&filter, "_id", vault_id);
     rc = gobi_store_mongodb_remove(st, cl, "vaults", &filter);
     bson_destroy(&filter);
+
+    /* its key next: the vault's content cannot be read from then on */
+    if (rc == GOBI_STORE_OK) {
+        bson_init(&filter);
+        BSON_APPEND_INT64(&filter, "_id", vault_id);
+        rc = gobi_store_mongodb_delete(st, cl, "vault_keys", &filter, NULL);
+        bson_destroy(&filter);
+    }
 
     if (rc == GOBI_STORE_OK) {
         bson_init(&filter);
@@ -5491,6 +5518,302 @@ gobi_store_mongodb_migrate_history(gobi_store_t *st, mongoc_client_t *cl)
 
 
 
+/* encryption at rest: the vaults' wrapped data keys */
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_wrapped_check(const char *wrapped)
+{
+    if (wrapped == NULL || wrapped[0] == '\0') {
+        gobi_store_mongodb_set_err("mongodb: no wrapped key");
+        return GOBI_STORE_ERROR;
+    }
+
+    if (strlen(wrapped) >= GOBI_CRYPT_WRAPPED_MAX) {
+        gobi_store_mongodb_set_err("mongodb: wrapped key too long");
+        return GOBI_STORE_ERROR;
+    }
+
+    return GOBI_STORE_OK;
+}
+
+
+/*
+ * A majority read: a key is used only once it cannot be rolled back, or
+ * blobs sealed with it would be lost with it.  The loser of a race to add
+ * one may therefore read NOT_FOUND for a moment after its EXISTS.
+ */
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_key_get(gobi_store_t *st, int64_t vault,
+    char *wrapped, size_t len)
+{
+    bson_t            filter, doc;
+    const char       *text;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", vault);
+    rc = gobi_store_mongodb_find_one(st, cl, "vault_keys", &filter, NULL, 1,
+                                     &doc);
+    bson_destroy(&filter);
+    mongoc_client_pool_push(st->pool, cl);
+
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    text = gobi_store_mongodb_get_str(&doc, "wrapped");
+
+    /* a cut key would not open: say so instead */
+    if (text == NULL || strlen(text) >= len) {
+        gobi_store_mongodb_set_err("mongodb: vault_key_get: %s",
+                                   text == NULL ? "a key without text"
+                                                : "no room for the key");
+        rc = GOBI_STORE_ERROR;
+
+    } else {
+        memcpy(wrapped, text, strlen(text) + 1);
+    }
+
+    bson_destroy(&doc);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_key_add(gobi_store_t *st, int64_t vault,
+    const char *wrapped)
+{
+    bson_t            filter, doc;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    rc = gobi_store_mongodb_wrapped_check(wrapped);
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    /* no key for a vault that is gone (the primary's latest view) */
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", vault);
+    rc = gobi_store_mongodb_find_one(st, cl, "vaults", &filter, NULL, 0,
+                                     &doc);
+    bson_destroy(&filter);
+
+    if (rc == GOBI_STORE_OK) {
+        bson_destroy(&doc);
+
+        /* the unique _id: exactly one of racing adds lands, the others
+         * get EXISTS */
+        bson_init(&doc);
+        BSON_APPEND_INT64(&doc, "_id", vault);
+        BSON_APPEND_UTF8(&doc, "wrapped", wrapped);
+        rc = gobi_store_mongodb_insert(st, cl, "vault_keys", &doc);
+        bson_destroy(&doc);
+    }
+
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_key_swap(gobi_store_t *st, int64_t vault,
+    const char *old_wrapped, const char *new_wrapped)
+{
+    bson_t            filter, upd, set;
+    int64_t           matched;
+    gobi_store_rc_e   rc;
+    mongoc_client_t  *cl;
+
+    rc = gobi_store_mongodb_wrapped_check(old_wrapped);
+    if (rc == GOBI_STORE_OK) {
+        rc = gobi_store_mongodb_wrapped_check(new_wrapped);
+    }
+
+    if (rc != GOBI_STORE_OK) {
+        return rc;
+    }
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    /* compare-and-set: the filter holds the text we replace */
+    bson_init(&filter);
+    BSON_APPEND_INT64(&filter, "_id", vault);
+    BSON_APPEND_UTF8(&filter, "wrapped", old_wrapped);
+    bson_init(&upd);
+    BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
+    BSON_APPEND_UTF8(&set, "wrapped", new_wrapped);
+    bson_append_document_end(&upd, &set);
+
+    matched = 0;
+    rc = gobi_store_mongodb_update(st, cl, "vault_keys", &filter, &upd, 0,
+                                   &matched);
+    if (rc == GOBI_STORE_OK && matched == 0) {
+        gobi_store_mongodb_set_err("mongodb: vault_key_swap: the key of "
+                                   "vault %lld changed", (long long) vault);
+        rc = GOBI_STORE_CONFLICT;
+    }
+
+    bson_destroy(&upd);
+    bson_destroy(&filter);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+/* every document of coll by _id, to cb (the cursor stays on its client) */
+
+typedef gobi_store_rc_e (*gobi_store_mongodb_each_pt)(gobi_store_t *st,
+    mongoc_client_t *cl, const bson_t *doc, void *data, int *stop);
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_each(gobi_store_t *st, const char *coll,
+    gobi_store_mongodb_each_pt each, void *data)
+{
+    int                   stop;
+    bson_t                filter, opts, sort;
+    bson_error_t          err;
+    const bson_t         *doc;
+    gobi_store_rc_e       rc;
+    mongoc_cursor_t      *cur;
+    mongoc_client_t      *cl;
+    mongoc_collection_t  *c;
+
+    cl = gobi_store_mongodb_pop(st);
+    if (cl == NULL) {
+        return GOBI_STORE_UNAVAILABLE;
+    }
+
+    bson_init(&filter);
+    bson_init(&opts);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+    BSON_APPEND_INT32(&sort, "_id", 1);
+    bson_append_document_end(&opts, &sort);
+    gobi_store_mongodb_read_opts(st, &opts, 1);
+
+    c = mongoc_client_get_collection(cl, st->db, coll);
+    cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
+
+    rc = GOBI_STORE_OK;
+    stop = 0;
+
+    while (!stop && mongoc_cursor_next(cur, &doc)) {
+        rc = each(st, cl, doc, data, &stop);
+        if (rc != GOBI_STORE_OK) {
+            break;
+        }
+    }
+
+    if (rc == GOBI_STORE_OK && !stop && mongoc_cursor_error(cur, &err)) {
+        rc = gobi_store_mongodb_fail(coll, &err, NULL);
+    }
+
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(c);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+    mongoc_client_pool_push(st->pool, cl);
+
+    return rc;
+}
+
+
+typedef struct {
+    int                     (*cb)(void *data, int64_t vault,
+                                  const char *wrapped);
+    void                     *data;
+} gobi_store_mongodb_key_list_t;
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_key_each(gobi_store_t *st, mongoc_client_t *cl,
+    const bson_t *doc, void *data, int *stop)
+{
+    const char                     *text;
+    gobi_store_mongodb_key_list_t  *kl = data;
+
+    (void) st;
+    (void) cl;
+
+    text = gobi_store_mongodb_get_str(doc, "wrapped");
+    *stop = kl->cb(kl->data, gobi_store_mongodb_get_int(doc, "_id"),
+                   text != NULL ? text : "") != 0;
+
+    return GOBI_STORE_OK;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_key_list(gobi_store_t *st,
+    int (*cb)(void *data, int64_t vault, const char *wrapped), void *data)
+{
+    gobi_store_mongodb_key_list_t  kl;
+
+    kl.cb = cb;
+    kl.data = data;
+
+    return gobi_store_mongodb_each(st, "vault_keys",
+                                   gobi_store_mongodb_key_each, &kl);
+}
+
+
+typedef struct {
+    gobi_vault_cb             cb;
+    void                     *data;
+} gobi_store_mongodb_vault_all_t;
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_each(gobi_store_t *st, mongoc_client_t *cl,
+    const bson_t *doc, void *data, int *stop)
+{
+    gobi_vault_t                     v;
+    gobi_store_rc_e                  rc;
+    gobi_store_mongodb_vault_all_t  *va = data;
+
+    rc = gobi_store_mongodb_vault_fill(st, cl, doc, &v);
+
+    if (rc == GOBI_STORE_OK) {
+        *stop = va->cb(va->data, &v) != 0;
+    }
+
+    return rc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_mongodb_vault_all(gobi_store_t *st, gobi_vault_cb cb, void *data)
+{
+    gobi_store_mongodb_vault_all_t  va;
+
+    va.cb = cb;
+    va.data = data;
+
+    return gobi_store_mongodb_each(st, "vaults",
+                                   gobi_store_mongodb_vault_each, &va);
+}
+
+
 const gobi_store_driver_t  gobi_store_mongodb = {
     "mongodb",
     gobi_store_mongodb_open,
@@ -5524,5 +5847,10 @@ const gobi_store_driver_t  gobi_store_mongodb = {
     gobi_store_mongodb_trash_list,
     gobi_store_mongodb_versions_at,
     gobi_store_mongodb_delete_stats,
-    gobi_store_mongodb_versions_prune
+    gobi_store_mongodb_versions_prune,
+    gobi_store_mongodb_vault_key_get,
+    gobi_store_mongodb_vault_key_add,
+    gobi_store_mongodb_vault_key_swap,
+    gobi_store_mongodb_vault_key_list,
+    gobi_store_mongodb_vault_all
 };

@@ -24,11 +24,12 @@
 
 #include <sqlite3.h>
 
+#include "gobi_crypt.h"
 #include "gobi_hash.h"
 #include "gobi_store.h"
 
 
-#define GOBI_STORE_SQLITE_SCHEMA   3
+#define GOBI_STORE_SQLITE_SCHEMA   4
 #define GOBI_STORE_SQLITE_BUSY_MS  10000
 #define GOBI_STORE_SQLITE_ERRLEN   512
 
@@ -87,6 +88,13 @@ typedef enum {
     GOBI_SQLITE_LIVE_COUNT,
     GOBI_SQLITE_VERSIONS_SCAN,
     GOBI_SQLITE_VERSION_DROP,
+    GOBI_SQLITE_VAULT_KEY_GET,
+    GOBI_SQLITE_VAULT_KEY_INSERT,
+    GOBI_SQLITE_VAULT_KEY_SWAP,
+    GOBI_SQLITE_VAULT_KEY_LIST,
+    GOBI_SQLITE_VAULT_DELETE_KEY,
+    GOBI_SQLITE_USER_DELETE_KEYS,
+    GOBI_SQLITE_VAULT_ALL,
     GOBI_SQLITE_NSTMT
 } gobi_store_sqlite_stmt_e;
 
@@ -297,13 +305,30 @@ static const gobi_store_sqlite_sql_t  gobi_store_sqlite_sql[] = {
       " WHERE (vault, path) > (?1, ?2) ORDER BY vault, path, version" },
     [GOBI_SQLITE_VERSION_DROP] = { "versions_prune",
       "DELETE FROM versions WHERE vault = ?1 AND path = ?2 AND version = ?3" },
+
+    [GOBI_SQLITE_VAULT_KEY_GET] = { "vault_key_get",
+      "SELECT wrapped FROM vault_keys WHERE vault_id = ?1" },
+    [GOBI_SQLITE_VAULT_KEY_INSERT] = { "vault_key_add",
+      "INSERT INTO vault_keys (vault_id, wrapped) VALUES (?1, ?2)" },
+    [GOBI_SQLITE_VAULT_KEY_SWAP] = { "vault_key_swap",
+      "UPDATE vault_keys SET wrapped = ?3 WHERE vault_id = ?1"
+      " AND wrapped = ?2" },
+    [GOBI_SQLITE_VAULT_KEY_LIST] = { "vault_key_list",
+      "SELECT vault_id, wrapped FROM vault_keys ORDER BY vault_id" },
+    [GOBI_SQLITE_VAULT_DELETE_KEY] = { "vault_delete",
+      "DELETE FROM vault_keys WHERE vault_id = ?1" },
+    [GOBI_SQLITE_USER_DELETE_KEYS] = { "user_delete",
+      "DELETE FROM vault_keys WHERE vault_id IN"
+      " (SELECT id FROM vaults WHERE owner = ?1)" },
+    [GOBI_SQLITE_VAULT_ALL] = { "vault_all",
+      GOBI_SQLITE_VAULT_COLUMNS "ORDER BY v.id" },
 };
 
 
 /*
- * Version 2.  Every statement is idempotent, so running the whole script
- * migrates an older database; a later version that cannot be written so
- * adds steps keyed on PRAGMA user_version.
+ * Version 4.  Every statement is idempotent, so running the whole script
+ * migrates an older database; what cannot be written so (version 3's
+ * ALTER TABLE) adds steps keyed on PRAGMA user_version.
  */
 static const char  gobi_store_sqlite_schema[] =
     /* AUTOINCREMENT: an id never comes back after a delete (blob folders
@@ -381,7 +406,14 @@ static const char  gobi_store_sqlite_schema[] =
     ") WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS versions_seq ON versions (vault, version);"
     "CREATE INDEX IF NOT EXISTS versions_hash ON versions (vault, hash)"
-    " WHERE deleted = 0;";
+    " WHERE deleted = 0;"
+
+    /* version 4: the vaults' wrapped data keys (encryption at rest); the
+     * primary key makes the first of racing vault_key_adds the one */
+    "CREATE TABLE IF NOT EXISTS vault_keys ("
+    " vault_id INTEGER PRIMARY KEY"
+    "  REFERENCES vaults (id) ON DELETE CASCADE,"
+    " wrapped TEXT NOT NULL);";
 
 
 /*
@@ -1007,7 +1039,7 @@ gobi_store_sqlite_init_schema(gobi_store_t *st)
     }
 
     if (rc == SQLITE_OK) {
-        rc = sqlite3_exec(c->db, "PRAGMA user_version = 3", NULL, NULL,
+        rc = sqlite3_exec(c->db, "PRAGMA user_version = 4", NULL, NULL,
                           &msg);
     }
 
@@ -1250,6 +1282,7 @@ gobi_store_sqlite_user_delete(gobi_store_t *st, int64_t id)
     /* children first: the same whether foreign keys cascade or not */
 
     static const gobi_store_sqlite_stmt_e  steps[] = {
+        GOBI_SQLITE_USER_DELETE_KEYS,
         GOBI_SQLITE_USER_DELETE_VERSIONS,
         GOBI_SQLITE_USER_DELETE_EVENTS,
         GOBI_SQLITE_USER_DELETE_FILES,
@@ -1610,6 +1643,7 @@ gobi_store_sqlite_vault_delete(gobi_store_t *st, int64_t vault_id)
     gobi_store_sqlite_conn_t  *c;
 
     static const gobi_store_sqlite_stmt_e  steps[] = {
+        GOBI_SQLITE_VAULT_DELETE_KEY,
         GOBI_SQLITE_VAULT_DELETE_VERSIONS,
         GOBI_SQLITE_VAULT_DELETE_EVENTS,
         GOBI_SQLITE_VAULT_DELETE_FILES,
@@ -2842,6 +2876,202 @@ gobi_store_sqlite_versions_prune(gobi_store_t *st,
 }
 
 
+/* encryption at rest: the vaults' wrapped data keys */
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_wrapped_check(const char *what, const char *wrapped)
+{
+    if (wrapped == NULL || wrapped[0] == '\0') {
+        return gobi_store_sqlite_invalid(what, "no wrapped key");
+    }
+
+    if (strlen(wrapped) >= GOBI_CRYPT_WRAPPED_MAX) {
+        return gobi_store_sqlite_invalid(what, "wrapped key too long");
+    }
+
+    return GOBI_STORE_OK;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_key_get(gobi_store_t *st, int64_t vault,
+    char *wrapped, size_t len)
+{
+    const char                *text;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VAULT_KEY_GET, &c,
+                                    &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+
+    grc = gobi_store_sqlite_one(c, stmt, GOBI_SQLITE_VAULT_KEY_GET);
+
+    if (grc == GOBI_STORE_OK) {
+        text = (const char *) sqlite3_column_text(stmt, 0);
+
+        /* a cut key would not open: say so instead */
+        if (text == NULL || strlen(text) >= len) {
+            grc = gobi_store_sqlite_invalid("vault_key_get",
+                                            "no room for the wrapped key");
+
+        } else {
+            memcpy(wrapped, text, strlen(text) + 1);
+        }
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_key_add(gobi_store_t *st, int64_t vault,
+    const char *wrapped)
+{
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_wrapped_check("vault_key_add", wrapped);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VAULT_KEY_INSERT, &c,
+                                    &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_text(stmt, 2, wrapped, -1, SQLITE_STATIC);
+
+    /* the primary key: EXISTS; the vault's foreign key: NOT_FOUND */
+    grc = gobi_store_sqlite_insert(c, stmt, GOBI_SQLITE_VAULT_KEY_INSERT);
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_key_swap(gobi_store_t *st, int64_t vault,
+    const char *old_wrapped, const char *new_wrapped)
+{
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_wrapped_check("vault_key_swap", old_wrapped);
+    if (grc == GOBI_STORE_OK) {
+        grc = gobi_store_sqlite_wrapped_check("vault_key_swap", new_wrapped);
+    }
+
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VAULT_KEY_SWAP, &c,
+                                    &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    sqlite3_bind_int64(stmt, 1, vault);
+    sqlite3_bind_text(stmt, 2, old_wrapped, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, new_wrapped, -1, SQLITE_STATIC);
+
+    /* one UPDATE compares and sets: no other writer between the two */
+    grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VAULT_KEY_SWAP, NULL);
+
+    if (grc == GOBI_STORE_OK && sqlite3_changes(c->db) == 0) {
+        grc = GOBI_STORE_CONFLICT;
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_key_list(gobi_store_t *st,
+    int (*cb)(void *data, int64_t vault, const char *wrapped), void *data)
+{
+    int                        row;
+    const char                *text;
+    sqlite3_stmt              *stmt;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VAULT_KEY_LIST, &c,
+                                    &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    for ( ;; ) {
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VAULT_KEY_LIST,
+                                     &row);
+        if (grc != GOBI_STORE_OK || !row) {
+            break;
+        }
+
+        text = (const char *) sqlite3_column_text(stmt, 1);
+
+        if (cb(data, sqlite3_column_int64(stmt, 0), text ? text : "") != 0) {
+            break;
+        }
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
+static gobi_store_rc_e
+gobi_store_sqlite_vault_all(gobi_store_t *st, gobi_vault_cb cb, void *data)
+{
+    int                        row;
+    sqlite3_stmt              *stmt;
+    gobi_vault_t               v;
+    gobi_store_rc_e            grc;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_acquire(st, GOBI_SQLITE_VAULT_ALL, &c, &stmt);
+    if (grc != GOBI_STORE_OK) {
+        return grc;
+    }
+
+    for ( ;; ) {
+        grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VAULT_ALL, &row);
+        if (grc != GOBI_STORE_OK || !row) {
+            break;
+        }
+
+        gobi_store_sqlite_vault_row(stmt, &v);
+
+        if (cb(data, &v) != 0) {
+            break;
+        }
+    }
+
+    gobi_store_sqlite_release(st, c, stmt);
+
+    return grc;
+}
+
+
 const gobi_store_driver_t  gobi_store_sqlite = {
     "sqlite",
     gobi_store_sqlite_open,
@@ -2875,5 +3105,10 @@ const gobi_store_driver_t  gobi_store_sqlite = {
     gobi_store_sqlite_trash_list,
     gobi_store_sqlite_versions_at,
     gobi_store_sqlite_delete_stats,
-    gobi_store_sqlite_versions_prune
+    gobi_store_sqlite_versions_prune,
+    gobi_store_sqlite_vault_key_get,
+    gobi_store_sqlite_vault_key_add,
+    gobi_store_sqlite_vault_key_swap,
+    gobi_store_sqlite_vault_key_list,
+    gobi_store_sqlite_vault_all
 };

@@ -22,6 +22,7 @@
 
 #include "unit.h"
 
+#include "gobi_crypt.h"
 #include "gobi_store.h"
 
 
@@ -1461,6 +1462,296 @@ test_vault_delete(void)
 }
 
 
+/* encryption at rest: the vaults' wrapped data keys */
+
+typedef struct {
+    int64_t   want[4];                     /* the vaults to look for */
+    int       n;
+    char      wrapped[4][GOBI_CRYPT_WRAPPED_MAX];
+    int       found[4];
+    int       total;
+    int       stop;                        /* stop after this many */
+    int       ordered;
+    int64_t   last;
+} keys_t;
+
+
+static int
+key_cb(void *data, int64_t vault, const char *wrapped)
+{
+    int      i;
+    keys_t  *k = data;
+
+    if (vault <= k->last) {
+        k->ordered = 0;
+    }
+
+    k->last = vault;
+    k->total++;
+
+    for (i = 0; i < k->n; i++) {
+        if (k->want[i] == vault) {
+            k->found[i]++;
+            snprintf(k->wrapped[i], GOBI_CRYPT_WRAPPED_MAX, "%s", wrapped);
+        }
+    }
+
+    return k->stop && k->total >= k->stop;
+}
+
+
+typedef struct {
+    int64_t   want[4];
+    int       n;
+    int64_t   owner[4];
+    int       total;
+    int       stop;
+    int       ordered;
+    int64_t   last;
+} all_t;
+
+
+static int
+all_cb(void *data, const gobi_vault_t *v)
+{
+    int     i;
+    all_t  *a = data;
+
+    if (v->id <= a->last) {
+        a->ordered = 0;
+    }
+
+    a->last = v->id;
+    a->total++;
+
+    for (i = 0; i < a->n; i++) {
+        if (a->want[i] == v->id) {
+            a->owner[i] = v->owner;
+        }
+    }
+
+    return a->stop && a->total >= a->stop;
+}
+
+
+typedef struct {
+    gobi_store_t     *store;
+    int64_t           vault;
+    char              wrapped[GOBI_CRYPT_WRAPPED_MAX];
+    gobi_store_rc_e   rc;
+} key_racer_t;
+
+
+static void *
+key_racer(void *arg)
+{
+    key_racer_t  *kr = arg;
+
+    kr->rc = drv->vault_key_add(kr->store, kr->vault, kr->wrapped);
+
+    return NULL;
+}
+
+
+static void
+wrap_new(const unsigned char *master, int64_t vault, char *out)
+{
+    unsigned char  dk[GOBI_CRYPT_KEY_LEN];
+
+    gobi_crypt_key_new(dk);
+
+    if (gobi_crypt_wrap(master, vault, dk, out, GOBI_CRYPT_WRAPPED_MAX) != 0)
+    {
+        printf("Bail out! gobi_crypt_wrap\n");
+        exit(1);
+    }
+}
+
+
+static void
+test_vault_keys(void)
+{
+    int             i, wins, lost;
+    char            w1[GOBI_CRYPT_WRAPPED_MAX], w2[GOBI_CRYPT_WRAPPED_MAX];
+    char            w3[GOBI_CRYPT_WRAPPED_MAX], wb[GOBI_CRYPT_WRAPPED_MAX];
+    char            got[GOBI_CRYPT_WRAPPED_MAX], name[80], errbuf[512];
+    char            big[GOBI_CRYPT_WRAPPED_MAX + 10];
+    int64_t         kv, kb, kd, rv;
+    keys_t          k;
+    all_t           a;
+    pthread_t       t[NTHREADS];
+    gobi_user_t     u;
+    gobi_store_t   *st2;
+    key_racer_t     kr[NTHREADS];
+    unsigned char   master[GOBI_CRYPT_KEY_LEN], dk[GOBI_CRYPT_KEY_LEN];
+
+    if (gobi_crypt_init() != 0) {
+        ok(0, "libsodium");
+        return;
+    }
+
+    gobi_crypt_key_new(master);
+
+    kv = new_vault(alice, "keyed");
+    kb = new_vault(bob, "keyed");
+    wrap_new(master, kv, w1);
+    wrap_new(master, kv, w2);
+    wrap_new(master, kv, w3);
+    wrap_new(master, kb, wb);
+
+    is_int(drv->vault_key_get(st, kv, got, sizeof(got)),
+           GOBI_STORE_NOT_FOUND, "vault_key_get of a vault without a key: "
+           "NOT_FOUND");
+    is_int(drv->vault_key_add(st, kv, w1), GOBI_STORE_OK, "vault_key_add");
+    is_int(drv->vault_key_add(st, kv, w2), GOBI_STORE_EXISTS,
+           "vault_key_add again: EXISTS");
+    got[0] = '\0';
+    is_int(drv->vault_key_get(st, kv, got, sizeof(got)), GOBI_STORE_OK,
+           "vault_key_get");
+    is_str(got, w1, "the first key stays");
+    ok(gobi_crypt_unwrap(master, kv, got, dk) == 0, "and opens");
+
+    is_int(drv->vault_key_get(st, kv, got, strlen(w1)), GOBI_STORE_ERROR,
+           "vault_key_get into a buffer one byte short: ERROR");
+    ok(drv->errmsg(st)[0] != '\0', "errmsg: %s", drv->errmsg(st));
+
+    is_int(drv->vault_key_swap(st, kv, w1, w2), GOBI_STORE_OK,
+           "vault_key_swap");
+    drv->vault_key_get(st, kv, got, sizeof(got));
+    is_str(got, w2, "the new key is stored");
+    is_int(drv->vault_key_swap(st, kv, w1, w3), GOBI_STORE_CONFLICT,
+           "vault_key_swap from a stale key: CONFLICT");
+    drv->vault_key_get(st, kv, got, sizeof(got));
+    is_str(got, w2, "and changed nothing");
+    is_int(drv->vault_key_swap(st, kb, w1, w3), GOBI_STORE_CONFLICT,
+           "vault_key_swap of a vault without a key: CONFLICT");
+    is_int(drv->vault_key_get(st, kb, got, sizeof(got)),
+           GOBI_STORE_NOT_FOUND, "and added none");
+
+    is_int(drv->vault_key_add(st, INT64_C(999999999999), w1),
+           GOBI_STORE_NOT_FOUND, "vault_key_add for no vault: NOT_FOUND");
+    is_int(drv->vault_key_add(st, kb, ""), GOBI_STORE_ERROR,
+           "an empty key: ERROR");
+    memset(big, 'A', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    is_int(drv->vault_key_add(st, kb, big), GOBI_STORE_ERROR,
+           "a key over GOBI_CRYPT_WRAPPED_MAX: ERROR");
+    is_int(drv->vault_key_swap(st, kv, w2, big), GOBI_STORE_ERROR,
+           "swapped for one: ERROR");
+    is_int(drv->vault_key_get(st, kb, got, sizeof(got)),
+           GOBI_STORE_NOT_FOUND, "nothing stored for bob's vault");
+
+    is_int(drv->vault_key_add(st, kb, wb), GOBI_STORE_OK,
+           "a key for bob's vault");
+
+    memset(&k, 0, sizeof(k));
+    k.want[0] = kv;
+    k.want[1] = kb;
+    k.n = 2;
+    k.ordered = 1;
+    is_int(drv->vault_key_list(st, key_cb, &k), GOBI_STORE_OK,
+           "vault_key_list");
+    ok(k.found[0] == 1 && k.found[1] == 1, "lists both keys once");
+    is_str(k.wrapped[0], w2, "alice's current key");
+    is_str(k.wrapped[1], wb, "bob's key");
+    ok(k.ordered, "by vault id");
+
+    memset(&k, 0, sizeof(k));
+    k.stop = 1;
+    is_int(drv->vault_key_list(st, key_cb, &k), GOBI_STORE_OK,
+           "vault_key_list stopped by the callback: OK");
+    is_int(k.total, 1, "stopped after 1");
+
+    memset(&a, 0, sizeof(a));
+    a.want[0] = kv;
+    a.want[1] = kb;
+    a.want[2] = vaults[0];
+    a.n = 3;
+    a.ordered = 1;
+    is_int(drv->vault_all(st, all_cb, &a), GOBI_STORE_OK, "vault_all");
+    ok(a.owner[0] == alice && a.owner[1] == bob && a.owner[2] == alice,
+       "vaults of both owners");
+    ok(a.ordered && a.total >= 3, "by id (%d vaults)", a.total);
+
+    memset(&a, 0, sizeof(a));
+    a.stop = 2;
+    is_int(drv->vault_all(st, all_cb, &a), GOBI_STORE_OK,
+           "vault_all stopped by the callback: OK");
+    is_int(a.total, 2, "stopped after 2");
+
+    /* the key goes with its vault */
+    is_int(drv->vault_delete(st, kv), GOBI_STORE_OK, "vault_delete");
+    is_int(drv->vault_key_get(st, kv, got, sizeof(got)),
+           GOBI_STORE_NOT_FOUND, "its key is gone");
+    memset(&k, 0, sizeof(k));
+    k.want[0] = kv;
+    k.want[1] = kb;
+    k.n = 2;
+    drv->vault_key_list(st, key_cb, &k);
+    ok(k.found[0] == 0 && k.found[1] == 1, "vault_key_list: only bob's");
+    memset(&a, 0, sizeof(a));
+    a.want[0] = kv;
+    a.n = 1;
+    drv->vault_all(st, all_cb, &a);
+    is_int(a.owner[0], 0, "vault_all: the vault is gone");
+
+    rv = new_vault(alice, "keyed");
+    is_int(drv->vault_key_get(st, rv, got, sizeof(got)),
+           GOBI_STORE_NOT_FOUND, "a new vault of that name has no key");
+
+    /* and with its owner */
+    snprintf(name, sizeof(name), "dan-%s", run);
+    is_int(drv->user_create(st, name, "$x", T0, &u), GOBI_STORE_OK, "dan");
+    kd = new_vault(u.id, "dans");
+    wrap_new(master, kd, w3);
+    is_int(drv->vault_key_add(st, kd, w3), GOBI_STORE_OK, "dan's key");
+    is_int(drv->user_delete(st, u.id), GOBI_STORE_OK, "user_delete");
+    is_int(drv->vault_key_get(st, kd, got, sizeof(got)),
+           GOBI_STORE_NOT_FOUND, "its vault's key is gone");
+    is_int(drv->vault_key_get(st, kb, got, sizeof(got)), GOBI_STORE_OK,
+           "others' stay");
+
+    /* workers and instances race to make a vault's first key */
+    st2 = drv->open(uri, errbuf, sizeof(errbuf));
+    if (st2 == NULL) {
+        printf("# second store: %s\n", errbuf);
+        st2 = st;
+    }
+
+    kv = new_vault(alice, "keyrace");
+
+    for (i = 0; i < NTHREADS; i++) {
+        kr[i].store = (i % 2) ? st2 : st;
+        kr[i].vault = kv;
+        wrap_new(master, kv, kr[i].wrapped);
+        pthread_create(&t[i], NULL, key_racer, &kr[i]);
+    }
+
+    wins = 0;
+    lost = 0;
+
+    for (i = 0; i < NTHREADS; i++) {
+        pthread_join(t[i], NULL);
+        wins += kr[i].rc == GOBI_STORE_OK;
+        lost += kr[i].rc == GOBI_STORE_EXISTS;
+    }
+
+    is_int(wins, 1, "%d racing vault_key_adds: exactly one wins", NTHREADS);
+    is_int(lost, NTHREADS - 1, "the others get EXISTS");
+    drv->vault_key_get(st, kv, got, sizeof(got));
+
+    for (i = 0; i < NTHREADS; i++) {
+        if (kr[i].rc == GOBI_STORE_OK) {
+            is_str(got, kr[i].wrapped, "the winner's key is stored");
+        }
+    }
+
+    if (st2 != st) {
+        drv->close(st2);
+    }
+}
+
+
 static void
 test_account(void)
 {
@@ -1644,6 +1935,140 @@ test_twins(void)
     is_int(drv->user_create(st, up, "$x", T0, &u), GOBI_STORE_EXISTS,
            "a third spelling cannot be created");
     is_int(drv->init_schema(st), GOBI_STORE_OK, "init_schema once more");
+}
+
+
+/*
+ * SQLite: a schema-3 database (as the previous gobi left it: no
+ * vault_keys) upgrades to 4 in place and keeps its data.  Made by
+ * dropping what 4 added from a fresh one, on a file of its own.
+ */
+
+static int
+sqlite_user_version(const char *path)
+{
+    int            v;
+    sqlite3       *db;
+    sqlite3_stmt  *stmt;
+
+    v = -1;
+
+    if (sqlite3_open(path, &db) == SQLITE_OK
+        && sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL)
+           == SQLITE_OK)
+    {
+        if (sqlite3_step(stmt) == SQLITE_ROW) {
+            v = sqlite3_column_int(stmt, 0);
+        }
+
+        sqlite3_finalize(stmt);
+    }
+
+    sqlite3_close(db);
+
+    return v;
+}
+
+
+static void
+test_migrate(void)
+{
+    int            i, rc;
+    char           dir[1024], path[1200], errbuf[512], name[80];
+    char           got[GOBI_CRYPT_WRAPPED_MAX];
+    char           w[GOBI_CRYPT_WRAPPED_MAX];
+    sqlite3       *db;
+    gobi_user_t    u;
+    gobi_vault_t   v;
+    gobi_file_t    f, cur;
+    gobi_event_t   ev;
+    gobi_store_t  *s, *keep;
+    unsigned char  master[GOBI_CRYPT_KEY_LEN];
+    static const char  *ext[] = { "", "-wal", "-shm" };
+
+    if (drv != &gobi_store_sqlite) {
+        printf("# skip the schema 3 -> 4 migration: not the sqlite driver\n");
+        return;
+    }
+
+    snprintf(dir, sizeof(dir), "/tmp/gobi-migrate-XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        ok(0, "mkdtemp: %s", strerror(errno));
+        return;
+    }
+
+    snprintf(path, sizeof(path), "%s/old.db", dir);
+    snprintf(name, sizeof(name), "erin-%s", run);
+
+    s = drv->open(path, errbuf, sizeof(errbuf));
+    if (s == NULL || drv->init_schema(s) != GOBI_STORE_OK) {
+        ok(0, "a fresh database: %s", s ? drv->errmsg(s) : errbuf);
+        goto done;
+    }
+
+    drv->user_create(s, name, "$argon2id$erin", T0, &u);
+    drv->vault_create(s, u.id, "old", T0, &v);
+    drv->vault_set_strategy(s, v.id, 2);
+
+    /* put() writes through the global st */
+    keep = st;
+    st = s;
+    put(v.id, "kept.txt", GOBI_BASE_ANY, hash(41), T0, &ev, &cur);
+    st = keep;
+    drv->close(s);
+
+    rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, "DROP TABLE vault_keys;"
+                              "PRAGMA user_version = 3;", NULL, NULL, NULL);
+    }
+    sqlite3_close(db);
+    is_int(rc, SQLITE_OK, "a schema-3 database");
+    is_int(sqlite_user_version(path), 3, "user_version 3");
+
+    s = drv->open(path, errbuf, sizeof(errbuf));
+    if (s == NULL) {
+        ok(0, "reopen: %s", errbuf);
+        goto done;
+    }
+
+    is_int(drv->vault_key_get(s, v.id, got, sizeof(got)), GOBI_STORE_ERROR,
+           "before the upgrade there are no keys to read (ERROR)");
+    is_int(drv->init_schema(s), GOBI_STORE_OK, "init_schema upgrades it");
+    is_int(sqlite_user_version(path), 4, "user_version 4");
+
+    memset(&u, 0, sizeof(u));
+    is_int(drv->user_get(s, name, &u), GOBI_STORE_OK, "the user stays");
+    is_str(u.pwhash, "$argon2id$erin", "with its password hash");
+    memset(&v, 0, sizeof(v));
+    is_int(drv->vault_get(s, u.id, "old", &v), GOBI_STORE_OK,
+           "the vault stays");
+    ok(v.head_seq == 1 && v.strategy == 2, "with its log and strategy");
+    memset(&f, 0, sizeof(f));
+    is_int(drv->file_get(s, v.id, "kept.txt", &f), GOBI_STORE_OK,
+           "the file stays");
+    is_str(f.hash, hash(41), "with its hash");
+
+    is_int(drv->vault_key_get(s, v.id, got, sizeof(got)),
+           GOBI_STORE_NOT_FOUND, "an old vault has no key yet");
+    gobi_crypt_key_new(master);
+    wrap_new(master, v.id, w);
+    is_int(drv->vault_key_add(s, v.id, w), GOBI_STORE_OK, "and gets one");
+    is_int(drv->init_schema(s), GOBI_STORE_OK, "init_schema once more");
+    is_int(drv->vault_key_get(s, v.id, got, sizeof(got)), GOBI_STORE_OK,
+           "the key survives it");
+    is_str(got, w, "unchanged");
+
+    drv->close(s);
+
+done:
+
+    for (i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/old.db%s", dir, ext[i]);
+        unlink(path);
+    }
+
+    rmdir(dir);
 }
 
 
@@ -2103,8 +2528,10 @@ main(void)
     test_blob();
     test_history();
     test_vault_delete();
+    test_vault_keys();
     test_account();
     test_twins();
+    test_migrate();
     test_concurrency();
     test_busy();
 
