@@ -941,6 +941,60 @@ typedef struct {
 
 
 /*
+ * A temp file of ours (0600): in the first target's temp folder
+ * (gobi_blob_tmp_dir), or if that one is down in the next listed one's,
+ * so that the others are still repaired.
+ */
+
+static int
+gobi_blob_scrub_temp(gobi_blob_scrub_t *sc, const char **dir)
+{
+    int           fd, noted;
+    char          msg[GOBI_BLOB_ERRLEN];
+    size_t        i;
+    gobi_blob_t  *b;
+
+    b = sc->b;
+    noted = 0;
+
+    for (i = 0; i < b->n; i++) {
+        if (!sc->in[i]) {
+            continue;
+        }
+
+        *dir = b->t[i].driver->tmp_dir(b->t[i].s);
+
+        if (*dir == NULL
+            || (size_t) snprintf(sc->path, sizeof(sc->path),
+                                 "%s/scrub.XXXXXX", *dir)
+               >= sizeof(sc->path))
+        {
+            continue;
+        }
+
+        fd = mkostemp(sc->path, O_CLOEXEC);
+        if (fd >= 0) {
+            return fd;
+        }
+
+        if (!noted) {
+            snprintf(msg, sizeof(msg), "mkstemp() in \"%.400s\" failed: %s",
+                     *dir, strerror(errno));
+            gobi_blob_note(b, i, msg, sc->errbuf, sc->errlen, &sc->noted);
+            noted = 1;
+        }
+    }
+
+    if (!noted) {
+        gobi_blob_note(b, 0, "no temp folder for the scrub", sc->errbuf,
+                       sc->errlen, &sc->noted);
+    }
+
+    return -1;
+}
+
+
+/*
  * The blob into a new temp file of ours, from the first target that has
  * it with the wanted size: the fd, -1 (errbuf noted) or -2 (no target has
  * it any more: the collector took it meanwhile).
@@ -959,23 +1013,8 @@ gobi_blob_scrub_fetch(gobi_blob_scrub_t *sc)
     gobi_blob_target_t  *t;
 
     b = sc->b;
-    dir = gobi_blob_tmp_dir(b);
-
-    if (dir == NULL
-        || (size_t) snprintf(sc->path, sizeof(sc->path), "%s/scrub.XXXXXX",
-                             dir) >= sizeof(sc->path))
-    {
-        gobi_blob_note(b, 0, "no temp folder for the scrub", sc->errbuf,
-                       sc->errlen, &sc->noted);
-        return -1;
-    }
-
-    fd = mkostemp(sc->path, O_CLOEXEC);             /* 0600 */
+    fd = gobi_blob_scrub_temp(sc, &dir);
     if (fd < 0) {
-        err = errno;
-        snprintf(msg, sizeof(msg), "mkstemp() in \"%.400s\" failed: %s", dir,
-                 strerror(err));
-        gobi_blob_note(b, 0, msg, sc->errbuf, sc->errlen, &sc->noted);
         return -1;
     }
 

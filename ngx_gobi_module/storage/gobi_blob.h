@@ -128,7 +128,8 @@ int gobi_blob_tmp_sweep(gobi_blob_t *b, int64_t min_age_ms,
 /*
  * The scrub of one vault: every blob some target has and another lacks
  * (or has with another size) is copied to it from one that has it,
- * through a temp file in tmp_dir.  Targets in back-off are skipped.
+ * through a temp file in tmp_dir (the next target's, while the first is
+ * down).  Targets in back-off are skipped.
  * Sizes that differ are settled by a strict majority of the targets that
  * have the blob (the others' copies are replaced), else left alone and
  * reported.  `referenced` (the collector's question, may be NULL: copy
