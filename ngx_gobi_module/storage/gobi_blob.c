@@ -1287,8 +1287,10 @@ gobi_blob_scrub_vault(gobi_blob_t *b, int64_t vault,
             continue;
         }
 
-        qsort(lists[i].e, lists[i].n, sizeof(gobi_blob_entry_t),
-              gobi_blob_entry_cmp);
+        if (lists[i].n > 1) {
+            qsort(lists[i].e, lists[i].n, sizeof(gobi_blob_entry_t),
+                  gobi_blob_entry_cmp);
+        }
 
         sc.in[i] = 1;
         listed++;

@@ -1018,6 +1018,7 @@ test_three(void)
 
 typedef struct {
     gobi_blob_t  *b;
+    char          hash[65];               /* hash() is not thread-safe */
     int           bad;
 } reader_t;
 
@@ -1038,7 +1039,7 @@ reader(void *data)
         target = 0;
         len = sizeof(buf);
 
-        if (gobi_blob_read(r->b, vault, hash(n), 100, buf, len, &target,
+        if (gobi_blob_read(r->b, vault, r->hash, 100, buf, len, &target,
                            err, sizeof(err))
                 != (ssize_t) (size_of(n) - 100 < len ? size_of(n) - 100
                                                       : len)
@@ -1078,6 +1079,7 @@ test_threads(void)
     for (i = 0; i < NTHREADS; i++) {
         r[i].b = b;
         r[i].bad = 0;
+        snprintf(r[i].hash, sizeof(r[i].hash), "%s", hash(20));
         pthread_create(&tid[i], NULL, reader, &r[i]);
     }
 
