@@ -933,7 +933,8 @@ typedef struct {
     int                 in[GOBI_BLOB_TARGETS_MAX];      /* listed */
     int64_t             want;
     char               *buf;               /* GOBI_BLOB_PIECE */
-    char                path[PATH_MAX];
+    char                path[PATH_MAX];    /* the temp file */
+    size_t              owner;             /* whose temp folder holds it */
     char               *errbuf;
     size_t              errlen;
     int                 noted;
@@ -974,6 +975,7 @@ gobi_blob_scrub_temp(gobi_blob_scrub_t *sc, const char **dir)
 
         fd = mkostemp(sc->path, O_CLOEXEC);
         if (fd >= 0) {
+            sc->owner = i;
             return fd;
         }
 
@@ -1060,7 +1062,8 @@ gobi_blob_scrub_fetch(gobi_blob_scrub_t *sc)
                 err = errno;
                 snprintf(msg, sizeof(msg), "write() in \"%.400s\" failed: %s",
                          dir, strerror(err));
-                gobi_blob_note(b, 0, msg, sc->errbuf, sc->errlen, &sc->noted);
+                gobi_blob_note(b, sc->owner, msg, sc->errbuf, sc->errlen,
+                               &sc->noted);
                 goto failed;
             }
         }
@@ -1162,7 +1165,7 @@ gobi_blob_scrub_one(gobi_blob_scrub_t *sc, int64_t *copied,
 
     /* the owner of the temp file last: it may take the file by rename */
 
-    own = gobi_blob_owner(b, sc->path);
+    own = sc->owner;
 
     for (i = 0, k = 0; i < b->n; i++) {
         if (i != own) {
