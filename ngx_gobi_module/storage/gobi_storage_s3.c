@@ -1867,11 +1867,18 @@ gobi_storage_s3_put(gobi_storage_t *s, int64_t vault, const char *hash,
         return -1;
     }
 
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = S_ISREG(st.st_mode) ? errno : EINVAL;
+    if (fstat(fd, &st) != 0) {
+        rc = errno;
+        snprintf(errbuf, errlen, "s3: fstat(\"%s\") failed: %s", tmp_path,
+                 strerror(rc));
+        errno = rc;
+        return -1;
+    }
+
+    if (!S_ISREG(st.st_mode)) {
         snprintf(errbuf, errlen, "s3: \"%s\" is not a file to store",
                  tmp_path);
-        errno = rc;
+        errno = EINVAL;
         return -1;
     }
 
@@ -2012,7 +2019,7 @@ static int
 gobi_s3_walk(gobi_storage_t *s, const char *prefix, gobi_s3_walk_pt cb,
     void *data, char *errbuf, size_t errlen)
 {
-    int            rc, pages;
+    int            rc;
     char           token[GOBI_S3_TOKEN_MAX], etoken[3 * GOBI_S3_TOKEN_MAX],
                    eprefix[3 * GOBI_S3_PREFIX_MAX],
                    query[3 * GOBI_S3_TOKEN_MAX + 3 * GOBI_S3_PREFIX_MAX + 64],
@@ -2028,7 +2035,7 @@ gobi_s3_walk(gobi_storage_t *s, const char *prefix, gobi_s3_walk_pt cb,
 
     token[0] = '\0';
 
-    for (pages = 0; /* void */ ; pages++) {
+    for ( ;; ) {
 
         /* (sorted by name: curl signs the query as it is) */
 
