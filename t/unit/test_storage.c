@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -23,6 +24,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "unit.h"
 
@@ -36,6 +39,8 @@ extern const gobi_storage_driver_t  gobi_storage_s3 __attribute__((weak));
 #define SMALL      1000
 #define BIG        (20 * 1024 * 1024 + 12345)
 #define MiB        (1024 * 1024)
+#define NTHREADS   4
+#define NBLOBS     5
 
 
 static char     tmpdir[1024];
@@ -71,9 +76,9 @@ sleep_ms(int64_t ms)
 static const char *
 hash(unsigned n)
 {
-    static char  bufs[8][65];
-    static int   i;
-    char        *b;
+    static __thread char  bufs[8][65];
+    static __thread int   i;
+    char                 *b;
 
     b = bufs[i++ % 8];
     snprintf(b, 65, "%08x%056x", (unsigned) getpid(), n);
@@ -383,6 +388,94 @@ killed_worker(const gobi_storage_driver_t *drv, const char *arg,
 }
 
 
+/* several threads on one handle, as the thread pool does -------------- */
+
+
+typedef struct {
+    const gobi_storage_driver_t  *drv;
+    gobi_storage_t               *s;
+    unsigned                      base;
+    int                           failed;
+    char                          err[512];
+} worker_t;
+
+
+static void *
+worker(void *data)
+{
+    int             fd;
+    char            path[1024];
+    unsigned        i, n;
+    int64_t         size;
+    worker_t       *w;
+    unsigned char   buf[4096];
+
+    w = data;
+
+    for (i = 0; i < NBLOBS && !w->failed; i++) {
+        n = w->base + i;
+
+        fd = temp_file(w->drv->tmp_dir(w->s), n, 3000 + n, path,
+                       sizeof(path));
+
+        if (w->drv->put(w->s, vault, hash(n), path, fd, w->err,
+                        sizeof(w->err)) != 0
+            || w->drv->stat(w->s, vault, hash(n), &size, w->err,
+                            sizeof(w->err)) != 1
+            || size != 3000 + n
+            || w->drv->read(w->s, vault, hash(n), 1000, buf, sizeof(buf),
+                            w->err, sizeof(w->err)) != 2000 + n
+            || buf[0] != byte(n, 1000) || buf[1999 + n] != byte(n, 2999 + n)
+            || w->drv->remove(w->s, vault, hash(n), w->err,
+                              sizeof(w->err)) != 0)
+        {
+            w->failed = 1;
+        }
+
+        close(fd);
+        (void) unlink(path);
+    }
+
+    return NULL;
+}
+
+
+static void
+threads(const gobi_storage_driver_t *drv, gobi_storage_t *s)
+{
+    int        i, failed;
+    pthread_t  t[NTHREADS];
+    worker_t   w[NTHREADS];
+
+    for (i = 0; i < NTHREADS; i++) {
+        w[i].drv = drv;
+        w[i].s = s;
+        w[i].base = 1000 + i * NBLOBS;
+        w[i].failed = 0;
+        w[i].err[0] = '\0';
+
+        if (pthread_create(&t[i], NULL, worker, &w[i]) != 0) {
+            printf("Bail out! pthread_create\n");
+            exit(1);
+        }
+    }
+
+    failed = 0;
+
+    for (i = 0; i < NTHREADS; i++) {
+        pthread_join(t[i], NULL);
+
+        if (w[i].failed) {
+            printf("# thread %d: %s\n", i, w[i].err);
+            failed++;
+        }
+    }
+
+    is_int(failed, 0, "%s: %d threads put, stat, read and remove on one "
+           "handle", drv->scheme, NTHREADS);
+}
+
+
 /* the contract ---------------------------------------------------------- */
 
 
@@ -540,6 +633,8 @@ contract(const gobi_storage_driver_t *drv, const char *arg,
     is_int(stat_of(drv, s, 1, NULL), 0, "%s: ... it is gone", drv->scheme);
     is_int(drv->remove(s, vault, hash(1), errbuf, sizeof(errbuf)), 0,
            "%s: remove 1 again: 0", drv->scheme);
+
+    threads(drv, s);
 
     /* a large blob (a multipart upload on s3) */
 
@@ -725,6 +820,94 @@ dead_port(void)
 }
 
 
+static size_t
+collect_body(char *p, size_t size, size_t n, void *data)
+{
+    size_t   len;
+    char    *buf;
+
+    buf = data;
+    len = strlen(buf);
+
+    if (len + size * n < 65536) {
+        memcpy(buf + len, p, size * n);
+        buf[len + size * n] = '\0';
+    }
+
+    return size * n;
+}
+
+
+/*
+ * The multipart uploads in flight of blob n, by a request of our own
+ * (ListMultipartUploads; MinIO lists those of one key only): the number of
+ * <Upload>s, or -1.
+ */
+
+static int
+uploads_in_flight(const char *arg, unsigned n, const char *key,
+    const char *secret)
+{
+    int                 found;
+    long                status;
+    char                url[4096], user[600], bucket[128], prefix[1024],
+                        endpoint[256], *esc, *body;
+    CURL               *h;
+    const char         *p, *q, *e;
+    struct curl_slist  *hl;
+
+    p = arg + 2;
+    q = strchr(p, '/');
+    e = strchr(p, '?');
+    if (q == NULL || e == NULL || strstr(e, "endpoint=") == NULL) {
+        return -1;
+    }
+
+    snprintf(bucket, sizeof(bucket), "%.*s", (int) (q - p), p);
+    snprintf(prefix, sizeof(prefix), "%.*s/%lld/%.2s/%s", (int) (e - q - 1),
+             q + 1, (long long) vault, hash(n), hash(n));
+    p = strstr(e, "endpoint=") + 9;
+    snprintf(endpoint, sizeof(endpoint), "%.*s", (int) strcspn(p, "&"), p);
+    snprintf(user, sizeof(user), "%s:%s", key, secret);
+
+    h = curl_easy_init();
+    body = calloc(1, 65536);
+    esc = curl_easy_escape(h, prefix, 0);
+    snprintf(url, sizeof(url), "%s/%s?prefix=%s&uploads=", endpoint, bucket,
+             esc);
+    curl_free(esc);
+
+    hl = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:s3");
+    curl_easy_setopt(h, CURLOPT_USERPWD, user);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+
+    found = -1;
+    status = 0;
+
+    if (curl_easy_perform(h) == CURLE_OK
+        && curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK
+        && status == 200 && strstr(body, "<ListMultipartUploadsResult"))
+    {
+        for (found = 0, p = body; (p = strstr(p, "<Upload>")); p++) {
+            found++;
+        }
+
+    } else {
+        printf("# ListMultipartUploads: HTTP %ld %.300s\n", status, body);
+    }
+
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    free(body);
+
+    return found;
+}
+
+
 static void
 s3_only(const char *arg, const gobi_storage_conf_t *conf)
 {
@@ -843,9 +1026,37 @@ s3_only(const char *arg, const gobi_storage_conf_t *conf)
         gobi_storage_s3.close(s);
     }
 
-    /* an endpoint nobody listens on: open works, stat fails, quickly */
+    /*
+     * A multipart upload that fails half way (a file that cannot be read:
+     * open for writing only) is given up, so no part of it stays
+     */
 
     c.credentials = conf->credentials;
+    s = gobi_storage_s3.open(arg, &c, errbuf, sizeof(errbuf));
+    ok(s != NULL, "s3: open (%s)", s ? "ok" : errbuf);
+    if (s) {
+        close(temp_file(gobi_storage_s3.tmp_dir(s), 8, BIG, path,
+                        sizeof(path)));
+        fd = open(path, O_WRONLY);
+        errbuf[0] = '\0';
+        errno = 0;
+        rc = gobi_storage_s3.put(s, vault, hash(8), path, fd, errbuf,
+                                 sizeof(errbuf));
+        is_int(rc, -1, "s3: a multipart put from an unreadable file "
+               "fails: %s", errbuf);
+        ok(errno != 0, "s3: ... with errno set (%s)", strerror(errno));
+        is_int(gobi_storage_s3.stat(s, vault, hash(8), &size, errbuf,
+                                    sizeof(errbuf)), 0,
+               "s3: ... and no blob");
+        is_int(uploads_in_flight(arg, 8, key, secret), 0,
+               "s3: ... nor a multipart upload in flight");
+        close(fd);
+        (void) unlink(path);
+        gobi_storage_s3.close(s);
+    }
+
+    /* an endpoint nobody listens on: open works, stat fails, quickly */
+
     snprintf(q, sizeof(q), "endpoint=http://127.0.0.1:%d&region=us-east-1",
              dead_port());
     with_query(a, sizeof(a), arg, q);
