@@ -24,6 +24,10 @@
 #include "gobi_blob.h"
 
 
+/* the s3 driver is optional in this binary */
+extern const gobi_storage_driver_t  gobi_storage_s3 __attribute__((weak));
+
+
 #define MiB        (1024 * 1024)
 #define NTARGETS   3
 #define NTHREADS   8
@@ -529,16 +533,18 @@ unused(void *data, int64_t v, const char *h)
 }
 
 
-/* the files in target t's temp folder */
+/* the files in a folder and the folders in it, and in target t's temp folder */
 
 static int
-temp_files(int t)
+temp_files_in(const char *dir)
 {
-    int             n;
+    int             n, m;
     DIR            *d;
+    char            path[1400];
+    struct stat     st;
     struct dirent  *de;
 
-    d = opendir(gobi_storage_local.tmp_dir(W[t]->s));
+    d = opendir(dir);
     if (d == NULL) {
         return -1;
     }
@@ -546,12 +552,31 @@ temp_files(int t)
     n = 0;
 
     while ((de = readdir(d)) != NULL) {
-        n += (de->d_name[0] != '.');
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+
+        snprintf(path, sizeof(path), "%.1000s/%.300s", dir, de->d_name);
+
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            m = temp_files_in(path);
+            n += m > 0 ? m : 0;
+
+        } else {
+            n++;
+        }
     }
 
     closedir(d);
 
     return n;
+}
+
+
+static int
+temp_files(int t)
+{
+    return temp_files_in(gobi_storage_local.tmp_dir(W[t]->s));
 }
 
 
@@ -1103,11 +1128,126 @@ test_threads(void)
 }
 
 
+/*
+ * A local and an s3 target, each order (GOBI_TEST_S3, scripts/with-s3):
+ * the temp file is the first's, the other copies it; the scrub's pieces
+ * come from s3 into local and the other way.
+ */
+
+static void
+test_s3(const char *env)
+{
+    int                       first, fd, s3;
+    char                      arg[4096], spool[300], path[1400];
+    size_t                    stored, target;
+    int64_t                   copied, size;
+    const char               *q;
+    gobi_blob_t              *b;
+    gobi_storage_t           *sh;
+    gobi_blob_target_conf_t   conf[2];
+
+    q = strchr(env + 3, '?');
+    snprintf(arg, sizeof(arg), "%.*s/blob-%ld%s",
+             (int) (q ? q - env - 3 : (long) strlen(env + 3)), env + 3,
+             (long) getpid(), q ? q : "");
+    snprintf(spool, sizeof(spool), "%.200s/spool", tmpdir);
+
+    for (first = 0; first < 2; first++) {
+        vault = 50 + first;
+        s3 = !first;                                 /* the s3 target */
+
+        memset(conf, 0, sizeof(conf));
+        conf[first].driver = &gobi_storage_local;
+        conf[first].arg = roots[0];
+        conf[first].name = names[0];
+        conf[s3].driver = &gobi_storage_s3;
+        conf[s3].arg = arg;
+        conf[s3].name = "s3:test";
+        conf[s3].conf.spool = spool;
+        conf[s3].conf.credentials = getenv("GOBI_TEST_S3_CREDENTIALS");
+
+        errbuf[0] = '\0';
+        b = gobi_blob_open(conf, 2, 0, errbuf, sizeof(errbuf));
+        ok(b != NULL, "%s first: open (%s)", first ? "s3" : "local",
+           errbuf);
+        if (b == NULL) {
+            continue;
+        }
+
+        fd = temp_file(gobi_blob_tmp_dir(b), 60, path, sizeof(path));
+        errbuf[0] = '\0';
+        is_int(gobi_blob_put(b, vault, hash(60), path, fd, &stored, errbuf,
+                             sizeof(errbuf)), 0, "put 60 (%s)", errbuf);
+        is_int(stored, 2, "on both");
+        close(fd);
+        (void) unlink(path);
+
+        is_int(put(b, 61, outside, &stored), 0, "put 61 from outside");
+        is_int(stored, 2, "on both");
+        ok(on_disk(0, 60) && on_disk(0, 61), "local has them");
+        is_int(gobi_blob_stat(b, vault, hash(60), &size, errbuf,
+                              sizeof(errbuf)), 1, "stat 60");
+        is_int(size, size_of(60), "its size");
+
+        /* local loses them: read from s3, scrub copies back */
+
+        if (unlink(blob_file(0, 60)) != 0 || unlink(blob_file(0, 61)) != 0) {
+            bail("unlink", blob_file(0, 60));
+        }
+
+        target = first;
+        ok(read_ok(b, 60, MiB - 10, 4096, &target) && target == (size_t) s3,
+           "read 60 falls back to s3");
+
+        errbuf[0] = '\0';
+        is_int(gobi_blob_scrub_vault(b, vault, NULL, NULL, &copied, errbuf,
+                                     sizeof(errbuf)), 0, "scrub (%s)",
+               errbuf);
+        is_int(copied, 2, "copies 60 and 61 from s3");
+        ok(on_disk(0, 60) && on_disk(0, 61), "local has them, every byte");
+
+        /* s3 loses 61: the scrub copies it from local */
+
+        sh = gobi_storage_s3.open(arg, &conf[s3].conf, errbuf,
+                                  sizeof(errbuf));
+        ok(sh && gobi_storage_s3.remove(sh, vault, hash(61), errbuf,
+                                        sizeof(errbuf)) == 0,
+           "61 removed from s3 behind the layer's back (%s)", errbuf);
+        if (sh) {
+            gobi_storage_s3.close(sh);
+        }
+
+        errbuf[0] = '\0';
+        is_int(gobi_blob_scrub_vault(b, vault, NULL, NULL, &copied, errbuf,
+                                     sizeof(errbuf)), 0, "scrub (%s)",
+               errbuf);
+        is_int(copied, 1, "copies 61 from local");
+        target = s3;
+        ok(read_ok(b, 61, 0, size_of(61), &target) && target == (size_t) s3,
+           "s3 has 61 again, every byte");
+        ok(temp_files_in(spool) == 0 && temp_files(0) == 0,
+           "no temp file of the scrub's left");
+
+        is_int(gobi_blob_scrub_vault(b, vault, NULL, NULL, &copied, errbuf,
+                                     sizeof(errbuf)), 0, "scrub again");
+        is_int(copied, 0, "copies nothing");
+
+        is_int(gobi_blob_remove_vault(b, vault, errbuf, sizeof(errbuf)), 0,
+               "remove_vault on both (%s)", errbuf);
+        is_int(gobi_blob_stat(b, vault, hash(60), &size, errbuf,
+                              sizeof(errbuf)), 0, "60 is nowhere");
+
+        gobi_blob_close(b);
+    }
+}
+
+
 int
 main(void)
 {
-    int   i;
-    char  cmd[1300];
+    int          i;
+    char         cmd[1300];
+    const char  *env;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -1132,6 +1272,21 @@ main(void)
     test_quorum();
     test_three();
     test_threads();
+
+    env = getenv("GOBI_TEST_S3");
+
+    if (env == NULL || env[0] == '\0') {
+        printf("# s3 skipped: GOBI_TEST_S3 is not set (scripts/with-s3)\n");
+
+    } else if (&gobi_storage_s3 == NULL) {
+        printf("# s3 skipped: this binary has no s3 driver\n");
+
+    } else if (strncmp(env, "s3:", 3) != 0) {
+        ok(0, "GOBI_TEST_S3 is s3:...");
+
+    } else {
+        test_s3(env);
+    }
 
     if (!unit_failed) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
