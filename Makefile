@@ -10,7 +10,7 @@ NGINX      ?= /usr/sbin/nginx
 BUILD      := build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-PKGS       := sqlite3 libsodium yajl hiredis libmongoc-1.0 libgit2
+PKGS       := sqlite3 libsodium yajl hiredis libmongoc-1.0 libgit2 libcurl
 CLIENT_PKGS := sqlite3 libsodium yajl libcurl
 
 CC         ?= cc
@@ -47,8 +47,8 @@ NGX_CC_OPT := -g -O2 -fPIC -fstack-protector-strong -Wformat \
               $(SAN_FLAGS)
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SAN_FLAGS)
 
-.PHONY: all module client unit test prove run clean ferretdb fuzz deps \
-           test-asan
+.PHONY: all module client unit test prove run clean ferretdb minio fuzz \
+           deps test-asan
 
 all: module client
 
@@ -100,6 +100,10 @@ unit: $(UNIT_BINS)
 
 ferretdb:
 	@scripts/build-ferretdb $(BUILD)/ferretdb
+
+# the S3 test server (scripts/with-s3), built from Go modules
+minio:
+	@scripts/build-minio $(BUILD)/minio
 
 PROVE      := prove -I t/lib $(PROVE_FLAGS)
 SUITES     ?= t/*.t

@@ -40,7 +40,8 @@ typedef struct {
 
 /*
  * Opens every target (a failure to open is a configuration error: NULL
- * with errbuf filled).  quorum 0 means all of them.
+ * with errbuf filled, naming the target).  quorum 0 means all of them;
+ * one above n, or a target listed twice, is refused.
  */
 gobi_blob_t *gobi_blob_open(const gobi_blob_target_conf_t *targets,
     size_t n, size_t quorum, char *errbuf, size_t errlen);
@@ -48,8 +49,16 @@ void gobi_blob_close(gobi_blob_t *b);
 
 size_t gobi_blob_targets(gobi_blob_t *b);
 const char *gobi_blob_target_name(gobi_blob_t *b, size_t i);
-/* 1 while target i is in its back-off after a failure */
+/*
+ * 1 from a failure of target i until a call succeeds on it again: during
+ * its back-off (1 s after the first failure, doubling to 60 s) calls skip
+ * it; after it, one call tries it again.  "Not there" and "no room" are
+ * answers, not failures.
+ */
 int gobi_blob_target_down(gobi_blob_t *b, size_t i);
+
+/* the clock of the back-offs, ms (tests; NULL: CLOCK_MONOTONIC) */
+void gobi_blob_clock(gobi_blob_t *b, int64_t (*now)(void));
 
 /* the upload temp folder: the first target's tmp_dir */
 const char *gobi_blob_tmp_dir(gobi_blob_t *b);
@@ -57,9 +66,12 @@ const char *gobi_blob_tmp_dir(gobi_blob_t *b);
 /*
  * Stores the complete temp file (see gobi_storage_driver_t.put) on every
  * target that is not in its back-off: the others first, the one whose
- * tmp_dir holds the file last (it may take the file by rename).  0 when
- * at least quorum targets have it; -1 with errbuf filled (the first
- * failure's words) and errno set (ENOSPC when every failure was no room).
+ * tmp_dir holds the file last (it may take the file by rename: the
+ * caller removes tmp_path after, if it is still there).  A target in its
+ * back-off counts as a failure.  0 when at least quorum targets have it;
+ * -1 with errno set (ENOSPC when every failure was no room, else EIO).
+ * errbuf holds the first failure's words, prefixed with the target's
+ * name, whenever one failed (on 0 too: *stored is less than the targets).
  * *stored, if not NULL, counts the targets that have it.
  */
 int gobi_blob_put(gobi_blob_t *b, int64_t vault, const char *hash,
@@ -68,7 +80,8 @@ int gobi_blob_put(gobi_blob_t *b, int64_t vault, const char *hash,
 
 /*
  * 1 with *size if a target has the blob, 0 if every target answered that
- * it has not, -1 when no target could tell.
+ * it has not, -1 with errbuf filled when none has it and one could not
+ * tell (it failed, or is in its back-off).
  */
 int gobi_blob_stat(gobi_blob_t *b, int64_t vault, const char *hash,
     int64_t *size, char *errbuf, size_t errlen);
@@ -77,8 +90,8 @@ int gobi_blob_stat(gobi_blob_t *b, int64_t vault, const char *hash,
  * Reads stored bytes [off, off + len): from *target (the one the last
  * read of this blob came from; start with 0), falling back to the next
  * targets on failure or absence; *target is set to the one that answered.
- * The number read, or -1 with errbuf filled and errno set (ENOENT: no
- * target has it).
+ * The number read, or -1 with errbuf filled and errno set (ENOENT: every
+ * target answered that it has not; EIO: one could not tell).
  */
 ssize_t gobi_blob_read(gobi_blob_t *b, int64_t vault, const char *hash,
     int64_t off, void *buf, size_t len, size_t *target, char *errbuf,
@@ -92,13 +105,20 @@ ssize_t gobi_blob_read(gobi_blob_t *b, int64_t vault, const char *hash,
 int gobi_blob_path(gobi_blob_t *b, int64_t vault, const char *hash,
     char *buf, size_t len);
 
-/* on every target; 0 when each one did, else -1 with errbuf filled */
+/*
+ * On every target; 0 when each one did, else -1 with errbuf filled (a
+ * target in its back-off is not done: its copy is garbage for its own
+ * collect() later).
+ */
 int gobi_blob_remove(gobi_blob_t *b, int64_t vault, const char *hash,
     char *errbuf, size_t errlen);
 int gobi_blob_remove_vault(gobi_blob_t *b, int64_t vault, char *errbuf,
     size_t errlen);
 
-/* every target's collect() and tmp_sweep(); *removed summed */
+/*
+ * Every target's collect() and tmp_sweep(), *removed summed; -1 when one
+ * failed or was in its back-off (the others are done).
+ */
 int gobi_blob_collect(gobi_blob_t *b, int64_t min_age_ms,
     int (*referenced)(void *data, int64_t vault, const char *hash),
     void *data, int64_t *removed);
@@ -108,12 +128,19 @@ int gobi_blob_tmp_sweep(gobi_blob_t *b, int64_t min_age_ms,
 /*
  * The scrub of one vault: every blob some target has and another lacks
  * (or has with another size) is copied to it from one that has it,
- * through a temp file in tmp_dir.  Targets in back-off are skipped.
+ * through a temp file in tmp_dir (the next target's, while the first is
+ * down).  Targets in back-off are skipped.
+ * Sizes that differ are settled by a strict majority of the targets that
+ * have the blob (the others' copies are replaced), else left alone and
+ * reported.  `referenced` (the collector's question, may be NULL: copy
+ * all) keeps garbage from being copied back: a blob that collect()
+ * removed from one target while another was down is not spread again.
  * *copied counts the copies made; 0, or -1 with errbuf filled (the
  * copies that could be made are made).
  */
-int gobi_blob_scrub_vault(gobi_blob_t *b, int64_t vault, int64_t *copied,
-    char *errbuf, size_t errlen);
+int gobi_blob_scrub_vault(gobi_blob_t *b, int64_t vault,
+    int (*referenced)(void *data, int64_t vault, const char *hash),
+    void *data, int64_t *copied, char *errbuf, size_t errlen);
 
 
 #endif /* _GOBI_BLOB_H_INCLUDED_ */

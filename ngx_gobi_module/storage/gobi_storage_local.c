@@ -5,27 +5,14 @@
  *
  *     <root>/<vault id>/<hash[0..1]>/<hash>
  *     <root>/.tmp/<host>.<pid>[.n]/  one worker's upload temp files (nginx
- *                                    writes them)
+ *                                    writes them; gobi_storage_spool.h)
  *
  * Folders are made 0700 and blobs are 0600: the data is the users' only.
- *
- * Each worker makes its own temp folder at open() and holds an flock() on
- * it as long as it lives; the kernel lets go of it when the process dies,
- * SIGKILL included.  So a folder whose lock can be taken has no
- * writer: what is in it was left by a killed worker and goes at once, and
- * the files of an upload in flight are never touched however slow it is.
- * Ages could not tell the two apart: a slow client may send nothing for
- * client_body_timeout, and a large body is hashed and fsynced after its
- * last write; nor could a lock on each temp file, which nginx creates
- * without asking us.
- *
- * The host in a folder's name says whose kernel holds its lock.  On a file
- * system that several hosts share, a lock may not reach the others (NFS
- * with local locks): another host's folder is swept by age only, and left
- * in place.
+ * The temp folders are beside the blobs, on the same file system, so that
+ * a finished upload becomes a blob by rename().
  */
 
-#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -33,41 +20,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gobi_storage.h"
+#include "gobi_storage_spool.h"
 
 
-#define GOBI_STORAGE_HASH_LEN  64
-#define GOBI_STORAGE_HOST_MAX  64
-#define GOBI_STORAGE_TRIES     16          /* names for a temp folder */
+#define GOBI_STORAGE_COPY_BUF  (256 * 1024)
 
 
 struct gobi_storage_s {
-    char   root[PATH_MAX];
-    char   tmp[PATH_MAX];                  /* <root>/.tmp */
-    char   mine[PATH_MAX];                 /* this process's temp folder */
-    char   host[GOBI_STORAGE_HOST_MAX + 1];
-    int    lock;                           /* mine, open and flock()ed */
+    char                   root[PATH_MAX];
+    gobi_storage_spool_t   spool;          /* <root>/.tmp/<host>.<pid> */
 };
 
 
-static int gobi_storage_local_tmp_own(gobi_storage_t *s, char *errbuf,
-    size_t errlen);
-static int64_t gobi_storage_local_tmp_clear(const char *dir, time_t before,
-    int *left);
-
-
 static gobi_storage_t *
-gobi_storage_local_open(const char *arg, char *errbuf, size_t errlen)
+gobi_storage_local_open(const char *arg, const gobi_storage_conf_t *conf,
+    char *errbuf, size_t errlen)
 {
+    char             tmp[PATH_MAX];
     gobi_storage_t  *s;
     struct stat      st;
+
+    (void) conf;
+
+    if (arg == NULL || arg[0] == '\0') {
+        snprintf(errbuf, errlen, "no folder for local storage");
+        return NULL;
+    }
 
     if (stat(arg, &st) != 0 || !S_ISDIR(st.st_mode)) {
         snprintf(errbuf, errlen, "\"%s\" is not a folder: %s", arg,
@@ -81,19 +65,16 @@ gobi_storage_local_open(const char *arg, char *errbuf, size_t errlen)
         return NULL;
     }
 
-    s->lock = -1;
-
     if ((size_t) snprintf(s->root, sizeof(s->root), "%s", arg)
             >= sizeof(s->root)
-        || (size_t) snprintf(s->tmp, sizeof(s->tmp), "%s/.tmp", arg)
-            >= sizeof(s->tmp))
+        || (size_t) snprintf(tmp, sizeof(tmp), "%s/.tmp", arg) >= sizeof(tmp))
     {
         snprintf(errbuf, errlen, "path too long");
         free(s);
         return NULL;
     }
 
-    if (gobi_storage_local_tmp_own(s, errbuf, errlen) != 0) {
+    if (gobi_storage_spool_open(&s->spool, tmp, errbuf, errlen) != 0) {
         free(s);
         return NULL;
     }
@@ -105,214 +86,15 @@ gobi_storage_local_open(const char *arg, char *errbuf, size_t errlen)
 static void
 gobi_storage_local_close(gobi_storage_t *s)
 {
-    int  left;
-
-    if (s->lock >= 0) {
-        /* the worker exits: nothing of it is in flight any more */
-        (void) gobi_storage_local_tmp_clear(s->mine, 0, &left);
-
-        if (!left) {
-            (void) rmdir(s->mine);
-        }
-
-        close(s->lock);
-    }
-
+    gobi_storage_spool_close(&s->spool);
     free(s);
 }
 
 
-/* this host in folder names: no '.', which ends it */
-
-static void
-gobi_storage_local_host(gobi_storage_t *s)
+static const char *
+gobi_storage_local_tmp_dir(gobi_storage_t *s)
 {
-    size_t  i;
-
-    if (gethostname(s->host, sizeof(s->host)) != 0) {
-        s->host[0] = '\0';
-    }
-
-    s->host[sizeof(s->host) - 1] = '\0';
-
-    for (i = 0; s->host[i]; i++) {
-        if (!isalnum((unsigned char) s->host[i]) && s->host[i] != '-') {
-            s->host[i] = '_';
-        }
-    }
-
-    if (i == 0) {
-        strcpy(s->host, "localhost");
-    }
-}
-
-
-/*
- * Makes this process's temp folder and locks it.  A folder of the same
- * name is what a dead process of the same pid left (a live one holds the
- * lock: then the next name); one that a sweep removed meanwhile shows in
- * its inode, and the next name is made.
- */
-
-static int
-gobi_storage_local_tmp_own(gobi_storage_t *s, char *errbuf, size_t errlen)
-{
-    int          n, fd, i, left;
-    struct stat  named, held;
-
-    gobi_storage_local_host(s);
-
-    for (i = 0; i < GOBI_STORAGE_TRIES; i++) {
-
-        if (i == 0) {
-            n = snprintf(s->mine, sizeof(s->mine), "%s/%s.%ld", s->tmp,
-                         s->host, (long) getpid());
-
-        } else {
-            n = snprintf(s->mine, sizeof(s->mine), "%s/%s.%ld.%d", s->tmp,
-                         s->host, (long) getpid(), i);
-        }
-
-        if (n < 0 || (size_t) n >= sizeof(s->mine)) {
-            snprintf(errbuf, errlen, "temp folder path too long");
-            return -1;
-        }
-
-        if (mkdir(s->mine, 0700) != 0 && errno != EEXIST) {
-            snprintf(errbuf, errlen, "mkdir(\"%s\") failed: %s", s->mine,
-                     strerror(errno));
-            return -1;
-        }
-
-        fd = open(s->mine, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-            if (errno == ENOENT) {
-                continue;
-            }
-
-            snprintf(errbuf, errlen, "open(\"%s\") failed: %s", s->mine,
-                     strerror(errno));
-            return -1;
-        }
-
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-            close(fd);
-            continue;
-        }
-
-        /* (a file system without locks: sweeps go by age there) */
-
-        if (stat(s->mine, &named) != 0 || fstat(fd, &held) != 0
-            || named.st_dev != held.st_dev || named.st_ino != held.st_ino)
-        {
-            close(fd);
-            continue;
-        }
-
-        (void) gobi_storage_local_tmp_clear(s->mine, 0, &left);
-
-        s->lock = fd;
-
-        return 0;
-    }
-
-    snprintf(errbuf, errlen, "no temp folder of its own under \"%s\"",
-             s->tmp);
-    return -1;
-}
-
-
-/*
- * Unlinks the files in a temp folder (but dot files, such as NFS's silly
- * renames) whose mtime is before `before` (0: all), and counts them;
- * *left tells that something stays.
- */
-
-static int64_t
-gobi_storage_local_tmp_clear(const char *dir, time_t before, int *left)
-{
-    char            path[PATH_MAX];
-    DIR            *d;
-    int64_t         n;
-    struct stat     st;
-    struct dirent  *de;
-
-    n = 0;
-    *left = 0;
-
-    d = opendir(dir);
-    if (d == NULL) {
-        *left = (errno != ENOENT);
-        return 0;
-    }
-
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
-            continue;
-        }
-
-        if (de->d_name[0] == '.'
-            || (size_t) snprintf(path, sizeof(path), "%s/%s", dir,
-                                 de->d_name) >= sizeof(path)
-            || lstat(path, &st) != 0 || !S_ISREG(st.st_mode)
-            || (before && st.st_mtime >= before)
-            || unlink(path) != 0)
-        {
-            *left = 1;
-            continue;
-        }
-
-        n++;
-    }
-
-    closedir(d);
-
-    return n;
-}
-
-
-/*
- * Another process's temp folder: swept when its lock is free, that is when
- * the process is gone.  This host's goes whole; another host's (whose lock
- * may not reach us), or one on a file system without locks, by age only.
- */
-
-static int64_t
-gobi_storage_local_tmp_dead(const char *dir, int local, time_t before)
-{
-    int      fd, left;
-    int64_t  n;
-
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        return 0;
-    }
-
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK) {
-            /* its process lives */
-            close(fd);
-            return 0;
-        }
-
-        local = 0;
-    }
-
-    n = gobi_storage_local_tmp_clear(dir, local ? 0 : before, &left);
-
-    /*
-     * Under the lock: a process that makes a folder of this name meanwhile
-     * fails to lock it, or locks the folder removed, sees that and makes
-     * another.
-     */
-
-    if (local && !left) {
-        (void) rmdir(dir);
-    }
-
-    close(fd);
-
-    return n;
+    return s->spool.mine;
 }
 
 
@@ -320,60 +102,7 @@ static int
 gobi_storage_local_tmp_sweep(gobi_storage_t *s, int64_t min_age_ms,
     int64_t *removed)
 {
-    int             local;
-    char            path[PATH_MAX];
-    DIR            *d;
-    size_t          hlen;
-    time_t          before;
-    struct stat     st;
-    struct dirent  *de;
-
-    before = time(NULL) - (time_t) (min_age_ms / 1000);
-    hlen = strlen(s->host);
-    *removed = 0;
-
-    d = opendir(s->tmp);
-    if (d == NULL) {
-        return -1;
-    }
-
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.'
-            || (size_t) snprintf(path, sizeof(path), "%s/%s", s->tmp,
-                                 de->d_name) >= sizeof(path)
-            || strcmp(path, s->mine) == 0
-            || lstat(path, &st) != 0)
-        {
-            continue;
-        }
-
-        if (S_ISREG(st.st_mode)) {
-            /* loose (gobi before folders per process): by age */
-            if (st.st_mtime < before && unlink(path) == 0) {
-                (*removed)++;
-            }
-
-            continue;
-        }
-
-        if (S_ISDIR(st.st_mode)) {
-            local = strncmp(de->d_name, s->host, hlen) == 0
-                    && de->d_name[hlen] == '.';
-
-            *removed += gobi_storage_local_tmp_dead(path, local, before);
-        }
-    }
-
-    closedir(d);
-
-    return 0;
-}
-
-
-static const char *
-gobi_storage_local_tmp_dir(gobi_storage_t *s)
-{
-    return s->mine;
+    return gobi_storage_spool_sweep(&s->spool, min_age_ms, removed);
 }
 
 
@@ -383,10 +112,41 @@ gobi_storage_local_path(gobi_storage_t *s, int64_t vault, const char *hash,
 {
     int  n;
 
+    if (!gobi_storage_hash_valid(hash)) {
+        errno = EINVAL;
+        return -1;
+    }
+
     n = snprintf(buf, len, "%s/%" PRId64 "/%.2s/%s", s->root, vault, hash,
                  hash);
 
-    return (n < 0 || (size_t) n >= len) ? -1 : 0;
+    if (n < 0 || (size_t) n >= len) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* the blob's file name, or -1 with errbuf filled */
+
+static int
+gobi_storage_local_blob(gobi_storage_t *s, int64_t vault, const char *hash,
+    char *buf, size_t len, char *errbuf, size_t errlen)
+{
+    if (gobi_storage_local_path(s, vault, hash, buf, len) == 0) {
+        return 0;
+    }
+
+    if (errno == EINVAL) {
+        snprintf(errbuf, errlen, "\"%.80s\" is not a blob hash", hash);
+
+    } else {
+        snprintf(errbuf, errlen, "blob path too long");
+    }
+
+    return -1;
 }
 
 
@@ -417,7 +177,7 @@ gobi_storage_local_dir(gobi_storage_t *s, int64_t vault, const char *hash,
 static int
 gobi_storage_local_fsync_dir(const char *dir)
 {
-    int  fd, rc;
+    int  fd, rc, err;
 
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
@@ -425,7 +185,9 @@ gobi_storage_local_fsync_dir(const char *dir)
     }
 
     rc = fsync(fd);
+    err = errno;
     close(fd);
+    errno = err;
 
     return rc;
 }
@@ -460,14 +222,112 @@ gobi_storage_local_mkdir(const char *dir, const char *parent, char *errbuf,
 }
 
 
+/*
+ * A copy of fd (from offset 0, to its end) in a temp file of our own, for
+ * a temp file that is not ours to take: its name in path, fsynced.  The
+ * fd, or -1 with errbuf filled and errno set.
+ */
+
+static int
+gobi_storage_local_copy(gobi_storage_t *s, int fd, const char *from,
+    char *path, size_t len, char *errbuf, size_t errlen)
+{
+    int      out, err;
+    char    *buf;
+    off_t    off;
+    ssize_t  n, w, done;
+
+    buf = malloc(GOBI_STORAGE_COPY_BUF);
+    if (buf == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        errno = ENOMEM;
+        return -1;
+    }
+
+    out = gobi_storage_spool_file(&s->spool, path, len);
+    if (out < 0) {
+        err = errno;
+        snprintf(errbuf, errlen, "a temp file in \"%s\" failed: %s",
+                 s->spool.mine, strerror(err));
+        free(buf);
+        errno = err;
+        return -1;
+    }
+
+    off = 0;
+
+    for ( ;; ) {
+        n = pread(fd, buf, GOBI_STORAGE_COPY_BUF, off);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            err = errno;
+            snprintf(errbuf, errlen, "read(\"%s\") failed: %s", from,
+                     strerror(err));
+            goto failed;
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        for (done = 0; done < n; done += w) {
+            w = write(out, buf + done, n - done);
+
+            if (w < 0) {
+                if (errno == EINTR) {
+                    w = 0;
+                    continue;
+                }
+
+                err = errno;
+                snprintf(errbuf, errlen, "write(\"%s\") failed: %s", path,
+                         strerror(err));
+                goto failed;
+            }
+        }
+
+        off += n;
+    }
+
+    if (fsync(out) != 0) {
+        err = errno;
+        snprintf(errbuf, errlen, "fsync(\"%s\") failed: %s", path,
+                 strerror(err));
+        goto failed;
+    }
+
+    free(buf);
+
+    return out;
+
+failed:
+
+    close(out);
+    (void) unlink(path);
+    free(buf);
+    errno = err;
+
+    return -1;
+}
+
+
 static int
 gobi_storage_local_put(gobi_storage_t *s, int64_t vault, const char *hash,
     const char *tmp_path, int fd, char *errbuf, size_t errlen)
 {
-    char  path[PATH_MAX], vdir[PATH_MAX], dir[PATH_MAX];
+    int          own, err;
+    char         path[PATH_MAX], vdir[PATH_MAX], dir[PATH_MAX],
+                 copy[PATH_MAX];
+    const char  *from;
 
-    if (gobi_storage_local_path(s, vault, hash, path, sizeof(path)) != 0) {
-        snprintf(errbuf, errlen, "blob path too long");
+    if (gobi_storage_local_blob(s, vault, hash, path, sizeof(path), errbuf,
+                                errlen) != 0)
+    {
+        errno = EINVAL;
         return -1;
     }
 
@@ -494,22 +354,171 @@ gobi_storage_local_put(gobi_storage_t *s, int64_t vault, const char *hash,
         return -1;
     }
 
-    if (fsync(fd) != 0) {
-        snprintf(errbuf, errlen, "fsync(\"%s\") failed: %s", tmp_path,
-                 strerror(errno));
-        return -1;
+    /*
+     * Only a file in our own temp folder is ours to take: another's (that
+     * of a target before us, or on another file system) is copied, and
+     * stays as it was for its owner.
+     */
+
+    own = gobi_storage_spool_holds(&s->spool, tmp_path, fd);
+
+    if (own) {
+        from = tmp_path;
+
+        if (fsync(fd) != 0) {
+            err = errno;
+            snprintf(errbuf, errlen, "fsync(\"%s\") failed: %s", tmp_path,
+                     strerror(err));
+            errno = err;
+            return -1;
+        }
+
+        (void) fchmod(fd, 0600);
+
+    } else {
+        from = copy;
+
+        fd = gobi_storage_local_copy(s, fd, tmp_path, copy, sizeof(copy),
+                                     errbuf, errlen);
+        if (fd < 0) {
+            return -1;
+        }
+
+        close(fd);
     }
 
-    (void) fchmod(fd, 0600);
-
-    if (rename(tmp_path, path) != 0) {
+    if (rename(from, path) != 0) {
+        err = errno;
         snprintf(errbuf, errlen, "rename(\"%s\", \"%s\") failed: %s",
-                 tmp_path, path, strerror(errno));
+                 from, path, strerror(err));
+
+        if (!own) {
+            (void) unlink(copy);
+        }
+
+        errno = err;
         return -1;
     }
 
     if (gobi_storage_local_fsync_dir(dir) != 0) {
+        err = errno;
         snprintf(errbuf, errlen, "fsync(\"%s\") failed: %s", dir,
+                 strerror(err));
+        errno = err;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+gobi_storage_local_stat(gobi_storage_t *s, int64_t vault, const char *hash,
+    int64_t *size, char *errbuf, size_t errlen)
+{
+    char         path[PATH_MAX];
+    struct stat  st;
+
+    if (gobi_storage_local_blob(s, vault, hash, path, sizeof(path), errbuf,
+                                errlen) != 0)
+    {
+        return -1;
+    }
+
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            return 0;
+        }
+
+        snprintf(errbuf, errlen, "stat(\"%s\") failed: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(errbuf, errlen, "\"%s\" is not a file", path);
+        return -1;
+    }
+
+    *size = st.st_size;
+
+    return 1;
+}
+
+
+static ssize_t
+gobi_storage_local_read(gobi_storage_t *s, int64_t vault, const char *hash,
+    int64_t off, void *buf, size_t len, char *errbuf, size_t errlen)
+{
+    int      fd, err;
+    char     path[PATH_MAX];
+    size_t   done;
+    ssize_t  n;
+
+    if (gobi_storage_local_blob(s, vault, hash, path, sizeof(path), errbuf,
+                                errlen) != 0)
+    {
+        errno = EINVAL;
+        return -1;
+    }
+
+    if (off < 0) {
+        snprintf(errbuf, errlen, "negative offset");
+        errno = EINVAL;
+        return -1;
+    }
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        err = (errno == ENOTDIR) ? ENOENT : errno;
+        snprintf(errbuf, errlen, "open(\"%s\") failed: %s", path,
+                 strerror(err));
+        errno = err;
+        return -1;
+    }
+
+    for (done = 0; done < len; done += n) {
+        n = pread(fd, (char *) buf + done, len - done, off + done);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                n = 0;
+                continue;
+            }
+
+            err = errno;
+            snprintf(errbuf, errlen, "read(\"%s\") failed: %s", path,
+                     strerror(err));
+            close(fd);
+            errno = err;
+            return -1;
+        }
+
+        if (n == 0) {
+            break;
+        }
+    }
+
+    close(fd);
+
+    return done;
+}
+
+
+static int
+gobi_storage_local_remove(gobi_storage_t *s, int64_t vault, const char *hash,
+    char *errbuf, size_t errlen)
+{
+    char  path[PATH_MAX];
+
+    if (gobi_storage_local_blob(s, vault, hash, path, sizeof(path), errbuf,
+                                errlen) != 0)
+    {
+        return -1;
+    }
+
+    if (unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR) {
+        snprintf(errbuf, errlen, "unlink(\"%s\") failed: %s", path,
                  strerror(errno));
         return -1;
     }
@@ -518,38 +527,32 @@ gobi_storage_local_put(gobi_storage_t *s, int64_t vault, const char *hash,
 }
 
 
-static int
-gobi_storage_local_remove(gobi_storage_t *s, int64_t vault, const char *hash)
-{
-    char  path[PATH_MAX];
-
-    if (gobi_storage_local_path(s, vault, hash, path, sizeof(path)) != 0) {
-        return -1;
-    }
-
-    if (unlink(path) != 0 && errno != ENOENT) {
-        return -1;
-    }
-
-    return 0;
-}
-
+/* the first failure's words go to errbuf; the walk goes on */
 
 static int
-gobi_storage_local_rmtree(const char *dir)
+gobi_storage_local_rmtree(const char *dir, char *errbuf, size_t errlen,
+    int *failed)
 {
     char            path[PATH_MAX];
-    int             rc;
     DIR            *d;
     struct dirent  *de;
     struct stat     st;
 
-    d = opendir(dir);
-    if (d == NULL) {
-        return errno == ENOENT ? 0 : -1;
+#define gobi_storage_local_fail(what, name)                                  \
+    if (!*failed) {                                                          \
+        snprintf(errbuf, errlen, "%s(\"%s\") failed: %s", what, name,        \
+                 strerror(errno));                                           \
+        *failed = 1;                                                         \
     }
 
-    rc = 0;
+    d = opendir(dir);
+    if (d == NULL) {
+        if (errno != ENOENT) {
+            gobi_storage_local_fail("opendir", dir);
+        }
+
+        return *failed ? -1 : 0;
+    }
 
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
@@ -559,45 +562,127 @@ gobi_storage_local_rmtree(const char *dir)
         if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, de->d_name)
             >= sizeof(path))
         {
-            rc = -1;
+            errno = ENAMETOOLONG;
+            gobi_storage_local_fail("lstat", dir);
             continue;
         }
 
         if (lstat(path, &st) != 0) {
-            rc = -1;
+            if (errno != ENOENT) {
+                gobi_storage_local_fail("lstat", path);
+            }
+
             continue;
         }
 
         if (S_ISDIR(st.st_mode)) {
-            if (gobi_storage_local_rmtree(path) != 0) {
-                rc = -1;
-            }
+            (void) gobi_storage_local_rmtree(path, errbuf, errlen, failed);
 
         } else if (unlink(path) != 0 && errno != ENOENT) {
-            rc = -1;
+            gobi_storage_local_fail("unlink", path);
         }
     }
 
     closedir(d);
 
     if (rmdir(dir) != 0 && errno != ENOENT) {
-        rc = -1;
+        gobi_storage_local_fail("rmdir", dir);
     }
 
-    return rc;
+#undef gobi_storage_local_fail
+
+    return *failed ? -1 : 0;
 }
 
 
 static int
-gobi_storage_local_remove_vault(gobi_storage_t *s, int64_t vault)
+gobi_storage_local_remove_vault(gobi_storage_t *s, int64_t vault,
+    char *errbuf, size_t errlen)
 {
+    int   failed;
     char  dir[PATH_MAX];
 
     if (gobi_storage_local_dir(s, vault, NULL, dir, sizeof(dir)) != 0) {
+        snprintf(errbuf, errlen, "vault path too long");
         return -1;
     }
 
-    return gobi_storage_local_rmtree(dir);
+    failed = 0;
+
+    return gobi_storage_local_rmtree(dir, errbuf, errlen, &failed);
+}
+
+
+static int
+gobi_storage_local_list(gobi_storage_t *s, int64_t vault,
+    int (*cb)(void *data, const char *hash, int64_t size), void *data,
+    char *errbuf, size_t errlen)
+{
+    int             rc;
+    DIR            *v, *d;
+    char            dir[PATH_MAX], sub[PATH_MAX], path[PATH_MAX];
+    struct stat     st;
+    struct dirent  *ve, *de;
+
+    if (gobi_storage_local_dir(s, vault, NULL, dir, sizeof(dir)) != 0) {
+        snprintf(errbuf, errlen, "vault path too long");
+        return -1;
+    }
+
+    v = opendir(dir);
+    if (v == NULL) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+
+        snprintf(errbuf, errlen, "opendir(\"%s\") failed: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+
+    rc = 0;
+
+    while (rc == 0 && (ve = readdir(v)) != NULL) {
+        if (strlen(ve->d_name) != 2 || ve->d_name[0] == '.'
+            || (size_t) snprintf(sub, sizeof(sub), "%s/%s", dir, ve->d_name)
+               >= sizeof(sub))
+        {
+            continue;
+        }
+
+        d = opendir(sub);
+        if (d == NULL) {
+            if (errno == ENOENT || errno == ENOTDIR) {
+                continue;
+            }
+
+            snprintf(errbuf, errlen, "opendir(\"%s\") failed: %s", sub,
+                     strerror(errno));
+            rc = -1;
+            break;
+        }
+
+        while (rc == 0 && (de = readdir(d)) != NULL) {
+            /* blobs only: not the collector's "<hash>.gc", nor strays */
+
+            if (!gobi_storage_hash_valid(de->d_name)
+                || strncmp(de->d_name, ve->d_name, 2) != 0
+                || (size_t) snprintf(path, sizeof(path), "%s/%s", sub,
+                                     de->d_name) >= sizeof(path)
+                || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            {
+                continue;
+            }
+
+            rc = cb(data, de->d_name, st.st_size);
+        }
+
+        closedir(d);
+    }
+
+    closedir(v);
+
+    return rc;
 }
 
 
@@ -605,7 +690,7 @@ gobi_storage_local_remove_vault(gobi_storage_t *s, int64_t vault)
 
 
 typedef struct {
-    time_t            before;             /* older than this: a candidate */
+    int64_t           before;             /* this old (ms) or older: gone */
     int             (*referenced)(void *data, int64_t vault,
                                   const char *hash);
     void             *data;
@@ -613,12 +698,33 @@ typedef struct {
 } gobi_storage_local_gc_t;
 
 
+static int64_t
+gobi_storage_local_now_ms(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+static int
+gobi_storage_local_old(gobi_storage_local_gc_t *gc, const char *path)
+{
+    struct stat  st;
+
+    return stat(path, &st) == 0
+           && (int64_t) st.st_mtim.tv_sec * 1000
+              + st.st_mtim.tv_nsec / 1000000 <= gc->before;
+}
+
+
 static void
 gobi_storage_local_gc_blob(gobi_storage_local_gc_t *gc, int64_t vault,
     const char *dir, const char *hash)
 {
-    char         path[PATH_MAX], aside[PATH_MAX];
-    struct stat  st;
+    char  path[PATH_MAX], aside[PATH_MAX];
 
     if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, hash)
             >= sizeof(path)
@@ -628,7 +734,7 @@ gobi_storage_local_gc_blob(gobi_storage_local_gc_t *gc, int64_t vault,
         return;
     }
 
-    if (stat(path, &st) != 0 || st.st_mtime >= gc->before
+    if (!gobi_storage_local_old(gc, path)
         || gc->referenced(gc->data, vault, hash) != 0)
     {
         return;
@@ -645,7 +751,7 @@ gobi_storage_local_gc_blob(gobi_storage_local_gc_t *gc, int64_t vault,
         return;
     }
 
-    if (stat(aside, &st) == 0 && st.st_mtime < gc->before
+    if (gobi_storage_local_old(gc, aside)
         && gc->referenced(gc->data, vault, hash) == 0)
     {
         if (unlink(aside) == 0) {
@@ -695,7 +801,7 @@ gobi_storage_local_gc_dir(gobi_storage_local_gc_t *gc, int64_t vault,
             continue;
         }
 
-        if (len == GOBI_STORAGE_HASH_LEN) {
+        if (gobi_storage_hash_valid(de->d_name)) {
             gobi_storage_local_gc_blob(gc, vault, dir, de->d_name);
         }
     }
@@ -715,10 +821,12 @@ gobi_storage_local_collect(gobi_storage_t *s, int64_t min_age_ms,
     struct dirent             *de, *ve;
     gobi_storage_local_gc_t    gc;
 
-    gc.before = time(NULL) - (time_t) (min_age_ms / 1000);
+    gc.before = gobi_storage_local_now_ms() - min_age_ms;
     gc.referenced = referenced;
     gc.data = data;
     gc.removed = 0;
+
+    *removed = 0;
 
     d = opendir(s->root);
     if (d == NULL) {
@@ -742,7 +850,7 @@ gobi_storage_local_collect(gobi_storage_t *s, int64_t min_age_ms,
         }
 
         while ((ve = readdir(v)) != NULL) {
-            if (strlen(ve->d_name) != 2
+            if (strlen(ve->d_name) != 2 || ve->d_name[0] == '.'
                 || (size_t) snprintf(sub, sizeof(sub), "%s/%s", dir,
                                      ve->d_name) >= sizeof(sub))
             {
@@ -769,9 +877,12 @@ const gobi_storage_driver_t  gobi_storage_local = {
     gobi_storage_local_close,
     gobi_storage_local_tmp_dir,
     gobi_storage_local_put,
+    gobi_storage_local_stat,
+    gobi_storage_local_read,
     gobi_storage_local_path,
     gobi_storage_local_remove,
     gobi_storage_local_remove_vault,
+    gobi_storage_local_list,
     gobi_storage_local_collect,
     gobi_storage_local_tmp_sweep
 };
