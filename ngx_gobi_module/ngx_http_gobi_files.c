@@ -349,7 +349,7 @@ ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job)
                                     "try again later");
         }
 
-        snprintf(job->log, sizeof(job->log), "storage: %s", err);
+        snprintf(job->log, sizeof(job->log), "storage: %.480s", err);
         goto done;
     }
 

@@ -201,6 +201,7 @@ struct ngx_http_gobi_job_s {
     ngx_flag_t                     has_dk;
     /* download: a reader when not sent from a local file */
     gobi_reader_t                 *reader;
+    void                          *stream;       /* ngx_http_gobi_stream.c */
 
     /* outputs */
     ngx_uint_t                     status;

@@ -192,68 +192,32 @@ ngx_http_gobi_resolve_lose(ngx_http_gobi_job_t *job, const gobi_write_t *w)
 }
 
 
-/* a blob's file name, for the merge to read */
-
-static int
-ngx_http_gobi_blob(ngx_http_gobi_job_t *job, const char *hash, char *path,
-    size_t size)
-{
-    return job->gmcf->storage_driver->path(job->storage, job->vault.id, hash,
-                                           path, size);
-}
-
-
 /*
- * The merged bytes become a blob like an upload: a temp file in the
- * storage's temp folder, hashed, handed to put().
+ * The merged bytes become a blob like an upload: through a spool (sealed
+ * with the vault's key when encryption is on), handed to the targets.
  */
 
 static int
-ngx_http_gobi_merged_blob(ngx_http_gobi_job_t *job, const char *data,
-    size_t len, char hash[GOBI_HASH_HEX_LEN + 1])
+ngx_http_gobi_merged_blob(ngx_http_gobi_job_t *job, const unsigned char *dk,
+    const char *data, size_t len, char hash[GOBI_HASH_HEX_LEN + 1])
 {
-    int           fd, rc;
-    char          tmp[1024], err[256];
-    size_t        done;
-    ssize_t       n;
-    int64_t       size;
-    struct stat   name, open;
-
-    if ((size_t) snprintf(tmp, sizeof(tmp), "%s/merge.XXXXXX",
-                          job->gmcf->storage_driver->tmp_dir(job->storage))
-        >= sizeof(tmp))
-    {
-        return -1;
-    }
-
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        return -1;
-    }
+    int            rc;
+    char           err[512];
+    int64_t        size;
+    gobi_spool_t   sp;
 
     rc = -1;
 
-    for (done = 0; done < len; done += n) {
-        n = write(fd, data + done, len - done);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                n = 0;
-                continue;
-            }
-            goto done;
-        }
-    }
-
-    if (gobi_hash_fd(fd, hash, &size) != 0) {
-        goto done;
-    }
-
-    if (job->gmcf->storage_driver->put(job->storage, job->vault.id, hash, tmp,
-                                       fd, err, sizeof(err))
-        != 0)
+    if (gobi_spool_open(&sp, gobi_blob_tmp_dir(job->blob), "merge", dk, err,
+                        sizeof(err))
+            != 0
+        || gobi_spool_write(&sp, data, len, err, sizeof(err)) != 0
+        || gobi_spool_finish(&sp, hash, &size, err, sizeof(err)) != 0
+        || gobi_blob_put(job->blob, job->vault.id, hash, sp.path, sp.fd,
+                         NULL, err, sizeof(err))
+           != 0)
     {
-        snprintf(job->log, sizeof(job->log), "storage: %s", err);
+        snprintf(job->log, sizeof(job->log), "storage: %.480s", err);
         goto done;
     }
 
@@ -261,16 +225,34 @@ ngx_http_gobi_merged_blob(ngx_http_gobi_job_t *job, const char *data,
 
 done:
 
-    /* put() renamed it into place, or it is a duplicate of a blob */
-    if (stat(tmp, &name) == 0 && fstat(fd, &open) == 0
-        && name.st_ino == open.st_ino && name.st_dev == open.st_dev)
-    {
-        (void) unlink(tmp);
-    }
-
-    (void) close(fd);
+    gobi_spool_close(&sp);
 
     return rc;
+}
+
+
+/* the three sides of a merge, whole, in memory (each <= GOBI_MERGE_MAX) */
+
+static gobi_merge_rc_e
+ngx_http_gobi_merge_sides(ngx_http_gobi_job_t *job, const unsigned char *dk,
+    const char *hashes[3], char *buf[3], size_t len[3])
+{
+    char              err[512];
+    ngx_uint_t        i;
+    gobi_reader_rc_e  rc;
+
+    for (i = 0; i < 3; i++) {
+        rc = gobi_reader_slurp(job->blob, job->vault.id, hashes[i], dk,
+                               GOBI_MERGE_MAX, &buf[i], &len[i], err,
+                               sizeof(err));
+        if (rc != GOBI_READER_OK) {
+            snprintf(job->log, sizeof(job->log), "merge: %.480s", err);
+            job->log_level = NGX_LOG_WARN;
+            return GOBI_MERGE_NOT_TEXT;
+        }
+    }
+
+    return GOBI_MERGE_CLEAN;
 }
 
 
@@ -285,12 +267,16 @@ static ngx_int_t
 ngx_http_gobi_resolve_merge(ngx_http_gobi_job_t *job, const gobi_write_t *w,
     gobi_store_rc_e *rc)
 {
-    char              base[1024], ours[1024], theirs[1024], err[256];
-    char              hash[GOBI_HASH_HEX_LEN + 1], *out;
-    size_t            len;
-    gobi_write_t      mw;
-    gobi_version_t    bv;
-    gobi_merge_rc_e   mrc;
+    char                 err[256], *side[3], *out;
+    char                 hash[GOBI_HASH_HEX_LEN + 1];
+    size_t               len, slen[3];
+    ngx_uint_t           i;
+    ngx_flag_t           failed;
+    const char          *hashes[3];
+    gobi_write_t         mw;
+    gobi_version_t       bv;
+    gobi_merge_rc_e      mrc;
+    const unsigned char *dk;
 
     *rc = job->gmcf->store_driver->version_get(job->store, job->vault.id,
                                                w->path, w->base_version, &bv);
@@ -302,17 +288,31 @@ ngx_http_gobi_resolve_merge(ngx_http_gobi_job_t *job, const gobi_write_t *w,
         return NGX_OK;
     }
 
-    if (ngx_http_gobi_blob(job, bv.hash, base, sizeof(base)) != 0
-        || ngx_http_gobi_blob(job, job->file.hash, ours, sizeof(ours)) != 0
-        || ngx_http_gobi_blob(job, w->hash, theirs, sizeof(theirs)) != 0)
-    {
+    dk = ngx_http_gobi_job_dk(job, &failed);
+    if (failed) {
+        job->code = NULL;
         return NGX_DECLINED;
     }
+
+    hashes[0] = bv.hash;
+    hashes[1] = job->file.hash;
+    hashes[2] = w->hash;
+    side[0] = side[1] = side[2] = NULL;
+    slen[0] = slen[1] = slen[2] = 0;
 
     out = NULL;
     len = 0;
 
-    mrc = gobi_merge_files(base, ours, theirs, &out, &len, err, sizeof(err));
+    mrc = ngx_http_gobi_merge_sides(job, dk, hashes, side, slen);
+
+    if (mrc == GOBI_MERGE_CLEAN) {
+        mrc = gobi_merge_text(side[0], slen[0], side[1], slen[1], side[2],
+                              slen[2], &out, &len, err, sizeof(err));
+    }
+
+    for (i = 0; i < 3; i++) {
+        free(side[i]);
+    }
 
     if (mrc != GOBI_MERGE_CLEAN) {
         if (mrc == GOBI_MERGE_ERROR) {
@@ -325,7 +325,7 @@ ngx_http_gobi_resolve_merge(ngx_http_gobi_job_t *job, const gobi_write_t *w,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_gobi_merged_blob(job, out, len, hash) != 0) {
+    if (ngx_http_gobi_merged_blob(job, dk, out, len, hash) != 0) {
         free(out);
         return NGX_DECLINED;
     }

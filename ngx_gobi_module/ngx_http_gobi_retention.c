@@ -307,7 +307,7 @@ static void
 ngx_http_gobi_retention_start(ngx_event_t *ev)
 {
     if (ngx_exiting || ngx_quit || ngx_terminate
-        || ngx_http_gobi_worker.storage == NULL)
+        || ngx_http_gobi_worker.blob == NULL)
     {
         return;
     }
