@@ -887,6 +887,10 @@ ngx_http_gobi_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_gobi_upkeep_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_http_gobi_limit_init_process(cycle);
 
     return gmcf->bus->init_process(cycle);

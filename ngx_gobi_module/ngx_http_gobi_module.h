@@ -327,6 +327,8 @@ char *ngx_http_gobi_storage_init_conf(ngx_conf_t *cf,
 ngx_int_t ngx_http_gobi_storage_init_process(ngx_cycle_t *cycle,
     ngx_http_gobi_main_conf_t *gmcf);
 void ngx_http_gobi_storage_exit_process(ngx_cycle_t *cycle);
+/* storage/ngx_http_gobi_upkeep.c: key rotation, the scrub */
+ngx_int_t ngx_http_gobi_upkeep_init(ngx_cycle_t *cycle);
 const unsigned char *ngx_http_gobi_job_dk(ngx_http_gobi_job_t *job,
     ngx_flag_t *failed);
 char *ngx_http_gobi_bus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -72,6 +72,14 @@ ngx_http_gobi_stream_send(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     r->allow_ranges = 0;
 
     rc = ngx_http_gobi_stream_range(r, st, job->reader->plain);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_gobi_send_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                        "range_not_satisfiable",
+                                        "the range is beyond the file's "
+                                        "end");
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -104,7 +112,7 @@ ngx_http_gobi_stream_send(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
 /*
  * "bytes=a-b", "bytes=a-" or "bytes=-n": one range, else the whole blob
  * (a server may ignore what it does not serve); If-Range other than the
- * ETag: the whole blob.  NGX_OK, or the 416 sent.
+ * ETag: the whole blob.  NGX_OK, NGX_DECLINED: unsatisfiable (416).
  */
 
 static ngx_int_t
@@ -239,9 +247,7 @@ unsatisfiable:
     cr->value.len = ngx_sprintf(cr->value.data, "bytes */%L", size)
                     - cr->value.data;
 
-    return ngx_http_gobi_send_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
-                                    "range_not_satisfiable",
-                                    "the range is beyond the file's end");
+    return NGX_DECLINED;
 }
 
 

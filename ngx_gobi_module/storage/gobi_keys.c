@@ -46,6 +46,9 @@ typedef struct {
 static int gobi_keys_unwrap(gobi_keys_t *k, int64_t vault,
     const char *wrapped, unsigned char dk[GOBI_CRYPT_KEY_LEN]);
 static int gobi_keys_collect(void *data, int64_t vault, const char *wrapped);
+static void gobi_keys_rewrap(gobi_keys_t *k, const gobi_store_driver_t *drv,
+    gobi_store_t *st, int64_t vault, const char *wrapped,
+    const unsigned char dk[GOBI_CRYPT_KEY_LEN]);
 
 
 gobi_keys_t *
@@ -114,6 +117,31 @@ gobi_keys_unwrap(gobi_keys_t *k, int64_t vault, const char *wrapped,
 }
 
 
+/*
+ * A key the old master wrapped, in use during a rotation: wrapped anew at
+ * once (a lost race or a store error leaves it to the upkeep's pass).
+ */
+
+static void
+gobi_keys_rewrap(gobi_keys_t *k, const gobi_store_driver_t *drv,
+    gobi_store_t *st, int64_t vault, const char *wrapped,
+    const unsigned char dk[GOBI_CRYPT_KEY_LEN])
+{
+    char  id[GOBI_CRYPT_KEY_ID_LEN + 1];
+    char  fresh[GOBI_CRYPT_WRAPPED_MAX];
+
+    if (!k->has_old || gobi_crypt_wrapped_id(wrapped, id) != 0
+        || strcmp(id, k->master_id) == 0)
+    {
+        return;
+    }
+
+    if (gobi_crypt_wrap(k->master, vault, dk, fresh, sizeof(fresh)) == 0) {
+        (void) drv->vault_key_swap(st, vault, wrapped, fresh);
+    }
+}
+
+
 gobi_store_rc_e
 gobi_keys_get(gobi_keys_t *k, const gobi_store_driver_t *drv,
     gobi_store_t *st, int64_t vault, unsigned char dk[GOBI_CRYPT_KEY_LEN],
@@ -149,6 +177,8 @@ gobi_keys_get(gobi_keys_t *k, const gobi_store_driver_t *drv,
                          "gobi_encryption_key_old", (long long) vault);
                 return GOBI_STORE_ERROR;
             }
+
+            gobi_keys_rewrap(k, drv, st, vault, wrapped, dk);
 
             break;
         }

@@ -151,11 +151,61 @@ sub store_uri {
     return $self->{store_uri};
 }
 
-sub default_gobi_config {
+# GOBI_TEST_STORAGE runs the suites on other storage set-ups, words
+# joined by commas: "encrypted" (gobi_encryption_key, a key of the
+# server's own), "s3" (the GOBI_TEST_S3 bucket of scripts/with-s3, a
+# prefix of the server's own), "multi" (a second local target after the
+# first one).
+sub storage_modes {
+    my %m = map { $_ => 1 } grep { length } split /,/,
+        ($ENV{GOBI_TEST_STORAGE} // '');
+    return \%m;
+}
+
+my $S3_SEQ = 0;
+
+sub storage_config {
     my ($self) = @_;
     my $r = $self->{servroot};
+    my $m = storage_modes();
+    my $c = '';
+    if ($m->{s3}) {
+        my $uri = $ENV{GOBI_TEST_S3} or croak 'GOBI_TEST_STORAGE=s3 needs '
+            . 'GOBI_TEST_S3 (scripts/with-s3)';
+        $self->{s3_prefix} ||= sprintf 'gobi_%d_%d_%d', $$, time, ++$S3_SEQ;
+        (my $u = $uri) =~ s{^(s3://[^/?]+)(?:/[^?]*)?}{$1/$self->{s3_prefix}};
+        $c .= "gobi_storage $u;\n"
+            . "gobi_storage_credentials $ENV{GOBI_TEST_S3_CREDENTIALS};\n";
+    } else {
+        $c .= "gobi_storage local:$r/var/vaults;\n";
+    }
+    $c .= "gobi_storage local:$r/var/vaults2;\n" if $m->{multi};
+    if ($m->{encrypted}) {
+        $c .= "gobi_encryption_key $r/conf/gobi.key;\n";
+    }
+    return $c;
+}
+
+# the key of GOBI_TEST_STORAGE=encrypted, made with the servroot
+sub write_test_key {
+    my ($self) = @_;
+    return unless storage_modes()->{encrypted};
+    my $f = "$self->{servroot}/conf/gobi.key";
+    return if -e $f;
+    open my $in, '<:raw', '/dev/urandom' or croak "urandom: $!";
+    read($in, my $key, 32) == 32 or croak 'urandom: short read';
+    close $in;
+    my $old = umask 077;
+    open my $out, '>:raw', $f or croak "$f: $!";
+    print $out $key;
+    close $out;
+    umask $old;
+}
+
+sub default_gobi_config {
+    my ($self) = @_;
     return "gobi_store " . $self->store_uri . ";\n"
-         . "gobi_storage local:$r/var/vaults;\n"
+         . $self->storage_config
          . "gobi_bus " . ($ENV{GOBI_BUS} // 'local') . ";\n";
 }
 
@@ -250,6 +300,7 @@ sub prepare {
         copy($MODULE, "$r/modules/ngx_http_gobi_module.so")
             or croak "copy $MODULE: $!";
     }
+    $self->write_test_key;
     $self->write_conf;
     $self->{prepared} = 1;
     return $self;
