@@ -50,6 +50,7 @@ typedef struct {
     ngx_array_t                    storage;      /* ngx_http_gobi_target_t:
                                                     gobi_storage lines */
     ngx_str_t                      storage_credentials;
+    char                          *storage_credentials_text;
     ngx_str_t                      storage_spool; /* remote targets' temp */
     ngx_uint_t                     storage_quorum; /* 0: all */
     ngx_msec_t                     storage_scrub;  /* 0: off */

@@ -35,6 +35,11 @@ typedef struct {
     const char     *spool;
     /* gobi_storage_credentials, or NULL (s3: "key_id secret" lines) */
     const char     *credentials;
+    /*
+     * its text when the master read it at configuration time (workers may
+     * not read a file that only root may), or NULL: the driver reads it
+     */
+    const char     *credentials_text;
 } gobi_storage_conf_t;
 
 

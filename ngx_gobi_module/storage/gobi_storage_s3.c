@@ -1199,14 +1199,35 @@ gobi_s3_word(const char *w)
  */
 
 static int
-gobi_s3_credentials(gobi_storage_t *s, const char *file, char *errbuf,
-    size_t errlen)
+gobi_s3_credentials(gobi_storage_t *s, const char *file, const char *text,
+    char *errbuf, size_t errlen)
 {
     int          fd, line, section, rc;
     char        *buf, *p, *nl, *l, *v, *w, id[GOBI_S3_NAME_MAX],
                  secret[GOBI_S3_NAME_MAX];
     ssize_t      n, got;
     struct stat  st;
+
+    if (text != NULL) {
+        /* read by the master at configuration time */
+        n = strlen(text);
+
+        if (n > GOBI_S3_CRED_MAX) {
+            snprintf(errbuf, errlen, "s3: credentials file \"%s\" is too "
+                     "large", file);
+            return -1;
+        }
+
+        buf = malloc(GOBI_S3_CRED_MAX + 1);
+        if (buf == NULL) {
+            snprintf(errbuf, errlen, "out of memory");
+            return -1;
+        }
+
+        memcpy(buf, text, n);
+        got = 0;
+        goto parse;
+    }
 
     if (file == NULL || file[0] == '\0') {
         snprintf(errbuf, errlen, "s3 storage needs gobi_storage_credentials "
@@ -1271,6 +1292,8 @@ gobi_s3_credentials(gobi_storage_t *s, const char *file, char *errbuf,
         free(buf);
         return -1;
     }
+
+parse:
 
     buf[n] = '\0';
 
@@ -1422,7 +1445,8 @@ gobi_storage_s3_open(const char *arg, const gobi_storage_conf_t *conf,
         return NULL;
     }
 
-    if (gobi_s3_credentials(s, conf->credentials, errbuf, errlen) != 0) {
+    if (gobi_s3_credentials(s, conf->credentials, conf->credentials_text,
+                            errbuf, errlen) != 0) {
         free(s);
         return NULL;
     }

@@ -12,6 +12,10 @@
 #include "ngx_http_gobi_module.h"
 #include "ngx_http_gobi_conf.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 
 static const ngx_http_gobi_scheme_t  ngx_http_gobi_storage_schemes[] = {
 
@@ -148,7 +152,11 @@ ngx_http_gobi_storage_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_gobi_main_conf_t *gmcf = conf;
 
-    ngx_str_t  *value;
+    int          fd;
+    char        *rv, *name;
+    ssize_t      n;
+    ngx_str_t   *value;
+    struct stat  st;
 
     if (gmcf->storage_credentials.data) {
         return "is duplicate";
@@ -156,8 +164,57 @@ ngx_http_gobi_storage_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    return ngx_http_gobi_storage_file(cf, &value[1],
-                                      &gmcf->storage_credentials);
+    rv = ngx_http_gobi_storage_file(cf, &value[1],
+                                    &gmcf->storage_credentials);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /*
+     * Read here, by the master: the file is its owner's only (mode 0600),
+     * the workers run as another user.  The driver checks what is in it.
+     */
+
+    name = (char *) gmcf->storage_credentials.data;
+
+    fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"gobi_storage_credentials\": \"%s\" is not a "
+                           "readable file", name);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NGX_CONF_ERROR;
+    }
+
+    if ((st.st_mode & 077) || st.st_size > 65536) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_storage_credentials\": \"%s\" %s", name,
+                           (st.st_mode & 077) ? "is open to others: chmod 600"
+                                              : "is too large");
+        close(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    gmcf->storage_credentials_text = ngx_pcalloc(cf->pool, st.st_size + 1);
+    if (gmcf->storage_credentials_text == NULL) {
+        close(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = read(fd, gmcf->storage_credentials_text, st.st_size);
+    close(fd);
+
+    if (n != st.st_size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"gobi_storage_credentials\": reading \"%s\" "
+                           "failed", name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -350,6 +407,7 @@ ngx_http_gobi_storage_init_process(ngx_cycle_t *cycle,
         tc[i].name = (char *) t[i].uri.data;
         tc[i].conf.spool = (char *) gmcf->storage_spool.data;
         tc[i].conf.credentials = (char *) gmcf->storage_credentials.data;
+        tc[i].conf.credentials_text = gmcf->storage_credentials_text;
     }
 
     err[0] = '\0';
