@@ -110,6 +110,10 @@ SUITES     ?= t/*.t
 # the cluster suites (t/4*) run on MongoDB already; the crash storm (t/093)
 # is about the local store's and the blobs' durability, on MongoDB that is
 # the database server's (t/450 kills it)
+# the file suites again on the other storage set-ups (GOBI_TEST_STORAGE in
+# t/lib/Gobi/Server.pm): encrypted at rest, two local targets, S3 (MinIO);
+# t/048 and t/049 set their storage up themselves
+STORAGE_SUITES ?= $(filter-out t/048% t/049%,$(wildcard t/04*.t t/10*.t t/2*.t))
 MONGO_SUITES ?= $(filter-out t/4% t/093%,$(wildcard t/*.t))
 
 prove: all
@@ -120,10 +124,16 @@ deps:
 	@scripts/deps
 
 # every suite on SQLite, then on MongoDB (FerretDB, built from Go modules)
-test: deps all unit ferretdb
+test: deps all unit ferretdb minio
 	$(PROVE) $(SUITES)
 	scripts/with-ferretdb build/unit/test_store
 	scripts/with-ferretdb $(PROVE) $(MONGO_SUITES)
+	scripts/with-s3 build/unit/test_storage
+	scripts/with-s3 build/unit/test_blob
+	GOBI_TEST_STORAGE=encrypted $(PROVE) $(STORAGE_SUITES)
+	GOBI_TEST_STORAGE=multi $(PROVE) $(STORAGE_SUITES)
+	scripts/with-s3 env GOBI_TEST_STORAGE=s3 $(PROVE) $(STORAGE_SUITES) \
+	    t/049-storage-targets.t
 
 # the module, lib and client built with AddressSanitizer and UBSan into
 # build-asan/ (nginx itself stays stock and preloads the runtime), the unit
