@@ -596,72 +596,6 @@ blob:
 }
 
 
-/*
- * Thread side: opens a blob for reading, or sets the job's error: the
- * bytes missing or corrupt (500, logged: an operator must look), or no
- * target reachable (503: try again).
- */
-
-ngx_int_t
-ngx_http_gobi_reader_open(ngx_http_gobi_job_t *job, gobi_reader_t *rd,
-    const char *hash, const unsigned char *dk)
-{
-    char              err[512];
-    gobi_reader_rc_e  rc;
-
-    err[0] = '\0';
-
-    rc = gobi_reader_open(rd, job->blob, job->vault.id, hash, dk, err,
-                          sizeof(err));
-
-    return ngx_http_gobi_reader_error(job, rc, err);
-}
-
-
-ngx_int_t
-ngx_http_gobi_reader_error(ngx_http_gobi_job_t *job, gobi_reader_rc_e rc,
-    const char *err)
-{
-    switch (rc) {
-
-    case GOBI_READER_OK:
-        return NGX_OK;
-
-    case GOBI_READER_MISSING:
-        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "internal_error",
-                                "the file's bytes are missing");
-        job->log_level = NGX_LOG_CRIT;
-        break;
-
-    case GOBI_READER_CORRUPT:
-        ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "blob_corrupt",
-                                "the file's stored bytes are damaged");
-        job->log_level = NGX_LOG_CRIT;
-        break;
-
-    default:
-        ngx_http_gobi_job_error(job, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                "storage_unavailable",
-                                "the file's bytes cannot be read now; "
-                                "try again later");
-        break;
-    }
-
-    snprintf(job->log, sizeof(job->log), "%s", err);
-
-    return NGX_ERROR;
-}
-
-
-void
-ngx_http_gobi_reader_cleanup(void *data)
-{
-    gobi_reader_close(data);
-}
-
-
 /* ETag (the version), X-Gobi-Hash, Last-Modified, the type */
 
 ngx_int_t
@@ -795,37 +729,6 @@ ngx_http_gobi_file_get_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     b->file->name.len = ngx_strlen(job->blob_path);
     b->file->log = r->connection->log;
     b->file->directio = 0;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-/* headers only (HEAD), or an empty body */
-
-ngx_int_t
-ngx_http_gobi_send_empty(ngx_http_request_t *r)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->header_only = (r->method == NGX_HTTP_HEAD);
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last_buf = 1;
-    b->last_in_chain = 1;
 
     out.buf = b;
     out.next = NULL;
