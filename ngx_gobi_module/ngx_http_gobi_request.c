@@ -14,6 +14,7 @@
 #include "gobi_path.h"
 
 
+static void ngx_http_gobi_ctx_wipe(void *data);
 static void ngx_http_gobi_json_body_handler(ngx_http_request_t *r);
 
 
@@ -23,6 +24,7 @@ ngx_http_gobi_ctx_t *
 ngx_http_gobi_ctx_create(ngx_http_request_t *r)
 {
     ngx_http_gobi_ctx_t  *ctx;
+    ngx_pool_cleanup_t   *cln;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_ctx_t));
     if (ctx == NULL) {
@@ -38,7 +40,28 @@ ngx_http_gobi_ctx_create(ngx_http_request_t *r)
     ctx->job.keys = ngx_http_gobi_worker.keys;
     ctx->job.base_version = GOBI_BASE_ANY;
 
+    if (ctx->job.keys) {
+        /* the vault's data key does not outlive the request in memory */
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_http_gobi_ctx_wipe;
+        cln->data = &ctx->job;
+    }
+
     return ctx;
+}
+
+
+static void
+ngx_http_gobi_ctx_wipe(void *data)
+{
+    ngx_http_gobi_job_t  *job = data;
+
+    sodium_memzero(job->dk, sizeof(job->dk));
+    job->has_dk = 0;
 }
 
 
