@@ -19,7 +19,7 @@ use Time::HiRes qw(sleep time);
 use Gobi::Test ();
 use Gobi::WS;
 
-my $CHUNK = 64 * 1024;          # beyond client_body_buffer_size: on disk
+my $CHUNK = 320 * 1024;         # beyond an upload window (256 KiB): on disk
 my $SIZE = 1024 * 1024;
 my $RUN = Gobi::Test::run_name();
 
@@ -65,7 +65,8 @@ sub open_temps {
     opendir my $d, "/proc/$pid/fd" or return ();
     for (readdir $d) {
         my $l = readlink "/proc/$pid/fd/$_" // next;
-        push @f, $l if index($l, "$tmp/") == 0;
+        # files only: each worker also holds its locked temp folder open
+        push @f, $l if index($l, "$tmp/") == 0 && -f $l;
     }
     closedir $d;
     return sort @f;

@@ -4,8 +4,8 @@
  * Blobs on a local (or network) filesystem:
  *
  *     <root>/<vault id>/<hash[0..1]>/<hash>
- *     <root>/.tmp/<host>.<pid>[.n]/  one worker's upload temp files (nginx
- *                                    writes them; gobi_storage_spool.h)
+ *     <root>/.tmp/<host>.<pid>[.n]/  one worker's upload temp files (the
+ *                                    spool writes them; gobi_storage_spool.h)
  *
  * Folders are made 0700 and blobs are 0600: the data is the users' only.
  * The temp folders are beside the blobs, on the same file system, so that

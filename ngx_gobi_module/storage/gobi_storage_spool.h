@@ -5,8 +5,8 @@
  * (a "spool": local keeps it under <root>/.tmp, s3 under its spool
  * folder), and the check of a blob's name.
  *
- *     <parent>/<host>.<pid>[.n]/  one worker's upload temp files (nginx
- *                                 writes them)
+ *     <parent>/<host>.<pid>[.n]/  one worker's upload temp files (the
+ *                                 glue's spool, gobi_spool.h, writes them)
  *
  * Each worker makes its own temp folder at open and holds an flock() on
  * it as long as it lives; the kernel lets go of it when the process dies,
@@ -15,8 +15,8 @@
  * files of an upload in flight are never touched however slow it is.
  * Ages could not tell the two apart: a slow client may send nothing for
  * client_body_timeout, and a large body is hashed and fsynced after its
- * last write; nor could a lock on each temp file, which nginx creates
- * without asking us.
+ * last write; nor could a lock on each temp file, which would need one
+ * more descriptor per upload.
  *
  * The host in a folder's name says whose kernel holds its lock.  On a file
  * system that several hosts share, a lock may not reach the others (NFS
