@@ -22,7 +22,7 @@ sub blob_in {
 sub server {
     my ($name, $conf) = @_;
     my $t = Gobi::Server->new(name => "$name-$$", http_config => $conf);
-    $t->start or BAIL_OUT('nginx: ' . $t->start_output . $t->error_log);
+    $t->start or die 'nginx: ' . $t->start_output . $t->error_log;
     return $t;
 }
 
