@@ -26,8 +26,24 @@
 
 #define NGX_HTTP_GOBI_RESOLVE_TRIES   5    /* the state moved meanwhile */
 #define NGX_HTTP_GOBI_COPY_NAMES      20   /* "... (conflict d t n)" */
+#define NGX_HTTP_GOBI_COPY_LOOKBACK   30   /* s: a retry finds its copy */
 #define NGX_HTTP_GOBI_MASS_WINDOW     (5 * 60 * 1000)
 #define NGX_HTTP_GOBI_MASS_MIN        20
+
+
+/* a conflict copy's time: UTC, "yyyy-mm-dd hhmmss" */
+
+static void
+ngx_http_gobi_copy_date(time_t t, char *date, size_t size)
+{
+    struct tm  tm;
+
+    if (gmtime_r(&t, &tm) == NULL
+        || strftime(date, size, "%Y-%m-%d %H%M%S", &tm) == 0)
+    {
+        snprintf(date, size, "%lld", (long long) t);
+    }
+}
 
 
 /*
@@ -41,20 +57,13 @@ ngx_http_gobi_resolve_copy(ngx_http_gobi_job_t *job, const gobi_write_t *w)
 {
     int               n;
     char              date[32], device[GOBI_HEADER_DEVICE_MAX + 1], *p;
-    time_t            t;
-    struct tm         tm;
+    time_t            t, back;
     gobi_write_t      cw;
     gobi_file_t       cur;
     gobi_event_t      ev;
     gobi_store_rc_e   rc;
 
     t = (time_t) (job->now / 1000);
-
-    if (gmtime_r(&t, &tm) == NULL
-        || strftime(date, sizeof(date), "%Y-%m-%d %H%M%S", &tm) == 0)
-    {
-        snprintf(date, sizeof(date), "%lld", (long long) t);
-    }
 
     ngx_cpystrn((u_char *) device,
                 (u_char *) (w->device ? w->device : "unknown"),
@@ -65,6 +74,40 @@ ngx_http_gobi_resolve_copy(ngx_http_gobi_job_t *job, const gobi_write_t *w)
             *p = '_';
         }
     }
+
+    /*
+     * A retried upload finds the copy its first try made: that one may be
+     * named a few seconds earlier (reads only; this is the conflict path).
+     */
+
+    for (back = NGX_HTTP_GOBI_COPY_LOOKBACK; back > 0; back--) {
+        ngx_http_gobi_copy_date(t - back, date, sizeof(date));
+
+        if (gobi_conflict_name(job->copy_path, sizeof(job->copy_path),
+                               w->path, device, date, 1) == 0)
+        {
+            break;
+        }
+
+        ngx_memzero(&cur, sizeof(gobi_file_t));
+
+        rc = job->gmcf->store_driver->file_get(job->store, job->vault.id,
+                                               job->copy_path, &cur);
+
+        if (rc == GOBI_STORE_OK && !cur.deleted
+            && ngx_strcmp(cur.hash, w->hash) == 0)
+        {
+            job->resolved = GOBI_RESOLVE_COPY;
+            job->copy_version = cur.version;
+            return GOBI_STORE_OK;
+        }
+
+        if (rc != GOBI_STORE_OK && rc != GOBI_STORE_NOT_FOUND) {
+            return rc;
+        }
+    }
+
+    ngx_http_gobi_copy_date(t, date, sizeof(date));
 
     cw = *w;
     cw.type = GOBI_EV_MODIFY;

@@ -65,6 +65,12 @@ is($r->status, 409, 'a retry: 409 again');
 is($r->json->{error}{copy}{path}, $copy->{path}, 'the same copy');
 is_deeply(main::paths($c), [ $copy->{path}, 'docs/a.txt' ],
     'no second copy');
+# a retry seconds later (the copy's name has the time): still that copy
+select(undef, undef, undef, 2.1);
+$r = main::stale_put($c, 'docs/a.txt', 'mine', 1);
+is($r->json->{error}{copy}{path}, $copy->{path}, 'a later retry: that copy');
+is_deeply(main::paths($c), [ $copy->{path}, 'docs/a.txt' ],
+    'still no second copy');
 
 
 
