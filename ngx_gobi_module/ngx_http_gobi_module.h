@@ -328,6 +328,10 @@ char *ngx_http_gobi_storage_init_conf(ngx_conf_t *cf,
 ngx_int_t ngx_http_gobi_storage_init_process(ngx_cycle_t *cycle,
     ngx_http_gobi_main_conf_t *gmcf);
 void ngx_http_gobi_storage_exit_process(ngx_cycle_t *cycle);
+/* ngx_http_gobi_retention.c: the collector's and the scrub's question,
+ * data a job: 1 used, 0 not, -1 unknown (keep it) */
+int ngx_http_gobi_blob_referenced(void *data, int64_t vault,
+    const char *hash);
 /* storage/ngx_http_gobi_upkeep.c: key rotation, the scrub */
 ngx_int_t ngx_http_gobi_upkeep_init(ngx_cycle_t *cycle);
 const unsigned char *ngx_http_gobi_job_dk(ngx_http_gobi_job_t *job,

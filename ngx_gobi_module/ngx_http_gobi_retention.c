@@ -47,8 +47,6 @@ static void ngx_http_gobi_retention_timer(ngx_event_t *ev);
 static void ngx_http_gobi_retention_start(ngx_event_t *ev);
 static ngx_int_t ngx_http_gobi_retention_post(ngx_event_t *ev,
     ngx_uint_t start);
-static int ngx_http_gobi_retention_referenced(void *data, int64_t vault,
-    const char *hash);
 
 
 static ngx_event_t                 ngx_http_gobi_retention_ev;
@@ -169,24 +167,23 @@ ngx_http_gobi_retention_run(ngx_http_gobi_job_t *job)
 
     p->gc_failed = gobi_blob_collect(ngx_http_gobi_worker.blob,
                                      (int64_t) p->gmcf->blob_grace,
-                                     ngx_http_gobi_retention_referenced,
-                                     p, &p->blobs);
+                                     ngx_http_gobi_blob_referenced,
+                                     &p->job, &p->blobs);
 }
 
 
 /* the collector's question: 1 used, 0 not, -1 unknown (keep it) */
 
-static int
-ngx_http_gobi_retention_referenced(void *data, int64_t vault,
-    const char *hash)
+int
+ngx_http_gobi_blob_referenced(void *data, int64_t vault, const char *hash)
 {
-    ngx_http_gobi_prune_t *p = data;
+    ngx_http_gobi_job_t *job = data;
 
     int              referenced;
     gobi_store_rc_e  rc;
 
-    rc = p->gmcf->store_driver->blob_referenced(ngx_http_gobi_worker.store,
-                                                vault, hash, &referenced);
+    rc = job->gmcf->store_driver->blob_referenced(ngx_http_gobi_worker.store,
+                                                  vault, hash, &referenced);
 
     return (rc == GOBI_STORE_OK) ? (referenced != 0) : -1;
 }

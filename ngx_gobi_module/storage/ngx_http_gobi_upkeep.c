@@ -39,8 +39,6 @@ static void ngx_http_gobi_upkeep_timer(ngx_event_t *ev);
 static void ngx_http_gobi_upkeep_run(ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_upkeep_done(ngx_http_gobi_job_t *job);
 static int ngx_http_gobi_upkeep_vault(void *data, const gobi_vault_t *v);
-static int ngx_http_gobi_upkeep_referenced(void *data, int64_t vault,
-    const char *hash);
 static ngx_msec_t ngx_http_gobi_upkeep_interval(
     ngx_http_gobi_main_conf_t *gmcf);
 
@@ -151,7 +149,8 @@ ngx_http_gobi_upkeep_run(ngx_http_gobi_job_t *job)
         copied = 0;
 
         if (gobi_blob_scrub_vault(job->blob, u->ids[i],
-                                  ngx_http_gobi_upkeep_referenced, job,
+                                  /* garbage is not copied back */
+                                  ngx_http_gobi_blob_referenced, job,
                                   &copied, u->err, sizeof(u->err))
             != 0)
         {
@@ -190,23 +189,6 @@ ngx_http_gobi_upkeep_vault(void *data, const gobi_vault_t *v)
     u->ids[u->n++] = v->id;
 
     return 0;
-}
-
-
-/* garbage is not copied back: see gobi_blob_scrub_vault() */
-
-static int
-ngx_http_gobi_upkeep_referenced(void *data, int64_t vault, const char *hash)
-{
-    ngx_http_gobi_job_t *job = data;
-
-    int              referenced;
-    gobi_store_rc_e  rc;
-
-    rc = job->gmcf->store_driver->blob_referenced(job->store, vault, hash,
-                                                  &referenced);
-
-    return (rc == GOBI_STORE_OK) ? (referenced != 0) : -1;
 }
 
 
