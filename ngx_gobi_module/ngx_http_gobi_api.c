@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_metrics.h"
 
 #include "gobi_path.h"
 #include "gobi_wsmsg.h"
@@ -31,6 +32,12 @@ static void ngx_http_gobi_run_events(ngx_http_gobi_job_t *job);
 
 
 static const ngx_http_gobi_route_t  ngx_http_gobi_routes[] = {
+
+    /* the instance's health, for anyone: ngx_http_gobi_status.c */
+
+    { NGX_HTTP_GOBI_GET, ngx_string("health"), PUBLIC,
+      ngx_http_gobi_status_check, ngx_http_gobi_run_status,
+      ngx_http_gobi_status_done },
 
     /* accounts: ngx_http_gobi_account.c */
 
@@ -116,6 +123,15 @@ static const ngx_http_gobi_route_t  ngx_http_gobi_routes[] = {
 #undef SIGNUP
 
 
+/* the route table names the "endpoint" label of the metrics */
+
+ngx_int_t
+ngx_http_gobi_api_init(ngx_conf_t *cf)
+{
+    return ngx_http_gobi_metrics_routes(cf, ngx_http_gobi_routes);
+}
+
+
 ngx_int_t
 ngx_http_gobi_api_handler(ngx_http_request_t *r)
 {
@@ -199,6 +215,11 @@ ngx_http_gobi_api_start(ngx_http_request_t *r, yajl_val json)
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "gobi: refused before any work: %s", job->code);
             return ngx_http_gobi_send_job(r, job);
+        }
+
+        if (rc == NGX_DONE) {
+            /* nothing for a thread: the answer is known */
+            return route->done(r, job);
         }
 
         if (rc != NGX_OK) {

@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -353,6 +354,7 @@ ngx_http_gobi_run_put_commit(ngx_http_gobi_job_t *job)
         goto done;
     }
 
+    ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_BLOB_BYTES, job->size);
 
     ngx_memzero(&w, sizeof(gobi_write_t));
     w.type = GOBI_EV_MODIFY;
@@ -663,6 +665,9 @@ ngx_http_gobi_file_get_done(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     if (ngx_http_gobi_file_headers(r, job) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* the body bytes sent are counted when the request is logged */
+    ngx_http_gobi_get_ctx(r)->download = 1;
 
     if (job->blob_path[0] == '\0') {
         return ngx_http_gobi_stream_send(r, job);

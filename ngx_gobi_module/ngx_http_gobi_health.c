@@ -9,20 +9,32 @@
  * The first answer after that, in any worker, opens the door for all.
  * A call that was posted before the last good answer and failed after it
  * says nothing new (it waited through the outage) and is ignored.
+ *
+ * The zone also keeps what GET /api/v1/health found last: an unauthenticated
+ * client may ask as often as it likes, the store and the targets are asked
+ * at most once a second per instance (ngx_http_gobi_health_claim()).
  */
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_metrics.h"
 
 
 #define NGX_HTTP_GOBI_HEALTH_RETRY  1000   /* ms of fast 503s */
 #define NGX_HTTP_GOBI_HEALTH_PROBE  15000  /* ms a probe may take */
+#define NGX_HTTP_GOBI_HEALTH_FRESH  1000   /* ms a check's answer holds */
 
 
 typedef struct {
     ngx_atomic_t           down_until;     /* 0: up */
     ngx_atomic_t           probe_until;    /* a probe is out until then */
     ngx_atomic_t           up_at;          /* the last good answer */
+
+    /* GET /api/v1/health */
+    ngx_atomic_t           checked_at;     /* 0: never */
+    ngx_atomic_t           check_until;    /* a check is out until then */
+    ngx_atomic_t           store_ok;
+    ngx_atomic_t           storage_ok;
 } ngx_http_gobi_health_t;
 
 
@@ -77,9 +89,12 @@ ngx_http_gobi_health_init_zone(ngx_shm_zone_t *zone, void *data)
         shpool->data = h;
     }
 
-    /* a new cycle starts hopeful */
+    /* a new cycle starts hopeful, and checks afresh */
     h->down_until = 0;
     h->probe_until = 0;
+    h->checked_at = 0;
+    h->check_until = 0;
+    ngx_http_gobi_metrics_set(NGX_HTTP_GOBI_M_BREAKER_OPEN, 0);
 
     zone->data = h;
     ngx_http_gobi_health = h;
@@ -135,6 +150,7 @@ ngx_http_gobi_health_refuse(ngx_http_gobi_job_t *job)
                             "store_unavailable",
                             "the metadata store is unavailable, retry later");
     job->refused = 1;
+    ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_STORE_REFUSED, 1);
 
     return 1;
 }
@@ -165,7 +181,13 @@ ngx_http_gobi_health_outcome(ngx_http_gobi_job_t *job)
         if ((ngx_msec_int_t) (job->posted - h->up_at) >= 0) {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                            "gobi: store breaker opens");
+
+            if (h->down_until == 0) {
+                ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_BREAKER_OPENS, 1);
+            }
+
             h->down_until = now + NGX_HTTP_GOBI_HEALTH_RETRY;
+            ngx_http_gobi_metrics_set(NGX_HTTP_GOBI_M_BREAKER_OPEN, 1);
         }
 
         return;
@@ -178,4 +200,76 @@ ngx_http_gobi_health_outcome(ngx_http_gobi_job_t *job)
 
     h->up_at = now;
     h->down_until = 0;
+    ngx_http_gobi_metrics_set(NGX_HTTP_GOBI_M_BREAKER_OPEN, 0);
+}
+
+
+/* is the breaker open (the store deemed down)? */
+
+ngx_flag_t
+ngx_http_gobi_health_store_down(void)
+{
+    return ngx_http_gobi_health->down_until != 0;
+}
+
+
+/*
+ * The health check's turn: 1 when this request is to ask the store and
+ * the targets (the last answer is older than a second and no other check
+ * is out), 0 when the last answers stand (*store_ok, *storage_ok; -1: no
+ * check has answered yet).
+ */
+
+ngx_int_t
+ngx_http_gobi_health_claim(ngx_int_t *store_ok, ngx_int_t *storage_ok)
+{
+    ngx_msec_t               now;
+    ngx_atomic_uint_t        checked, until;
+    ngx_http_gobi_health_t  *h;
+
+    h = ngx_http_gobi_health;
+    now = ngx_http_gobi_health_now();
+
+    checked = h->checked_at;
+    until = h->check_until;
+
+    if (checked == 0) {
+        *store_ok = -1;
+        *storage_ok = -1;
+
+    } else {
+        *store_ok = h->store_ok;
+        *storage_ok = h->storage_ok;
+
+        if ((ngx_msec_int_t) (now - checked) < NGX_HTTP_GOBI_HEALTH_FRESH) {
+            return 0;
+        }
+    }
+
+    if (until != 0 && (ngx_msec_int_t) (now - until) < 0) {
+        return 0;
+    }
+
+    return ngx_atomic_cmp_set(&h->check_until, until,
+                              now + NGX_HTTP_GOBI_HEALTH_PROBE);
+}
+
+
+/* what the claimed check found; storage_ok -1: it could not look */
+
+void
+ngx_http_gobi_health_record(ngx_flag_t store_ok, ngx_int_t storage_ok)
+{
+    ngx_http_gobi_health_t  *h;
+
+    h = ngx_http_gobi_health;
+
+    h->store_ok = store_ok;
+
+    if (storage_ok >= 0) {
+        h->storage_ok = storage_ok;
+    }
+
+    h->checked_at = ngx_http_gobi_health_now();
+    h->check_until = 0;
 }

@@ -9,6 +9,7 @@
 #include "ngx_http_gobi_module.h"
 #include "ngx_http_gobi_bus.h"
 #include "ngx_http_gobi_ws.h"
+#include "ngx_http_gobi_metrics.h"
 
 #include <sodium.h>
 
@@ -203,6 +204,13 @@ static ngx_command_t  ngx_http_gobi_commands[] = {
     { ngx_string("gobi_websocket"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_gobi_websocket,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gobi_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_gobi_metrics_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -758,6 +766,8 @@ ngx_http_gobi_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_gobi_errors_init(cf) != NGX_OK
+        || ngx_http_gobi_metrics_init(cf) != NGX_OK
+        || ngx_http_gobi_api_init(cf) != NGX_OK
         || ngx_http_gobi_health_init(cf) != NGX_OK
         || ngx_http_gobi_limit_init(cf) != NGX_OK
         || ngx_http_gobi_body_filter_init(cf) != NGX_OK)
@@ -842,6 +852,8 @@ ngx_http_gobi_init_process(ngx_cycle_t *cycle)
     if (gmcf == NULL || !gmcf->enabled) {
         return NGX_OK;
     }
+
+    ngx_http_gobi_metrics_init_process();
 
     if (sodium_init() < 0) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,

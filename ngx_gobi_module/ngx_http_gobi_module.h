@@ -229,13 +229,20 @@ struct ngx_http_gobi_job_s {
     ngx_flag_t                     replay_more;  /* pages left to send */
     char                           op_id[260];
     size_t                         op_id_len;
+
+    /* GET /api/v1/health: what stands (1 ok, 0 down, -1 not known), and
+     * the storage targets a check found able to take blobs (-1: none ran) */
+    ngx_int_t                      health_store;
+    ngx_int_t                      health_storage;
+    ngx_int_t                      targets_up;
 };
 
 
 /*
  * The event-loop checks of a route: fill the job from the request (and
  * its JSON body, or NULL).  NGX_OK to go on with the thread work,
- * NGX_DECLINED with the job's error set, or an HTTP status.
+ * NGX_DECLINED with the job's error set, NGX_DONE to answer with done()
+ * at once (no thread work), or an HTTP status.
  */
 typedef ngx_int_t (*ngx_http_gobi_validate_pt)(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job, yajl_val json);
@@ -275,6 +282,7 @@ typedef struct {
     ngx_str_t                      error_body;   /* see _errors.c */
     ngx_uint_t                     error_rewrite;
     unsigned                       body_reading:1;  /* a PUT's bytes */
+    unsigned                       download:1;   /* file bytes: counted */
 } ngx_http_gobi_ctx_t;
 
 
@@ -365,6 +373,17 @@ ngx_int_t ngx_http_gobi_stream_send(ngx_http_request_t *r,
 ngx_int_t ngx_http_gobi_health_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_gobi_health_refuse(ngx_http_gobi_job_t *job);
 void ngx_http_gobi_health_outcome(ngx_http_gobi_job_t *job);
+ngx_flag_t ngx_http_gobi_health_store_down(void);
+ngx_int_t ngx_http_gobi_health_claim(ngx_int_t *store_ok,
+    ngx_int_t *storage_ok);
+void ngx_http_gobi_health_record(ngx_flag_t store_ok, ngx_int_t storage_ok);
+
+/* ngx_http_gobi_status.c: GET /api/v1/health */
+ngx_int_t ngx_http_gobi_status_check(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job, yajl_val json);
+void ngx_http_gobi_run_status(ngx_http_gobi_job_t *job);
+ngx_int_t ngx_http_gobi_status_done(ngx_http_request_t *r,
+    ngx_http_gobi_job_t *job);
 
 /*
  * Messages made by a thread for the event loop: records of
@@ -453,6 +472,7 @@ ngx_int_t ngx_http_gobi_arg_int(ngx_http_request_t *r, const char *name,
 ngx_int_t ngx_http_gobi_job_vault(ngx_http_gobi_job_t *job);
 
 /* ngx_http_gobi_api.c */
+ngx_int_t ngx_http_gobi_api_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_gobi_api_handler(ngx_http_request_t *r);
 
 /* ngx_http_gobi_account.c: the account routes */

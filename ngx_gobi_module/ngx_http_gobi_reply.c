@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -121,6 +122,7 @@ ngx_http_gobi_job_store_error(ngx_http_gobi_job_t *job, gobi_store_rc_e rc)
     switch (rc) {
 
     case GOBI_STORE_UNAVAILABLE:
+        ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_STORE_UNAVAILABLE, 1);
         ngx_http_gobi_job_error(job, NGX_HTTP_SERVICE_UNAVAILABLE,
                                 "store_unavailable",
                                 "the metadata store is unavailable, "
@@ -130,6 +132,7 @@ ngx_http_gobi_job_store_error(ngx_http_gobi_job_t *job, gobi_store_rc_e rc)
         break;
 
     default:
+        ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_STORE_FAILED, 1);
         ngx_http_gobi_job_error(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                 "internal_error", "internal server error");
         snprintf(job->log, sizeof(job->log), "store error %d: %s",

@@ -19,6 +19,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_metrics.h"
 
 
 #define NGX_HTTP_GOBI_SWEEP_RETRY  5000     /* ms, the store was down */
@@ -218,6 +219,14 @@ ngx_http_gobi_retention_done(ngx_http_gobi_job_t *job)
         /* refused, the store is down: the next round tries again */
         ngx_free(p);
         return;
+    }
+
+    ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_RETENTION_RUNS, 1);
+    ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_EVENTS_PRUNED, p->removed);
+    ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_BLOBS_COLLECTED, p->blobs);
+
+    if (p->rc != GOBI_STORE_OK || p->gc_failed || p->sweep_failed) {
+        ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_RETENTION_FAILED, 1);
     }
 
     if (p->rc != GOBI_STORE_OK) {

@@ -15,6 +15,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_metrics.h"
 
 #include <stdio.h>
 
@@ -272,7 +273,10 @@ ngx_http_gobi_stream_read(ngx_http_gobi_stream_t *st)
     task->event.handler = ngx_http_gobi_stream_event;
     task->event.log = st->request->connection->log;
 
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_QUEUED, 1);
+
     if (ngx_thread_task_post(st->job->gmcf->thread_pool, task) != NGX_OK) {
+        ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_QUEUED, -1);
         return NGX_ERROR;
     }
 
@@ -293,8 +297,13 @@ ngx_http_gobi_stream_thread(void *data, ngx_log_t *log)
 
     b = st->b[st->fill];
 
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_QUEUED, -1);
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_RUNNING, 1);
+
     st->rc = gobi_reader_read(st->job->reader, st->task_off, b->start,
                               st->task_len, st->err, sizeof(st->err));
+
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_RUNNING, -1);
 }
 
 

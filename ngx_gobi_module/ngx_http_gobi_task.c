@@ -10,8 +10,11 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_metrics.h"
 
 
+static ngx_http_gobi_gauge_e ngx_http_gobi_job_queue(
+    ngx_http_gobi_job_t *job);
 static void ngx_http_gobi_job_handler(void *data, ngx_log_t *log);
 static void ngx_http_gobi_job_event(ngx_event_t *ev);
 static void ngx_http_gobi_tasks_watch(ngx_event_t *ev);
@@ -83,7 +86,8 @@ ngx_int_t
 ngx_http_gobi_job_post(ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
     ngx_http_gobi_complete_pt complete, ngx_log_t *log)
 {
-    ngx_thread_task_t  *task;
+    ngx_thread_task_t      *task;
+    ngx_http_gobi_gauge_e   queued;
 
     job->run = run;
     job->complete = complete;
@@ -103,12 +107,18 @@ ngx_http_gobi_job_post(ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
                        "gobi: store down, job refused without a thread");
         ngx_post_event(&task->event, &ngx_posted_events);
 
-    } else if (ngx_thread_task_post(job->hashing ? job->gmcf->auth_pool
-                                                 : job->gmcf->thread_pool,
-                                    task)
-               != NGX_OK)
-    {
-        return NGX_ERROR;
+    } else {
+        queued = ngx_http_gobi_job_queue(job);
+        ngx_http_gobi_metrics_gauge(queued, 1);
+
+        if (ngx_thread_task_post(job->hashing ? job->gmcf->auth_pool
+                                              : job->gmcf->thread_pool,
+                                 task)
+            != NGX_OK)
+        {
+            ngx_http_gobi_metrics_gauge(queued, -1);
+            return NGX_ERROR;
+        }
     }
 
     ngx_http_gobi_task_hold();
@@ -117,12 +127,42 @@ ngx_http_gobi_job_post(ngx_http_gobi_job_t *job, ngx_http_gobi_run_pt run,
 }
 
 
+/* the pool a job waits in, as a gauge: hashes may have one of their own */
+
+static ngx_http_gobi_gauge_e
+ngx_http_gobi_job_queue(ngx_http_gobi_job_t *job)
+{
+    return (job->hashing && job->gmcf->auth_pool != job->gmcf->thread_pool)
+           ? NGX_HTTP_GOBI_G_QUEUED_AUTH : NGX_HTTP_GOBI_G_QUEUED;
+}
+
+
 static void
 ngx_http_gobi_job_handler(void *data, ngx_log_t *log)
 {
     ngx_http_gobi_job_t  *job = data;
 
+    uint64_t               usec;
+    struct timespec        t0, t1;
+    ngx_http_gobi_gauge_e  queued;
+
+    /* the running gauge follows its queue's: QUEUED + 2 */
+    queued = ngx_http_gobi_job_queue(job);
+    ngx_http_gobi_metrics_gauge(queued, -1);
+    ngx_http_gobi_metrics_gauge(queued + 2, 1);
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+
     job->run(job);
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &t1);
+    ngx_http_gobi_metrics_gauge(queued + 2, -1);
+
+    if (!job->hashing) {
+        usec = (uint64_t) (t1.tv_sec - t0.tv_sec) * 1000000
+               + (t1.tv_nsec - t0.tv_nsec) / 1000;
+        ngx_http_gobi_metrics_store_job(usec);
+    }
 }
 
 

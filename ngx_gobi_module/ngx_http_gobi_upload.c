@@ -15,6 +15,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -205,6 +206,7 @@ ngx_http_gobi_upload_consume(ngx_http_request_t *r, ngx_http_gobi_upload_t *u)
                 b->pos += n;
                 u->fill[u->cur] += n;
                 u->received += n;
+                ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_UPLOAD_BYTES, n);
 
                 if (u->received > u->job->gmcf->max_file_size) {
                     ngx_http_gobi_job_error(u->job,
@@ -276,7 +278,10 @@ ngx_http_gobi_upload_window(ngx_http_request_t *r, ngx_http_gobi_upload_t *u)
     task->event.handler = ngx_http_gobi_upload_written;
     task->event.log = r->connection->log;
 
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_QUEUED, 1);
+
     if (ngx_thread_task_post(u->job->gmcf->thread_pool, task) != NGX_OK) {
+        ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_QUEUED, -1);
         return NGX_ERROR;
     }
 
@@ -326,7 +331,12 @@ ngx_http_gobi_upload_thread(void *data, ngx_log_t *log)
 {
     ngx_http_gobi_upload_t  *u = data;
 
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_QUEUED, -1);
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_RUNNING, 1);
+
     (void) ngx_http_gobi_upload_write(u, u->win[u->cur ^ 1], u->task_len);
+
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_RUNNING, -1);
 }
 
 

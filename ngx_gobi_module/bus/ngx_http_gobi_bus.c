@@ -10,6 +10,7 @@
 
 #include "ngx_http_gobi_module.h"
 #include "ngx_http_gobi_bus.h"
+#include "ngx_http_gobi_metrics.h"
 
 
 static const ngx_http_gobi_scheme_t  ngx_http_gobi_bus_schemes[] = {
@@ -79,6 +80,8 @@ ngx_http_gobi_bus_publish(int64_t vault, int64_t seq)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "gobi: %s bus: publish vault %L at seq %L",
                    gmcf->bus->scheme, vault, seq);
+
+    ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_EVENTS_PUBLISHED, 1);
 
     gmcf->bus->publish(vault, seq);
 }

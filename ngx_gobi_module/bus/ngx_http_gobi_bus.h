@@ -33,6 +33,8 @@ typedef struct ngx_http_gobi_bus_s {
     /* this worker serves (no longer serves) subscribers of the vault */
     void        (*subscribe)(int64_t vault);
     void        (*unsubscribe)(int64_t vault);
+    /* can this worker ring and hear the others now? (the health check) */
+    ngx_flag_t  (*connected)(void);
 } ngx_http_gobi_bus_t;
 
 

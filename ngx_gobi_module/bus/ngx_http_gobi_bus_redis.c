@@ -33,6 +33,7 @@
 #include "ngx_http_gobi_conf.h"
 #include "ngx_http_gobi_bus.h"
 #include "ngx_http_gobi_bus_redis_io.h"
+#include "ngx_http_gobi_metrics.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
@@ -130,6 +131,7 @@ static void ngx_http_gobi_bus_redis_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_gobi_bus_redis_publish(int64_t vault, int64_t seq);
 static void ngx_http_gobi_bus_redis_subscribe(int64_t vault);
 static void ngx_http_gobi_bus_redis_unsubscribe(int64_t vault);
+static ngx_flag_t ngx_http_gobi_bus_redis_connected_now(void);
 
 static void ngx_http_gobi_bus_redis_connect(
     ngx_http_gobi_bus_redis_conn_t *rc);
@@ -186,7 +188,8 @@ const ngx_http_gobi_bus_t  ngx_http_gobi_bus_redis = {
     ngx_http_gobi_bus_redis_exit_process,
     ngx_http_gobi_bus_redis_publish,
     ngx_http_gobi_bus_redis_subscribe,
-    ngx_http_gobi_bus_redis_unsubscribe
+    ngx_http_gobi_bus_redis_unsubscribe,
+    ngx_http_gobi_bus_redis_connected_now
 };
 
 
@@ -1252,6 +1255,10 @@ ngx_http_gobi_bus_redis_up(ngx_http_gobi_bus_redis_conn_t *rc)
                       rc->role, &ngx_http_gobi_bus_redis_conf->name);
     }
 
+    if (rc->was_up) {
+        ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_BUS_RECONNECTS, 1);
+    }
+
     rc->failures = 0;
     rc->logged = 0;
     rc->was_up = 1;
@@ -1266,6 +1273,16 @@ ngx_http_gobi_bus_redis_up(ngx_http_gobi_bus_redis_conn_t *rc)
 
     ngx_http_gobi_bus_redis_walk(&ngx_http_gobi_bus_redis_notices,
                                  ngx_http_gobi_bus_redis_resend);
+}
+
+
+/* both connections are up: notices go out and come in */
+
+static ngx_flag_t
+ngx_http_gobi_bus_redis_connected_now(void)
+{
+    return ngx_http_gobi_bus_redis_cmd.ready
+           && ngx_http_gobi_bus_redis_sub.ready;
 }
 
 

@@ -345,6 +345,59 @@ gobi_blob_note(gobi_blob_t *b, size_t i, const char *msg, char *errbuf,
 }
 
 
+size_t
+gobi_blob_check(gobi_blob_t *b, char *errbuf, size_t errlen)
+{
+    int                  rc, noted;
+    char                 msg[GOBI_BLOB_ERRLEN];
+    size_t               i, up;
+    int64_t              size;
+    gobi_blob_target_t  *t;
+
+    static const char    none[] = "0000000000000000000000000000000000000000"
+                                  "000000000000000000000000";
+
+    if (errlen) {
+        errbuf[0] = '\0';
+    }
+
+    up = 0;
+    noted = 0;
+
+    for (i = 0; i < b->n; i++) {
+        t = &b->t[i];
+        msg[0] = '\0';
+
+        if (t->driver->check) {
+            rc = t->driver->check(t->s, msg, sizeof(msg));
+
+        } else {
+            /* vault 0 never exists: "not there" is the healthy answer */
+            rc = t->driver->stat(t->s, 0, none, &size, msg, sizeof(msg));
+        }
+
+        if (rc < 0) {
+            /* a healthy target starts its back-off; a down one stays */
+            gobi_blob_failed(b, i, msg[0] ? msg : "check failed");
+            gobi_blob_note(b, i, msg, errbuf, errlen, &noted);
+            continue;
+        }
+
+        gobi_blob_up(b, i);
+        up++;
+    }
+
+    return up;
+}
+
+
+size_t
+gobi_blob_quorum(gobi_blob_t *b)
+{
+    return b->quorum ? b->quorum : b->n;
+}
+
+
 static int
 gobi_blob_bad_hash(const char *hash, char *errbuf, size_t errlen)
 {

@@ -57,6 +57,17 @@ const char *gobi_blob_target_name(gobi_blob_t *b, size_t i);
  */
 int gobi_blob_target_down(gobi_blob_t *b, size_t i);
 
+/*
+ * Asks every target whether it can take blobs now (the driver's check(),
+ * else a stat() of a blob that is never there), in its back-off or not,
+ * and keeps its health by the answer.  The number of targets that can,
+ * and in errbuf the first failure's words.  For the health check: at
+ * most once a second.
+ */
+size_t gobi_blob_check(gobi_blob_t *b, char *errbuf, size_t errlen);
+/* the quorum of writes: gobi_blob_check() of at least this many is ok */
+size_t gobi_blob_quorum(gobi_blob_t *b);
+
 /* the clock of the back-offs, ms (tests; NULL: CLOCK_MONOTONIC) */
 void gobi_blob_clock(gobi_blob_t *b, int64_t (*now)(void));
 

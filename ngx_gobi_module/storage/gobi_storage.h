@@ -142,6 +142,14 @@ typedef struct {
      */
     int             (*tmp_sweep)(gobi_storage_t *s, int64_t min_age_ms,
                                  int64_t *removed);
+
+    /*
+     * Can the target take blobs now (local: its folders are there and
+     * writable)?  0, or -1 with errbuf filled.  Cheap: the health check
+     * asks it at most once a second.  NULL: gobi_blob_check() asks stat()
+     * for a blob that is never there, which a reachable target answers.
+     */
+    int             (*check)(gobi_storage_t *s, char *errbuf, size_t errlen);
 } gobi_storage_driver_t;
 
 

@@ -106,6 +106,46 @@ gobi_storage_local_tmp_sweep(gobi_storage_t *s, int64_t min_age_ms,
 }
 
 
+/*
+ * The root and this process's temp folder are folders we may write in:
+ * an upload lands in the one and is renamed into the other.  A root that
+ * was removed, replaced or made read-only fails here, where a stat() of a
+ * blob would only answer "not there".
+ */
+
+static int
+gobi_storage_local_check(gobi_storage_t *s, char *errbuf, size_t errlen)
+{
+    size_t        i;
+    struct stat   st;
+    const char   *dir[2];
+
+    dir[0] = s->root;
+    dir[1] = s->spool.mine;
+
+    for (i = 0; i < 2; i++) {
+        if (stat(dir[i], &st) != 0) {
+            snprintf(errbuf, errlen, "stat(\"%s\") failed: %s", dir[i],
+                     strerror(errno));
+            return -1;
+        }
+
+        if (!S_ISDIR(st.st_mode)) {
+            snprintf(errbuf, errlen, "\"%s\" is not a folder", dir[i]);
+            return -1;
+        }
+
+        if (access(dir[i], W_OK | X_OK) != 0) {
+            snprintf(errbuf, errlen, "\"%s\" is not writable: %s", dir[i],
+                     strerror(errno));
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 gobi_storage_local_path(gobi_storage_t *s, int64_t vault, const char *hash,
     char *buf, size_t len)
@@ -884,5 +924,6 @@ const gobi_storage_driver_t  gobi_storage_local = {
     gobi_storage_local_remove_vault,
     gobi_storage_local_list,
     gobi_storage_local_collect,
-    gobi_storage_local_tmp_sweep
+    gobi_storage_local_tmp_sweep,
+    gobi_storage_local_check
 };

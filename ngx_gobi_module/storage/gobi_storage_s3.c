@@ -2384,5 +2384,6 @@ const gobi_storage_driver_t  gobi_storage_s3 = {
     gobi_storage_s3_remove_vault,
     gobi_storage_s3_list,
     gobi_storage_s3_collect,
-    gobi_storage_s3_tmp_sweep
+    gobi_storage_s3_tmp_sweep,
+    NULL                                 /* check: a stat() answers it */
 };

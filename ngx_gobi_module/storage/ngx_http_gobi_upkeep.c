@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_gobi_module.h"
+#include "ngx_http_gobi_metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,10 @@ ngx_http_gobi_upkeep_run(ngx_http_gobi_job_t *job)
 
         u->copied += copied;
         u->vaults++;
+    }
+
+    if (u->vaults_rc == GOBI_STORE_OK) {
+        ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_SCRUB_RUNS, 1);
     }
 
     free(u->ids);

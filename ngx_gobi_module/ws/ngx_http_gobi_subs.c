@@ -15,6 +15,7 @@
 #include "ngx_http_gobi_subs.h"
 #include "ngx_http_gobi_events.h"
 #include "ngx_http_gobi_bus.h"
+#include "ngx_http_gobi_metrics.h"
 
 #include <stdlib.h>
 
@@ -202,6 +203,10 @@ void
 ngx_http_gobi_subs_notice(int64_t vault, int64_t seq)
 {
     ngx_http_gobi_vsub_t  *vsub;
+
+    if (seq >= 0) {
+        ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_BUS_NOTICES, 1);
+    }
 
     vsub = ngx_http_gobi_subs_find(vault);
 
@@ -510,6 +515,7 @@ ngx_http_gobi_subs_deliver(ngx_http_gobi_vsub_t *vsub,
             }
 
             sub->sent_seq = seq;
+            ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_EVENTS_DELIVERED, 1);
         }
     }
 

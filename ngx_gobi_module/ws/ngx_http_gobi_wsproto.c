@@ -17,6 +17,7 @@
 #include "ngx_http_gobi_events.h"
 #include "ngx_http_gobi_ws.h"
 #include "ngx_http_gobi_subs.h"
+#include "ngx_http_gobi_metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,9 @@ ngx_http_gobi_session_open(ngx_http_gobi_ws_t *ws)
     s->ws = ws;
     ws->data = s;
 
+    ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_WS_SESSIONS, 1);
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_WS_OPEN, 1);
+
     return NGX_OK;
 }
 
@@ -145,6 +149,8 @@ ngx_http_gobi_session_close(ngx_http_gobi_ws_t *ws)
     ngx_http_gobi_session_t  *s;
 
     s = ws->data;
+
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_WS_OPEN, -1);
 
     ngx_http_gobi_subs_leave(&s->sub);
     s->live = 0;
