@@ -23,6 +23,8 @@
 #define NGX_HTTP_GOBI_HEALTH_RETRY  1000   /* ms of fast 503s */
 #define NGX_HTTP_GOBI_HEALTH_PROBE  15000  /* ms a probe may take */
 #define NGX_HTTP_GOBI_HEALTH_FRESH  1000   /* ms a check's answer holds */
+#define NGX_HTTP_GOBI_HEALTH_SLOW   2000   /* ms: a check still out is
+                                              a store that does not answer */
 
 
 typedef struct {
@@ -217,7 +219,9 @@ ngx_http_gobi_health_store_down(void)
  * The health check's turn: 1 when this request is to ask the store and
  * the targets (the last answer is older than a second and no other check
  * is out), 0 when the last answers stand (*store_ok, *storage_ok; -1: no
- * check has answered yet).
+ * check has answered yet).  A check out for more than 2 s waits for a
+ * store that does not answer (a driver's server selection can take
+ * 30 s): meanwhile the store is down for everyone who asks.
  */
 
 ngx_int_t
@@ -247,6 +251,13 @@ ngx_http_gobi_health_claim(ngx_int_t *store_ok, ngx_int_t *storage_ok)
     }
 
     if (until != 0 && (ngx_msec_int_t) (now - until) < 0) {
+
+        if ((ngx_msec_int_t) (now - (until - NGX_HTTP_GOBI_HEALTH_PROBE))
+            > NGX_HTTP_GOBI_HEALTH_SLOW)
+        {
+            *store_ok = 0;
+        }
+
         return 0;
     }
 
