@@ -539,8 +539,9 @@ ngx_http_gobi_metrics_handler(ngx_http_request_t *r)
     ngx_http_gobi_metrics_t    *m;
     ngx_http_gobi_main_conf_t  *gmcf;
 
-    static u_char  not_allowed[] = "{\"error\":{\"code\":\"method_not_allowed\","
-                                   "\"message\":\"use GET\"}}";
+    static u_char  not_allowed[] =
+        "{\"error\":{\"code\":\"method_not_allowed\","
+        "\"message\":\"use GET\"}}";
 
     m = ngx_http_gobi_metrics;
 
@@ -661,8 +662,8 @@ ngx_http_gobi_metrics_handler(ngx_http_request_t *r)
         *last = '\0';
 
         p = ngx_http_gobi_metrics_histogram(p,
-                                            "gobi_http_request_duration_seconds",
-                                            (char *) labels, &m->duration[e]);
+                "gobi_http_request_duration_seconds", (char *) labels,
+                &m->duration[e]);
     }
 
     p = ngx_http_gobi_metrics_head(p, "gobi_store_job_duration_seconds",
