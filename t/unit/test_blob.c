@@ -148,6 +148,14 @@ w_stat(gobi_storage_t *s, int64_t v, const char *h, int64_t *size,
 }
 
 
+static int
+w_check(gobi_storage_t *s, char *err, size_t len)
+{
+    counted(s);
+    return gobi_storage_local.check(S(s), err, len);
+}
+
+
 static ssize_t
 w_read(gobi_storage_t *s, int64_t v, const char *h, int64_t off, void *buf,
     size_t n, char *err, size_t len)
@@ -223,7 +231,8 @@ static const gobi_storage_driver_t  counted_local = {
     w_remove_vault,
     w_list,
     w_collect,
-    w_tmp_sweep
+    w_tmp_sweep,
+    w_check
 };
 
 
@@ -801,6 +810,51 @@ test_backoff(void)
 }
 
 
+/* the health check's question: which targets can take blobs now? */
+
+static void
+test_check(void)
+{
+    int           fd;
+    char          away[PATH_MAX];
+    gobi_blob_t  *b;
+
+    b = blob_open(2, 1);
+
+    is_int((int) gobi_blob_check(b, errbuf, sizeof(errbuf)), 2,
+           "both targets can take blobs");
+    is_int((int) gobi_blob_quorum(b), 1, "the quorum");
+
+    /* the second root replaced by a file, as a lost mount leaves it */
+
+    snprintf(away, sizeof(away), "%s.away", roots[1]);
+
+    if (rename(roots[1], away) != 0
+        || (fd = open(roots[1], O_WRONLY|O_CREAT, 0600)) < 0)
+    {
+        bail("rename", roots[1]);
+    }
+
+    close(fd);
+
+    errbuf[0] = '\0';
+    is_int((int) gobi_blob_check(b, errbuf, sizeof(errbuf)), 1,
+           "a root that is a file: one target");
+    ok(has_prefix(errbuf, names[1]), "named: %s", errbuf);
+    ok(gobi_blob_target_down(b, 1), "and it is in its back-off");
+
+    if (unlink(roots[1]) != 0 || rename(away, roots[1]) != 0) {
+        bail("rename", away);
+    }
+
+    is_int((int) gobi_blob_check(b, errbuf, sizeof(errbuf)), 2,
+           "back: both");
+    ok(!gobi_blob_target_down(b, 1), "the check ended its back-off");
+
+    gobi_blob_close(b);
+}
+
+
 static void
 test_quorum(void)
 {
@@ -1270,6 +1324,7 @@ main(void)
     test_open();
     test_put_read();
     test_backoff();
+    test_check();
     test_quorum();
     test_three();
     test_threads();
