@@ -18,6 +18,12 @@ package Gobi::Client;
 # start(...) sends a request and returns a Gobi::Client::Pending without
 # waiting for the answer; ->ready polls, ->wait blocks.  Used for
 # concurrency tests.
+#
+# GOBI_RECORD=<file> appends every answer (of any suite) to <file> as one
+# JSON line: method, uri, status, content_type, headers, and the body when
+# it is JSON or text (its bytes as code points 0-255); other bodies only
+# by length.  scripts/check-openapi checks such a file against
+# docs/openapi.yaml.
 
 use strict;
 use warnings;
@@ -170,6 +176,7 @@ sub raw {
 
 sub start_raw {
     my ($self, $bytes, %o) = @_;
+    ($o{uri}) = $bytes =~ /^\S+ (\S+)/ unless defined $o{uri};
     my $sock = $self->connect;
     my $off = 0;
     while ($off < length $bytes) {
@@ -353,6 +360,37 @@ sub _query {
 }
 
 
+# ---- the recorder (GOBI_RECORD) ---------------------------------------------
+
+my $RECORD_JSON = JSON::PP->new->canonical->ascii;   # one byte a char
+
+# record(method, uri, Gobi::Response): one JSON line, appended under a lock
+sub record {
+    my ($method, $uri, $res) = @_;
+    my $file = $ENV{GOBI_RECORD};
+    return unless defined $file && length $file && $res && $res->status;
+    require Fcntl;
+    my $ct = $res->header('content-type') // '';
+    my %r = (
+        method       => $method // '',
+        uri          => $uri // '',
+        status       => $res->status + 0,
+        content_type => $ct,
+        headers      => { %{ $res->headers } },
+        body_length  => length($res->body // ''),
+        test         => $0,
+    );
+    $r{truncated} = JSON::PP::true() if $res->{truncated};
+    # bytes as code points 0-255: the checker takes them back as latin-1
+    $r{body} = $res->body // '' if $ct =~ m{json|^text/}i || $ct eq '';
+    my $line = $RECORD_JSON->encode(\%r) . "\n";
+    open my $fh, '>>', $file or return;
+    flock $fh, Fcntl::LOCK_EX();
+    print $fh $line;
+    close $fh;
+}
+
+
 # ---- a request in flight ---------------------------------------------------
 
 package Gobi::Client::Pending;
@@ -487,6 +525,8 @@ sub _finish {
         status_line => $status_line, headers => \%h, header_list => \@hl,
         body => $body, raw => $buf, truncated => $self->{truncated},
         elapsed => time - $self->{started});
+    Gobi::Client::record($self->{method}, $self->{uri}, $self->{res})
+        if $ENV{GOBI_RECORD};
     $self->_done;
     return 1;
 }

@@ -231,6 +231,10 @@ sub handshake {
     $self->{response} = Gobi::Response->new(status => $self->{status},
         status_line => $status_line, headers => \%h, header_list => \@hl,
         body => $body, raw => $head);
+    if ($ENV{GOBI_RECORD}) {
+        my ($uri) = $req =~ /^\S+ (\S+)/;
+        Gobi::Client::record($self->{method}, $uri, $self->{response});
+    }
     return 0 unless $self->{status} == 101;
     my $want = accept_for($self->{key});
     $self->{accept_ok} = ($h{'sec-websocket-accept'} // '') eq $want
