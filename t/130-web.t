@@ -201,6 +201,8 @@ location /app/ { gobi_web; }
 user alice
 vault notes
 put notes hello.txt hello gobi\n
+put notes todo.md - [ ] water the plants\n- [x] sync the notes\n
+put notes Documents/report.md # Quarterly report\n
 --- perl
 SKIP: {
     my $chromium = $ENV{GOBI_CHROMIUM} || '/usr/bin/chromium';

@@ -286,7 +286,8 @@ async function loadVaults() {
             a.dataset.vault = v.name;
             const info = document.createElement("span");
             info.className = "muted";
-            info.textContent = v.head_seq + " changes \u00b7 " +
+            info.textContent = v.head_seq +
+                (v.head_seq === 1 ? " change \u00b7 " : " changes \u00b7 ") +
                 v.conflict_strategy + " \u00b7 created " + when(v.created_at);
             li.append(a, info);
             ul.append(li);
@@ -600,8 +601,7 @@ function render() {
         const td = document.createElement("td");
         td.className = "name";
         const icon = document.createElement("span");
-        icon.className = "icon";
-        icon.textContent = "\u{1F4C1}";
+        icon.className = "icon folder";
         const a = document.createElement("a");
         a.href = folderHash(state.vault, pre + name + "/");
         a.textContent = name + "/";
@@ -623,8 +623,7 @@ function render() {
         const td = document.createElement("td");
         td.className = "name";
         const icon = document.createElement("span");
-        icon.className = "icon";
-        icon.textContent = "\u{1F4C4}";
+        icon.className = "icon file";
         const a = document.createElement("a");
         a.href = "#";
         a.textContent = name;
@@ -852,7 +851,7 @@ async function moreHistory() {
             }
             tr.append(cell(String(v.version), "num"), cell(when(v.ts || v.mtime)),
                       cell(v.deleted ? "" : size(v.size), "num"),
-                      cell(v.device || ""), act);
+                      cell(v.device || "\u2014"), act);
             $("history-rows").append(tr);
         }
         h.next = data.next;
