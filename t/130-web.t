@@ -7,6 +7,7 @@
 use Gobi::Test;
 use FindBin;
 use File::Path qw(make_path);
+use File::Temp ();
 
 my $repo = "$FindBin::Bin/..";
 
@@ -21,6 +22,35 @@ sub main::embedded_up_to_date {
 }
 
 sub main::slurp { open(my $fh, '<:raw', $_[0]) or die "$_[0]: $!"; local $/; <$fh> }
+
+# Debian's python3 has python3-selenium (not one earlier on PATH)
+my $py = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
+
+sub main::have_browser {
+    return -x ($ENV{GOBI_CHROMIUM} || '/usr/bin/chromium')
+        && -x ($ENV{GOBI_CHROMEDRIVER} || '/usr/bin/chromedriver')
+        && system($py, '-c', 'import selenium') == 0;
+}
+
+# t/support/web_browser.py against the block's server as alice, vault
+# notes: its "ok"/"not ok" lines become tests; its output is returned
+sub main::browser {
+    my ($t, $V, $shots) = @_;
+    my @cmd = ($py, "$repo/t/support/web_browser.py",
+               'http://127.0.0.1:' . $t->port, 'alice', $V->{PASSWORD},
+               'notes', $shots);
+    my $out = '';
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if (!$pid) { open(STDERR, '>&', \*STDOUT); exec(@cmd) or exit 3 }
+    while (my $l = <$fh>) {
+        $out .= $l;
+        if ($l =~ /^(not )?ok - (.*)/) { ok(!$1, "browser: $2") }
+        elsif ($l =~ /^#/) { note($l) }
+    }
+    close $fh;
+    is($? >> 8, 0, 'the browser run passed') or diag $out;
+    return $out;
+}
 
 run_tests();
 
@@ -205,26 +235,29 @@ put notes todo.md - [ ] water the plants\n- [x] sync the notes\n
 put notes Documents/report.md # Quarterly report\n
 --- perl
 SKIP: {
-    my $chromium = $ENV{GOBI_CHROMIUM} || '/usr/bin/chromium';
-    # Debian's python3 has python3-selenium (not one earlier on PATH)
-    my $py = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
     skip 'no chromium, chromium-driver or python3-selenium (scripts/deps)', 1
-        unless -x $chromium && -x ($ENV{GOBI_CHROMEDRIVER} || '/usr/bin/chromedriver')
-            && system($py, '-c', 'import selenium') == 0;
-    my $shots = $ENV{GOBI_WEB_SHOTS} || "$FindBin::Bin/../t/servroot/web-shots";
+        unless main::have_browser();
+    my $shots = $ENV{GOBI_WEB_SHOTS} || "$FindBin::Bin/servroot/web-shots";
     File::Path::make_path($shots);
-    my @cmd = ($py, "$FindBin::Bin/../t/support/web_browser.py",
-               'http://127.0.0.1:' . $t->port, 'alice', $V->{PASSWORD},
-               'notes', $shots);
-    my $out = '';
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-    if (!$pid) { open(STDERR, '>&', \*STDOUT); exec(@cmd) or exit 3 }
-    while (my $l = <$fh>) {
-        $out .= $l;
-        if ($l =~ /^(not )?ok - (.*)/) { ok(!$1, "browser: $2") }
-        elsif ($l =~ /^#/) { note($l) }
-    }
-    close $fh;
-    is($? >> 8, 0, 'the browser run passed') or diag $out;
+    main::browser($t, $V, $shots);
     ok(-s "$shots/$_", "screenshot $_") for qw(web-files.png web-history.png);
+}
+
+
+
+=== TEST 11: without the page's origin in gobi_ws_allowed_origins the page works and says live updates are off
+--- config
+location /api/v1/ { gobi_api; }
+location = /api/v1/ws { gobi_websocket; }
+location /app/ { gobi_web; }
+--- setup
+user alice
+vault notes
+put notes hello.txt hello gobi\n
+--- perl
+SKIP: {
+    skip 'no chromium, chromium-driver or python3-selenium (scripts/deps)', 1
+        unless main::have_browser();
+    local $ENV{GOBI_WEB_MODE} = 'origin-refused';
+    main::browser($t, $V, File::Temp::tempdir(CLEANUP => 1));
 }

@@ -14,6 +14,7 @@ session, made with urllib.
 import base64
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -102,7 +103,10 @@ def main():
     wait = WebDriverWait(driver, 15)
 
     try:
-        run(driver, wait, token)
+        if os.environ.get("GOBI_WEB_MODE") == "origin-refused":
+            run_refused(driver, wait)
+        else:
+            run(driver, wait, token)
     except Exception as e:                      # a step that threw
         report(False, "the run went to the end", "%s: %s" % (
             type(e).__name__, e))
@@ -114,8 +118,9 @@ def main():
     finally:
         try:
             for entry in driver.get_log("browser"):
-                print("# console: %s %s" % (entry["level"],
-                                            entry["message"]))
+                print("# console: %s %s" % (entry["level"], re.sub(
+                    r"access_token=[^&\s'\"]+", "access_token=***",
+                    entry["message"])))
         except Exception:
             pass
         driver.quit()
@@ -296,6 +301,29 @@ def run(driver, wait, token):
     report(driver.execute_script(
         "return sessionStorage.getItem('gobi.token')") is None,
         "log out forgets the token")
+
+
+def run_refused(driver, wait):
+    """The page's origin is not in gobi_ws_allowed_origins: it still
+    works, and says that live updates are off and why."""
+    driver.get(URL + "/app/")
+    wait.until(EC.visibility_of_element_located((By.ID, "login-user")))
+    driver.find_element(By.ID, "login-user").send_keys(USER)
+    driver.find_element(By.ID, "login-password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "login-submit").click()
+    wait.until(EC.element_to_be_clickable(
+        (By.CSS_SELECTOR, '#vault-list a[data-vault="%s"]' % VAULT))).click()
+    wait.until(lambda d: row(d, "hello.txt") is not None)
+    report(True, "the files are listed without the WebSocket")
+    try:
+        WebDriverWait(driver, 20).until(EC.text_to_be_present_in_element(
+            (By.ID, "live"), "no live updates"))
+        text = driver.find_element(By.ID, "notice-text").text
+        report("gobi_ws_allowed_origins" in text,
+               "the page says live updates are off, and why", text)
+    except TimeoutException:
+        report(False, "the page says live updates are off",
+               driver.find_element(By.ID, "live").text)
 
 
 if __name__ == "__main__":
