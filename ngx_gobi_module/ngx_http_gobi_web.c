@@ -148,6 +148,13 @@ ngx_http_gobi_web_handler(ngx_http_request_t *r)
     ngx_str_t                  name;
     ngx_http_gobi_loc_conf_t  *glcf;
 
+    /* a body is never read, on a refusal neither (keepalive stays sane) */
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         if (ngx_http_gobi_web_header(r, "Allow", "GET, HEAD") != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -156,11 +163,6 @@ ngx_http_gobi_web_handler(ngx_http_request_t *r)
         return ngx_http_gobi_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                         "method_not_allowed",
                                         "the web page takes GET and HEAD");
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
     }
 
     if (ngx_http_gobi_web_name(r, &name) != NGX_OK) {
