@@ -35,7 +35,8 @@ DRV_SRCS   := $(sort $(wildcard ngx_gobi_module/gobi_*.c \
 DRV_HDRS   := $(wildcard ngx_gobi_module/gobi_*.h \
                          ngx_gobi_module/store/gobi_*.h \
                          ngx_gobi_module/storage/gobi_*.h)
-MOD_SRCS   := $(sort $(foreach d,$(MOD_DIRS),$(wildcard $(d)/*.c)))
+MOD_SRCS   := $(sort $(foreach d,$(MOD_DIRS),$(wildcard $(d)/*.c)) \
+                     ngx_gobi_module/ngx_http_gobi_web_files.c)
 MOD_HDRS   := $(foreach d,$(MOD_DIRS),$(wildcard $(d)/*.h))
 CLI_SRCS   := $(sort $(wildcard client/*.c))
 CLI_HDRS   := $(wildcard client/*.h)
@@ -59,6 +60,15 @@ client: $(BUILD)/gobi
 # optional drivers to leave out: GOBI_WITHOUT="mongodb redis" (see config)
 export GOBI_WITHOUT
 
+# the web page (gobi_web): web/* compiled into a C file that is committed,
+# so that builds with --add-module / --add-dynamic-module need no generator
+WEB_FILES  := $(sort $(wildcard web/*))
+WEB_C      := ngx_gobi_module/ngx_http_gobi_web_files.c
+
+$(WEB_C): $(WEB_FILES) scripts/web-embed
+	@scripts/web-embed web > $@.tmp && mv -f $@.tmp $@
+	@echo "embedded web/ in $@"
+
 # nginx's configure runs again only when the set of source files (or of
 # drivers left out) changes
 SRCLIST := $(MOD_SRCS) $(LIB_SRCS) $(MOD_HDRS) $(LIB_HDRS)
@@ -66,7 +76,8 @@ $(shell mkdir -p $(BUILD); echo '$(SRCLIST) $(GOBI_WITHOUT)' \
           | cmp -s - $(BUILD)/.srclist \
           || echo '$(SRCLIST) $(GOBI_WITHOUT)' > $(BUILD)/.srclist)
 
-$(BUILD)/nginx/objs/Makefile: config $(BUILD)/.srclist
+# (the embedded web page must exist when configure globs the sources)
+$(BUILD)/nginx/objs/Makefile: config $(BUILD)/.srclist | $(WEB_C)
 	@rm -rf $(BUILD)/nginx && mkdir -p $(BUILD)/nginx
 	@cp -r $(NGX_SRC)/. $(BUILD)/nginx/
 	@echo "configuring nginx $$($(NGINX) -v 2>&1 | sed 's/.*\///') for the dynamic module"

@@ -58,7 +58,9 @@ ngx_http_gobi_errors_header_filter(ngx_http_request_t *r)
 
     glcf = ngx_http_get_module_loc_conf(r, ngx_http_gobi_module);
 
-    if (glcf == NULL || (glcf->api != 1 && glcf->websocket != 1)) {
+    if (glcf == NULL
+        || (glcf->api != 1 && glcf->websocket != 1 && glcf->web != 1))
+    {
         return ngx_http_next_header_filter(r);
     }
 

@@ -10,6 +10,7 @@
 #include "ngx_http_gobi_bus.h"
 #include "ngx_http_gobi_ws.h"
 #include "ngx_http_gobi_metrics.h"
+#include "ngx_http_gobi_web.h"
 
 #include <sodium.h>
 
@@ -211,6 +212,20 @@ static ngx_command_t  ngx_http_gobi_commands[] = {
     { ngx_string("gobi_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_gobi_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gobi_web"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_gobi_web,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gobi_web_root"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_gobi_web_root,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -446,8 +461,15 @@ ngx_http_gobi_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     glcf->web_root = { 0, NULL };
+     */
+
     glcf->api = NGX_CONF_UNSET;
     glcf->websocket = NGX_CONF_UNSET;
+    glcf->web = NGX_CONF_UNSET;
     glcf->ws_ping_interval = NGX_CONF_UNSET_MSEC;
     glcf->ws_max_message = NGX_CONF_UNSET_SIZE;
     glcf->ws_send_queue = NGX_CONF_UNSET_SIZE;
@@ -468,6 +490,15 @@ ngx_http_gobi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* handlers are not inherited by nested locations, as in nginx */
     ngx_conf_init_value(conf->api, 0);
     ngx_conf_init_value(conf->websocket, 0);
+    ngx_conf_init_value(conf->web, 0);
+
+    /* gobi_web_root is not inherited either: it belongs to its gobi_web */
+    if (conf->web_root.data && !conf->web) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gobi_web_root\" needs \"gobi_web\" in the "
+                           "same location");
+        return NGX_CONF_ERROR;
+    }
 
     ngx_conf_merge_msec_value(conf->ws_ping_interval, prev->ws_ping_interval,
                               30000);

@@ -99,6 +99,9 @@ typedef struct {
     ngx_uint_t                     ws_max_replay; /* events, else resync */
     ngx_array_t                   *ws_allowed_origins; /* ngx_str_t; NULL:
                                                           none */
+    ngx_flag_t                     web;          /* gobi_web */
+    ngx_str_t                      web_root;     /* gobi_web_root, or
+                                                    embedded: NULL */
 } ngx_http_gobi_loc_conf_t;
 
 
