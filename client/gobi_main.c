@@ -13,6 +13,7 @@
 
 #include "gobi.h"
 #include "gobi_out.h"
+#include "gobi_progress.h"
 #include "gobi_cmd.h"
 
 
@@ -234,7 +235,7 @@ main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
-    gobi_out_init();
+    gobi_progress_init();
 
     rc = c->run(nargs, args);
 
