@@ -147,7 +147,8 @@ gobi_progress_tick(void)
     now = gobi_mono_ms();
 
     if (now - gobi_prog.last_draw < GOBI_PROGRESS_EVERY_MS
-        || (!gobi_prog.shown && now - gobi_prog.start < GOBI_PROGRESS_QUIET_MS))
+        || (!gobi_prog.shown
+            && now - gobi_prog.start < GOBI_PROGRESS_QUIET_MS))
     {
         return;
     }
