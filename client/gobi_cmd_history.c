@@ -22,6 +22,7 @@
 #include "gobi_json.h"
 #include "gobi_local.h"
 #include "gobi_out.h"
+#include "gobi_progress_fmt.h"
 #include "gobi_path.h"
 #include "gobi_pull.h"
 #include "gobi_sync.h"
@@ -397,7 +398,7 @@ gobi_cmd_history(int argc, char **argv)
                 gobi_out("%8lld  %s  %10s  %s%s", (long long) hv.version,
                          gobi_time_str(tbuf, sizeof(tbuf), hv.ts),
                          hv.deleted ? "-"
-                         : gobi_human_bytes(bbuf, sizeof(bbuf), hv.size),
+                         : gobi_fmt_bytes(bbuf, sizeof(bbuf), hv.size),
                          hv.device ? hv.device : "-", state);
             }
 
@@ -622,7 +623,7 @@ gobi_restore_file(const char *arg)
     } else if (rc == 0 || rc == GOBI_EXIT_CONFLICT) {
         gobi_out("restored %s from version %lld: now version %lld (%s)",
                  path, (long long) from, (long long) version,
-                 gobi_human_bytes(bbuf, sizeof(bbuf), size));
+                 gobi_fmt_bytes(bbuf, sizeof(bbuf), size));
     }
 
     yajl_tree_free(root);
@@ -1174,7 +1175,7 @@ gobi_cmd_trash(int argc, char **argv)
             } else {
                 gobi_out("%s  %s  %10s  version %lld, deleted by %s",
                          gobi_time_str(tbuf, sizeof(tbuf), deleted_at),
-                         path, gobi_human_bytes(bbuf, sizeof(bbuf), size),
+                         path, gobi_fmt_bytes(bbuf, sizeof(bbuf), size),
                          (long long) version, device ? device : "-");
             }
 

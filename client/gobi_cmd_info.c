@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "gobi.h"
 #include "gobi_api.h"
@@ -18,15 +20,38 @@
 #include "gobi_json.h"
 #include "gobi_local.h"
 #include "gobi_out.h"
+#include "gobi_path.h"
 #include "gobi_state.h"
+#include "gobi_strategy.h"
 #include "gobi_sync.h"
 
 
+/* a local change (src: a rename's old path) or a skip (src: why) */
 typedef struct {
-    yajl_gen    g;
-    int64_t     n;
-    char      **skips;                     /* "path\0why": after changes */
-    size_t      nskips;
+    gobi_change_e   kind;
+    char           *path;
+    char           *src;
+} gobi_status_item_t;
+
+
+/* a conflict copy: recorded here, or found by its name */
+typedef struct {
+    const char     *path;                  /* the file it is a copy of */
+    const char     *copy;
+    int64_t         ts;                    /* recorded: when; else 0 */
+    int             recorded;
+    int             present;               /* the copy is in the folder */
+    char           *owned;                 /* path, when made here */
+} gobi_status_conflict_t;
+
+
+typedef struct {
+    gobi_status_item_t      *changes;
+    size_t                   nchanges;
+    gobi_status_item_t      *skips;
+    size_t                   nskips;
+    gobi_status_conflict_t  *conflicts;
+    size_t                   nconflicts;
 } gobi_status_ctx_t;
 
 
@@ -52,41 +77,319 @@ static int
 gobi_status_change(void *data, gobi_change_e kind, const char *path,
     const char *src)
 {
-    gobi_status_ctx_t  *ctx = data;
-    size_t              len;
+    gobi_status_ctx_t   *ctx = data;
+    gobi_status_item_t **list, *it;
+    size_t              *n;
 
     if (kind == GOBI_CH_SKIPPED) {
-        len = strlen(path) + 1;
-        ctx->skips = gobi_realloc(ctx->skips,
-                                  (ctx->nskips + 1) * sizeof(char *));
-        ctx->skips[ctx->nskips] = gobi_alloc(len + strlen(src) + 1);
-        memcpy(ctx->skips[ctx->nskips], path, len);
-        strcpy(ctx->skips[ctx->nskips] + len, src);
-        ctx->nskips++;
-        return 0;
-    }
-
-    ctx->n++;
-
-    if (ctx->g) {
-        yajl_gen_map_open(ctx->g);
-        gobi_jkv_str(ctx->g, "change", gobi_change_name(kind));
-        gobi_jkv_str(ctx->g, "path", path);
-
-        if (src) {
-            gobi_jkv_str(ctx->g, "from", src);
-        }
-
-        yajl_gen_map_close(ctx->g);
-
-    } else if (src) {
-        gobi_out("  %-9s %s -> %s", gobi_change_name(kind), src, path);
+        list = &ctx->skips;
+        n = &ctx->nskips;
 
     } else {
-        gobi_out("  %-9s %s", gobi_change_name(kind), path);
+        list = &ctx->changes;
+        n = &ctx->nchanges;
+    }
+
+    *list = gobi_realloc(*list, (*n + 1) * sizeof(gobi_status_item_t));
+    it = &(*list)[(*n)++];
+    it->kind = kind;
+    it->path = gobi_strdup(path);
+    it->src = src ? gobi_strdup(src) : NULL;
+
+    return 0;
+}
+
+
+static void
+gobi_status_conflict(gobi_status_ctx_t *ctx, const char *copy)
+{
+    gobi_status_conflict_t  *c;
+    char                     orig[GOBI_PATH_MAX + 1];
+    size_t                   i;
+
+    for (i = 0; i < ctx->nconflicts; i++) {
+        if (strcmp(ctx->conflicts[i].copy, copy) == 0) {
+            ctx->conflicts[i].present = 1;
+            return;
+        }
+    }
+
+    if (!gobi_conflict_of(orig, sizeof(orig), copy)) {
+        return;
+    }
+
+    ctx->conflicts = gobi_realloc(ctx->conflicts, (ctx->nconflicts + 1)
+                                  * sizeof(gobi_status_conflict_t));
+    c = &ctx->conflicts[ctx->nconflicts++];
+    memset(c, 0, sizeof(gobi_status_conflict_t));
+    c->owned = gobi_strdup(orig);
+    c->path = c->owned;
+    c->copy = copy;
+    c->present = 1;
+}
+
+
+/*
+ * The conflicts: those recorded here (made by this client, until
+ * resolved), and copies in the folder named like one: made by the server
+ * (its strategy keeps both) or by another device, synced here.
+ */
+static int
+gobi_status_conflicts(gobi_sync_t *s, gobi_status_ctx_t *ctx,
+    gobi_conflict_t *rec, size_t nrec, gobi_base_t **base, size_t *nbase)
+{
+    struct stat  st;
+    size_t       i;
+    int          rc;
+
+    ctx->conflicts = gobi_calloc((nrec + 1) * sizeof(gobi_status_conflict_t));
+
+    for (i = 0; i < nrec; i++) {
+        ctx->conflicts[i].path = rec[i].path;
+        ctx->conflicts[i].copy = rec[i].copy;
+        ctx->conflicts[i].ts = rec[i].ts;
+        ctx->conflicts[i].recorded = 1;
+        ctx->conflicts[i].present = gobi_beneath_stat(s->rootfd, rec[i].copy,
+                                                      &st) == 0;
+    }
+
+    ctx->nconflicts = nrec;
+
+    rc = gobi_state_base_all(s->st, base, nbase);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (i = 0; i < *nbase; i++) {
+        gobi_status_conflict(ctx, (*base)[i].path);
+    }
+
+    for (i = 0; i < ctx->nchanges; i++) {
+        if (ctx->changes[i].kind == GOBI_CH_NEW) {
+            gobi_status_conflict(ctx, ctx->changes[i].path);
+        }
     }
 
     return 0;
+}
+
+
+static const char *
+gobi_status_ago(char *buf, size_t len, int64_t ms)
+{
+    int64_t  s;
+
+    s = (gobi_now_ms() - ms) / 1000;
+
+    if (s < 0) {
+        snprintf(buf, len, "in the future: check the clock");
+
+    } else if (s < 120) {
+        snprintf(buf, len, "%lld s ago", (long long) s);
+
+    } else if (s < 2 * 3600) {
+        snprintf(buf, len, "%lld min ago", (long long) s / 60);
+
+    } else if (s < 2 * 86400) {
+        snprintf(buf, len, "%lld h ago", (long long) s / 3600);
+
+    } else {
+        snprintf(buf, len, "%lld days ago", (long long) s / 86400);
+    }
+
+    return buf;
+}
+
+
+static void
+gobi_status_json(gobi_sync_t *s, gobi_status_ctx_t *ctx, int64_t last,
+    int64_t files, int64_t queued)
+{
+    gobi_status_item_t      *it;
+    gobi_status_conflict_t  *c;
+    yajl_gen                 g;
+    size_t                   i;
+
+    g = gobi_json_out_new();
+    yajl_gen_map_open(g);
+    gobi_jkv_str(g, "dir", s->root);
+    gobi_jkv_str(g, "server", s->server);
+    gobi_jkv_str(g, "vault", s->vault);
+    gobi_jkv_str(g, "device", s->device);
+    gobi_jkv_int(g, "cursor", s->cursor);
+
+    /* unix ms of the last complete pass; null: never */
+    gobi_jstr(g, "last_sync");
+    if (last > 0) {
+        yajl_gen_integer(g, last);
+
+    } else {
+        yajl_gen_null(g);
+    }
+
+    gobi_jkv_int(g, "files", files);
+    gobi_jkv_int(g, "pending", (int64_t) ctx->nchanges);
+    gobi_jkv_int(g, "queued", queued);
+
+    gobi_jstr(g, "changes");
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < ctx->nchanges; i++) {
+        it = &ctx->changes[i];
+        yajl_gen_map_open(g);
+        gobi_jkv_str(g, "change", gobi_change_name(it->kind));
+        gobi_jkv_str(g, "path", it->path);
+
+        if (it->src) {
+            gobi_jkv_str(g, "from", it->src);
+        }
+
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+
+    gobi_jstr(g, "conflicts");
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < ctx->nconflicts; i++) {
+        c = &ctx->conflicts[i];
+        yajl_gen_map_open(g);
+        gobi_jkv_str(g, "path", c->path);
+        gobi_jkv_str(g, "copy", c->copy);
+
+        gobi_jstr(g, "ts");
+        if (c->recorded) {
+            yajl_gen_integer(g, c->ts);
+
+        } else {
+            yajl_gen_null(g);
+        }
+
+        gobi_jkv_bool(g, "recorded", c->recorded);
+        gobi_jkv_bool(g, "present", c->present);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+
+    /* links (never followed), special files, bad names */
+    gobi_jstr(g, "skipped");
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < ctx->nskips; i++) {
+        yajl_gen_map_open(g);
+        gobi_jkv_str(g, "path", ctx->skips[i].path);
+        gobi_jkv_str(g, "why", ctx->skips[i].src);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    gobi_json_out_end(g);
+}
+
+
+static void
+gobi_status_text(gobi_sync_t *s, gobi_status_ctx_t *ctx, int64_t last,
+    int64_t files, int64_t queued)
+{
+    gobi_status_item_t      *it;
+    gobi_status_conflict_t  *c;
+    size_t                   i, shown;
+    char                     tbuf[64], abuf[64];
+
+    gobi_out("vault %s on %s, device %s", s->vault, s->server, s->device);
+    gobi_out("folder %s: %lld files, cursor %lld", s->root,
+             (long long) files, (long long) s->cursor);
+
+    if (last > 0) {
+        gobi_out("last sync: %s (%s)", gobi_time_str(tbuf, sizeof(tbuf), last),
+                 gobi_status_ago(abuf, sizeof(abuf), last));
+
+    } else {
+        gobi_out("last sync: never");
+    }
+
+    if (ctx->nchanges == 0) {
+        gobi_out("pending: none");
+
+    } else if (queued) {
+        gobi_out("pending: %zu local changes to push (%lld queued by a "
+                 "sync that could not send them)", ctx->nchanges,
+                 (long long) queued);
+
+    } else {
+        gobi_out("pending: %zu local changes to push", ctx->nchanges);
+    }
+
+    shown = ctx->nchanges < (size_t) gobi_opts.limit
+            ? ctx->nchanges : (size_t) gobi_opts.limit;
+
+    for (i = 0; i < shown; i++) {
+        it = &ctx->changes[i];
+
+        if (it->src) {
+            gobi_out("  %-9s %s -> %s", gobi_change_name(it->kind), it->src,
+                     it->path);
+
+        } else {
+            gobi_out("  %-9s %s", gobi_change_name(it->kind), it->path);
+        }
+    }
+
+    if (shown < ctx->nchanges) {
+        gobi_out("  and %zu more (-n N lists more, --json all)",
+                 ctx->nchanges - shown);
+    }
+
+    if (ctx->nconflicts == 0) {
+        gobi_out("conflicts: none");
+
+    } else {
+        gobi_out("conflicts: %zu", ctx->nconflicts);
+    }
+
+    for (i = 0; i < ctx->nconflicts; i++) {
+        c = &ctx->conflicts[i];
+        gobi_out("  %s: %s%s", c->path, c->copy,
+                 !c->present ? " (copy gone: gobi resolve)"
+                 : !c->recorded ? " (made by the server or another device)"
+                 : "");
+    }
+
+    if (ctx->nskips) {
+        gobi_out("skipped (not synced):");
+    }
+
+    for (i = 0; i < ctx->nskips; i++) {
+        gobi_out("  %s (%s)", ctx->skips[i].path, ctx->skips[i].src);
+    }
+}
+
+
+static void
+gobi_status_free(gobi_status_ctx_t *ctx)
+{
+    size_t  i;
+
+    for (i = 0; i < ctx->nchanges; i++) {
+        free(ctx->changes[i].path);
+        free(ctx->changes[i].src);
+    }
+
+    for (i = 0; i < ctx->nskips; i++) {
+        free(ctx->skips[i].path);
+        free(ctx->skips[i].src);
+    }
+
+    for (i = 0; i < ctx->nconflicts; i++) {
+        free(ctx->conflicts[i].owned);
+    }
+
+    free(ctx->changes);
+    free(ctx->skips);
+    free(ctx->conflicts);
 }
 
 
@@ -95,10 +398,10 @@ gobi_cmd_status(int argc, char **argv)
 {
     gobi_sync_t        *s;
     gobi_status_ctx_t   ctx;
-    gobi_conflict_t    *c;
-    size_t              nc, i;
-    int64_t             last, pending, files;
-    char                tbuf[64];
+    gobi_conflict_t    *rec;
+    gobi_base_t        *base;
+    size_t              nrec, nbase;
+    int64_t             last, queued, files;
     int                 rc;
 
     rc = gobi_sync_open(argc > 0 ? argv[0] : ".", 0, &s);
@@ -106,107 +409,36 @@ gobi_cmd_status(int argc, char **argv)
         return rc;
     }
 
-    rc = gobi_state_conflict_list(s->st, &c, &nc);
+    rc = gobi_state_conflict_list(s->st, &rec, &nrec);
     if (rc != 0) {
         gobi_sync_close(s);
         return rc;
     }
 
     last = gobi_state_meta_int(s->st, "last_sync", 0);
-    pending = gobi_state_queue_count(s->st);
+    queued = gobi_state_queue_count(s->st);
     files = gobi_state_base_count(s->st);
 
     memset(&ctx, 0, sizeof(ctx));
-
-    if (gobi_opts.json) {
-        ctx.g = gobi_json_out_new();
-        yajl_gen_map_open(ctx.g);
-        gobi_jkv_str(ctx.g, "dir", s->root);
-        gobi_jkv_str(ctx.g, "server", s->server);
-        gobi_jkv_str(ctx.g, "vault", s->vault);
-        gobi_jkv_str(ctx.g, "device", s->device);
-        gobi_jkv_int(ctx.g, "cursor", s->cursor);
-        gobi_jkv_int(ctx.g, "last_sync", last);
-        gobi_jkv_int(ctx.g, "files", files);
-        gobi_jkv_int(ctx.g, "queued", pending);
-        gobi_jstr(ctx.g, "conflicts");
-        yajl_gen_array_open(ctx.g);
-
-        for (i = 0; i < nc; i++) {
-            yajl_gen_map_open(ctx.g);
-            gobi_jkv_str(ctx.g, "path", c[i].path);
-            gobi_jkv_str(ctx.g, "copy", c[i].copy);
-            gobi_jkv_int(ctx.g, "ts", c[i].ts);
-            yajl_gen_map_close(ctx.g);
-        }
-
-        yajl_gen_array_close(ctx.g);
-        gobi_jstr(ctx.g, "changes");
-        yajl_gen_array_open(ctx.g);
-
-    } else {
-        gobi_out("vault %s on %s, device %s", s->vault, s->server,
-                 s->device);
-        gobi_out("folder %s: %lld files, cursor %lld, last sync %s",
-                 s->root, (long long) files, (long long) s->cursor,
-                 gobi_time_str(tbuf, sizeof(tbuf), last));
-
-        if (pending) {
-            gobi_out("%lld operations queued for the server",
-                     (long long) pending);
-        }
-
-        for (i = 0; i < nc; i++) {
-            gobi_out("conflict: %s (other version: %s)", c[i].path,
-                     c[i].copy);
-        }
-
-        gobi_out("local changes:");
-    }
+    base = NULL;
+    nbase = 0;
 
     rc = gobi_sync_changes(s, gobi_status_change, &ctx);
 
-    if (ctx.g) {
-        yajl_gen_array_close(ctx.g);
+    if (rc == 0) {
+        rc = gobi_status_conflicts(s, &ctx, rec, nrec, &base, &nbase);
+    }
 
-        /* links (never followed), special files, bad names */
-        gobi_jstr(ctx.g, "skipped");
-        yajl_gen_array_open(ctx.g);
-
-        for (i = 0; i < ctx.nskips; i++) {
-            yajl_gen_map_open(ctx.g);
-            gobi_jkv_str(ctx.g, "path", ctx.skips[i]);
-            gobi_jkv_str(ctx.g, "why",
-                         ctx.skips[i] + strlen(ctx.skips[i]) + 1);
-            yajl_gen_map_close(ctx.g);
-        }
-
-        yajl_gen_array_close(ctx.g);
-        yajl_gen_map_close(ctx.g);
-        gobi_json_out_end(ctx.g);
+    if (rc == 0 && gobi_opts.json) {
+        gobi_status_json(s, &ctx, last, files, queued);
 
     } else if (rc == 0) {
-        if (ctx.n == 0) {
-            gobi_out("  none");
-        }
-
-        if (ctx.nskips) {
-            gobi_out("skipped (not synced):");
-        }
-
-        for (i = 0; i < ctx.nskips; i++) {
-            gobi_out("  %s (%s)", ctx.skips[i],
-                     ctx.skips[i] + strlen(ctx.skips[i]) + 1);
-        }
+        gobi_status_text(s, &ctx, last, files, queued);
     }
 
-    for (i = 0; i < ctx.nskips; i++) {
-        free(ctx.skips[i]);
-    }
-
-    free(ctx.skips);
-
-    gobi_state_conflict_free(c, nc);
+    gobi_status_free(&ctx);
+    gobi_state_base_free(base, nbase);
+    gobi_state_conflict_free(rec, nrec);
     gobi_sync_close(s);
 
     return rc;

@@ -323,6 +323,12 @@ gobi_http_launch(gobi_http_t *h)
         r->etag = -1;
         gobi_hash_init(&r->hash);
 
+        if (r->flow && r->flowed) {
+            /* started again: its bytes come again */
+            r->flow(-r->flowed);
+            r->flowed = 0;
+        }
+
         r->easy = gobi_http_easy(h);
         gobi_http_setup(h, r);
 
@@ -472,6 +478,11 @@ gobi_http_write(char *p, size_t size, size_t n, void *data)
 
         r->received += len;
 
+        if (r->flow) {
+            r->flow(len);
+            r->flowed += len;
+        }
+
         return len;
     }
 
@@ -537,6 +548,11 @@ gobi_http_read(char *p, size_t size, size_t n, void *data)
 
     r->in_off += got;
 
+    if (r->flow) {
+        r->flow(got);
+        r->flowed += got;
+    }
+
     return got;
 }
 
@@ -548,6 +564,12 @@ gobi_http_seek(void *data, curl_off_t off, int origin)
 
     if (origin != SEEK_SET || off < 0 || off > r->in_size) {
         return CURL_SEEKFUNC_CANTSEEK;
+    }
+
+    if (r->flow) {
+        /* a rewind (a redirect, an auth retry): those bytes go again */
+        r->flow(off - r->in_off);
+        r->flowed += off - r->in_off;
     }
 
     r->in_off = off;

@@ -38,6 +38,8 @@ struct gobi_req_s {
     const char            *pass;
     gobi_req_handler_pt    handler;
     void                  *data;
+    void                 (*flow)(int64_t n);   /* body bytes as they go
+                                              (progress); < 0: taken back */
 
     /* the response */
     int                    done;
@@ -51,6 +53,8 @@ struct gobi_req_s {
     int64_t                etag;           /* ETag: "<version>", or -1 */
     char                   xhash[GOBI_HASH_HEX_LEN + 1];
     char                   errbuf[CURL_ERROR_SIZE];
+
+    int64_t                flowed;         /* the sum given to flow */
 
     /* internal */
     size_t                 resp_cap;

@@ -13,6 +13,7 @@
 
 #include "gobi.h"
 #include "gobi_out.h"
+#include "gobi_progress.h"
 #include "gobi_cmd.h"
 
 
@@ -36,7 +37,7 @@ static const gobi_command_t  gobi_commands[] = {
     { "clone", gobi_cmd_clone, 1, 2, "clone <vault> [dir]" },
     { "sync", gobi_cmd_sync, 0, 1, "sync [dir]" },
     { "watch", gobi_cmd_watch, 0, 1, "watch [dir]" },
-    { "status", gobi_cmd_status, 0, 1, "status [dir]" },
+    { "status", gobi_cmd_status, 0, 1, "status [dir] [-n N]" },
     { "log", gobi_cmd_log, 0, 1, "log [dir] [-n N]" },
     { "conflicts", gobi_cmd_conflicts, 0, 1, "conflicts [dir]" },
     { "resolve", gobi_cmd_resolve, 1, 2,
@@ -71,7 +72,8 @@ gobi_usage(FILE *f)
         "  -j, --jobs N         transfers in flight (default 16)\n"
         "  --allow-mass-delete  allow deleting more than half of the files\n"
         "  --keep WHICH         resolve: local, remote or both\n"
-        "  -n N                 log: number of events (default 20)\n"
+        "  -n N                 log: events shown; status: changes named "
+        "(20)\n"
         "  --version N          restore: that version (default: the one "
         "before)\n"
         "  --at SEQ|TIME        restore: the vault as of a seq or a time:\n"
@@ -234,7 +236,7 @@ main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
-    gobi_out_init();
+    gobi_progress_init();
 
     rc = c->run(nargs, args);
 

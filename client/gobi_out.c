@@ -8,46 +8,7 @@
 #include <unistd.h>
 
 #include "gobi_out.h"
-
-
-typedef struct {
-    int          active;
-    const char  *what;
-    int64_t      files_total;
-    int64_t      bytes_total;
-    int64_t      files;
-    int64_t      bytes;
-    int64_t      start;
-    int64_t      last_draw;
-    int          drawn;
-} gobi_progress_t;
-
-
-static int              gobi_tty;
-static gobi_progress_t  gobi_prog;
-
-
-static void gobi_progress_draw(int final);
-
-
-void
-gobi_out_init(void)
-{
-    const char  *term;
-
-    term = getenv("TERM");
-    gobi_tty = isatty(2) && !(term && strcmp(term, "dumb") == 0);
-}
-
-
-static void
-gobi_progress_clear(void)
-{
-    if (gobi_prog.drawn) {
-        fputs("\r\033[K", stderr);
-        gobi_prog.drawn = 0;
-    }
-}
+#include "gobi_progress.h"
 
 
 void
@@ -137,110 +98,6 @@ gobi_out_error(int code)
 }
 
 
-void
-gobi_progress_start(const char *what, int64_t files, int64_t bytes)
-{
-    gobi_prog.active = gobi_tty && gobi_opts.verbose >= 0 && !gobi_opts.json;
-    gobi_prog.what = what;
-    gobi_prog.files_total = files;
-    gobi_prog.bytes_total = bytes;
-    gobi_prog.files = 0;
-    gobi_prog.bytes = 0;
-    gobi_prog.start = gobi_mono_ms();
-    gobi_prog.last_draw = 0;
-}
-
-
-void
-gobi_progress_add_total(int64_t files, int64_t bytes)
-{
-    gobi_prog.files_total += files;
-    gobi_prog.bytes_total += bytes;
-}
-
-
-void
-gobi_progress(int64_t files, int64_t bytes)
-{
-    int64_t  now;
-
-    gobi_prog.files += files;
-    gobi_prog.bytes += bytes;
-
-    if (!gobi_prog.active) {
-        return;
-    }
-
-    now = gobi_mono_ms();
-
-    if (now - gobi_prog.last_draw < 100) {
-        return;
-    }
-
-    gobi_prog.last_draw = now;
-    gobi_progress_draw(0);
-}
-
-
-void
-gobi_progress_end(void)
-{
-    if (gobi_prog.active && gobi_prog.files_total > 0) {
-        gobi_progress_draw(1);
-    }
-
-    gobi_progress_clear();
-    gobi_prog.active = 0;
-}
-
-
-static void
-gobi_progress_draw(int final)
-{
-    char     b1[32], b2[32], b3[32], eta[32];
-    double   secs, rate, frac;
-    int      i, width, fill;
-
-    secs = (gobi_mono_ms() - gobi_prog.start) / 1000.0;
-    rate = secs > 0.05 ? gobi_prog.bytes / secs : 0;
-
-    frac = 0;
-    if (gobi_prog.bytes_total > 0) {
-        frac = (double) gobi_prog.bytes / gobi_prog.bytes_total;
-
-    } else if (gobi_prog.files_total > 0) {
-        frac = (double) gobi_prog.files / gobi_prog.files_total;
-    }
-
-    if (frac > 1) {
-        frac = 1;
-    }
-
-    eta[0] = '\0';
-    if (!final && frac > 0.01 && secs > 0.5) {
-        snprintf(eta, sizeof(eta), " ETA %.0fs", secs / frac - secs);
-    }
-
-    width = 24;
-    fill = (int) (frac * width);
-
-    fprintf(stderr, "\r\033[K%s [", gobi_prog.what);
-
-    for (i = 0; i < width; i++) {
-        fputc(i < fill ? '#' : '.', stderr);
-    }
-
-    fprintf(stderr, "] %lld/%lld files, %s/%s, %s/s%s",
-            (long long) gobi_prog.files, (long long) gobi_prog.files_total,
-            gobi_human_bytes(b1, sizeof(b1), gobi_prog.bytes),
-            gobi_human_bytes(b2, sizeof(b2), gobi_prog.bytes_total),
-            gobi_human_bytes(b3, sizeof(b3), rate), eta);
-
-    gobi_prog.drawn = 1;
-    fflush(stderr);
-}
-
-
 static void
 gobi_json_print(void *ctx, const char *s, size_t len)
 {
@@ -310,27 +167,6 @@ gobi_jkv_bool(yajl_gen g, const char *key, int val)
 {
     gobi_jstr(g, key);
     yajl_gen_bool(g, val);
-}
-
-
-const char *
-gobi_human_bytes(char *buf, size_t len, double n)
-{
-    static const char  *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    int                  u;
-
-    for (u = 0; n >= 1024 && u < 4; u++) {
-        n /= 1024;
-    }
-
-    if (u == 0) {
-        snprintf(buf, len, "%.0f %s", n, units[u]);
-
-    } else {
-        snprintf(buf, len, "%.1f %s", n, units[u]);
-    }
-
-    return buf;
 }
 
 

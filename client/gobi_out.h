@@ -1,8 +1,8 @@
 /*
  * Copyright (C) the gobi authors
  *
- * What the client tells the user: plain lines, a progress bar on a
- * terminal, JSON for scripts.
+ * What the client tells the user: plain lines and JSON for scripts (the
+ * progress line is gobi_progress.h's).
  */
 
 #ifndef _GOBI_OUT_H_INCLUDED_
@@ -16,8 +16,6 @@
 #include "gobi.h"
 
 
-void gobi_out_init(void);
-
 /* normal output (stdout): not with -q or --json */
 void gobi_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* -v only (stdout) */
@@ -28,12 +26,6 @@ void gobi_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* the final error line (stderr), and with --json an object on stdout */
 void gobi_out_error(int code);
 
-/* progress: a bar on a terminal, nothing otherwise */
-void gobi_progress_start(const char *what, int64_t files, int64_t bytes);
-void gobi_progress_add_total(int64_t files, int64_t bytes);
-void gobi_progress(int64_t files, int64_t bytes);
-void gobi_progress_end(void);
-
 /* JSON output: a generator printing to stdout */
 yajl_gen gobi_json_out_new(void);
 void gobi_json_out_end(yajl_gen g);
@@ -42,8 +34,6 @@ void gobi_jkv_str(yajl_gen g, const char *key, const char *val);
 void gobi_jkv_int(yajl_gen g, const char *key, int64_t val);
 void gobi_jkv_bool(yajl_gen g, const char *key, int val);
 
-/* "1.5 MiB" into buf */
-const char *gobi_human_bytes(char *buf, size_t len, double n);
 /* "2026-11-26 10:15:30" local time from unix ms */
 const char *gobi_time_str(char *buf, size_t len, int64_t ms);
 

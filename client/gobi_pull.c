@@ -33,6 +33,7 @@
 #include "gobi_map.h"
 #include "gobi_out.h"
 #include "gobi_path.h"
+#include "gobi_progress.h"
 #include "gobi_pull.h"
 #include "gobi_scan.h"
 #include "gobi_state.h"
@@ -756,14 +757,38 @@ gobi_dl_done(gobi_req_t *r)
 
 done:
 
-    gobi_progress(1, ch->size);
+    gobi_progress_file_done(ch->size, r->flowed);
     gobi_dl_free(dl);
     gobi_req_free(r);
 }
 
 
+/*
+ * Nothing to fetch, by the base alone: ignored, or the base has this
+ * version already (our own uploads coming back as events).  Asked before
+ * the progress totals are made, so that they count real downloads only.
+ */
 static int
-gobi_pull_download(gobi_sync_t *s, gobi_rchange_t *ch)
+gobi_pull_current(gobi_sync_t *s, gobi_rchange_t *ch)
+{
+    gobi_base_t  b;
+    int          rc;
+
+    if (gobi_ignore_path(s->ign, ch->path)) {
+        return 1;
+    }
+
+    rc = gobi_state_base_get(s->st, ch->path, &b);
+    if (rc < 0) {
+        return -1;
+    }
+
+    return rc == 1 && b.version >= ch->version;
+}
+
+
+static int
+gobi_pull_download(gobi_sync_t *s, gobi_rchange_t *ch, int *started)
 {
     gobi_local_t   l;
     gobi_base_t    b;
@@ -771,19 +796,11 @@ gobi_pull_download(gobi_sync_t *s, gobi_rchange_t *ch)
     gobi_req_t    *r;
     int            rc;
 
-    if (gobi_ignore_path(s->ign, ch->path)) {
-        ch->done = 1;
-        return 0;
-    }
+    *started = 0;
 
     rc = gobi_local_get(s, ch->path, &l);
     if (rc != 0) {
         return rc;
-    }
-
-    if (l.has_base && l.base.version >= ch->version) {
-        ch->done = 1;
-        return 0;
     }
 
     if (l.has_base && strcmp(l.base.hash, ch->hash) == 0) {
@@ -848,6 +865,8 @@ gobi_pull_download(gobi_sync_t *s, gobi_rchange_t *ch)
     r->out_fd = dl->fd;
     r->handler = gobi_dl_done;
     r->data = dl;
+    r->flow = gobi_progress_bytes;
+    *started = 1;
 
     gobi_http_start(s->http, r);
 
@@ -898,7 +917,7 @@ gobi_sync_pull(gobi_sync_t *s)
     gobi_rchange_t   *ch;
     size_t            i, ndl;
     mode_t            mask;
-    int               rc, expired, inflight;
+    int               rc, expired, inflight, started;
 
     memset(&r, 0, sizeof(gobi_remote_t));
     gobi_map_init(&r.map);
@@ -968,10 +987,25 @@ gobi_sync_pull(gobi_sync_t *s)
     ndl = 0;
 
     for (i = 0; i < r.n; i++) {
-        if (r.list[i]->exists && !r.list[i]->done) {
-            ndl++;
-            r.bytes += r.list[i]->size;
+        ch = r.list[i];
+
+        if (!ch->exists || ch->done) {
+            continue;
         }
+
+        rc = gobi_pull_current(s, ch);
+        if (rc < 0) {
+            rc = gobi_error_code();
+            goto done;
+        }
+
+        if (rc == 1) {
+            ch->done = 1;
+            continue;
+        }
+
+        ndl++;
+        r.bytes += ch->size;
     }
 
     if (ndl) {
@@ -992,18 +1026,19 @@ gobi_sync_pull(gobi_sync_t *s)
             gobi_http_step(s->http, NULL, 0, 1000);
         }
 
-        rc = gobi_pull_download(s, ch);
+        rc = gobi_pull_download(s, ch, &started);
         if (rc != 0) {
             gobi_http_wait(s->http);
             goto done;
         }
+
+        if (!started) {
+            /* nothing to fetch after all: done for the count */
+            gobi_progress_file_done(ch->size, 0);
+        }
     }
 
     gobi_http_wait(s->http);
-
-    if (ndl) {
-        gobi_progress_end();
-    }
 
     rc = s->rc;
 
@@ -1035,6 +1070,8 @@ gobi_sync_pull(gobi_sync_t *s)
     }
 
 done:
+
+    gobi_progress_end();
 
     if (gobi_sync_flush(s) != 0 && rc == 0) {
         rc = gobi_error_code();

@@ -22,6 +22,7 @@
 #include "gobi_local.h"
 #include "gobi_map.h"
 #include "gobi_out.h"
+#include "gobi_progress.h"
 #include "gobi_push.h"
 #include "gobi_scan.h"
 #include "gobi_state.h"
@@ -374,7 +375,7 @@ done:
         s->rc = rc;
     }
 
-    gobi_progress(1, u->is_delete ? 0 : u->stat.size);
+    gobi_progress_file_done(u->is_delete ? 0 : u->stat.size, r->flowed);
     gobi_up_free(u);
     gobi_req_free(r);
 }
@@ -395,6 +396,7 @@ gobi_push_upload(gobi_sync_t *s, int64_t qid, const char *path,
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
             /* gone meanwhile, or a link now: the next scan sees it */
+            gobi_progress_file_done(l->stat.size, 0);
             return 0;
         }
 
@@ -414,6 +416,7 @@ gobi_push_upload(gobi_sync_t *s, int64_t qid, const char *path,
         /* changed since it was hashed: next round */
         close(fd);
         s->need_pull = 1;
+        gobi_progress_file_done(l->stat.size, 0);
         return 0;
     }
 
@@ -430,6 +433,7 @@ gobi_push_upload(gobi_sync_t *s, int64_t qid, const char *path,
     r->in_size = now.size;
     r->handler = gobi_up_done;
     r->data = u;
+    r->flow = gobi_progress_bytes;
 
     if (l->has_base) {
         u->base_version = l->base.version;
@@ -624,17 +628,10 @@ gobi_sync_push(gobi_sync_t *s)
 
         /* the mass-delete guard */
         deletes = 0;
-        files = 0;
-        bytes = 0;
 
         for (i = 0; i < n; i++) {
             if (plan[i].kind == GOBI_P_DELETE) {
                 deletes++;
-            }
-
-            if (plan[i].kind != GOBI_P_NOTHING) {
-                files++;
-                bytes += plan[i].l.stat.size;
             }
         }
 
@@ -644,6 +641,31 @@ gobi_sync_push(gobi_sync_t *s)
             && !gobi_opts.allow_mass_delete)
         {
             s->stats.mass_delete_refused = deletes;
+        }
+
+        /* what the progress line counts: a request done is a file */
+        files = 0;
+        bytes = 0;
+
+        for (i = 0; i < n; i++) {
+            switch (plan[i].kind) {
+            case GOBI_P_UPLOAD:
+                files++;
+                bytes += plan[i].l.stat.size;
+                break;
+            case GOBI_P_DELETE:
+                files += s->stats.mass_delete_refused ? 0 : 1;
+                break;
+            case GOBI_P_RENAME:
+                files++;
+                break;
+            case GOBI_P_SPLIT:
+                files += 2;
+                bytes += plan[i].l.stat.size;
+                break;
+            default:
+                break;
+            }
         }
 
         gobi_progress_start("upload", files, bytes);
@@ -697,12 +719,14 @@ gobi_sync_push(gobi_sync_t *s)
                 }
 
                 if (rc == 0) {
+                    gobi_progress_file_done(0, 0);
                     rc = gobi_state_queue_del(s->st, p->q->id);
                     break;
                 }
 
                 /* not sent: fall back to PUT + DELETE */
                 gobi_error_clear();
+                gobi_progress_add_total(1, p->l.stat.size);
 
                 /* fall through */
 

@@ -25,6 +25,7 @@
 #include "gobi_local.h"
 #include "gobi_map.h"
 #include "gobi_out.h"
+#include "gobi_progress_fmt.h"
 #include "gobi_pull.h"
 #include "gobi_push.h"
 #include "gobi_state.h"
@@ -582,7 +583,7 @@ gobi_sync_report(gobi_sync_t *s, const char *what, int64_t ms)
 
     if (len < sizeof(line)) {
         snprintf(line + len - 1, sizeof(line) - len + 1, " (%s, %.1fs)",
-                 gobi_human_bytes(b1, sizeof(b1),
+                 gobi_fmt_bytes(b1, sizeof(b1),
                                   t->bytes_up + t->bytes_down),
                  ms / 1000.0);
     }

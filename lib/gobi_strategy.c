@@ -177,3 +177,95 @@ gobi_conflict_name(char *buf, size_t size, const char *path,
 
     return dirlen + stem + len + ext;
 }
+
+
+/* "YYYY-MM-DD HHMMSS" ending at end */
+static int
+gobi_conflict_date(const char *start, const char *end)
+{
+    static const char   shape[] = "dddd-dd-dd dddddd";
+    size_t              i, len;
+
+    len = sizeof(shape) - 1;
+
+    if ((size_t) (end - start) < len) {
+        return 0;
+    }
+
+    start = end - len;
+
+    for (i = 0; i < len; i++) {
+        if (shape[i] == 'd' ? (start[i] < '0' || start[i] > '9')
+                            : start[i] != shape[i])
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+gobi_conflict_of(char *buf, size_t size, const char *path)
+{
+    static const char   tag[] = " (conflict ";
+    const char         *name, *open, *p, *close, *end;
+    size_t              dirlen, stem, ext;
+
+    name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    dirlen = name - path;
+
+    /* the last tag in the name: a copy of a copy keeps the first */
+    open = NULL;
+    for (p = strstr(name, tag); p; p = strstr(p + 1, tag)) {
+        open = p;
+    }
+
+    if (open == NULL || open == name) {
+        return 0;
+    }
+
+    close = strchr(open + sizeof(tag) - 1, ')');
+    if (close == NULL || (close[1] != '\0' && close[1] != '.')) {
+        return 0;
+    }
+
+    /* "<device> <date>" or "<device> <date> <n>" */
+    end = close;
+
+    if (end[-1] >= '0' && end[-1] <= '9'
+        && !gobi_conflict_date(open + sizeof(tag) - 1, end))
+    {
+        while (end > open && end[-1] >= '0' && end[-1] <= '9') {
+            end--;
+        }
+
+        if (end[-1] != ' ') {
+            return 0;
+        }
+
+        end--;
+    }
+
+    /* a device name of one character at least before the date */
+    if (end - (open + sizeof(tag) - 1) < 19
+        || !gobi_conflict_date(open + sizeof(tag) - 1, end)
+        || end[-18] != ' ')
+    {
+        return 0;
+    }
+
+    stem = open - name;
+    ext = strlen(close + 1);
+
+    if (dirlen + stem + ext + 1 > size) {
+        return 0;
+    }
+
+    memcpy(buf, path, dirlen + stem);
+    memcpy(buf + dirlen + stem, close + 1, ext + 1);
+
+    return 1;
+}

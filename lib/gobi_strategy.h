@@ -75,5 +75,13 @@ gobi_resolve_e gobi_strategy_resolve(gobi_strategy_e s,
 size_t gobi_conflict_name(char *buf, size_t size, const char *path,
     const char *device, const char *date, int n);
 
+/*
+ * Is path a conflict copy's name (as gobi_conflict_name makes them, with
+ * a "YYYY-MM-DD HHMMSS" date)?  Then the path of the file it is a copy
+ * of goes to buf (the name as it was, or as cut) and 1 is returned; else
+ * 0.  How `gobi status` finds copies made by the server or elsewhere.
+ */
+int gobi_conflict_of(char *buf, size_t size, const char *path);
+
 
 #endif /* _GOBI_STRATEGY_H_INCLUDED_ */

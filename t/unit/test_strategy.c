@@ -211,6 +211,52 @@ test_copy_names(void)
 }
 
 
+static void
+test_conflict_of(void)
+{
+    static const char  *paths[] = {
+        "notes/a.txt", "a.txt", "Makefile", "dir.d/.bashrc",
+        "a (conflict old 2020-01-01 000000).txt", "x.tar.gz", NULL
+    };
+
+    char          buf[GOBI_PATH_MAX + 1], copy[GOBI_PATH_MAX + 1];
+    const char  **p;
+    int           n;
+
+    /* every name gobi_conflict_name makes is read back */
+    for (p = paths; *p; p++) {
+        for (n = 1; n <= 12; n += 11) {
+            gobi_conflict_name(copy, sizeof(copy), *p, "my laptop",
+                               "2026-12-03 101500", n);
+            ok(gobi_conflict_of(buf, sizeof(buf), copy) == 1
+               && strcmp(buf, *p) == 0, "\"%s\" is a copy of \"%s\" (%s)",
+               copy, *p, buf);
+        }
+    }
+
+    ok(!gobi_conflict_of(buf, sizeof(buf), "notes/a.txt"), "a plain name");
+    ok(!gobi_conflict_of(buf, sizeof(buf), "a (conflict pc).txt"),
+       "no date");
+    ok(!gobi_conflict_of(buf, sizeof(buf), "a (conflict 2026-12-03 101500)"),
+       "no device");
+    ok(!gobi_conflict_of(buf, sizeof(buf),
+                         "a (conflict pc 2026-12-03 101500)x"),
+       "something after the tag that is no extension");
+    ok(!gobi_conflict_of(buf, sizeof(buf),
+                         "a (conflict pc 2026-12-03 1015)"), "a short time");
+    ok(!gobi_conflict_of(buf, sizeof(buf),
+                         "a (conflict pc 2026-12-03 101500 )"),
+       "a space and no number");
+    ok(!gobi_conflict_of(buf, sizeof(buf),
+                         "(conflict pc 2026-12-03 101500)"), "no name");
+    ok(!gobi_conflict_of(buf, sizeof(buf),
+                         "d (conflict pc 2026-12-03 101500)/a.txt"),
+       "a folder named like a copy holds no copy");
+    ok(!gobi_conflict_of(buf, 4, "a (conflict pc 2026-12-03 101500).txt"),
+       "too small a buffer: 0");
+}
+
+
 static gobi_version_t
 ver(int64_t version, int64_t ts, int deleted)
 {
@@ -304,6 +350,7 @@ main(void)
     test_names();
     test_resolve();
     test_copy_names();
+    test_conflict_of();
     test_keep();
 
     done_testing();
