@@ -30,22 +30,13 @@ my @check = ($checker, '--spec', $spec);
 # ---- the route table against the spec ----------------------------------
 
 {
-    my $out = `@check --routes $repo/ngx_gobi_module/ngx_http_gobi_api.c --not-a-route "GET /api/v1/ws" --not-a-route "GET /api/v1/health" -v 2>&1`;
+    my $out = `@check --routes $repo/ngx_gobi_module/ngx_http_gobi_api.c --not-a-route "GET /api/v1/ws" -v 2>&1`;
     is($?, 0, 'every route of the route table is in the spec, and back')
         or diag $out;
     like($out, qr/routes: (\d+) method/, 'the route table was read');
     my ($n) = $out =~ /routes: (\d+) method/;
     cmp_ok($n // 0, '>=', 20, 'it has the routes');
 }
-
-# the directives of the endpoints still being added (issue 14)
-my $sources = do {
-    local $/;
-    join '', map { open my $f, '<', $_ or die "$_: $!"; <$f> }
-        glob("$repo/ngx_gobi_module/*.c"), glob("$repo/ngx_gobi_module/*/*.c");
-};
-my $has_metrics = $sources =~ /ngx_string\("gobi_metrics"\)/;
-
 
 # ---- a server, and a broad set of requests ---------------------------------
 
@@ -56,8 +47,7 @@ my $s = gobi_server(
         'gobi_max_file_size 1m;',
         'gobi_mass_delete_limit 3;',
         'gobi_ws_allowed_origins https://app.example;'),
-    extra_config => $has_metrics ? 'location = /metrics { gobi_metrics; }'
-                                 : '',
+    extra_config => 'location = /metrics { gobi_metrics; }',
 );
 ok($s->start, 'the server starts') or BAIL_OUT($s->start_output);
 
@@ -369,25 +359,11 @@ undef $ws;
 want(Gobi::WS->new(%ws, method => 'POST')->response, 405, 'POST',
      'method_not_allowed');
 
-# health and metrics, when the module has them (issue 14)
+# health and metrics (no credentials)
 my @optional;
-{
-    local $ENV{GOBI_RECORD};
-    my $h = $c->request(GET => 'health', no_auth => 1);
-    if ($h->status == 404 && ($h->error_code // '') eq 'not_found') {
-        note 'no GET /api/v1/health in this module yet';
-        push @optional, '--optional', 'GET /api/v1/health';
-    }
-}
-if (!grep { $_ eq 'GET /api/v1/health' } @optional) {
-    want($c->request(GET => 'health', no_auth => 1), 200, 'health');
-}
-if ($has_metrics) {
-    want($c->request(GET => '/metrics', no_auth => 1), 200, 'metrics');
-} else {
-    note 'no gobi_metrics in this module yet';
-    push @optional, '--optional', 'GET /metrics';
-}
+want($c->request(GET => 'health', no_auth => 1), 200, 'health');
+want($c->request(HEAD => 'health', no_auth => 1), 200, 'HEAD health');
+want($c->request(GET => '/metrics', no_auth => 1), 200, 'metrics');
 
 delete $ENV{GOBI_RECORD};
 ok($s->stop, 'the server stops');
