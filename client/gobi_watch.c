@@ -2,8 +2,10 @@
  * Copyright (C) the gobi authors
  *
  * watch: stay running.  Local changes come from inotify (recursive, new
- * folders included), go into the durable queue at once and are pushed
- * after a short quiet time (debounce).  Remote changes are announced on
+ * folders included) and go into the durable queue at once.  A file that
+ * was closed after writing (or moved into place, or deleted) is pushed at
+ * once; while some file is still being written, the push waits for a
+ * short quiet time (debounce), so a file is not sent half-written.  Remote changes are announced on
  * the WebSocket (welcome, events, event): each announcement schedules a
  * pull through REST, which replays the events since our cursor.  Without
  * a WebSocket (the server has none, or it is down) the client polls.
@@ -40,6 +42,8 @@
 
 #define GOBI_DEBOUNCE_MS     300
 #define GOBI_DEBOUNCE_MAX    2000
+#define GOBI_SETTLE_MS       5             /* all closed: push now */
+#define GOBI_OPEN_MAX        256           /* files seen being written */
 #define GOBI_MOVE_PAIR_MS    200
 #define GOBI_POLL_MS         2000          /* no WebSocket: REST polling */
 #define GOBI_BACKOFF_MAX     30000
@@ -49,6 +53,13 @@
                        | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB             \
                        | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR          \
                        | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+
+
+/* a file written to and not closed yet (by its last IN_MODIFY) */
+typedef struct {
+    char           *path;
+    int64_t         at;
+} gobi_watch_open_t;
 
 
 typedef struct {
@@ -76,6 +87,9 @@ typedef struct {
     uint32_t        mv_cookie;
     char           *mv_from;
     int64_t         mv_at;
+
+    gobi_watch_open_t  open[GOBI_OPEN_MAX];
+    int             nopen;
 } gobi_watch_t;
 
 
@@ -188,6 +202,77 @@ gobi_watch_changed(gobi_watch_t *w)
 }
 
 
+/*
+ * Files being written: an IN_MODIFY or IN_CREATE adds the file, its
+ * IN_CLOSE_WRITE (or its delete or move) takes it out.  A file written
+ * through a descriptor that stays open is forgotten after the longest
+ * debounce, so the push is only ever delayed as before.
+ */
+
+static void
+gobi_watch_open_del(gobi_watch_t *w, const char *path)
+{
+    int  i;
+
+    for (i = 0; i < w->nopen; i++) {
+        if (strcmp(w->open[i].path, path) == 0) {
+            free(w->open[i].path);
+            w->open[i] = w->open[--w->nopen];
+            return;
+        }
+    }
+}
+
+
+static void
+gobi_watch_open_add(gobi_watch_t *w, const char *path)
+{
+    int  i;
+
+    for (i = 0; i < w->nopen; i++) {
+        if (strcmp(w->open[i].path, path) == 0) {
+            w->open[i].at = gobi_mono_ms();
+            return;
+        }
+    }
+
+    if (w->nopen == GOBI_OPEN_MAX) {
+        /* too many to follow: the oldest one waits out the debounce */
+        return;
+    }
+
+    w->open[w->nopen].path = gobi_strdup(path);
+    w->open[w->nopen].at = gobi_mono_ms();
+    w->nopen++;
+}
+
+
+/* after a batch of inotify events: nothing half-written, push now */
+static void
+gobi_watch_settle(gobi_watch_t *w)
+{
+    int64_t  now;
+    int      i;
+
+    now = gobi_mono_ms();
+
+    for (i = 0; i < w->nopen; /* void */) {
+        if (now - w->open[i].at >= GOBI_DEBOUNCE_MAX) {
+            free(w->open[i].path);
+            w->open[i] = w->open[--w->nopen];
+            continue;
+        }
+
+        i++;
+    }
+
+    if (w->push_wanted && w->nopen == 0 && w->push_at > now + GOBI_SETTLE_MS)
+    {
+        w->push_at = now + GOBI_SETTLE_MS;
+    }
+}
+
+
 static void
 gobi_watch_queue(gobi_watch_t *w, gobi_qop_e op, const char *path,
     const char *src)
@@ -280,6 +365,14 @@ gobi_watch_event(gobi_watch_t *w, struct inotify_event *ev)
         return;
     }
 
+    if (ev->mask & (IN_MODIFY | IN_CREATE)) {
+        gobi_watch_open_add(w, path);
+    }
+
+    if (ev->mask & (IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM)) {
+        gobi_watch_open_del(w, path);
+    }
+
     if (ev->mask & IN_MOVED_FROM) {
         gobi_watch_flush_move(w);
         w->mv_from = path;
@@ -342,6 +435,8 @@ gobi_watch_read_inotify(gobi_watch_t *w)
     if (tx && gobi_state_commit(w->s->st) != 0) {
         gobi_warn("%s", gobi_error_msg());
     }
+
+    gobi_watch_settle(w);
 }
 
 
@@ -709,6 +804,10 @@ gobi_cmd_watch(int argc, char **argv)
 
     for (i = 0; i < w.nwd; i++) {
         free(w.wd_path[i]);
+    }
+
+    for (i = 0; i < w.nopen; i++) {
+        free(w.open[i].path);
     }
 
     free(w.wd_path);
