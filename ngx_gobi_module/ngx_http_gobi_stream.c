@@ -396,9 +396,16 @@ ngx_http_gobi_stream_writer(ngx_http_request_t *r)
     st = ngx_http_gobi_get_ctx(r)->job.stream;
 
     if (c->write->timedout) {
-        c->timedout = 1;
-        ngx_http_finalize_request(r, NGX_HTTP_REQUEST_TIME_OUT);
-        return;
+        if (!c->write->delayed) {
+            c->timedout = 1;
+            ngx_http_finalize_request(r, NGX_HTTP_REQUEST_TIME_OUT);
+            return;
+        }
+
+        /* limit_rate's pause is over (nginx's request handler may have
+         * said so already) */
+        c->write->timedout = 0;
+        c->write->delayed = 0;
     }
 
     if (ngx_http_output_filter(r, NULL) == NGX_ERROR
@@ -463,6 +470,12 @@ ngx_http_gobi_stream_run(ngx_http_request_t *r, ngx_http_gobi_stream_t *st)
     }
 
     if (c->buffered || r->out) {
+        if (c->write->delayed) {
+            /* limit_rate (or sendfile_max_chunk) holds the rest back:
+             * its timer wakes the writer, and it must stay set */
+            return NGX_AGAIN;
+        }
+
         /* the client reads slower than we do: wait for its socket */
         clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 

@@ -261,3 +261,26 @@ gobi_encryption_key_old $SERVROOT/conf/a.key;
 --- must_die
 --- error_log
 needs "gobi_encryption_key"
+
+
+
+=== TEST 8: a download held back by limit_rate goes on after each pause (the streamed path)
+--- init
+main::keygen("$V->{SERVROOT}/conf/gobi.key");
+--- gobi_config
+gobi_encryption_key $SERVROOT/conf/gobi.key;
+limit_rate 1m;
+send_timeout 5s;
+--- setup
+user alice
+vault notes
+--- perl
+my $body = join '', map { chr(32 + ($_ * 7) % 90) } 1 .. 2_500_000;
+$c->put_ok('notes', 'big.bin', $body);
+my $r = $c->get('notes', 'big.bin');
+is($r->status, 200, '200');
+ok($r->body eq $body, 'every byte, after limit_rate\'s pauses')
+    or diag length($r->body) . ' bytes of ' . length $body;
+$r = $c->get('notes', 'big.bin', Range => 'bytes=1000000-');
+is($r->status, 206, 'a range: 206');
+ok($r->body eq substr($body, 1_000_000), 'the range\'s bytes');
