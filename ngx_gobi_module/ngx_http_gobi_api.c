@@ -158,9 +158,9 @@ ngx_http_gobi_api_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    /* a login without a body: Basic, or no credentials at all (401) */
     if (!(route->flags & NGX_HTTP_GOBI_ROUTE_JSON)
         || ((route->flags & NGX_HTTP_GOBI_ROUTE_BASIC)
-            && r->headers_in.authorization != NULL
             && r->headers_in.content_length_n <= 0
             && !r->headers_in.chunked))
     {

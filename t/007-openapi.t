@@ -91,8 +91,10 @@ want($c->request(POST => 'sessions', no_auth => 1,
      201, 'log in (JSON)');
 want($c->login_res('alice', 'wrong password'), 401, 'a wrong password',
      'unauthorized');
-want($c->request(POST => 'sessions', no_auth => 1), 400,
-     'neither Basic nor a body', 'bad_request');
+my $none = want($c->request(POST => 'sessions', no_auth => 1), 401,
+                'neither Basic nor a body', 'unauthorized');
+like($none->header('www-authenticate') // '', qr/\bBasic realm=/,
+     'with a Basic challenge');
 want($c->request(POST => 'sessions', no_auth => 1,
                  json => { username => 'alice' }),
      400, 'no password in the body', 'bad_request');
