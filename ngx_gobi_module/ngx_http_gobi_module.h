@@ -404,6 +404,8 @@ ngx_int_t ngx_http_gobi_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
 ngx_int_t ngx_http_gobi_send_gen(ngx_http_request_t *r, ngx_uint_t status,
     yajl_gen gen);
+ngx_int_t ngx_http_gobi_add_header(ngx_http_request_t *r, const char *key,
+    const char *value);
 ngx_int_t ngx_http_gobi_send_job(ngx_http_request_t *r,
     ngx_http_gobi_job_t *job);
 void ngx_http_gobi_job_error(ngx_http_gobi_job_t *job, ngx_uint_t status,

@@ -233,7 +233,7 @@ ngx_http_gobi_send_gen(ngx_http_request_t *r, ngx_uint_t status, yajl_gen g)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_gobi_add_header(ngx_http_request_t *r, const char *key,
     const char *value)
 {

@@ -36,8 +36,6 @@ static ngx_int_t ngx_http_gobi_web_file(ngx_http_request_t *r,
     ngx_str_t *root, ngx_str_t *name);
 static ngx_int_t ngx_http_gobi_web_send(ngx_http_request_t *r,
     ngx_buf_t *b);
-static ngx_int_t ngx_http_gobi_web_header(ngx_http_request_t *r,
-    const char *key, const char *value);
 
 
 static ngx_http_gobi_web_type_t  ngx_http_gobi_web_types[] = {
@@ -156,7 +154,7 @@ ngx_http_gobi_web_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_gobi_web_header(r, "Allow", "GET, HEAD") != NGX_OK) {
+        if (ngx_http_gobi_add_header(r, "Allow", "GET, HEAD") != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -287,10 +285,10 @@ ngx_http_gobi_web_headers(ngx_http_request_t *r, ngx_str_t *name)
 
     /* always asked again, answered with 304 while the ETag holds */
 
-    if (ngx_http_gobi_web_header(r, "Cache-Control", "no-cache") != NGX_OK
-        || ngx_http_gobi_web_header(r, "X-Content-Type-Options", "nosniff")
+    if (ngx_http_gobi_add_header(r, "Cache-Control", "no-cache") != NGX_OK
+        || ngx_http_gobi_add_header(r, "X-Content-Type-Options", "nosniff")
            != NGX_OK
-        || ngx_http_gobi_web_header(r, "Referrer-Policy", "no-referrer")
+        || ngx_http_gobi_add_header(r, "Referrer-Policy", "no-referrer")
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -299,7 +297,7 @@ ngx_http_gobi_web_headers(ngx_http_request_t *r, ngx_str_t *name)
     /* the page itself (html, the table's first type) */
 
     if (t == ngx_http_gobi_web_types
-        && ngx_http_gobi_web_header(r, "Content-Security-Policy",
+        && ngx_http_gobi_add_header(r, "Content-Security-Policy",
                                     NGX_HTTP_GOBI_WEB_CSP)
            != NGX_OK)
     {
@@ -490,25 +488,4 @@ ngx_http_gobi_web_send(ngx_http_request_t *r, ngx_buf_t *b)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
-}
-
-
-static ngx_int_t
-ngx_http_gobi_web_header(ngx_http_request_t *r, const char *key,
-    const char *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = (u_char *) value;
-    h->value.len = ngx_strlen(value);
-
-    return NGX_OK;
 }
