@@ -129,6 +129,7 @@ peer_nginx_start() {  # dir server-body [worker_connections] [main-context]
     local d=$1 body=$2 conns=${3:-1024} main=${4:-} port
     port=$(free_port)
     mkdir -p "$d/logs" "$d/tmp" "$d/html"
+    chmod 777 "$d/html"    # the workers (nobody, under root) write DAV PUTs
     cat > "$d/nginx.conf" <<EOF
 $main
 worker_processes 2;
