@@ -15,6 +15,7 @@ BENCH_REPO=${BENCH_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 GOBI=${GOBI:-$BENCH_REPO/build/gobi}
 GOBI_MODULE=${GOBI_MODULE:-$BENCH_REPO/build/ngx_http_gobi_module.so}
 NGINX=${GOBI_NGINX:-/usr/sbin/nginx}
+export BENCH_NGINX_BIN=$NGINX    # (not NGINX: nginx reads that variable)
 NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
 BENCH_PW='bench password 1'
 

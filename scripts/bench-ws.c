@@ -356,7 +356,8 @@ int main(int argc, char **argv)
     double *lat = malloc(n * sizeof *lat);
     for (pub = 0; pub < pubs; pub++) {
         char req[2048], body[64];
-        int bl = snprintf(body, sizeof body, "pub %d", pub);
+        int bl = snprintf(body, sizeof body, "pub %d %d %.6f", pub, (int)getpid(),
+                          now());       /* new bytes every time */
         int l = snprintf(req, sizeof req,
             "%s %s%d HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n"
             "Content-Type: text/plain\r\nConnection: close\r\n%s%s%s\r\n%s",
@@ -374,9 +375,14 @@ int main(int argc, char **argv)
         struct epoll_event e = { .events = EPOLLIN, .data.u32 = n };
         fcntl(cs[n].fd, F_SETFL, fl);
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[n].fd, &e);
-        double until = t0 + 60000;
+        double until = t0 + 30000;
         while (pubgot < n && now() < until)
             loop_once(10);
+        if (pubgot < n) {
+            fprintf(stderr, "bench-ws: publish %d reached %d of %d "
+                    "subscribers in 30 s\n", pub, pubgot, n);
+            return 1;
+        }
         for (int i = 0; i < n; i++)
             lat[i] = cs[i].got == pub ? cs[i].at - t0 : 1e9;
         qsort(lat, n, sizeof *lat, cmp);

@@ -443,6 +443,22 @@ def rss_kib(pidfile):
     return total
 
 
+def restart_nginx(pidfile):
+    """a fresh nginx (same config): the memory of each repetition is
+    measured on new workers, not above the last one's high-water mark"""
+    d = os.path.dirname(pidfile)
+    nginx = E.get("BENCH_NGINX_BIN", "/usr/sbin/nginx")
+    conf = os.path.join(d, "nginx.conf")
+    run(nginx, "-p", d, "-c", conf, "-e", os.path.join(d, "logs/error.log"),
+        "-s", "quit")
+    wait_until(lambda: not os.path.exists(pidfile), "nginx in %s stops" % d, 30)
+    run(nginx, "-p", d, "-c", conf, "-e", os.path.join(d, "logs/error.log"))
+    wait_until(lambda: os.path.exists(pidfile) and len(run(
+        "pgrep", "-P", open(pidfile).read().strip(), capture_output=True,
+        check=False).stdout.split()) >= 2, "nginx in %s starts" % d, 30)
+    time.sleep(0.5)
+
+
 def fanout(out):
     n = env_int("BENCH_FANOUT_N", 1000, 200)
     pubs = env_int("BENCH_FANOUT_PUBS", 20, 5)
@@ -464,8 +480,10 @@ def fanout(out):
     R = {k: {"last": [], "median": [], "first": [], "rss_kib": [],
              "connect_ms": []} for k in cmds}
     for rep in range(REPS):
+        cmds["gobi"][cmds["gobi"].index("-P") + 1] = \
+            "/api/v1/vaults/fan/files/r%d-pub-" % rep
         for tool in ("gobi", "nchan"):
-            time.sleep(1)
+            restart_nginx(pidf[tool])
             base = rss_kib(pidf[tool])
             p = subprocess.Popen(cmds[tool], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True)
@@ -498,6 +516,7 @@ def fanout(out):
         res[tool] = {"last_p50": pct(r["last"], 50), "last_p99": pct(r["last"], 99),
                      "first_p50": pct(r["first"], 50),
                      "median_p50": pct(r["median"], 50),
+                     "spread_p50": pct([l - f for l, f in zip(r["last"], r["first"])], 50),
                      "kb_per_conn": median(r["rss_kib"]) * 1.024 / n,
                      "connect_ms": median(r["connect_ms"])}
     json.dump(res, open(out, "w"), indent=1)
