@@ -36,7 +36,7 @@ def gnuplot(script, docs):
                    timeout=60)
 
 
-def bars(docs, png, title, ylabel, rows, logscale=False):
+def bars(docs, png, title, ylabel, rows, logscale=False, ref=None):
     """rows: [(label, value)]: a bar chart"""
     dat = os.path.join(docs, png + ".dat")
     with open(dat, "w") as f:
@@ -54,9 +54,12 @@ set yrange [0:*]
 set xtics rotate by -20 noenhanced
 unset key
 plot '%s' using 0:2:xtic(1) with boxes lc rgb '#4477aa', \\
-     '' using 0:2:(sprintf('%%.3g', $2)) with labels offset 0,0.7
-""" % (png, title, ylabel, "set logscale y\nset yrange [*:*]" if logscale else "",
-           dat), docs)
+     '' using 0:2:(sprintf('%%.3g', $2)) with labels offset 0,0.7%s
+""" % (png, title, ylabel, "set logscale y\nset yrange [%g:%g]" % (
+               min([v for _, v in rows] + [1]) / 1.6,
+               max([v for _, v in rows] + [1]) * 1.6) if logscale else "",
+           dat, ", \\\n     %g with lines dt 2 lw 2 lc rgb '#cc3311'" % ref
+           if ref else ""), docs)
     os.unlink(dat)
 
 
@@ -283,6 +286,6 @@ plot 'cdf.dat' index 0 using 1:2 with steps lw 2 title 'gobi watch', \\
         P("\n![goals](bench-goals.png)\n")
         bars(docs, "bench-goals.png", "goals: measured / required (>= 1 is met)",
              "margin", [(n.replace("_", " "), r) for n, _, r, _ in goals],
-             logscale=True)
+             logscale=True, ref=1)
     with open(os.path.join(docs, "benchmarks.md"), "w") as f:
         f.write("\n".join(out))
