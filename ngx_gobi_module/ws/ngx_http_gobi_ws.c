@@ -598,12 +598,31 @@ ngx_http_gobi_ws_input(ngx_http_gobi_ws_t *ws)
             return;
         }
 
+        if (ws->rbuf == NULL) {
+            ws->rbuf = ngx_alloc(NGX_HTTP_GOBI_WS_RBUF, c->log);
+            if (ws->rbuf == NULL) {
+                ngx_http_gobi_ws_fail(ws, GOBI_WS_CLOSE_INTERNAL,
+                                      "out of memory");
+                return;
+            }
+        }
+
         ws->rpos = ws->rbuf;
         ws->rlast = ws->rbuf;
 
         n = c->recv(c, ws->rbuf, NGX_HTTP_GOBI_WS_RBUF);
 
         if (n == NGX_AGAIN) {
+            /*
+             * all read and handled: an idle session gives its buffer
+             * back until the peer sends again, as nginx's keepalive
+             * connections do (most sessions are idle most of the time)
+             */
+            ngx_free(ws->rbuf);
+            ws->rbuf = NULL;
+            ws->rpos = NULL;
+            ws->rlast = NULL;
+
             if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
                 ngx_http_gobi_ws_close(ws);
             }
