@@ -377,6 +377,12 @@ sub start {
                 next;
             }
             $self->{start_rc} = $rc;
+            # a master may run although the starting process failed (a
+            # sanitizer's report at its exit): it is not left behind
+            my $stray = _slurp("$self->{servroot}/logs/nginx.pid") // '';
+            if ($stray =~ /(\d+)/ && _alive($1)) {
+                kill 'TERM', $1;
+            }
             return 0;
         }
         my $pidf = "$self->{servroot}/logs/nginx.pid";
