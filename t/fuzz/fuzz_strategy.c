@@ -6,6 +6,8 @@
  * choices.  Checks:
  *  - a valid path and device make a conflict name that is a valid path,
  *    in the same folder, different from the path, naming the device;
+ *    gobi_conflict_of() reads any path safely, and of such a name gives
+ *    the path back (or, when the name was cut, a shorter one);
  *  - every decision is one of the five, server-wins always rejects, a
  *    base above the current version is always rejected;
  *  - the policy keeps exactly what it counts, never more than it was
@@ -26,7 +28,7 @@ fuzz_name(fuzz_in_t *in)
 {
     int          n;
     char         path[GOBI_PATH_MAX + 1], device[GOBI_HEADER_DEVICE_MAX + 1];
-    char         out[GOBI_PATH_MAX + 1];
+    char         out[GOBI_PATH_MAX + 1], of[GOBI_PATH_MAX + 1];
     size_t       plen, dlen, len, i, dir;
     const char  *slash;
 
@@ -84,6 +86,14 @@ fuzz_name(fuzz_in_t *in)
     dir = slash ? (size_t) (slash - path + 1) : 0;
     fuzz_check(strncmp(out, path, dir) == 0 && strchr(out + dir, '/') == NULL,
                "another folder: %s for %s", out, path);
+
+    /* and back: the copy's name names what it is a copy of */
+    (void) gobi_conflict_of(of, sizeof(of), path);
+
+    if (gobi_conflict_of(of, sizeof(of), out)) {
+        fuzz_check(strcmp(of, path) == 0 || strlen(of) < plen,
+                   "%s is a copy of %s, not of %s", out, of, path);
+    }
 }
 
 
