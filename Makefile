@@ -140,7 +140,11 @@ deps:
 
 # every suite on SQLite, then on MongoDB (FerretDB, built from Go modules),
 # then the file suites encrypted on two targets and on S3 (MinIO)
+# a worker that crashes leaves a core there; scripts/prove-retry prints its
+# backtrace (gdb) at the end of the pass
+test: export GOBI_CORES = $(CURDIR)/$(BUILD)/cores
 test: deps all unit ferretdb minio
+	@rm -rf $(BUILD)/cores && mkdir -p -m 0777 $(BUILD)/cores
 	$(PROVE_RETRY) $(SUITES)
 	scripts/with-ferretdb build/unit/test_store
 	scripts/with-ferretdb $(PROVE_RETRY) $(MONGO_SUITES)

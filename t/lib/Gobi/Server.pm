@@ -256,6 +256,12 @@ sub config_text {
         unless $main =~ /^\s*error_log\b/m;
     $conf .= "thread_pool gobi threads=$self->{threads};\n"
         unless $main =~ /^\s*thread_pool\s+gobi\b/m;
+    # GOBI_CORES=<folder>: a worker that crashes leaves a core there
+    # (scripts/show-cores prints their backtraces)
+    if ($ENV{GOBI_CORES} && $main !~ /^\s*working_directory\b/m) {
+        $conf .= "working_directory $ENV{GOBI_CORES};\n"
+               . "worker_rlimit_core 2g;\n";
+    }
     $conf .= $main . "\n" if length $main;
     $conf .= <<"EOT";
 events {
