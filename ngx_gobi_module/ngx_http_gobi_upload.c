@@ -3,13 +3,19 @@
  * Copyright (C) the gobi authors
  *
  * A PUT's body, streamed into the spool (gobi_spool.h): nginx reads it
- * unbuffered, we copy it into one of two windows, and a pool thread
- * hashes (and, with encryption at rest, seals) and writes the full window
- * while the next one fills.  So no plaintext byte of an encrypted vault
- * touches the disk (nginx's own body temp files are not used), the hash
- * is done when the last byte is in, and a slow disk slows the client
- * down (we stop reading) rather than growing memory: an upload holds two
- * windows at most.  The last window is written by the commit's own task
+ * unbuffered, we copy it into a ring of windows, and pool threads hash
+ * (and, with encryption at rest, seal) and write the full ones while the
+ * next fills.  So no plaintext byte of an encrypted vault touches the
+ * disk (nginx's own body temp files are not used), the hash is done when
+ * the last byte is in, and a slow disk slows the client down (we stop
+ * reading) rather than growing memory: an upload holds the ring at most.
+ *
+ * Plaintext windows after the first are hashed and written by two tasks
+ * that run at once (a chain of hashes in order, a chain of writes), so
+ * one window's hash does not wait for another's write: on two cores the
+ * page cache copy and BLAKE2b were one thread's sum before.  The first
+ * window (it opens the spool) and every sealed one take one task that
+ * does all.  The last window is written by the commit's own task
  * (ngx_http_gobi_files.c), so a small file costs one task.
  */
 
@@ -21,7 +27,11 @@
 #include <stdio.h>
 
 
-#define NGX_HTTP_GOBI_WINDOW  (256 * 1024)
+#define NGX_HTTP_GOBI_WINDOW   (512 * 1024)
+#define NGX_HTTP_GOBI_WINDOWS  4
+
+
+typedef void (*ngx_http_gobi_upload_pt)(void *data, ngx_log_t *log);
 
 
 typedef struct {
@@ -31,14 +41,21 @@ typedef struct {
     ngx_http_gobi_run_pt           commit;
 
     gobi_spool_t                   spool;
-    u_char                        *win[2];
-    size_t                         fill[2];
-    ngx_uint_t                     cur;          /* the window filling */
+    u_char                        *win[NGX_HTTP_GOBI_WINDOWS];
+    size_t                         size;         /* of a window */
+    size_t                         fill;         /* of the one filling */
     off_t                          received;
 
-    ngx_thread_task_t              task;
-    size_t                         task_len;     /* of win[!cur] */
-    ngx_flag_t                     busy;         /* a thread writes */
+    /* full windows by number: window n is win[n % NGX_HTTP_GOBI_WINDOWS] */
+    ngx_uint_t                     filled;       /* the one filling */
+    ngx_uint_t                     hashed;       /* the next to hash */
+    ngx_uint_t                     written;      /* the next to write */
+
+    ngx_thread_task_t              hash_task;    /* hashed's, or all of it */
+    ngx_thread_task_t              write_task;   /* written's */
+    ngx_flag_t                     hashing;      /* a thread works */
+    ngx_flag_t                     writing;
+    ngx_flag_t                     sealed;       /* every window in one */
     ngx_flag_t                     opened;       /* the spool is */
     ngx_int_t                      aborted;      /* upload_fail()'s rc,
                                                     while a thread works */
@@ -51,10 +68,17 @@ static void ngx_http_gobi_upload_post(ngx_http_request_t *r);
 static void ngx_http_gobi_upload_handler(ngx_http_request_t *r);
 static void ngx_http_gobi_upload_consume(ngx_http_request_t *r,
     ngx_http_gobi_upload_t *u);
-static ngx_int_t ngx_http_gobi_upload_window(ngx_http_request_t *r,
+static ngx_int_t ngx_http_gobi_upload_schedule(ngx_http_request_t *r,
     ngx_http_gobi_upload_t *u);
-static void ngx_http_gobi_upload_thread(void *data, ngx_log_t *log);
+static ngx_int_t ngx_http_gobi_upload_task(ngx_http_request_t *r,
+    ngx_http_gobi_upload_t *u, ngx_thread_task_t *task,
+    ngx_http_gobi_upload_pt handler);
+static void ngx_http_gobi_upload_all_thread(void *data, ngx_log_t *log);
+static void ngx_http_gobi_upload_hash_thread(void *data, ngx_log_t *log);
+static void ngx_http_gobi_upload_write_thread(void *data, ngx_log_t *log);
+static void ngx_http_gobi_upload_hashed(ngx_event_t *ev);
 static void ngx_http_gobi_upload_written(ngx_event_t *ev);
+static void ngx_http_gobi_upload_resume(ngx_http_gobi_upload_t *u);
 static void ngx_http_gobi_upload_fail(ngx_http_request_t *r,
     ngx_http_gobi_upload_t *u, ngx_int_t rc);
 static ngx_int_t ngx_http_gobi_upload_write(ngx_http_gobi_upload_t *u,
@@ -71,20 +95,15 @@ ngx_int_t
 ngx_http_gobi_upload_start(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
     ngx_http_gobi_run_pt commit, ngx_http_gobi_done_pt done)
 {
+    off_t                    len;
     ngx_int_t                rc;
     ngx_pool_cleanup_t      *cln;
     ngx_http_gobi_upload_t  *u;
 
     u = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_upload_t));
-    if (u == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    u->win[0] = ngx_palloc(r->pool, NGX_HTTP_GOBI_WINDOW);
-    u->win[1] = ngx_palloc(r->pool, NGX_HTTP_GOBI_WINDOW);
     cln = ngx_pool_cleanup_add(r->pool, 0);
 
-    if (u->win[0] == NULL || u->win[1] == NULL || cln == NULL) {
+    if (u == NULL || cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -92,11 +111,20 @@ ngx_http_gobi_upload_start(ngx_http_request_t *r, ngx_http_gobi_job_t *job,
     cln->handler = ngx_http_gobi_upload_cleanup;
     cln->data = u;
 
+    /* windows are allocated as they are first filled: a small file
+     * takes one of its own size */
+
+    len = r->headers_in.content_length_n;
+
+    u->size = (len >= 0 && len < NGX_HTTP_GOBI_WINDOW)
+              ? (size_t) ngx_max(len, 1) : NGX_HTTP_GOBI_WINDOW;
+
     u->request = r;
     u->job = job;
     u->done = done;
     u->commit = commit;
     u->spool.fd = -1;
+    u->sealed = job->has_dk;
 
     job->upload = u;
     job->spool = &u->spool;
@@ -134,7 +162,7 @@ ngx_http_gobi_upload_post(ngx_http_request_t *r)
 }
 
 
-/* more of the body came, or a window was written: go on */
+/* more of the body came, or a window was done: go on */
 
 static void
 ngx_http_gobi_upload_handler(ngx_http_request_t *r)
@@ -149,15 +177,16 @@ ngx_http_gobi_upload_handler(ngx_http_request_t *r)
 
 /*
  * Copies what nginx has read into the windows, and reads on, until nginx
- * has nothing more now (a read event brings us back), both windows are
- * full (the write's completion does), or the body has ended (then the
- * commit).
+ * has nothing more now (a read event brings us back), every window is
+ * full or in a thread's hands (a task's completion does), or the body
+ * has ended (then the commit, once no thread works).
  */
 
 static void
 ngx_http_gobi_upload_consume(ngx_http_request_t *r, ngx_http_gobi_upload_t *u)
 {
     size_t                    n;
+    u_char                  **w;
     ngx_int_t                 rc;
     ngx_buf_t                *b;
     ngx_chain_t              *cl;
@@ -167,7 +196,7 @@ ngx_http_gobi_upload_consume(ngx_http_request_t *r, ngx_http_gobi_upload_t *u)
     c = r->connection;
     rb = r->request_body;
 
-    if (u->busy && u->aborted) {
+    if (u->aborted) {
         return;
     }
 
@@ -177,34 +206,49 @@ ngx_http_gobi_upload_consume(ngx_http_request_t *r, ngx_http_gobi_upload_t *u)
             b = cl->buf;
 
             while (b->pos < b->last) {
-                n = NGX_HTTP_GOBI_WINDOW - u->fill[u->cur];
 
-                if (n == 0) {
-                    if (u->busy) {
-                        /* both full: the client waits for the disk */
-                        rb->bufs = cl;
+                if (u->fill == u->size) {
+                    /* full: to the threads, and on to the next */
+                    u->filled++;
+                    u->fill = 0;
 
-                        if (c->read->timer_set) {
-                            ngx_del_timer(c->read);
-                        }
-
-                        return;
-                    }
-
-                    if (ngx_http_gobi_upload_window(r, u) != NGX_OK) {
+                    if (ngx_http_gobi_upload_schedule(r, u) != NGX_OK) {
                         ngx_http_gobi_upload_fail(r, u,
                                               NGX_HTTP_INTERNAL_SERVER_ERROR);
                         return;
                     }
-
-                    continue;
                 }
 
-                n = ngx_min(n, (size_t) (b->last - b->pos));
+                if (u->filled - u->hashed >= NGX_HTTP_GOBI_WINDOWS
+                    || u->filled - u->written >= NGX_HTTP_GOBI_WINDOWS)
+                {
+                    /* the ring is full: the client waits for the disk */
+                    rb->bufs = cl;
 
-                ngx_memcpy(u->win[u->cur] + u->fill[u->cur], b->pos, n);
+                    if (c->read->timer_set) {
+                        ngx_del_timer(c->read);
+                    }
+
+                    return;
+                }
+
+                w = &u->win[u->filled % NGX_HTTP_GOBI_WINDOWS];
+
+                if (*w == NULL) {
+                    /* aligned: fit for a direct write */
+                    *w = ngx_pmemalign(r->pool, u->size, 4096);
+                    if (*w == NULL) {
+                        ngx_http_gobi_upload_fail(r, u,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                        return;
+                    }
+                }
+
+                n = ngx_min(u->size - u->fill, (size_t) (b->last - b->pos));
+
+                ngx_memcpy(*w + u->fill, b->pos, n);
                 b->pos += n;
-                u->fill[u->cur] += n;
+                u->fill += n;
                 u->received += n;
                 ngx_http_gobi_metrics_add(NGX_HTTP_GOBI_M_UPLOAD_BYTES, n);
 
@@ -240,8 +284,13 @@ ngx_http_gobi_upload_consume(ngx_http_request_t *r, ngx_http_gobi_upload_t *u)
 
     /* the whole body is in: the last window goes with the commit */
 
-    if (u->busy) {
+    if (u->hashing || u->writing) {
         return;
+    }
+
+    if (u->opened && !u->sealed) {
+        /* gobi_spool_write() goes on after the windows written apart */
+        u->spool.off = (off_t) u->filled * u->size;
     }
 
     ngx_http_gobi_get_ctx(r)->body_reading = 0;
@@ -258,24 +307,69 @@ ngx_http_gobi_upload_consume(ngx_http_request_t *r, ngx_http_gobi_upload_t *u)
 }
 
 
-/* the full window goes to a thread; the other one fills meanwhile */
+/*
+ * Gives full windows to idle chains: the next to hash (with all else the
+ * window needs, while the spool is not open or when sealing), and the
+ * next to write apart (plaintext, once the spool is open).
+ */
 
 static ngx_int_t
-ngx_http_gobi_upload_window(ngx_http_request_t *r, ngx_http_gobi_upload_t *u)
+ngx_http_gobi_upload_schedule(ngx_http_request_t *r,
+    ngx_http_gobi_upload_t *u)
 {
-    ngx_thread_task_t  *task;
+    ngx_http_gobi_upload_pt  handler;
 
-    u->task_len = u->fill[u->cur];
-    u->cur ^= 1;
-    u->fill[u->cur] = 0;
+    if (!u->hashing && u->hashed < u->filled) {
+        handler = (u->hashed == 0 || u->sealed)
+                  ? ngx_http_gobi_upload_all_thread
+                  : ngx_http_gobi_upload_hash_thread;
 
-    task = &u->task;
+        u->hash_task.event.handler = ngx_http_gobi_upload_hashed;
+
+        if (ngx_http_gobi_upload_task(r, u, &u->hash_task, handler)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        u->hashing = 1;
+    }
+
+    /* (after the first window: its task opens the spool) */
+
+    if (!u->writing && !u->sealed && u->hashed > 0
+        && u->written < u->filled)
+    {
+        u->write_task.event.handler = ngx_http_gobi_upload_written;
+
+        if (ngx_http_gobi_upload_task(r, u, &u->write_task,
+                                      ngx_http_gobi_upload_write_thread)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        u->writing = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gobi_upload_task(ngx_http_request_t *r, ngx_http_gobi_upload_t *u,
+    ngx_thread_task_t *task, ngx_http_gobi_upload_pt handler)
+{
+    ngx_event_handler_pt  done;
+
+    done = task->event.handler;
+
     ngx_memzero(task, sizeof(ngx_thread_task_t));
 
     task->ctx = u;
-    task->handler = ngx_http_gobi_upload_thread;
+    task->handler = handler;
     task->event.data = u;
-    task->event.handler = ngx_http_gobi_upload_written;
+    task->event.handler = done;
     task->event.log = r->connection->log;
 
     ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_QUEUED, 1);
@@ -285,7 +379,6 @@ ngx_http_gobi_upload_window(ngx_http_request_t *r, ngx_http_gobi_upload_t *u)
         return NGX_ERROR;
     }
 
-    u->busy = 1;
     r->main->blocked++;
     ngx_http_gobi_task_hold();
 
@@ -326,28 +419,101 @@ ngx_http_gobi_upload_write(ngx_http_gobi_upload_t *u, u_char *p, size_t len)
 }
 
 
+/* the hash chain's window, whole: opened, hashed, sealed, written */
+
 static void
-ngx_http_gobi_upload_thread(void *data, ngx_log_t *log)
+ngx_http_gobi_upload_all_thread(void *data, ngx_log_t *log)
 {
     ngx_http_gobi_upload_t  *u = data;
 
     ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_QUEUED, -1);
     ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_RUNNING, 1);
 
-    (void) ngx_http_gobi_upload_write(u, u->win[u->cur ^ 1], u->task_len);
+    (void) ngx_http_gobi_upload_write(u,
+                                 u->win[u->hashed % NGX_HTTP_GOBI_WINDOWS],
+                                 u->size);
 
     ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_RUNNING, -1);
 }
 
 
 static void
-ngx_http_gobi_upload_written(ngx_event_t *ev)
+ngx_http_gobi_upload_hash_thread(void *data, ngx_log_t *log)
 {
-    ngx_connection_t        *c;
-    ngx_http_request_t      *r;
+    ngx_http_gobi_upload_t  *u = data;
+
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_QUEUED, -1);
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_RUNNING, 1);
+
+    gobi_spool_hash(&u->spool, u->win[u->hashed % NGX_HTTP_GOBI_WINDOWS],
+                    u->size);
+
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_RUNNING, -1);
+}
+
+
+static void
+ngx_http_gobi_upload_write_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_gobi_upload_t  *u = data;
+
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_QUEUED, -1);
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_RUNNING, 1);
+
+    if (gobi_spool_write_at(&u->spool,
+                            u->win[u->written % NGX_HTTP_GOBI_WINDOWS],
+                            u->size, (off_t) u->written * u->size, u->err,
+                            sizeof(u->err))
+        != 0)
+    {
+        u->failed = errno;
+    }
+
+    ngx_http_gobi_metrics_gauge(NGX_HTTP_GOBI_G_RUNNING, -1);
+}
+
+
+static void
+ngx_http_gobi_upload_hashed(ngx_event_t *ev)
+{
     ngx_http_gobi_upload_t  *u;
 
     u = ev->data;
+
+    if (u->hashed == 0 || u->sealed) {
+        /* written with it */
+        u->written++;
+    }
+
+    u->hashed++;
+    u->hashing = 0;
+
+    ngx_http_gobi_upload_resume(u);
+}
+
+
+static void
+ngx_http_gobi_upload_written(ngx_event_t *ev)
+{
+    ngx_http_gobi_upload_t  *u;
+
+    u = ev->data;
+
+    u->written++;
+    u->writing = 0;
+
+    ngx_http_gobi_upload_resume(u);
+}
+
+
+/* a task is done: the next ones, the reading, or the end of a failure */
+
+static void
+ngx_http_gobi_upload_resume(ngx_http_gobi_upload_t *u)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
     r = u->request;
     c = r->connection;
 
@@ -355,13 +521,17 @@ ngx_http_gobi_upload_written(ngx_event_t *ev)
 
     ngx_http_gobi_task_release();
     r->main->blocked--;
-    u->busy = 0;
 
     if (u->aborted) {
-        ngx_http_gobi_upload_fail(r, u, u->aborted);
+        if (!u->hashing && !u->writing) {
+            ngx_http_gobi_upload_fail(r, u, u->aborted);
+        }
 
     } else if (u->failed) {
         ngx_http_gobi_upload_fail(r, u, NGX_HTTP_INSUFFICIENT_STORAGE);
+
+    } else if (ngx_http_gobi_upload_schedule(r, u) != NGX_OK) {
+        ngx_http_gobi_upload_fail(r, u, NGX_HTTP_INTERNAL_SERVER_ERROR);
 
     } else {
         /* nginx's finalizer, if the request was terminated meanwhile */
@@ -405,8 +575,9 @@ ngx_http_gobi_upload_fail(ngx_http_request_t *r, ngx_http_gobi_upload_t *u,
         rc = NGX_DECLINED;
     }
 
-    if (u->busy) {
-        /* the answer waits for the thread: it uses the request's memory */
+    if (u->hashing || u->writing) {
+        /* the answer waits for the threads: they use the request's
+         * memory */
         u->aborted = rc;
         return;
     }
@@ -429,7 +600,9 @@ ngx_http_gobi_upload_finish(ngx_http_gobi_job_t *job)
 {
     ngx_http_gobi_upload_t  *u = job->upload;
 
-    if (ngx_http_gobi_upload_write(u, u->win[u->cur], u->fill[u->cur])
+    if (ngx_http_gobi_upload_write(u, u->win[u->filled
+                                             % NGX_HTTP_GOBI_WINDOWS],
+                                   u->fill)
             != NGX_OK
         || gobi_spool_finish(&u->spool, job->body_hash, &job->size, u->err,
                              sizeof(u->err))

@@ -19,7 +19,7 @@ use Time::HiRes qw(sleep time);
 use Gobi::Test ();
 use Gobi::WS;
 
-my $CHUNK = 320 * 1024;         # beyond an upload window (256 KiB): on disk
+my $CHUNK = 640 * 1024;         # beyond an upload window (512 KiB): on disk
 my $SIZE = 1024 * 1024;
 my $RUN = Gobi::Test::run_name();
 

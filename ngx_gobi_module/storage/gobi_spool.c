@@ -132,6 +132,29 @@ gobi_spool_write(gobi_spool_t *sp, const void *data, size_t len,
 }
 
 
+void
+gobi_spool_hash(gobi_spool_t *sp, const void *data, size_t len)
+{
+    gobi_hash_update(&sp->hash, data, len);
+    sp->size += len;
+}
+
+
+int
+gobi_spool_write_at(gobi_spool_t *sp, const void *data, size_t len,
+    off_t off, char *errbuf, size_t errlen)
+{
+    if (gobi_spool_pwrite(sp, data, len, off) != 0) {
+        errno = sp->failed ? sp->failed : EIO;
+        snprintf(errbuf, errlen, "writing \"%s\" failed: %s", sp->path,
+                 strerror(errno));
+        return -1;
+    }
+
+    return 0;
+}
+
+
 int
 gobi_spool_finish(gobi_spool_t *sp, char hash[GOBI_HASH_HEX_LEN + 1],
     int64_t *size, char *errbuf, size_t errlen)

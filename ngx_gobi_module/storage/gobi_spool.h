@@ -5,7 +5,9 @@
  * the plaintext, the blob's name) and, with encryption at rest, sealed
  * before a byte of it reaches the disk.  The finished file is the blob's
  * stored form, handed to gobi_blob_put().  nginx-free; one thread at a
- * time per spool (the upload's tasks follow each other).
+ * time per spool (the upload's tasks follow each other), except that a
+ * plaintext spool, once open, may be hashed (gobi_spool_hash) in one
+ * thread while another writes (gobi_spool_write_at): they share no field.
  */
 
 #ifndef _GOBI_SPOOL_H_INCLUDED_
@@ -43,6 +45,15 @@ int gobi_spool_open(gobi_spool_t *sp, const char *dir, const char *prefix,
 /* 0, or -1 with errbuf filled and errno set (ENOSPC: no room) */
 int gobi_spool_write(gobi_spool_t *sp, const void *data, size_t len,
     char *errbuf, size_t errlen);
+
+/*
+ * A plaintext spool in two parts that may run at once: the hash (in
+ * order) and the bytes at their offset (any order).  gobi_spool_write()
+ * goes on at "off", which the caller sets past what it wrote.
+ */
+void gobi_spool_hash(gobi_spool_t *sp, const void *data, size_t len);
+int gobi_spool_write_at(gobi_spool_t *sp, const void *data, size_t len,
+    off_t off, char *errbuf, size_t errlen);
 
 /*
  * The end: the last chunk and the header when sealing; the hash and the
