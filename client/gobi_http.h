@@ -18,8 +18,9 @@
 #include "gobi_hash.h"
 
 
-typedef struct gobi_http_s  gobi_http_t;
-typedef struct gobi_req_s   gobi_req_t;
+typedef struct gobi_http_s       gobi_http_t;
+typedef struct gobi_req_s        gobi_req_t;
+typedef struct gobi_http_sink_s  gobi_http_sink_t;
 
 typedef void (*gobi_req_handler_pt)(gobi_req_t *r);
 
@@ -60,6 +61,7 @@ struct gobi_req_s {
     size_t                 resp_cap;
     int64_t                in_off;
     CURL                  *easy;
+    gobi_http_sink_t      *sink;           /* a large body's writer */
     gobi_http_t           *http;
     gobi_req_t            *next;
 };

@@ -90,6 +90,23 @@ subtest 'creates, edits, deletes, renames converge' => sub {
     ok(scalar(@{ $log->{events} || [] }) >= 6, 'log shows the events');
 };
 
+subtest 'a large file round trips whole (windows, the hashing ring)' => sub {
+    # 7 MiB + 13: past the client's ring of 512 KiB buffers (after its
+    # first MiB) and the server's upload windows, ending mid-window
+    my $big = join '', map { pack 'N', $_ * 2654435761 % 4294967296 }
+                       0 .. (7 * 1024 * 1024 / 4 - 1);
+    $big .= 'x' x 13;
+    $t->put("$a/big.bin", $big);
+    sync_ok($a, 'push the large file from a');
+    sync_ok($b, 'pull it into b');
+    ok($t->get("$b/big.bin") eq $big, 'the same bytes in b');
+    my $c = $t->clone('notes', 'c');
+    ok($t->get("$c/big.bin") eq $big, 'and in a fresh clone');
+    ($rc, $out) = $t->gobi('--json', 'status', $b);
+    my $st = eval { $J->decode($out) } || {};
+    is_deeply($st->{changes} || [], [], 'its hash matches what the server has');
+};
+
 subtest 'changes made while no client ran are found' => sub {
     $t->put("$a/offline-edit.txt", "made while stopped\n");
     ($rc, $out) = $t->gobi('--json', 'status', $a);
