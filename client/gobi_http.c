@@ -685,9 +685,10 @@ gobi_http_sink_end(gobi_req_t *r)
     }
 
     pthread_mutex_lock(&k->mu);
-    k->len[k->head % GOBI_HTTP_RING] = k->fill;
 
+    /* (with nothing left, the slot at head may be the thread's still) */
     if (k->fill) {
+        k->len[k->head % GOBI_HTTP_RING] = k->fill;
         k->head++;
     }
 

@@ -95,13 +95,18 @@ subtest 'a large file round trips whole (windows, the hashing ring)' => sub {
     # first MiB) and the server's upload windows, ending mid-window
     my $big = join '', map { pack 'N', $_ * 2654435761 % 4294967296 }
                        0 .. (7 * 1024 * 1024 / 4 - 1);
+    # and 6 MiB even: the ring's last buffer ends with the body
+    my $even = substr($big, 0, 6 * 1024 * 1024);
     $big .= 'x' x 13;
     $t->put("$a/big.bin", $big);
-    sync_ok($a, 'push the large file from a');
-    sync_ok($b, 'pull it into b');
+    $t->put("$a/even.bin", $even);
+    sync_ok($a, 'push the large files from a');
+    sync_ok($b, 'pull them into b');
     ok($t->get("$b/big.bin") eq $big, 'the same bytes in b');
+    ok($t->get("$b/even.bin") eq $even, 'both');
     my $c = $t->clone('notes', 'c');
     ok($t->get("$c/big.bin") eq $big, 'and in a fresh clone');
+    ok($t->get("$c/even.bin") eq $even, 'both');
     ($rc, $out) = $t->gobi('--json', 'status', $b);
     my $st = eval { $J->decode($out) } || {};
     is_deeply($st->{changes} || [], [], 'its hash matches what the server has');
