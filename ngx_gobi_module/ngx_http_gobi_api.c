@@ -144,7 +144,7 @@ ngx_http_gobi_api_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->job.store == NULL || ctx->job.blob == NULL) {
+    if (ctx->job->store == NULL || ctx->job->blob == NULL) {
         return ngx_http_gobi_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         "store_unavailable",
                                         "the metadata store is not open");
@@ -183,7 +183,7 @@ ngx_http_gobi_api_start(ngx_http_request_t *r, yajl_val json)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_gobi_module);
     route = ctx->route;
-    job = &ctx->job;
+    job = ctx->job;
 
     if (!(route->flags & NGX_HTTP_GOBI_ROUTE_PUBLIC)) {
         rc = ngx_http_gobi_auth_parse(r, job);

@@ -80,8 +80,8 @@ ngx_http_gobi_errors_header_filter(ngx_http_request_t *r)
      */
 
     if (r->headers_out.status == NGX_HTTP_INTERNAL_SERVER_ERROR
-        && ctx != NULL && ctx->body_reading && ctx->job.blob != NULL
-        && (ngx_errno == NGX_ENOSPC || ngx_http_gobi_no_room(&ctx->job, 0)))
+        && ctx != NULL && ctx->body_reading && ctx->job->blob != NULL
+        && (ngx_errno == NGX_ENOSPC || ngx_http_gobi_no_room(ctx->job, 0)))
     {
         r->headers_out.status = NGX_HTTP_INSUFFICIENT_STORAGE;
     }

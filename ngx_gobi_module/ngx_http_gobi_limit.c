@@ -647,7 +647,7 @@ ngx_http_gobi_limit_wake(ngx_http_request_t *r)
 
     ctx = ngx_http_gobi_get_ctx(r);
 
-    rc = ngx_http_gobi_send_job(r, &ctx->job);
+    rc = ngx_http_gobi_send_job(r, ctx->job);
     ngx_http_finalize_request(r, rc);
 }
 

@@ -275,9 +275,13 @@ typedef ngx_int_t (*ngx_http_gobi_json_pt)(ngx_http_request_t *r,
     yajl_val json);
 
 
-/* the module's request context */
+/*
+ * The module's request context.  The job is allocated apart (it is
+ * large): an upgraded WebSocket gives it back, see
+ * ngx_http_gobi_ctx_drop_job().
+ */
 typedef struct {
-    ngx_http_gobi_job_t            job;
+    ngx_http_gobi_job_t           *job;
     const ngx_http_gobi_route_t   *route;
     ngx_http_gobi_json_pt          json_next;
     off_t                          json_read;    /* body bytes so far */
@@ -455,6 +459,7 @@ void ngx_http_gobi_bus_publish(int64_t vault, int64_t seq);
 
 /* ngx_http_gobi_request.c */
 ngx_http_gobi_ctx_t *ngx_http_gobi_ctx_create(ngx_http_request_t *r);
+void ngx_http_gobi_ctx_drop_job(ngx_http_request_t *r);
 ngx_int_t ngx_http_gobi_route_find(ngx_http_request_t *r,
     const ngx_http_gobi_route_t *routes, ngx_http_gobi_ctx_t *ctx);
 ngx_int_t ngx_http_gobi_json_body(ngx_http_request_t *r,

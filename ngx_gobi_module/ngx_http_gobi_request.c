@@ -24,6 +24,7 @@ ngx_http_gobi_ctx_t *
 ngx_http_gobi_ctx_create(ngx_http_request_t *r)
 {
     ngx_http_gobi_ctx_t  *ctx;
+    ngx_http_gobi_job_t  *job;
     ngx_pool_cleanup_t   *cln;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_ctx_t));
@@ -31,16 +32,22 @@ ngx_http_gobi_ctx_create(ngx_http_request_t *r)
         return NULL;
     }
 
+    job = ngx_pcalloc(r->pool, sizeof(ngx_http_gobi_job_t));
+    if (job == NULL) {
+        return NULL;
+    }
+
+    ctx->job = job;
     ngx_http_set_ctx(r, ctx, ngx_http_gobi_module);
 
-    ctx->job.request = r;
-    ctx->job.gmcf = ngx_http_get_module_main_conf(r, ngx_http_gobi_module);
-    ctx->job.store = ngx_http_gobi_worker.store;
-    ctx->job.blob = ngx_http_gobi_worker.blob;
-    ctx->job.keys = ngx_http_gobi_worker.keys;
-    ctx->job.base_version = GOBI_BASE_ANY;
+    job->request = r;
+    job->gmcf = ngx_http_get_module_main_conf(r, ngx_http_gobi_module);
+    job->store = ngx_http_gobi_worker.store;
+    job->blob = ngx_http_gobi_worker.blob;
+    job->keys = ngx_http_gobi_worker.keys;
+    job->base_version = GOBI_BASE_ANY;
 
-    if (ctx->job.keys) {
+    if (job->keys) {
         /* the vault's data key does not outlive the request in memory */
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {
@@ -48,7 +55,7 @@ ngx_http_gobi_ctx_create(ngx_http_request_t *r)
         }
 
         cln->handler = ngx_http_gobi_ctx_wipe;
-        cln->data = &ctx->job;
+        cln->data = ctx;
     }
 
     return ctx;
@@ -58,10 +65,34 @@ ngx_http_gobi_ctx_create(ngx_http_request_t *r)
 static void
 ngx_http_gobi_ctx_wipe(void *data)
 {
-    ngx_http_gobi_job_t  *job = data;
+    ngx_http_gobi_ctx_t  *ctx = data;
 
-    sodium_memzero(job->dk, sizeof(job->dk));
-    job->has_dk = 0;
+    if (ctx->job) {
+        sodium_memzero(ctx->job->dk, sizeof(ctx->job->dk));
+        ctx->job->has_dk = 0;
+    }
+}
+
+
+/*
+ * An upgraded WebSocket keeps its request for hours and does its work in
+ * jobs of its own: the request's job (some 7 KB, larger than the pool's
+ * blocks, so freed at once) goes back.
+ */
+
+void
+ngx_http_gobi_ctx_drop_job(ngx_http_request_t *r)
+{
+    ngx_http_gobi_ctx_t  *ctx;
+
+    ctx = ngx_http_gobi_get_ctx(r);
+    if (ctx == NULL || ctx->job == NULL) {
+        return;
+    }
+
+    ngx_http_gobi_ctx_wipe(ctx);
+    ngx_pfree(r->pool, ctx->job);
+    ctx->job = NULL;
 }
 
 
@@ -147,7 +178,7 @@ ngx_http_gobi_route_find(ngx_http_request_t *r,
         { NGX_HTTP_DELETE, "DELETE" }, { NGX_HTTP_PATCH, "PATCH" }
     };
 
-    job = &ctx->job;
+    job = ctx->job;
     ctx->route = NULL;
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 

@@ -393,7 +393,7 @@ ngx_http_gobi_stream_writer(ngx_http_request_t *r)
     ngx_http_gobi_stream_t  *st;
 
     c = r->connection;
-    st = ngx_http_gobi_get_ctx(r)->job.stream;
+    st = ngx_http_gobi_get_ctx(r)->job->stream;
 
     if (c->write->timedout) {
         if (!c->write->delayed) {

@@ -153,7 +153,7 @@ ngx_http_gobi_upload_post(ngx_http_request_t *r)
 {
     ngx_http_gobi_job_t  *job;
 
-    job = &ngx_http_gobi_get_ctx(r)->job;
+    job = ngx_http_gobi_get_ctx(r)->job;
 
     r->read_event_handler = ngx_http_gobi_upload_handler;
     r->write_event_handler = ngx_http_gobi_upload_handler;
@@ -169,7 +169,7 @@ ngx_http_gobi_upload_handler(ngx_http_request_t *r)
 {
     ngx_http_gobi_job_t  *job;
 
-    job = &ngx_http_gobi_get_ctx(r)->job;
+    job = ngx_http_gobi_get_ctx(r)->job;
 
     ngx_http_gobi_upload_consume(r, job->upload);
 }

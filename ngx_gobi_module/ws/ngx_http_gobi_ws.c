@@ -80,7 +80,7 @@ ngx_http_gobi_ws_accept(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    job = &ctx->job;
+    job = ctx->job;
 
     /*
      * Browsers cannot set headers: ?access_token= stands in for Bearer.
@@ -512,6 +512,9 @@ ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
         ws->rlast = ngx_cpymem(ws->rbuf, r->header_in->pos, len);
         r->header_in->pos += len;
     }
+
+    /* the session has what it needs of the job: ~7 KB back per session */
+    ngx_http_gobi_ctx_drop_job(r);
 
     /* the session holds the request until it closes */
     r->main->count++;
