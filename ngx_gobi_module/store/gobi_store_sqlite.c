@@ -43,6 +43,9 @@ typedef enum {
     GOBI_SQLITE_BEGIN_IMMEDIATE,
     GOBI_SQLITE_COMMIT,
     GOBI_SQLITE_ROLLBACK,
+    GOBI_SQLITE_SAVEPOINT,
+    GOBI_SQLITE_RELEASE,
+    GOBI_SQLITE_ROLLBACK_TO,
     GOBI_SQLITE_USER_INSERT,
     GOBI_SQLITE_USER_BY_NAME,
     GOBI_SQLITE_USER_BY_ID,
@@ -106,6 +109,7 @@ typedef struct {
 
 
 typedef struct gobi_store_sqlite_conn_s  gobi_store_sqlite_conn_t;
+typedef struct gobi_store_sqlite_gw_s    gobi_store_sqlite_gw_t;
 
 struct gobi_store_sqlite_conn_s {
     sqlite3                    *db;
@@ -125,7 +129,34 @@ struct gobi_store_s {
      */
     pthread_mutex_t             wlock;
     gobi_store_sqlite_conn_t   *idle;
+
+    /*
+     * Group commit of write(): the writes that queue while one thread
+     * commits go in together, in one transaction and one WAL sync, each
+     * in a savepoint of its own (see gobi_store_sqlite_write()).
+     */
+    pthread_mutex_t             glock;
+    pthread_cond_t              gdone;
+    gobi_store_sqlite_gw_t     *gqueue;
+    gobi_store_sqlite_gw_t    **gqueue_last;
+    int                         gleading;
 };
+
+
+/* one write() waiting for its group's commit */
+struct gobi_store_sqlite_gw_s {
+    int64_t                     vault;
+    const gobi_write_t         *w;
+    gobi_event_t               *ev;
+    gobi_file_t                *current;
+    gobi_store_rc_e             rc;
+    int                         done;
+    char                       *err;         /* the message of a failure */
+    gobi_store_sqlite_gw_t     *next;
+};
+
+/* at most this many writes share a commit: a bound on the others' wait */
+#define GOBI_STORE_SQLITE_GROUP  64
 
 
 #define GOBI_SQLITE_VAULT_COLUMNS                                            \
@@ -146,6 +177,9 @@ static const gobi_store_sqlite_sql_t  gobi_store_sqlite_sql[] = {
     [GOBI_SQLITE_BEGIN_IMMEDIATE] = { "begin", "BEGIN IMMEDIATE" },
     [GOBI_SQLITE_COMMIT] = { "commit", "COMMIT" },
     [GOBI_SQLITE_ROLLBACK] = { "rollback", "ROLLBACK" },
+    [GOBI_SQLITE_SAVEPOINT] = { "savepoint", "SAVEPOINT w" },
+    [GOBI_SQLITE_RELEASE] = { "release", "RELEASE w" },
+    [GOBI_SQLITE_ROLLBACK_TO] = { "rollback", "ROLLBACK TO w" },
 
     [GOBI_SQLITE_USER_INSERT] = { "user_create",
       "INSERT INTO users (username, pwhash, created_at) VALUES (?1, ?2, ?3)" },
@@ -908,6 +942,8 @@ gobi_store_sqlite_close(gobi_store_t *st)
 
     pthread_mutex_destroy(&st->lock);
     pthread_mutex_destroy(&st->wlock);
+    pthread_mutex_destroy(&st->glock);
+    pthread_cond_destroy(&st->gdone);
     free(st->path);
     free(st);
 }
@@ -956,6 +992,9 @@ gobi_store_sqlite_open(const char *uri, char *errbuf, size_t errlen)
     st->pid = getpid();
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->wlock, NULL);
+    pthread_mutex_init(&st->glock, NULL);
+    pthread_cond_init(&st->gdone, NULL);
+    st->gqueue_last = &st->gqueue;
 
     /*
      * The database holds password and token hashes: a new file is made
@@ -2057,39 +2096,19 @@ gobi_store_sqlite_apply(gobi_store_sqlite_conn_t *c, int64_t vault,
 }
 
 
+/* one write's statements, in the open transaction */
+
 static gobi_store_rc_e
-gobi_store_sqlite_write(gobi_store_t *st, int64_t vault,
+gobi_store_sqlite_write_one(gobi_store_sqlite_conn_t *c, int64_t vault,
     const gobi_write_t *w, gobi_event_t *ev, gobi_file_t *current)
 {
-    int64_t                    head;
-    const char                *bad;
-    gobi_event_t               ev0;
-    gobi_file_t                cur0;
-    sqlite3_stmt              *stmt;
-    gobi_store_rc_e            grc;
-    gobi_store_sqlite_conn_t  *c;
-
-    bad = gobi_write_invalid(w);
-    if (bad != NULL) {
-        return gobi_store_sqlite_invalid("write", bad);
-    }
-
-    if (ev == NULL) {
-        ev = &ev0;
-    }
-
-    if (current == NULL) {
-        current = &cur0;
-    }
-
-    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_WRITE, &c);
-    if (grc != GOBI_STORE_OK) {
-        return grc;
-    }
+    int64_t           head;
+    sqlite3_stmt     *stmt;
+    gobi_store_rc_e   grc;
 
     grc = gobi_store_sqlite_head(c, vault, &head, NULL);
     if (grc != GOBI_STORE_OK) {
-        goto done;
+        return grc;
     }
 
     memset(ev, 0, sizeof(gobi_event_t));
@@ -2098,17 +2117,17 @@ gobi_store_sqlite_write(gobi_store_t *st, int64_t vault,
 
     grc = gobi_store_sqlite_apply(c, vault, w, ev, current);
     if (grc != GOBI_STORE_OK) {
-        goto done;
+        return grc;
     }
 
     grc = gobi_store_sqlite_event_put(c, vault, ev);
     if (grc != GOBI_STORE_OK) {
-        goto done;
+        return grc;
     }
 
     grc = gobi_store_sqlite_stmt(c, GOBI_SQLITE_VAULT_SET_HEAD, &stmt);
     if (grc != GOBI_STORE_OK) {
-        goto done;
+        return grc;
     }
 
     sqlite3_bind_int64(stmt, 1, vault);
@@ -2117,17 +2136,161 @@ gobi_store_sqlite_write(gobi_store_t *st, int64_t vault,
     grc = gobi_store_sqlite_step(c, stmt, GOBI_SQLITE_VAULT_SET_HEAD, NULL);
     gobi_store_sqlite_reset(stmt);
 
-    if (grc != GOBI_STORE_OK) {
-        goto done;
+    return grc;
+}
+
+
+/*
+ * A group's writes in one transaction, each in a savepoint: a write that
+ * fails (a conflict, a missing file) is undone alone.  The group's result
+ * is the commit's: a write is reported done only once it is durable.
+ */
+
+static void
+gobi_store_sqlite_write_group(gobi_store_t *st, gobi_store_sqlite_gw_t *g)
+{
+    gobi_store_rc_e            grc, rc;
+    gobi_store_sqlite_gw_t    *gw;
+    gobi_store_sqlite_conn_t  *c;
+
+    grc = gobi_store_sqlite_begin(st, GOBI_SQLITE_WRITE, &c);
+
+    if (grc == GOBI_STORE_OK) {
+        for (gw = g; gw; gw = gw->next) {
+
+            rc = gobi_store_sqlite_run(c, GOBI_SQLITE_SAVEPOINT);
+            if (rc == GOBI_STORE_OK) {
+                rc = gobi_store_sqlite_write_one(c, gw->vault, gw->w, gw->ev,
+                                                 gw->current);
+            }
+
+            gw->rc = rc;
+
+            if (rc != GOBI_STORE_OK) {
+                gw->err = strdup(gobi_store_sqlite_errbuf);
+
+                if (sqlite3_get_autocommit(c->db)) {
+                    /* SQLite rolled the transaction back: the rest fail */
+                    grc = rc;
+                    break;
+                }
+
+                rc = gobi_store_sqlite_run(c, GOBI_SQLITE_ROLLBACK_TO);
+            }
+
+            if (rc == GOBI_STORE_OK) {
+                rc = gobi_store_sqlite_run(c, GOBI_SQLITE_RELEASE);
+            }
+
+            if (rc != GOBI_STORE_OK) {
+                grc = rc;
+                break;
+            }
+        }
+
+        if (grc == GOBI_STORE_OK) {
+            grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+        }
+
+        gobi_store_sqlite_end(st, GOBI_SQLITE_WRITE, c);
     }
 
-    grc = gobi_store_sqlite_run(c, GOBI_SQLITE_COMMIT);
+    /* nothing of the group is kept: each write says why */
 
-done:
+    if (grc != GOBI_STORE_OK) {
+        for (gw = g; gw; gw = gw->next) {
+            if (gw->rc == GOBI_STORE_OK || gw->err == NULL) {
+                free(gw->err);
+                gw->rc = grc;
+                gw->err = strdup(gobi_store_sqlite_errbuf);
+            }
+        }
+    }
+}
 
-    gobi_store_sqlite_end(st, GOBI_SQLITE_WRITE, c);
 
-    return grc;
+/*
+ * A write joins the queue; the first writer that finds no group being
+ * committed takes the queue (up to GOBI_STORE_SQLITE_GROUP) and commits
+ * it for all, the others sleep until theirs is done.  Under one writer
+ * it is the single transaction it always was; under many, one WAL sync
+ * serves them all.
+ */
+
+static gobi_store_rc_e
+gobi_store_sqlite_write(gobi_store_t *st, int64_t vault,
+    const gobi_write_t *w, gobi_event_t *ev, gobi_file_t *current)
+{
+    unsigned                 n;
+    const char              *bad;
+    gobi_event_t             ev0;
+    gobi_file_t              cur0;
+    gobi_store_sqlite_gw_t   me, *g, **last, *gw;
+
+    bad = gobi_write_invalid(w);
+    if (bad != NULL) {
+        return gobi_store_sqlite_invalid("write", bad);
+    }
+
+    memset(&me, 0, sizeof(me));
+    me.vault = vault;
+    me.w = w;
+    me.ev = ev ? ev : &ev0;
+    me.current = current ? current : &cur0;
+
+    pthread_mutex_lock(&st->glock);
+
+    *st->gqueue_last = &me;
+    st->gqueue_last = &me.next;
+
+    while (!me.done) {
+
+        if (st->gleading) {
+            pthread_cond_wait(&st->gdone, &st->glock);
+            continue;
+        }
+
+        /* lead: take the queue's head */
+
+        st->gleading = 1;
+
+        g = st->gqueue;
+        last = &st->gqueue;
+
+        for (n = 0; *last && n < GOBI_STORE_SQLITE_GROUP; n++) {
+            last = &(*last)->next;
+        }
+
+        st->gqueue = *last;
+        *last = NULL;
+
+        if (st->gqueue == NULL) {
+            st->gqueue_last = &st->gqueue;
+        }
+
+        pthread_mutex_unlock(&st->glock);
+
+        gobi_store_sqlite_write_group(st, g);
+
+        pthread_mutex_lock(&st->glock);
+
+        for (gw = g; gw; gw = gw->next) {
+            gw->done = 1;
+        }
+
+        st->gleading = 0;
+        pthread_cond_broadcast(&st->gdone);
+    }
+
+    pthread_mutex_unlock(&st->glock);
+
+    if (me.err) {
+        snprintf(gobi_store_sqlite_errbuf, GOBI_STORE_SQLITE_ERRLEN, "%s",
+                 me.err);
+        free(me.err);
+    }
+
+    return me.rc;
 }
 
 

@@ -2431,6 +2431,162 @@ test_busy(void)
 }
 
 
+/*
+ * SQLite only: group commit.  While another connection holds the lock,
+ * the writes of this process queue behind the first one and go in as a
+ * group: a write that fails in it (a stale base, a missing file) is
+ * undone alone, the others take seqs in a row.
+ */
+
+typedef struct {
+    int64_t           vault;
+    int               kind;      /* 0 create, 1 stale modify, 2 delete */
+    int64_t           base;
+    char              path[64];
+    gobi_store_rc_e   rc;
+    int64_t           seq;
+    int64_t           cur_version;
+} grouped_t;
+
+
+static void *
+grouped_writer(void *arg)
+{
+    char           h[GOBI_HASH_HEX_LEN + 1];
+    grouped_t     *g = arg;
+    gobi_write_t   w;
+    gobi_event_t   ev;
+    gobi_file_t    cur;
+
+    memset(&w, 0, sizeof(w));
+    memset(&cur, 0, sizeof(cur));
+    w.type = (g->kind == 2) ? GOBI_EV_DELETE : GOBI_EV_MODIFY;
+    w.path = g->path;
+    w.base_version = g->base;
+    w.hash = (g->kind == 2) ? NULL : hash_r(h, 0x30000 + (unsigned) g->seq);
+    w.size = 1;
+    w.now = T0;
+
+    g->rc = drv->write(st, g->vault, &w, &ev, &cur);
+    g->seq = (g->rc == GOBI_STORE_OK) ? ev.seq : 0;
+    g->cur_version = cur.version;
+
+    return NULL;
+}
+
+
+static void
+test_group(void)
+{
+    int            i, ok_n, bad;
+    int64_t        gv, head, s1, s2, lo, hi, oldest;
+    sqlite3       *db;
+    holder_t       h;
+    pthread_t      th, t[NTHREADS];
+    grouped_t      g[NTHREADS];
+    gobi_event_t   ev;
+    gobi_file_t    cur;
+
+    if (drv != &gobi_store_sqlite) {
+        printf("# skip group commit: not the sqlite driver\n");
+        return;
+    }
+
+    gv = new_vault(alice, "grouped");
+    put(gv, "stale", GOBI_BASE_ANY, hash(1), T0, &ev, &cur);
+    s1 = ev.seq;
+    put(gv, "stale", s1, hash(2), T0, &ev, &cur);
+    s2 = ev.seq;
+    head = s2;
+
+    if (sqlite3_open(uri, &db) != SQLITE_OK) {
+        ok(0, "raw sqlite connection: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return;
+    }
+
+    is_int(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK,
+           "another connection takes the write lock");
+
+    memset(g, 0, sizeof(g));
+
+    for (i = 0; i < NTHREADS; i++) {
+        g[i].vault = gv;
+        g[i].kind = (i == 3) ? 1 : (i == 5) ? 2 : 0;
+        g[i].base = (i == 3) ? s1 : GOBI_BASE_ANY;
+        g[i].seq = i;
+        snprintf(g[i].path, sizeof(g[i].path), "%s",
+                 (i == 3) ? "stale" : (i == 5) ? "missing" : "");
+
+        if (g[i].kind == 0) {
+            snprintf(g[i].path, sizeof(g[i].path), "g/f%d", i);
+        }
+
+        pthread_create(&t[i], NULL, grouped_writer, &g[i]);
+    }
+
+    /* the writers queue while the lock is held */
+    h.db = db;
+    h.ms = 300;
+    pthread_create(&th, NULL, release_later, &h);
+    pthread_join(th, NULL);
+
+    for (i = 0; i < NTHREADS; i++) {
+        pthread_join(t[i], NULL);
+    }
+
+    sqlite3_close(db);
+
+    ok_n = 0;
+    bad = 0;
+    lo = INT64_MAX;
+    hi = 0;
+
+    for (i = 0; i < NTHREADS; i++) {
+        if (g[i].kind == 1) {
+            is_int(g[i].rc, GOBI_STORE_CONFLICT, "a stale write in the group: "
+                   "CONFLICT");
+            is_int(g[i].cur_version, s2, "with the current version");
+            continue;
+        }
+
+        if (g[i].kind == 2) {
+            is_int(g[i].rc, GOBI_STORE_NOT_FOUND, "a delete of a missing "
+                   "file in the group: NOT_FOUND");
+            continue;
+        }
+
+        if (g[i].rc != GOBI_STORE_OK) {
+            bad++;
+            continue;
+        }
+
+        ok_n++;
+        lo = g[i].seq < lo ? g[i].seq : lo;
+        hi = g[i].seq > hi ? g[i].seq : hi;
+
+        memset(&cur, 0, sizeof(cur));
+        if (drv->file_get(st, gv, g[i].path, &cur) != GOBI_STORE_OK
+            || cur.version != g[i].seq)
+        {
+            bad++;
+        }
+    }
+
+    is_int(bad, 0, "the other %d writes are in, each file at its seq",
+           NTHREADS - 2);
+    ok(lo == head + 1 && hi == head + ok_n, "their seqs follow the head "
+       "in a row (%lld..%lld)", (long long) lo, (long long) hi);
+    ok(gapless(gv, &oldest, &head) && head == s2 + ok_n,
+       "the log has no event of the failed writes (head %lld)",
+       (long long) head);
+
+    memset(&cur, 0, sizeof(cur));
+    drv->file_get(st, gv, "stale", &cur);
+    is_int(cur.version, s2, "the stale write changed nothing");
+}
+
+
 static void
 cleanup(void)
 {
@@ -2534,6 +2690,7 @@ main(void)
     test_migrate();
     test_concurrency();
     test_busy();
+    test_group();
 
     cleanup();
 
