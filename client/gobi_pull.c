@@ -353,6 +353,102 @@ gobi_pull_events(gobi_sync_t *s, gobi_remote_t *r, int *expired)
 }
 
 
+/* at most this many offered events wait for a pull: past it, ask */
+#define GOBI_OFFER_MAX  4096
+
+
+void
+gobi_sync_offer(gobi_sync_t *s, const gobi_event_t *ev, size_t n)
+{
+    size_t           i;
+    int64_t          last;
+    gobi_event_t    *e;
+    gobi_offered_t  *o;
+
+    o = &s->offered;
+
+    for (i = 0; i < n; i++) {
+        last = o->n ? o->ev[o->n - 1].seq : s->cursor;
+
+        if (ev[i].seq <= last) {
+            continue;
+        }
+
+        if (ev[i].seq != last + 1 || o->n == GOBI_OFFER_MAX) {
+            o->gap = 1;
+            return;
+        }
+
+        if (o->n == o->cap) {
+            o->cap = o->cap ? o->cap * 2 : 16;
+            o->ev = gobi_realloc(o->ev, o->cap * sizeof(gobi_event_t));
+        }
+
+        e = &o->ev[o->n++];
+        *e = ev[i];
+        e->path = gobi_strdup(ev[i].path);
+        e->from = ev[i].from ? gobi_strdup(ev[i].from) : NULL;
+        e->device = ev[i].device ? gobi_strdup(ev[i].device) : NULL;
+    }
+}
+
+
+void
+gobi_sync_offer_gap(gobi_sync_t *s)
+{
+    s->offered.gap = 1;
+}
+
+
+void
+gobi_sync_offer_clear(gobi_sync_t *s)
+{
+    size_t           i;
+    gobi_offered_t  *o;
+
+    o = &s->offered;
+
+    for (i = 0; i < o->n; i++) {
+        free((char *) o->ev[i].path);
+        free((char *) o->ev[i].from);
+        free((char *) o->ev[i].device);
+    }
+
+    free(o->ev);
+    memset(o, 0, sizeof(gobi_offered_t));
+}
+
+
+/*
+ * The offered events, when they are every one since the cursor: the
+ * server's log need not be read (one round trip less per live change).
+ */
+static int
+gobi_pull_offered(gobi_sync_t *s, gobi_remote_t *r)
+{
+    size_t           i;
+    gobi_offered_t  *o;
+
+    o = &s->offered;
+
+    for (i = 0; i < o->n && o->ev[i].seq <= s->cursor; i++) {
+        /* applied by an earlier pull */
+    }
+
+    if (o->gap || i == o->n || o->ev[i].seq != s->cursor + 1) {
+        return 0;
+    }
+
+    for ( /* void */ ; i < o->n; i++) {
+        gobi_remote_event(r, &o->ev[i]);
+    }
+
+    r->target = o->ev[o->n - 1].seq;
+
+    return 1;
+}
+
+
 /* a remote change at a path that is, or goes through, a link here */
 static void
 gobi_pull_refuse(gobi_sync_t *s, gobi_rchange_t *ch, const char *what)
@@ -930,7 +1026,7 @@ gobi_sync_pull(gobi_sync_t *s)
 
     gobi_pull_strategy(s);
 
-    if (s->cursor > 0) {
+    if (s->cursor > 0 && !gobi_pull_offered(s, &r)) {
         rc = gobi_pull_events(s, &r, &expired);
         if (rc != 0) {
             goto done;
@@ -1070,6 +1166,9 @@ gobi_sync_pull(gobi_sync_t *s)
     }
 
 done:
+
+    /* applied, or read again from the log by the next pull */
+    gobi_sync_offer_clear(s);
 
     gobi_progress_end();
 

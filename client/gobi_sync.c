@@ -424,6 +424,7 @@ gobi_sync_close(gobi_sync_t *s)
         gobi_state_close(s->st);
     }
 
+    gobi_sync_offer_clear(s);
     gobi_http_free(s->http);
     gobi_cred_free(&s->cred);
     gobi_ignore_free(s->ign);

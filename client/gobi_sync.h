@@ -32,6 +32,7 @@
 
 #include "gobi.h"
 #include "gobi_conf.h"
+#include "gobi_event.h"
 #include "gobi_http.h"
 #include "gobi_ignore.h"
 #include "gobi_map.h"
@@ -48,6 +49,19 @@ typedef struct gobi_sync_s  gobi_sync_t;
  */
 typedef int (*gobi_rename_pt)(void *data, const char *from, const char *to,
     int64_t base_version, int64_t *version);
+
+
+/*
+ * Events a WebSocket brought (watch), copied, in seq order after the
+ * cursor: a pull that finds every one since the cursor here applies them
+ * without asking the server for its log (gobi_sync_offer).
+ */
+typedef struct {
+    gobi_event_t       *ev;
+    size_t              n;
+    size_t              cap;
+    int                 gap;               /* some are missing: ask */
+} gobi_offered_t;
 
 
 typedef struct {
@@ -91,6 +105,8 @@ struct gobi_sync_s {
 
     gobi_rename_pt      rename;            /* NULL: PUT + DELETE */
     void               *rename_data;
+
+    gobi_offered_t      offered;
 };
 
 

@@ -7,7 +7,8 @@
  * once; while some file is still being written, the push waits for a
  * short quiet time (debounce), so a file is not sent half-written.  Remote changes are announced on
  * the WebSocket (welcome, events, event): each announcement schedules a
- * pull through REST, which replays the events since our cursor.  Without
+ * pull; the events it brings are applied as they are when they follow
+ * the cursor, else the pull replays the log since the cursor.  Without
  * a WebSocket (the server has none, or it is down) the client polls.
  * Every pass pulls before it pushes, so after an offline period the
  * server's events are applied first and the queue is re-checked against
@@ -69,6 +70,7 @@ typedef struct {
     int             nwd;
 
     gobi_session_t *ss;
+    int             ws_welcomed;           /* every event comes on it */
     int             ws_backoff;
     int64_t         ws_next;
 
@@ -440,15 +442,49 @@ gobi_watch_read_inotify(gobi_watch_t *w)
 }
 
 
-/* server messages: announcements and answers schedule a pull */
+/*
+ * Server messages: announcements and answers schedule a pull; the events
+ * they bring are offered to it, so that it need not ask for them again.
+ */
 static void
 gobi_watch_ws_msg(void *data, const gobi_wsmsg_server_t *m)
 {
-    gobi_watch_t  *w = data;
+    size_t           n;
+    gobi_watch_t    *w = data;
+    gobi_offered_t  *o;
 
-    if (m->type != GOBI_WSMSG_ERROR) {
-        w->pull_wanted = 1;
+    o = &w->s->offered;
+
+    switch (m->type) {
+
+    case GOBI_WSMSG_EVENTS:
+    case GOBI_WSMSG_EVENT:
+        /* our own writes come back too: only news is worth a pull */
+        n = o->n;
+        gobi_sync_offer(w->s, m->events, m->nevents);
+
+        if (o->n > n || o->gap) {
+            w->pull_wanted = 1;
+        }
+
+        return;
+
+    case GOBI_WSMSG_WELCOME:
+        w->ws_welcomed = 1;
+        break;
+
+    case GOBI_WSMSG_RESYNC:
+        gobi_sync_offer_gap(w->s);
+        break;
+
+    case GOBI_WSMSG_ERROR:
+        return;
+
+    default:
+        break;
     }
+
+    w->pull_wanted = 1;
 }
 
 
@@ -507,6 +543,7 @@ gobi_watch_ws_lost(gobi_watch_t *w)
 
     gobi_session_close(w->ss);
     w->ss = NULL;
+    w->ws_welcomed = 0;
     w->s->rename = NULL;
     w->ws_backoff = 1000;
     w->ws_next = gobi_mono_ms() + w->ws_backoff;
@@ -544,9 +581,17 @@ gobi_watch_pass(gobi_watch_t *w, int push)
     for (round = 0; round < 5; round++) {
         s->need_pull = 0;
 
-        rc = gobi_sync_pull(s);
-        if (rc != 0) {
-            return rc;
+        /*
+         * A push needs no pull first while the WebSocket is live and has
+         * announced nothing new: a write on a stale base is refused
+         * (412, 409) and pulls then.
+         */
+
+        if (round > 0 || w->pull_wanted || !w->ws_welcomed) {
+            rc = gobi_sync_pull(s);
+            if (rc != 0) {
+                return rc;
+            }
         }
 
         w->pull_wanted = 0;

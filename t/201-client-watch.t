@@ -30,6 +30,21 @@ sub same {
 same('start: what changed while stopped is synced');
 is($t->get("$b/before.txt"), "before\n", 'content');
 
+# a live change is applied from the WebSocket's event: the other side
+# fetches the bytes and does not read the log again (no GET .../events)
+{
+    sleep 1;
+    my $from = length $t->server->access_log;
+    $t->put("$a/live.txt", "straight from the event");
+    same('a live change');
+    my $log = substr($t->server->access_log, $from);
+    my @events = grep { m{/events} } split /\n/, $log;
+    is(scalar @events, 0, 'applied from the WebSocket message: no log read')
+        or diag $log;
+    like($log, qr{GET /api/v1/vaults/live/files/live\.txt}, 'one GET of '
+         . 'the bytes');
+}
+
 $t->put("$a/x.txt", "x1");
 $t->put("$a/sub/new/deep.txt", "deep");
 same('creates in a, new folders included');
