@@ -460,7 +460,7 @@ def restart_nginx(pidfile):
 
 
 def fanout(out):
-    n = env_int("BENCH_FANOUT_N", 1000, 200)
+    n = env_int("BENCH_FANOUT_N", 10000, 200)
     pubs = env_int("BENCH_FANOUT_PUBS", 20, 5)
     ws = E["BENCH_WS"]
     gport = E["FAN_GOBI_URL"].rsplit(":", 1)[1]

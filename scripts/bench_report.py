@@ -257,9 +257,9 @@ plot 'cdf.dat' index 0 using 1:2 with steps lw 2 title 'gobi watch', \\
         P("The first subscriber's time is mostly the publish itself (gobi: "
           "the PUT's storage, fsync and SQLite commit; nchan: in memory); "
           "last - first is the fan-out proper.\n")
-        png = "bench-fanout.png" if fan["n"] == 1000 else "bench-fanout-%d.png" % fan["n"]
+        png = "bench-fanout.png" if fan["n"] == 10000 else "bench-fanout-%d.png" % fan["n"]
         P("![fan-out](%s)\n" % png)
-        if fan["n"] != 1000 and any(f["n"] == 1000 for f in fans):
+        if fan["n"] != 10000 and any(f["n"] == 10000 for f in fans):
             bars(docs, png, "fan-out to %d subscribers: publish -> last "
                  "subscriber, ms" % fan["n"], "ms",
                  [("gobi p50", g["last_p50"]), ("nchan p50", c["last_p50"]),
