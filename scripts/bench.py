@@ -360,7 +360,12 @@ def big(out):
     static_root, dav_root = E["STATIC_ROOT"], E["DAV_ROOT"]
     os.link(src, os.path.join(static_root, "big.bin"))
     R = {k: [] for k in ("gobi_up", "gobi_down", "gobi_e2e", "syncthing",
-                         "static", "dav_put", "wrk_static")}
+                         "static", "dav_put", "wrk_static", "gobi_put",
+                         "gobi_get")}
+    # the server alone, with curl as nginx static and DAV get it
+    run(GOBI, "-q", "vault", "create", "bigcurl")
+    files = E["GOBI_URL"] + "/api/v1/vaults/bigcurl/files/"
+    auth = "Authorization: Bearer " + E["GOBI_TOKEN"]
 
     def check(path, what):
         if sha256(path) != want:
@@ -379,6 +384,20 @@ def big(out):
         R["gobi_e2e"].append(up + down)
         shutil.rmtree(a)
         shutil.rmtree(b)
+        # gobi's server with curl: PUT (stored and fsync'd before the
+        # answer), then GET to a file, fsync'd
+        t0 = time.monotonic()
+        run("curl", "-sS", "-f", "-o", "/dev/null", "-H", auth, "-T", src,
+            files + "up%d.bin" % rep)
+        R["gobi_put"].append(time.monotonic() - t0)
+        dst = os.path.join(W, "gobi.out")
+        t0 = time.monotonic()
+        run("curl", "-sS", "-f", "-o", dst, "-H", auth,
+            files + "up%d.bin" % rep)
+        run("sync", dst)
+        R["gobi_get"].append(time.monotonic() - t0)
+        check(dst, "gobi GET")
+        os.unlink(dst)
         # nginx static: curl to a file, fsync'd (gobi's client fsyncs too)
         dst = os.path.join(W, "static.out")
         t0 = time.monotonic()

@@ -188,7 +188,12 @@ plot 'cdf.dat' index 0 using 1:2 with steps lw 2 title 'gobi watch', \\
         r = big["mb_per_s"]
         P("## 3. One file of %d MiB\n" % big["mib"])
         P("MB/s = 10^6 bytes/s; median of %d repetitions, interleaved. gobi: "
-          "`gobi sync A` (upload) then `gobi sync B` (download). Syncthing: "
+          "`gobi sync A` (upload) then `gobi sync B` (download): the client "
+          "hashes the file before sending it (BLAKE2b, for `X-Gobi-Hash`) "
+          "and checks it while receiving. gobi server: `curl -T` to "
+          "`PUT .../files/{path}` (answered once hashed, fsync'd and logged) "
+          "and `curl -o file` of `GET .../files/{path}`, then `sync file`: "
+          "the like of nginx static and DAV below. Syncthing: "
           "the file moved into A's folder, a scan asked at once, until B has "
           "it whole. nginx static: `curl -o file` from a `sendfile on` "
           "location, then `sync file` (the gobi client fsyncs too). nginx "
@@ -200,27 +205,32 @@ plot 'cdf.dat' index 0 using 1:2 with steps lw 2 title 'gobi watch', \\
         rows = (("gobi upload (sync A)", "gobi_up", None),
                 ("gobi download (sync B)", "gobi_down", None),
                 ("gobi end to end", "gobi_e2e", None),
+                ("gobi server PUT (curl)", "gobi_put", None),
+                ("gobi server GET (curl)", "gobi_get", None),
                 ("Syncthing end to end", "syncthing", "gobi_e2e"),
-                ("nginx static download (curl)", "static", "gobi_down"),
-                ("nginx DAV PUT (curl)", "dav_put", "gobi_up"),
-                ("nginx static, wrk (no disk)", "wrk_static", "gobi_down"))
+                ("nginx static download (curl)", "static", "gobi_get"),
+                ("nginx DAV PUT (curl)", "dav_put", "gobi_put"),
+                ("nginx static, wrk (no disk)", "wrk_static", "gobi_get"))
         for label, k, vs in rows:
             if k in r:
                 P("| %s | %.0f | %s |" % (label, r[k], "%.2f (%s)" % (
-                    r[vs] / r[k], vs.replace("gobi_", "gobi ")) if vs else ""))
+                    r[vs] / r[k], vs.replace("gobi_", "gobi ")) if vs and vs in r else ""))
         P("\n![MB/s](bench-big.png)\n")
         goals.append(("big file: end to end >= 2x Syncthing",
                       "%.2fx" % (r["gobi_e2e"] / r["syncthing"]),
                       r["gobi_e2e"] / r["syncthing"] / 2,
                       r["gobi_e2e"] >= 2 * r["syncthing"]))
+        # the server against nginx, both with curl (older runs: the client)
+        down = r.get("gobi_get", r["gobi_down"])
+        up = r.get("gobi_put", r["gobi_up"])
         goals.append(("big file: download >= 90% of nginx static",
-                      "%.0f%%" % (100 * r["gobi_down"] / r["static"]),
-                      r["gobi_down"] / r["static"] / 0.9,
-                      r["gobi_down"] >= 0.9 * r["static"]))
+                      "%.0f%% (client %.0f%%)" % (100 * down / r["static"],
+                      100 * r["gobi_down"] / r["static"]),
+                      down / r["static"] / 0.9, down >= 0.9 * r["static"]))
         goals.append(("big file: upload >= 80% of nginx DAV PUT",
-                      "%.0f%%" % (100 * r["gobi_up"] / r["dav_put"]),
-                      r["gobi_up"] / r["dav_put"] / 0.8,
-                      r["gobi_up"] >= 0.8 * r["dav_put"]))
+                      "%.0f%% (client %.0f%%)" % (100 * up / r["dav_put"],
+                      100 * r["gobi_up"] / r["dav_put"]),
+                      up / r["dav_put"] / 0.8, up >= 0.8 * r["dav_put"]))
         bars(docs, "bench-big.png", "%d MiB file: MB/s (median)" % big["mib"],
              "MB/s", [(l, r[k]) for l, k, _ in rows if k in r])
 
