@@ -235,9 +235,10 @@ plot 'cdf.dat' index 0 using 1:2 with steps lw 2 title 'gobi watch', \\
              "MB/s", [(l, r[k]) for l, k, _ in rows if k in r])
 
     # ---------------------------------------------------------- fanout
-    for fan in fans:
+    for i, fan in enumerate(fans):
         g, c = fan["gobi"], fan["nchan"]
-        P("## 4. WebSocket fan-out, %s subscribers\n" % format(fan["n"], ","))
+        P("## 4.%d WebSocket fan-out, %s subscribers\n" % (i + 1,
+          format(fan["n"], ",")))
         P("%s WebSockets to one vault (gobi: `hello` with the vault, then "
           "live events) or one nchan channel (`nchan_subscriber websocket`), "
           "opened by `scripts/bench-ws.c` (one epoll thread); then %d "
