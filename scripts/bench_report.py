@@ -94,8 +94,9 @@ def report(rdir, docs):
     P("| system | %s, Linux %s, everything on loopback, one ext4-like "
       "disk (`/tmp`) |" % (sh(". /etc/os-release; echo $PRETTY_NAME"),
                            platform.release()))
-    P("| gobi | commit %s (2 nginx workers, thread pool of 4, SQLite, local "
-      "storage, local bus) |" % sh("git -C %s rev-parse --short HEAD" % REPO))
+    P("| gobi | commit %s (2 nginx workers, thread pool of %s, SQLite, local "
+      "storage, local bus) |" % (sh("git -C %s rev-parse --short HEAD" % REPO),
+                                  os.environ.get("BENCH_THREADS", "16")))
     P("| nginx | %s |" % first(sh("/usr/sbin/nginx -v")).replace("nginx version: ", ""))
     P("| Syncthing | %s |" % " ".join(first(sh("syncthing --version")).split()[:2]))
     P("| rsync | %s |" % first(sh("rsync --version")).split()[2])
