@@ -72,7 +72,7 @@ static ngx_int_t ngx_http_gobi_upload_schedule(ngx_http_request_t *r,
     ngx_http_gobi_upload_t *u);
 static ngx_int_t ngx_http_gobi_upload_task(ngx_http_request_t *r,
     ngx_http_gobi_upload_t *u, ngx_thread_task_t *task,
-    ngx_http_gobi_upload_pt handler);
+    ngx_http_gobi_upload_pt handler, ngx_event_handler_pt done);
 static void ngx_http_gobi_upload_all_thread(void *data, ngx_log_t *log);
 static void ngx_http_gobi_upload_hash_thread(void *data, ngx_log_t *log);
 static void ngx_http_gobi_upload_write_thread(void *data, ngx_log_t *log);
@@ -324,9 +324,8 @@ ngx_http_gobi_upload_schedule(ngx_http_request_t *r,
                   ? ngx_http_gobi_upload_all_thread
                   : ngx_http_gobi_upload_hash_thread;
 
-        u->hash_task.event.handler = ngx_http_gobi_upload_hashed;
-
-        if (ngx_http_gobi_upload_task(r, u, &u->hash_task, handler)
+        if (ngx_http_gobi_upload_task(r, u, &u->hash_task, handler,
+                                      ngx_http_gobi_upload_hashed)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -340,10 +339,9 @@ ngx_http_gobi_upload_schedule(ngx_http_request_t *r,
     if (!u->writing && !u->sealed && u->hashed > 0
         && u->written < u->filled)
     {
-        u->write_task.event.handler = ngx_http_gobi_upload_written;
-
         if (ngx_http_gobi_upload_task(r, u, &u->write_task,
-                                      ngx_http_gobi_upload_write_thread)
+                                      ngx_http_gobi_upload_write_thread,
+                                      ngx_http_gobi_upload_written)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -358,12 +356,9 @@ ngx_http_gobi_upload_schedule(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_gobi_upload_task(ngx_http_request_t *r, ngx_http_gobi_upload_t *u,
-    ngx_thread_task_t *task, ngx_http_gobi_upload_pt handler)
+    ngx_thread_task_t *task, ngx_http_gobi_upload_pt handler,
+    ngx_event_handler_pt done)
 {
-    ngx_event_handler_pt  done;
-
-    done = task->event.handler;
-
     ngx_memzero(task, sizeof(ngx_thread_task_t));
 
     task->ctx = u;

@@ -18,6 +18,7 @@ NGINX=${GOBI_NGINX:-/usr/sbin/nginx}
 export BENCH_NGINX_BIN=$NGINX    # (not NGINX: nginx reads that variable)
 NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
 BENCH_PW='bench password 1'
+export BENCH_THREADS=${BENCH_THREADS:-16}   # the gobi server's pool (below)
 
 BENCH_PIDS=()       # processes to TERM at exit
 BENCH_NGINX=()      # nginx pid files to QUIT at exit
@@ -85,7 +86,7 @@ worker_processes 2;
 worker_rlimit_nofile $((conns * 2 + 1024));
 pid $d/nginx.pid;
 error_log $d/logs/error.log;
-thread_pool gobi threads=${BENCH_THREADS:-16};
+thread_pool gobi threads=$BENCH_THREADS;
 events { worker_connections $conns; }
 http {
     access_log off;

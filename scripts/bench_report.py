@@ -96,7 +96,7 @@ def report(rdir, docs):
                            platform.release()))
     P("| gobi | commit %s (2 nginx workers, thread pool of %s, SQLite, local "
       "storage, local bus) |" % (sh("git -C %s rev-parse --short HEAD" % REPO),
-                                  os.environ.get("BENCH_THREADS", "16")))
+                                  os.environ.get("BENCH_THREADS", "?")))
     P("| nginx | %s |" % first(sh("/usr/sbin/nginx -v")).replace("nginx version: ", ""))
     P("| Syncthing | %s |" % " ".join(first(sh("syncthing --version")).split()[:2]))
     P("| rsync | %s |" % first(sh("rsync --version")).split()[2])
