@@ -439,3 +439,21 @@ for my $pid (sort keys %by) {
 is_deeply([ sort $t->worker_pids ], \@pids, 'the same workers are running');
 unlike($t->error_log, qr/exited on signal|\[alert\]|\[crit\]/,
     'no crash in the log');
+
+
+
+=== TEST 15: a close with the peer's bytes still unread ends in the end of stream, not a reset
+--- websocket
+--- setup
+user alice
+vault notes
+--- perl
+# the server stops reading at the bad frame; closing the socket with the
+# 96 KiB behind it unread would reset the connection, and a reset can take
+# the close frame away from a peer that has not read it yet
+my $pings = join '', map { main::f(opcode => 9, payload => 'p' x 120) }
+    1 .. 750;
+my $ws = main::violation($t, $V, 'bad frame, pings behind it',
+    main::f(payload => '{}', mask => 0) . $pings, 1002, hello => 1);
+is($ws->{read_error}, undef, 'no reset: the server read what came')
+    or diag $ws->{read_error};

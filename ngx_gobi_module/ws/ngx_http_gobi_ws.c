@@ -50,6 +50,7 @@ static void ngx_http_gobi_ws_message(ngx_http_gobi_ws_t *ws);
 static ngx_int_t ngx_http_gobi_ws_queue(ngx_http_gobi_ws_t *ws,
     unsigned opcode, const u_char *p, size_t len);
 static void ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws);
+static void ngx_http_gobi_ws_linger(ngx_http_gobi_ws_t *ws);
 static void ngx_http_gobi_ws_ping(ngx_event_t *ev);
 static void ngx_http_gobi_ws_check_token(ngx_http_gobi_ws_t *ws);
 static void ngx_http_gobi_ws_revoked(ngx_http_gobi_ws_t *ws);
@@ -390,6 +391,7 @@ ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     ngx_http_cleanup_t        *cln;
     ngx_http_gobi_ws_t        *ws;
     ngx_http_gobi_ws_out_t    *out;
+    ngx_http_core_loc_conf_t  *clcf;
     ngx_http_gobi_loc_conf_t  *glcf;
 
     if (job->code) {
@@ -418,6 +420,19 @@ ngx_http_gobi_ws_upgrade(ngx_http_request_t *r, ngx_http_gobi_job_t *job)
     ws->rlast = ws->rbuf;
 
     gobi_ws_assembler_init(&ws->in, 1, glcf->ws_max_message);
+
+    /*
+     * Frames are small and often several in a row: Nagle would hold the
+     * second behind the peer's delayed ACK (nginx does this for the
+     * connections it proxies upgraded, too)
+     */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->tcp_nodelay && ngx_tcp_nodelay(c) != NGX_OK) {
+        ngx_free(ws->rbuf);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL || ws->hooks->on_open(ws) != NGX_OK) {
@@ -543,6 +558,13 @@ ngx_http_gobi_ws_read(ngx_http_request_t *r)
         return;
     }
 
+    if (r->connection->read->timedout) {
+        /* lingering_timeout after our close frame: the peer had its time */
+        r->connection->read->timedout = 0;
+        ngx_http_gobi_ws_close(ws);
+        return;
+    }
+
     ngx_http_gobi_ws_input(ws);
 }
 
@@ -582,6 +604,12 @@ ngx_http_gobi_ws_input(ngx_http_gobi_ws_t *ws)
 
         while (ws->rpos < ws->rlast && !ws->busy && !ws->closed) {
 
+            if (ws->broken) {
+                /* past a protocol error frames cannot be found: dropped */
+                ws->rpos = ws->rlast;
+                break;
+            }
+
             rc = gobi_ws_assemble(&ws->in, &ws->rpos, ws->rlast);
 
             if (rc == GOBI_WS_MESSAGE) {
@@ -590,6 +618,12 @@ ngx_http_gobi_ws_input(ngx_http_gobi_ws_t *ws)
             }
 
             if (rc == GOBI_WS_ERROR) {
+                ws->broken = 1;
+
+                if (ws->closing) {
+                    continue;
+                }
+
                 ngx_log_error(NGX_LOG_INFO, c->log, 0,
                               "gobi: websocket: %s", ws->in.error);
                 ngx_http_gobi_ws_fail(ws, ws->in.close_code, ws->in.error);
@@ -597,7 +631,7 @@ ngx_http_gobi_ws_input(ngx_http_gobi_ws_t *ws)
             }
         }
 
-        if (ws->busy || ws->closed || ws->closing) {
+        if (ws->busy || ws->closed || (ws->closing && !ws->lingering)) {
             return;
         }
 
@@ -634,8 +668,11 @@ ngx_http_gobi_ws_input(ngx_http_gobi_ws_t *ws)
         }
 
         if (n == 0 || n == NGX_ERROR) {
-            /* the peer is gone without a close frame */
-            c->error = 1;
+            /* the peer is gone without a close frame (or after ours) */
+            if (!ws->lingering) {
+                c->error = 1;
+            }
+
             ngx_http_gobi_ws_close(ws);
             return;
         }
@@ -652,6 +689,11 @@ ngx_http_gobi_ws_message(ngx_http_gobi_ws_t *ws)
     size_t          rlen;
     const u_char   *reason;
     u_char          payload[GOBI_WS_MAX_CONTROL];
+
+    if (ws->closing && ws->in.opcode != GOBI_WS_CLOSE) {
+        /* after our close frame only the peer's close matters */
+        return;
+    }
 
     switch (ws->in.opcode) {
 
@@ -680,20 +722,23 @@ ngx_http_gobi_ws_message(ngx_http_gobi_ws_t *ws)
             code = GOBI_WS_CLOSE_NORMAL;
         }
 
+        ws->peer_closed = 1;
+
         if (ws->closing) {
-            /* the answer to our close: done */
-            ngx_http_gobi_ws_close(ws);
+            /* the answer to our close: done (or once ours is out) */
+            if (ws->lingering) {
+                ngx_http_gobi_ws_close(ws);
+            }
+
             return;
         }
 
         rlen = gobi_ws_close_payload(payload, code, "");
         (void) ngx_http_gobi_ws_queue(ws, GOBI_WS_CLOSE, payload, rlen);
         ws->closing = 1;
-        ngx_http_gobi_ws_flush(ws);
 
-        if (!ws->closed && ws->out == NULL) {
-            ngx_http_gobi_ws_close(ws);
-        }
+        /* the connection goes once the answer is out */
+        ngx_http_gobi_ws_flush(ws);
 
         return;
     }
@@ -863,8 +908,7 @@ ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws)
     }
 
     if (ws->closing) {
-        /* our close frame is out: the peer's answer is not awaited */
-        ngx_http_gobi_ws_close(ws);
+        ngx_http_gobi_ws_linger(ws);
         return;
     }
 
@@ -874,6 +918,71 @@ ngx_http_gobi_ws_flush(ngx_http_gobi_ws_t *ws)
 
 
 /* closing --------------------------------------------------------------- */
+
+
+/*
+ * Our close frame is out.  Closing the socket while the peer's bytes (a
+ * pong, its own close frame) wait unread in it would send a reset, and a
+ * reset can take our close frame and the error before it away from a peer
+ * that has not read them yet.  So the write side is shut (the peer reads
+ * the end), and what comes is read and dropped until the peer's close
+ * frame, its end of stream or lingering_timeout, as nginx's lingering
+ * close does for HTTP.
+ */
+
+static void
+ngx_http_gobi_ws_linger(ngx_http_gobi_ws_t *ws)
+{
+    ngx_connection_t          *c;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    c = ws->connection;
+
+    if (ws->peer_closed || c->error) {
+        ngx_http_gobi_ws_close(ws);
+        return;
+    }
+
+    if (ws->lingering) {
+        return;
+    }
+
+    ws->lingering = 1;
+
+    if (ws->ping.timer_set) {
+        ngx_del_timer(&ws->ping);
+    }
+
+    /* TLS would need its close_notify first: there the peer's close or
+     * the timeout ends it, without a half-close */
+
+#if (NGX_SSL || NGX_COMPAT)
+    if (c->ssl == NULL)
+#endif
+    {
+        if (ngx_shutdown_socket(c->fd, NGX_WRITE_SHUTDOWN) == -1) {
+            ngx_connection_error(c, ngx_socket_errno,
+                                 ngx_shutdown_socket_n " failed");
+            ngx_http_gobi_ws_close(ws);
+            return;
+        }
+    }
+
+    clcf = ngx_http_get_module_loc_conf(ws->request, ngx_http_core_module);
+    ngx_add_timer(c->read, clcf->lingering_timeout);
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ngx_http_gobi_ws_close(ws);
+        return;
+    }
+
+    /* bytes already here: read them from the event loop, not from
+     * whatever frame of ours is on the stack */
+
+    if (c->read->ready || ws->rpos < ws->rlast) {
+        ngx_post_event(c->read, &ngx_posted_events);
+    }
+}
 
 
 /* a close frame with code and reason, then the connection goes */

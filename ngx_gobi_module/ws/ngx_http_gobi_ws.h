@@ -80,6 +80,9 @@ struct ngx_http_gobi_ws_s {
     unsigned                       checking:1; /* a token re-check runs */
     unsigned                       pong:1;
     unsigned                       closing:1;  /* close frame queued */
+    unsigned                       lingering:1; /* ours out: drain input */
+    unsigned                       peer_closed:1; /* its close frame came */
+    unsigned                       broken:1;   /* input no longer parsed */
     unsigned                       closed:1;   /* torn down */
 };
 
