@@ -174,3 +174,45 @@ $_->send_close(1000) for @ws[0 .. 4];
 $_->drop for @ws[5 .. 9];
 kill 'QUIT', $t->pid;
 ok($t->stop, 'nginx exits');
+
+
+
+=== TEST 6: QUIT while a session's operation waits in a thread: the worker exits once it is done
+--- websocket
+--- gobi_config
+gobi_ws_ping_interval 1h;
+--- setup
+user alice
+vault notes
+put notes a.txt A
+--- perl
+# nginx runs the session's cleanup at QUIT while the delete still waits
+# for the database (another process holds its write lock): the request
+# must be finished by the thread's completion, from nothing posted
+SKIP: {
+my $sqlite = `command -v sqlite3 2>/dev/null`;
+chomp $sqlite;
+skip 'needs the sqlite3 command and the SQLite store', 4
+    if !$sqlite || ($ENV{GOBI_TEST_STORE} // '') =~ /^mongodb:/;
+my $db = $t->db_file;
+my $pid = open my $lock, '|-', $sqlite, $db or die "sqlite3: $!";
+$lock->autoflush(1);
+print $lock "BEGIN EXCLUSIVE;\n";
+sleep 1;
+my $ws = Gobi::WS->new(port => $t->port, token => $V->{TOKEN});
+$ws->subscribe('notes', since => 0);
+$ws->send_json({ type => 'delete', id => 1, path => 'a.txt',
+    base_version => 1 });
+sleep 1;
+my @pids = $t->worker_pids;
+kill 'QUIT', $t->pid;
+is($ws->recv_close(15), 1001, 'the session gets 1001 at once');
+ok(scalar(grep { main::alive($_) } @pids), 'a worker waits for its thread');
+print $lock "COMMIT;\n";
+close $lock;
+ok(wait_until(sub { !grep { main::alive($_) } @pids }, 20),
+    'then the workers exit');
+ok($t->stop, 'nginx is gone');
+}
+--- no_error_log
+[alert]

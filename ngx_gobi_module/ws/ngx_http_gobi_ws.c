@@ -1142,6 +1142,8 @@ ngx_http_gobi_ws_cleanup(void *data)
     u_char                   frame[4];
     ngx_http_gobi_ws_out_t  *out, *next;
 
+    ws->cleaned = 1;
+
     if (!ws->closed) {
         if (!ws->closing && !ws->connection->error) {
             /* nginx is closing us (shutdown, reload): say "going away" */
@@ -1278,7 +1280,19 @@ ngx_http_gobi_ws_task_done(ngx_http_gobi_job_t *job)
     if (ws->closed) {
         ngx_http_gobi_ws_job_free(&t->job);
 
-        if (ws->tasks == 0 && !ws->close_ev.posted) {
+        if (ws->cleaned) {
+            /*
+             * nginx terminated the request while threads worked for it
+             * (a graceful shutdown): its finalizer waits for the last of
+             * them.  No close event may be posted now: the cleanup that
+             * would take it back has run, and the request's memory could
+             * go before the event runs.
+             */
+            if (r->main->blocked == 0) {
+                r->write_event_handler(r);
+            }
+
+        } else if (ws->tasks == 0 && !ws->close_ev.posted) {
             ngx_post_event(&ws->close_ev, &ngx_posted_events);
         }
 

@@ -84,6 +84,7 @@ struct ngx_http_gobi_ws_s {
     unsigned                       peer_closed:1; /* its close frame came */
     unsigned                       broken:1;   /* input no longer parsed */
     unsigned                       closed:1;   /* torn down */
+    unsigned                       cleaned:1;  /* nginx ran our cleanup */
 };
 
 
