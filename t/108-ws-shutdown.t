@@ -190,12 +190,8 @@ put notes a.txt A
 # for the database (another process holds its write lock): the request
 # must be finished by the thread's completion, from nothing posted
 SKIP: {
-my $sqlite = `command -v sqlite3 2>/dev/null`;
-chomp $sqlite;
-skip 'needs the sqlite3 command and the SQLite store', 4
-    if !$sqlite || ($ENV{GOBI_TEST_STORE} // '') =~ /^mongodb:/;
-my $db = $t->db_file;
-my $pid = open my $lock, '|-', $sqlite, $db or die "sqlite3: $!";
+skip sqlite_only(), 4 if sqlite_only();
+open my $lock, '|-', sqlite3_cmd(), $t->db_file or die "sqlite3: $!";
 $lock->autoflush(1);
 print $lock "BEGIN EXCLUSIVE;\n";
 sleep 1;

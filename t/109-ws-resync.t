@@ -8,24 +8,15 @@ use Gobi::WS;
 
 plan tests => repeat_each() * blocks();
 
-our $SQLITE = `command -v sqlite3 2>/dev/null`;
-chomp $SQLITE;
-
 # drops the events of vault `notes` up to seq $upto, as events_prune would
 sub main::prune {
     my ($t, $upto) = @_;
     my $db = $t->db_file;
     my $sql = "DELETE FROM events WHERE seq <= $upto AND vault = "
         . "(SELECT id FROM vaults WHERE name = 'notes');";
-    my $out = `$SQLITE -cmd '.timeout 10000' '$db' "$sql" 2>&1`;
+    my $sqlite = sqlite3_cmd();
+    my $out = `$sqlite -cmd '.timeout 10000' '$db' "$sql" 2>&1`;
     die "sqlite3: $out" if $?;
-}
-
-sub main::sqlite_only {
-    return 'no sqlite3 command' unless $SQLITE;
-    return 'the store is not SQLite'
-        if ($ENV{GOBI_TEST_STORE} // '') =~ /^mongodb:/;
-    return undef;
 }
 
 # hello with since: (welcome, the next message, the rest within 0.3 s)
@@ -54,7 +45,7 @@ put notes c.txt C
 put notes d.txt D
 --- perl
 SKIP: {
-skip main::sqlite_only(), 1 if main::sqlite_only();
+skip sqlite_only(), 1 if sqlite_only();
 main::prune($t, 3);
 for my $since (0, 1, 2) {
     my ($ws, $w, $next) = main::hello_since($t, $V, $since);
@@ -92,7 +83,7 @@ put notes b.txt B
 put notes c.txt C
 --- perl
 SKIP: {
-skip main::sqlite_only(), 1 if main::sqlite_only();
+skip sqlite_only(), 1 if sqlite_only();
 main::prune($t, 2);
 my ($ws, $w, $next) = main::hello_since($t, $V, 0);
 json_subset_ok($next, { type => 'resync', head_seq => 3 }, 'resync');
@@ -119,7 +110,7 @@ put notes a.txt A
 put notes b.txt B
 --- perl
 SKIP: {
-skip main::sqlite_only(), 1 if main::sqlite_only();
+skip sqlite_only(), 1 if sqlite_only();
 main::prune($t, 2);
 my ($ws, $w, $next) = main::hello_since($t, $V, 0);
 json_subset_ok($w, { type => 'welcome', head_seq => 2 }, 'welcome');

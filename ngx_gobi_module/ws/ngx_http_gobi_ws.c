@@ -604,8 +604,9 @@ ngx_http_gobi_ws_input(ngx_http_gobi_ws_t *ws)
 
         while (ws->rpos < ws->rlast && !ws->busy && !ws->closed) {
 
-            if (ws->broken) {
-                /* past a protocol error frames cannot be found: dropped */
+            if (ws->in.close_code) {
+                /* past a protocol error (it sticks) no frame can be
+                 * found: what comes is dropped */
                 ws->rpos = ws->rlast;
                 break;
             }
@@ -618,8 +619,6 @@ ngx_http_gobi_ws_input(ngx_http_gobi_ws_t *ws)
             }
 
             if (rc == GOBI_WS_ERROR) {
-                ws->broken = 1;
-
                 if (ws->closing) {
                     continue;
                 }

@@ -82,7 +82,6 @@ struct ngx_http_gobi_ws_s {
     unsigned                       closing:1;  /* close frame queued */
     unsigned                       lingering:1; /* ours out: drain input */
     unsigned                       peer_closed:1; /* its close frame came */
-    unsigned                       broken:1;   /* input no longer parsed */
     unsigned                       closed:1;   /* torn down */
     unsigned                       cleaned:1;  /* nginx ran our cleanup */
 };

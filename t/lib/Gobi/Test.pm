@@ -49,6 +49,7 @@ our @EXPORT = qw(
     gobi_server gobi_client
     blake2b_hex sha256_hex json_encode json_decode
     json_subset json_subset_ok error_code_is wait_until
+    sqlite3_cmd sqlite_only
     done_testing subtest note explain
     $SERVROOT_BASE
 );
@@ -92,6 +93,22 @@ sub _tmpdir {
     mkdir $SERVROOT_BASE;
     mkdir $d;
     return $d;
+}
+
+# the sqlite3 command's path, or '' (tests that touch the SQLite store
+# from outside: a lock held, events pruned)
+my $SQLITE3;
+sub sqlite3_cmd {
+    $SQLITE3 //= do { my $p = `command -v sqlite3 2>/dev/null`; chomp $p; $p };
+    return $SQLITE3;
+}
+
+# why a test that needs sqlite3 and the SQLite store is skipped, or undef
+sub sqlite_only {
+    return 'no sqlite3 command' unless sqlite3_cmd();
+    return 'the store is not SQLite'
+        if ($ENV{GOBI_TEST_STORE} // '') =~ /^mongodb:/;
+    return undef;
 }
 
 # polls the condition every 20 ms until it holds (true) or the timeout
